@@ -1,0 +1,8 @@
+"""Entry point: ``streamlit run app.py``. Builds the navigation; every page lives in ``pages/``."""
+
+import streamlit as st
+
+from explorer.ui.navigation import build_navigation
+
+st.set_page_config(page_title="Embedding fine-tuning explorer", page_icon="🧭", layout="wide")
+build_navigation().run()

@@ -1,0 +1,126 @@
+"""The one place that reads environment variables and decides default paths and limits.
+
+Everything else asks :func:`get_settings` instead of reading ``os.environ`` itself, so a test can point the
+whole library at a temporary folder by setting ``EXPLORER_HOME`` (or by passing a :class:`Settings`).
+
+Environment variables:
+    EXPLORER_HOME: root folder for runs, caches and vector stores (default ``./workspace``).
+    EXPLORER_PUBLIC: ``1`` to isolate visitors in private workspaces and cap sizes (default: on when
+        running on Streamlit Community Cloud, off elsewhere).
+    EXPLORER_MAX_UPLOAD_MB, EXPLORER_MAX_PASSAGES, EXPLORER_MAX_EPOCHS, EXPLORER_MAX_JOBS,
+    EXPLORER_WORKSPACE_TTL_HOURS: limits, see :class:`Settings`.
+    EXPLORER_CHROMA_HOST / EXPLORER_CHROMA_PORT: use a Chroma server instead of the on-disk store.
+    EXPLORER_ENCODER: ``fake`` swaps the default encoder for the deterministic fake (tests, fast demos).
+    EXPLORER_DEVICE: force ``cpu`` / ``cuda``; EXPLORER_BF16: ``0``/``1`` to force bfloat16 autocast.
+    OPENAI_API_KEY: for the OpenAI embeddings encoder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+BUNDLED_MODEL_ALIASES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-MiniLM-L6-v2", "default")
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ValueError(f"Environment variable {name}={value!r} is not a number; unset it or give a number.") from exc
+
+
+def on_community_cloud() -> bool:
+    """Whether the process runs on Streamlit Community Cloud (apps are mounted under ``/mount/src``)."""
+    return Path("/mount/src").is_dir() or os.environ.get("HOSTNAME", "") == "streamlit"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths and limits. Build one with :func:`get_settings`; tests may construct it directly."""
+
+    home: Path
+    public: bool = False
+    max_upload_mb: float = 200.0
+    max_passages: int = 200_000
+    max_epochs: int = 20
+    max_concurrent_jobs: int = 1
+    workspace_ttl_hours: float = 24.0
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    encoder_override: str | None = None
+    device: str | None = None
+    bf16: bool | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where training runs are written, one folder each."""
+        return self.home / "runs"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Embedding cache, keyed by encoder fingerprint."""
+        return self.home / "cache"
+
+    @property
+    def store_dir(self) -> Path:
+        """On-disk chromadb folder."""
+        return self.home / "chroma"
+
+    @property
+    def projection_cache_dir(self) -> Path:
+        """Cached 2D/3D projections."""
+        return self.home / "projections"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Datasets a user uploaded, kept so a reload finds them again."""
+        return self.home / "uploads"
+
+    def for_workspace(self, workspace_id: str) -> "Settings":
+        """Settings of one private workspace (public mode): everything lives under ``home/workspaces/<id>``.
+
+        The embedding cache stays shared: it is keyed by encoder and text hash, so it reveals nothing
+        a visitor could not compute, and sharing it saves the machine's two CPUs.
+        """
+        if not workspace_id.replace("-", "").isalnum():
+            raise ValueError(f"Workspace id {workspace_id!r} must be letters, digits and dashes only.")
+        return replace(self, home=self.home / "workspaces" / workspace_id, extra={**self.extra, "shared_cache": str(self.cache_dir)})
+
+
+def get_settings() -> Settings:
+    """Read the environment once per call; cheap, so callers need not cache it."""
+    public = _flag("EXPLORER_PUBLIC", on_community_cloud())
+    home = Path(os.environ.get("EXPLORER_HOME", "workspace")).expanduser().resolve()
+    bf16_env = os.environ.get("EXPLORER_BF16")
+    return Settings(
+        home=home,
+        public=public,
+        max_upload_mb=_number("EXPLORER_MAX_UPLOAD_MB", 25.0 if public else 200.0),
+        max_passages=int(_number("EXPLORER_MAX_PASSAGES", 20_000 if public else 200_000)),
+        max_epochs=int(_number("EXPLORER_MAX_EPOCHS", 5 if public else 20)),
+        max_concurrent_jobs=int(_number("EXPLORER_MAX_JOBS", 1)),
+        workspace_ttl_hours=_number("EXPLORER_WORKSPACE_TTL_HOURS", 24.0),
+        chroma_host=os.environ.get("EXPLORER_CHROMA_HOST") or None,
+        chroma_port=int(_number("EXPLORER_CHROMA_PORT", 8000)),
+        encoder_override=os.environ.get("EXPLORER_ENCODER") or None,
+        device=os.environ.get("EXPLORER_DEVICE") or None,
+        bf16=None if bf16_env in (None, "") else _flag("EXPLORER_BF16", False),
+    )
+
+
+def openai_api_key() -> str | None:
+    """The OpenAI key from the environment (the UI layer adds Streamlit secrets on top)."""
+    return os.environ.get("OPENAI_API_KEY") or None

@@ -1,0 +1,139 @@
+"""The encoder base class: a subclass writes only :meth:`Encoder.embed_batch`.
+
+Batching (longest texts first, so batches pad little), de-duplication, L2 normalization, progress
+reporting and the on-disk cache all live here, so every encoder (sentence-transformers, OpenAI, an adapter
+over either, the fake used in tests) gets them the same way.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from explorer.encoders.cache import EmbeddingCache, text_key
+
+Kind = Literal["query", "passage"]
+ProgressCallback = Callable[[int, int], None]
+"""Called with (texts done, texts total) after each batch."""
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    """L2-normalize rows; zero rows stay zero instead of becoming NaN."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)
+
+
+class Encoder(ABC):
+    """Turns texts into unit vectors.
+
+    Subclasses set :attr:`name`, implement :attr:`fingerprint` (identity of weights and settings: two
+    encoders with the same fingerprint must give the same vectors) and :meth:`embed_batch`.
+
+    Attributes:
+        name: a display name.
+        batch_size: texts per :meth:`embed_batch` call.
+        cache_dir: root of the embedding cache, or None to disable caching.
+    """
+
+    name: str = "encoder"
+    batch_size: int = 32
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+
+    # --------------------------------------------------------------------------- for subclasses
+    @property
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """Identity of this encoder's weights and settings (used as the cache key)."""
+
+    @abstractmethod
+    def embed_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        """Embed one batch; return an array of shape (len(texts), dim). Need not be normalized."""
+
+    def kind_fingerprint(self, kind: Kind) -> str:
+        """Cache identity of one side. Symmetric encoders use the same key for queries and passages;
+        asymmetric ones (query-side adapters, models with prompts) override this."""
+        return self.fingerprint
+
+    # --------------------------------------------------------------------------- public API
+    def encode(
+        self,
+        texts: Sequence[str],
+        kind: Kind = "passage",
+        *,
+        progress: ProgressCallback | None = None,
+        batch_size: int | None = None,
+        use_cache: bool = True,
+    ) -> np.ndarray:
+        """Embed texts, reading what is cached and writing what is new.
+
+        Returns:
+            float32 array (len(texts), dim) of unit vectors, in the order of ``texts``.
+        """
+        texts = [str(t) for t in texts]
+        total = len(texts)
+        if total == 0:
+            return np.zeros((0, self.dim or 0), dtype=np.float32)
+        keys = [text_key(t) for t in texts]
+        cache = self._cache(kind) if use_cache else None
+        found = cache.get_many(keys) if cache is not None else {}
+        # Unique missing texts, longest first: batches of similar length pad little.
+        missing: dict[str, str] = {}
+        for key, text in zip(keys, texts):
+            if key not in found and key not in missing:
+                missing[key] = text
+        order = sorted(missing, key=lambda k: len(missing[k]), reverse=True)
+        done = total - sum(1 for k in keys if k in missing)
+        if progress:
+            progress(done, total)
+        size = batch_size or self.batch_size
+        new: dict[str, np.ndarray] = {}
+        counts = {k: 0 for k in missing}
+        for k in keys:
+            if k in counts:
+                counts[k] += 1
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
+            vectors = normalize_rows(self.embed_batch([missing[k] for k in chunk], kind))
+            if vectors.shape[0] != len(chunk):
+                raise RuntimeError(f"{type(self).__name__}.embed_batch returned {vectors.shape[0]} rows for {len(chunk)} texts")
+            new.update(zip(chunk, vectors))
+            if cache is not None:
+                cache.put_many(chunk, vectors)
+            done += sum(counts[k] for k in chunk)
+            if progress:
+                progress(done, total)
+        lookup = {**found, **new}
+        out = np.stack([lookup[k] for k in keys]).astype(np.float32, copy=False)
+        if self._dim is None:
+            self._dim = int(out.shape[1])
+        return out
+
+    def encode_queries(self, texts: Sequence[str], **kwargs) -> np.ndarray:
+        """:meth:`encode` for queries."""
+        return self.encode(texts, "query", **kwargs)
+
+    def encode_passages(self, texts: Sequence[str], **kwargs) -> np.ndarray:
+        """:meth:`encode` for passages."""
+        return self.encode(texts, "passage", **kwargs)
+
+    _dim: int | None = None
+
+    @property
+    def dim(self) -> int | None:
+        """Embedding size, once known."""
+        return self._dim
+
+    def _cache(self, kind: Kind) -> EmbeddingCache | None:
+        if self.cache_dir is None:
+            return None
+        return EmbeddingCache(self.cache_dir / self.kind_fingerprint(kind))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, fingerprint={self.fingerprint[:12]})"
