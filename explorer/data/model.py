@@ -11,7 +11,7 @@ import hashlib
 import json
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from explorer.errors import DataError
 
@@ -45,6 +45,7 @@ class Dataset:
         hard_negative_candidates: query id -> passage ids that a source marked as near misses
             (e.g. the other long-answer candidates of a Natural Questions page).
         source: where it came from (path, "demo", hub name), for run configs.
+        notes: what the loader skipped, merged or dropped (description -> count), for the UI and stats.
     """
 
     name: str
@@ -54,6 +55,7 @@ class Dataset:
     split: dict[str, str]
     hard_negative_candidates: dict[str, list[str]] = field(default_factory=dict)
     source: str = ""
+    notes: dict[str, int] = field(default_factory=dict)
 
     # ----------------------------------------------------------------------------------------- views
     def query_ids(self, split: str | None = None) -> list[str]:
@@ -146,10 +148,7 @@ class Dataset:
             n_test = min(max(n_test, 1), len(shuffled) - 1)
         test = set(shuffled[:n_test])
         split = {q: ("test" if q in test else "train") for q in shuffled}
-        return Dataset(
-            name=self.name, queries=self.queries, corpus=self.corpus, qrels=self.qrels, split=split,
-            hard_negative_candidates=self.hard_negative_candidates, source=self.source,
-        )
+        return replace(self, split=split)
 
     def summary(self) -> str:
         """One line for logs and the CLI."""

@@ -1,0 +1,196 @@
+"""One entry point for every dataset source: :func:`load_dataset` (a spec) and :func:`load_upload` (bytes).
+
+A spec is one of:
+
+* ``"demo"``: the bundled demo (fixed split);
+* ``"hf:<owner>/<name>"``: a Hugging Face hub pair dataset;
+* a folder, or a ``.zip``, in BEIR layout;
+* a Natural Questions simplified ``.jsonl`` / ``.jsonl.gz`` (recognised by its first record);
+* a ``.csv`` / ``.tsv`` / ``.jsonl`` / ``.json`` / ``.parquet`` table of (query, passage) pairs (optionally
+  ``.gz``), mapped with ``columns``.
+
+Loaders are imported on use, so importing this module stays cheap (pandas only loads for tables).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from explorer.data.model import Dataset
+from explorer.data.validation import Source
+from explorer.errors import DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.data.tables import ColumnMap
+
+KINDS = ("demo", "hub", "beir", "nq", "table")
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
+_JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+_ACCEPTED = "'demo', a BEIR folder or .zip, a CSV/TSV/JSONL/Parquet file, a Natural Questions .jsonl(.gz), or hf:<name>"
+
+
+def _first_record(head: bytes) -> dict[str, Any] | None:
+    """The first JSON object of a JSON-lines prefix, or None when it does not parse as one."""
+    for line in head.splitlines():
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                return None
+            return record if isinstance(record, dict) else None
+    return None
+
+
+def _peek(source: Source, gzipped: bool, size: int = 1 << 20) -> bytes:
+    """The first ``size`` bytes of a file or upload (decompressed when gzipped); reads no more than needed."""
+    if isinstance(source, (str, Path)):
+        with (gzip.open(source, "rb") if gzipped else open(source, "rb")) as fh:
+            try:
+                return fh.readline(size)
+            except (OSError, EOFError):
+                return b""
+    data = bytes(source.getvalue()) if hasattr(source, "getvalue") else source
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        return b""
+    data = bytes(data)
+    if gzipped:
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+                return fh.readline(size)
+        except (OSError, EOFError):
+            return b""
+    return data[:size]
+
+
+def detect_kind(spec: str | Path, data: Source | None = None) -> str:
+    """Which loader a spec (or an upload's file name plus its ``data``) needs: one of :data:`KINDS`.
+
+    Raises:
+        DataError: the path does not exist or its type is not supported.
+    """
+    text = str(spec)
+    if data is None and text.strip().lower() == "demo":
+        return "demo"
+    if data is None and text.startswith("hf:"):
+        return "hub"
+    path = Path(text).expanduser()
+    if data is None:
+        if path.is_dir():
+            return "beir"
+        if not path.exists():
+            hint = " (for a Hugging Face dataset write hf:" + text + ")" if "/" in text and not path.suffix else ""
+            raise DataError(f"{text!r} not found{hint}; give {_ACCEPTED}.")
+    lower = path.name.lower()
+    if lower.endswith(".zip"):
+        return "beir"
+    gzipped = lower.endswith(".gz")
+    bare = lower[:-3] if gzipped else lower
+    if bare.endswith(_JSON_SUFFIXES):
+        record = _first_record(_peek(data if data is not None else path, gzipped))
+        if record is not None:
+            from explorer.data.nq import looks_like_nq
+
+            if looks_like_nq(record):
+                return "nq"
+            if "_id" in record and ("text" in record or "title" in record):
+                raise DataError(
+                    f"{path.name} looks like one file of a BEIR dataset; load the folder holding corpus.jsonl, "
+                    "queries.jsonl and qrels/ (or a .zip of it)."
+                )
+        return "table"
+    if bare.endswith(TABLE_SUFFIXES):
+        return "table"
+    raise DataError(f"{path.name}: unsupported file type; give {_ACCEPTED}.")
+
+
+def load_dataset(
+    spec: str | Path,
+    *,
+    name: str | None = None,
+    columns: "ColumnMap | Mapping[str, Any] | None" = None,
+    test_fraction: float = 0.3,
+    seed: int = 13,
+    max_bytes: int | None = None,
+) -> Dataset:
+    """Load any supported dataset (see the module docstring) as a validated, split :class:`Dataset`.
+
+    Args:
+        spec: ``"demo"``, ``"hf:<name>"``, or a path (BEIR folder/zip, NQ file, table).
+        name: dataset name (default: from the spec).
+        columns: column map for tables and hub datasets (partial mappings are completed by guessing).
+        test_fraction: share of queries held out when the source has no split of its own.
+        seed: seed of that split.
+        max_bytes: file size limit (default: the configured ``max_upload_mb``).
+
+    Raises:
+        DataError: the spec is unknown or the data is malformed (the message says where and what to do).
+    """
+    kind = detect_kind(spec)
+    return _dispatch(kind, spec, None, name=name, columns=columns, test_fraction=test_fraction, seed=seed,
+                     max_bytes=max_bytes)
+
+
+def load_upload(
+    filename: str,
+    data: bytes | Any,
+    *,
+    name: str | None = None,
+    columns: "ColumnMap | Mapping[str, Any] | None" = None,
+    test_fraction: float = 0.3,
+    seed: int = 13,
+    max_bytes: int | None = None,
+) -> Dataset:
+    """Load an uploaded file (its name decides the format; ``data`` is its bytes or a file object).
+
+    Same arguments and errors as :func:`load_dataset`; ``name`` defaults to the file name without extension.
+    """
+    kind = detect_kind(filename, data)
+    ds = _dispatch(kind, filename, data, name=None, columns=columns, test_fraction=test_fraction, seed=seed,
+                   max_bytes=max_bytes)
+    if name:
+        ds.name = name
+    return ds
+
+
+def _dispatch(kind: str, spec: str | Path, data: Source | None, *, name: str | None, columns: Any,
+              test_fraction: float, seed: int, max_bytes: int | None) -> Dataset:
+    # An upload travels as a file object that carries its file name (for the format and the messages).
+    source: Source
+    if data is None:
+        source = Path(str(spec)).expanduser()
+    else:
+        source = data if getattr(data, "name", None) else _Named(data, Path(str(spec)).name)
+    if kind == "demo":
+        from explorer.data.demo import load_demo
+
+        return load_demo(name=name)
+    if kind == "hub":
+        from explorer.data.hub import load_hub
+
+        return load_hub(str(spec), name=name, columns=columns, test_fraction=test_fraction, seed=seed,
+                        max_bytes=max_bytes)
+    if kind == "beir":
+        from explorer.data.beir import load_beir
+
+        return load_beir(source, name=name, test_fraction=test_fraction, seed=seed, max_bytes=max_bytes)
+    if kind == "nq":
+        from explorer.data.nq import load_nq
+
+        return load_nq(source, name=name, test_fraction=test_fraction, seed=seed, max_bytes=max_bytes)
+    from explorer.data.tables import load_table
+
+    return load_table(source, columns, name=name, test_fraction=test_fraction, seed=seed,
+                      max_bytes=max_bytes)
+
+
+class _Named(io.BytesIO):
+    """Bytes with a file name, so loaders can name an upload in their messages."""
+
+    def __init__(self, data: Any, name: str | None) -> None:
+        super().__init__(bytes(data.getvalue()) if hasattr(data, "getvalue") else bytes(data))
+        self.name = name or "the upload"

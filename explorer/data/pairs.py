@@ -1,0 +1,162 @@
+"""Turn a table of (query, passage[, label]) rows into a :class:`Dataset`.
+
+Rules (shared by the table and the Hugging Face hub loaders):
+
+* **Ids.** With an id column, its values are the ids, and one id with two different texts is an error.
+  Without one, the id is a stable hash of the text (``q-``/``p-`` + 12 hex digits of SHA-1 of the title and
+  text), so the same passage text on many rows becomes one passage, and so does the same query.
+* **Grades.** No label column: every row is a positive of grade 1. A label column of whole numbers
+  (0/1, or graded 0..n, booleans, ``true``/``false``) is used as is; 0 is kept as a judged-irrelevant pair.
+  A column with fractional scores, all in [0, 1], is mapped to grades 0..3 by
+  ``grade = floor(3 * score + 0.5)`` (i.e. [0, 1/6) -> 0, [1/6, 1/2) -> 1, [1/2, 5/6) -> 2, [5/6, 1] -> 3).
+  Negative numbers, non-numbers, or fractional scores outside [0, 1] are errors.
+* **Negatives.** Cells of negative columns become passages listed in ``hard_negative_candidates`` of the
+  row's query (unless judged for that query), never judgements: nobody checked they are irrelevant.
+* **Duplicates.** The same (query, passage) pair twice with different grades keeps the highest (noted).
+* **Split.** By query with a seed (:meth:`Dataset.with_split`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from explorer.data.model import Dataset, Passage
+from explorer.data.tables import ColumnMap
+from explorer.data.validation import add_note, finish, require_text, stable_id
+from explorer.errors import DataError
+
+_TRUE, _FALSE = {"true", "yes", "y", "t"}, {"false", "no", "n", "f"}
+
+
+def score_to_grade(score: float) -> int:
+    """Map a score in [0, 1] to a grade 0..3: ``floor(3 * score + 0.5)`` (round half up)."""
+    return int(math.floor(3 * score + 0.5))
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT
+
+
+def _number(value: Any, label: str, where: str) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)) and not _missing(value):
+        return float(value)
+    text = "" if _missing(value) else str(value).strip()
+    if text.lower() in _TRUE | _FALSE:
+        return 1.0 if text.lower() in _TRUE else 0.0
+    try:
+        number = float(text)
+    except ValueError:
+        shown = "an empty cell" if not text else repr(value)
+        raise DataError(f"{label}: {where} has label {shown}, which is not a number; use grades 0, 1, 2 ... or scores in [0, 1].") from None
+    if math.isnan(number):
+        raise DataError(f"{label}: {where} has label {value!r}; use grades 0, 1, 2 ... or scores in [0, 1].")
+    return number
+
+
+def grades_from_labels(values: list[Any], label: str, column: str, where: Callable[[int], str]) -> list[int]:
+    """Integer grades for a label column, by the rule in the module docstring."""
+    numbers = [_number(v, label, f"{where(i)}, column {column!r}") for i, v in enumerate(values)]
+    for i, x in enumerate(numbers):
+        if x < 0:
+            raise DataError(f"{label}: {where(i)}, column {column!r} has negative label {values[i]!r}; grades must be >= 0.")
+    if all(x == int(x) for x in numbers):
+        return [int(x) for x in numbers]
+    for i, x in enumerate(numbers):
+        if x > 1:
+            raise DataError(
+                f"{label}: column {column!r} mixes fractional scores with {values[i]!r} ({where(i)}); give whole-number "
+                "grades (0, 1, 2 ...) or scores between 0 and 1."
+            )
+    return [score_to_grade(x) for x in numbers]
+
+
+def _id(value: Any, label: str, where: str) -> str:
+    if isinstance(value, float) and not math.isnan(value) and value == int(value):
+        value = int(value)  # ids read as floats (a column with gaps) would otherwise end in ".0"
+    return require_text(value, label, where, "id").strip()
+
+
+def _check_text_column(df: pd.DataFrame, column: str, label: str) -> None:
+    dtype = df[column].dtype
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+        raise DataError(f"{label}: column {column!r} holds {dtype} values; expected text. Choose the column with the text.")
+
+
+def frame_to_dataset(df: pd.DataFrame, cols: ColumnMap, *, name: str, label: str, source: str,
+                     test_fraction: float = 0.3, seed: int = 13,
+                     where: Callable[[int], str] = lambda i: f"row {i + 1}") -> Dataset:
+    """Build, split and validate a :class:`Dataset` from a DataFrame of pairs (rules in the module docstring).
+
+    Args:
+        df: the table.
+        cols: which columns hold what (already checked to exist).
+        name: dataset name.
+        label: the file's name in messages.
+        source: where it came from, for run configs.
+        test_fraction: share of queries held out.
+        seed: seed of the split.
+        where: names row ``i`` in messages ("line 7").
+    """
+    for column in (cols.query, cols.passage, cols.title, *cols.negatives):
+        if column:
+            _check_text_column(df, column, label)
+    n = len(df)
+    grades = grades_from_labels(df[cols.label].tolist(), label, cols.label, where) if cols.label else [1] * n
+    get = {c: df[c].tolist() for c in cols.used()}
+    queries: dict[str, str] = {}
+    corpus: dict[str, Passage] = {}
+    by_text: dict[tuple[str, str], str] = {}
+    first_row: dict[tuple[str, str], int] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    hard: dict[str, list[str]] = {}
+    notes: dict[str, int] = {}
+
+    def add(kind: str, key: str, value: Any, i: int, role: str) -> None:
+        store: dict[str, Any] = queries if kind == "q" else corpus
+        if key in store and store[key] != value:
+            raise DataError(
+                f"{label}: {role} id {key!r} has different texts on {where(first_row[(kind, key)])} and {where(i)}; "
+                f"give each {role} its own id."
+            )
+        first_row.setdefault((kind, key), i)
+        store[key] = value
+
+    for i in range(n):
+        at = where(i)
+        qtext = require_text(get[cols.query][i], label, f"{at}, column {cols.query!r}").strip()
+        qid = _id(get[cols.query_id][i], label, f"{at}, column {cols.query_id!r}") if cols.query_id else stable_id("q", qtext)
+        add("q", qid, qtext, i, "query")
+        ptext = require_text(get[cols.passage][i], label, f"{at}, column {cols.passage!r}").strip()
+        title = "" if not cols.title or _missing(get[cols.title][i]) else str(get[cols.title][i]).strip()
+        if cols.passage_id:
+            pid = _id(get[cols.passage_id][i], label, f"{at}, column {cols.passage_id!r}")
+        else:
+            pid = by_text.get((title, ptext)) or stable_id("p", ptext, title)
+        add("p", pid, Passage(pid, ptext, title), i, "passage")
+        by_text.setdefault((title, ptext), pid)
+        judged = qrels.setdefault(qid, {})
+        if pid in judged and judged[pid] != grades[i]:
+            add_note(notes, "conflicting duplicate judgements (kept the highest grade)")
+        judged[pid] = max(grades[i], judged.get(pid, grades[i]))
+        for column in cols.negatives:
+            value = get[column][i]
+            if _missing(value) or not str(value).strip():
+                continue
+            ntext = str(value).strip()
+            nid = by_text.get(("", ntext)) or stable_id("p", ntext)
+            corpus.setdefault(nid, Passage(nid, ntext))
+            by_text.setdefault(("", ntext), nid)
+            listed = hard.setdefault(qid, [])
+            if nid not in listed:
+                listed.append(nid)
+    hard_negatives = {q: [p for p in ps if p not in qrels.get(q, {})] for q, ps in hard.items()}
+    hard_negatives = {q: ps for q, ps in hard_negatives.items() if ps}
+    ds = Dataset(name=name, queries=queries, corpus=corpus, qrels=qrels, split={}, source=source,
+                 hard_negative_candidates=hard_negatives, notes=notes)
+    return finish(ds.with_split(test_fraction, seed))

@@ -1,0 +1,235 @@
+"""Retrieval metrics: exact top-k search over unit vectors, then ranx for NDCG, MRR, recall, MAP, precision.
+
+The metrics come from ranx (Bassani, "ranx: A Blazing-Fast Python Library for Ranking Evaluation and
+Comparison", ECIR 2022), whose ``ndcg`` is the Järvelin & Kekäläinen formulation with *linear* gains
+(``rel_i / log2(i + 1)``), the one ``pytrec_eval``'s ``ndcg_cut`` and therefore BEIR and MTEB report; ranx's
+``ndcg_burges`` (``2^rel - 1`` gains) would give different numbers on graded judgements.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from explorer.errors import DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.data.model import Dataset
+    from explorer.encoders.base import Encoder
+
+DEFAULT_METRICS: tuple[str, ...] = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100", "precision@10")
+"""Metric keys every result carries, spelled the ranx way."""
+
+StageProgress = Callable[[str, int, int], None]
+"""Called with (stage, done, total); stages are "queries", "passages", "search", "metrics"."""
+
+# Scores of one query chunk are a (rows, n_passages) float32 block; cap it near 128 MB so a 200k-passage
+# corpus fits on a 2.7 GB machine whatever chunk_size the caller asked for.
+_MAX_BLOCK_FLOATS = 32_000_000
+
+
+@dataclass
+class RetrievalResult:
+    """Metrics of one encoder on one split.
+
+    Attributes:
+        metrics: metric -> mean over the split's judged queries.
+        per_query: metric -> query id -> score (every judged query, 0 where nothing relevant was found).
+        run: query id -> passage id -> cosine similarity of the top-k passages.
+        n_queries: number of judged queries evaluated.
+        seconds: wall time of the evaluation (encoding included), 0 when unknown.
+    """
+
+    metrics: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    run: dict[str, dict[str, float]]
+    n_queries: int
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, per_query: bool = False, run: bool = False) -> dict[str, Any]:
+        """A JSON-able dict: flat metric keys plus ``n_queries``; optionally the per-query scores and run."""
+        out: dict[str, Any] = {m: float(v) for m, v in self.metrics.items()}
+        out["n_queries"] = int(self.n_queries)
+        if self.seconds:
+            out["seconds"] = round(float(self.seconds), 3)
+        if per_query:
+            out["per_query"] = {m: {q: float(s) for q, s in sc.items()} for m, sc in self.per_query.items()}
+        if run:
+            out["run"] = {q: {p: float(s) for p, s in docs.items()} for q, docs in self.run.items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RetrievalResult":
+        """Rebuild a result written by :meth:`to_dict` (e.g. a run's evaluation.json)."""
+        reserved = {"n_queries", "seconds", "per_query", "run"}
+        metrics = {k: float(v) for k, v in data.items() if k not in reserved and isinstance(v, (int, float))}
+        return cls(
+            metrics=metrics,
+            per_query={m: dict(v) for m, v in (data.get("per_query") or {}).items()},
+            run={q: dict(v) for q, v in (data.get("run") or {}).items()},
+            n_queries=int(data.get("n_queries", 0)),
+            seconds=float(data.get("seconds", 0.0)),
+        )
+
+
+def search_exact(
+    query_vectors: np.ndarray,
+    passage_vectors: np.ndarray,
+    query_ids: Sequence[str],
+    passage_ids: Sequence[str],
+    k: int = 100,
+    chunk_size: int = 1024,
+) -> dict[str, dict[str, float]]:
+    """Exact top-k by cosine similarity (dot product of unit vectors), brute force.
+
+    Queries are scored in chunks so memory stays bounded by ``chunk_size x n_passages`` floats (and
+    never much above 128 MB); ``np.argpartition`` picks each row's top k in linear time before sorting them.
+
+    Args:
+        query_vectors: (n_queries, dim) unit vectors.
+        passage_vectors: (n_passages, dim) unit vectors.
+        query_ids: ids of the query rows.
+        passage_ids: ids of the passage rows.
+        k: passages kept per query (all of them when the corpus is smaller).
+        chunk_size: queries scored at once.
+
+    Returns:
+        query id -> {passage id: similarity}, in descending order of similarity.
+    """
+    q = np.asarray(query_vectors, dtype=np.float32)
+    p = np.asarray(passage_vectors, dtype=np.float32)
+    if k < 1 or chunk_size < 1:
+        raise ValueError(f"k and chunk_size must be >= 1, got k={k}, chunk_size={chunk_size}")
+    if q.ndim != 2 or p.ndim != 2 or (len(q) and len(p) and q.shape[1] != p.shape[1]):
+        raise ValueError(f"expected 2-D arrays of the same width, got {q.shape} and {p.shape}")
+    if len(q) != len(query_ids) or len(p) != len(passage_ids):
+        raise ValueError(
+            f"{len(q)} query vectors for {len(query_ids)} ids, {len(p)} passage vectors for {len(passage_ids)} ids"
+        )
+    run: dict[str, dict[str, float]] = {}
+    n_passages = len(p)
+    if n_passages == 0:
+        return {qid: {} for qid in query_ids}
+    k = min(k, n_passages)
+    rows = max(1, min(chunk_size, _MAX_BLOCK_FLOATS // n_passages))
+    pids = list(passage_ids)
+    for start in range(0, len(q), rows):
+        scores = q[start : start + rows] @ p.T
+        if k < n_passages:
+            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        else:
+            top = np.broadcast_to(np.arange(n_passages), scores.shape)
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        # Stable sort on the negated score: equal scores keep corpus order, so runs are reproducible.
+        order = np.argsort(-top_scores, axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        top_scores = np.take_along_axis(top_scores, order, axis=1)
+        for row in range(top.shape[0]):
+            run[query_ids[start + row]] = {pids[j]: float(s) for j, s in zip(top[row], top_scores[row])}
+    return run
+
+
+def evaluate_run(
+    qrels: Mapping[str, Mapping[str, int]],
+    run: Mapping[str, Mapping[str, float]],
+    metrics: Sequence[str] = DEFAULT_METRICS,
+) -> RetrievalResult:
+    """Score a run against graded judgements with ranx.
+
+    Every query of ``qrels`` with at least one positive grade counts, including those the run has no
+    results for (they score 0); queries only in the run are ignored; grades <= 0 are dropped (ranx treats
+    a listed document as relevant).
+
+    Args:
+        qrels: query id -> passage id -> grade.
+        run: query id -> passage id -> score (higher is better).
+        metrics: ranx metric names, e.g. ``"ndcg@10"``.
+
+    Returns:
+        A :class:`RetrievalResult` (its ``run`` restricted to the judged queries).
+
+    Raises:
+        DataError: no query has a positive judgement.
+    """
+    from numba.core.errors import NumbaTypeSafetyWarning
+    from ranx import Qrels, Run, evaluate
+
+    from explorer.projection import NUMBA_LOCK
+
+    positive = {q: {p: int(g) for p, g in docs.items() if g > 0} for q, docs in qrels.items()}
+    positive = {q: docs for q, docs in positive.items() if docs}
+    if not positive:
+        raise DataError("No query has a relevant passage (grade > 0) in the judgements; nothing to evaluate.")
+    kept = {q: {p: float(s) for p, s in run.get(q, {}).items()} for q in positive}
+    with_results = {q: docs for q, docs in kept.items() if docs}
+    ranx_qrels = Qrels(positive)
+    if with_results:
+        ranx_run = Run(with_results).make_comparable(ranx_qrels)  # adds empty results for the rest
+        # ranx's kernels are numba-parallel; numba aborts when two threads launch kernels at once.
+        with NUMBA_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumbaTypeSafetyWarning)
+            evaluate(ranx_qrels, ranx_run, list(metrics), return_mean=False, save_results_in_run=True)
+        per_query = {m: {q: float(ranx_run.scores[m][q]) for q in positive} for m in metrics}
+    else:
+        per_query = {m: {q: 0.0 for q in positive} for m in metrics}
+    means = {m: float(np.mean(list(per_query[m].values()))) for m in metrics}
+    if any(math.isnan(v) for v in means.values()):  # pragma: no cover - ranx never returns NaN here
+        raise RuntimeError(f"ranx returned NaN metrics: {means}")
+    return RetrievalResult(metrics=means, per_query=per_query, run=kept, n_queries=len(positive))
+
+
+def evaluate_encoder(
+    dataset: "Dataset",
+    encoder: "Encoder",
+    split: str = "test",
+    k: int = 100,
+    progress: StageProgress | None = None,
+) -> RetrievalResult:
+    """Embed a split's queries and the whole corpus, retrieve the top k exactly, and score with ranx.
+
+    Args:
+        dataset: the dataset (its whole corpus is searched).
+        encoder: any :class:`~explorer.encoders.base.Encoder`; its cache makes a second call cheap.
+        split: "train" or "test".
+        k: passages retrieved per query (metrics at cut-offs above k see only k).
+        progress: optional ``progress(stage, done, total)``.
+
+    Returns:
+        The :class:`RetrievalResult`.
+
+    Raises:
+        DataError: the split has no judged query.
+    """
+    started = time.perf_counter()
+    qrels = dataset.qrels_for(split)
+    if not qrels:
+        raise DataError(
+            f"Split {split!r} of dataset {dataset.name!r} has no query with a relevant passage; "
+            "choose the other split or re-split the dataset."
+        )
+
+    def report(stage: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda done, total: progress(stage, done, total))
+
+    qids = list(qrels)
+    pids = dataset.passage_ids()
+    qv = encoder.encode([dataset.queries[q] for q in qids], "query", progress=report("queries"))
+    pv = encoder.encode(dataset.passage_texts(pids), "passage", progress=report("passages"))
+    if progress:
+        progress("search", 0, len(qids))
+    run = search_exact(qv, pv, qids, pids, k=k)
+    if progress:
+        progress("search", len(qids), len(qids))
+        progress("metrics", 0, 1)
+    result = evaluate_run(qrels, run)
+    if progress:
+        progress("metrics", 1, 1)
+    result.seconds = time.perf_counter() - started
+    return result

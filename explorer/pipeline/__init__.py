@@ -1,0 +1,48 @@
+"""The end-to-end steps the one-click demo, the pages and scripts share.
+
+Each step takes plain values and returns plain values (datasets, encoders, results, data frames); none
+knows about Streamlit, so a notebook can replay what the app does. Heavy libraries are imported inside the
+functions. The steps:
+
+1. :func:`load_dataset` / :func:`save_upload` / :func:`table_preview`: a dataset choice -> Dataset.
+2. :func:`load_encoder`, :func:`baseline_evaluation`: the baseline retrieval result.
+3. :func:`mine_negatives`, :func:`save_audit`: weak + hard negatives, audited, saved in the workspace.
+4. :func:`start_training`, :func:`job_view`, :func:`list_runs`: background training and its runs.
+5. :func:`compare`, :func:`similarity`, :func:`projection`, :func:`search`: what changed.
+"""
+
+from explorer.pipeline.data import (
+    apply_exclusions,
+    baseline_evaluation,
+    is_table,
+    load_dataset,
+    load_encoder,
+    mine_negatives,
+    negatives_path,
+    save_audit,
+    save_upload,
+    saved_negatives,
+    table_preview,
+)
+from explorer.pipeline.training import (
+    JobView,
+    RunInfo,
+    cancel_job,
+    demo_config,
+    job_view,
+    list_runs,
+    make_job_manager,
+    run_folder,
+    run_zip,
+    start_training,
+    tuned_run_id,
+    workspace_jobs,
+)
+from explorer.pipeline.views import compare, projection, search, similarity
+
+__all__ = [
+    "JobView", "RunInfo", "apply_exclusions", "baseline_evaluation", "cancel_job", "compare", "demo_config",
+    "is_table", "job_view", "list_runs", "load_dataset", "load_encoder", "make_job_manager", "mine_negatives",
+    "negatives_path", "projection", "run_folder", "run_zip", "save_audit", "save_upload", "saved_negatives",
+    "search", "similarity", "start_training", "table_preview", "tuned_run_id", "workspace_jobs",
+]

@@ -1,0 +1,168 @@
+"""Pipeline steps 1-3: load a dataset (demo, upload, hub), pick the encoder, baseline, negatives."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from explorer.config import Settings, get_settings
+from explorer.errors import DataError, StorageError, TrainingError
+from explorer.workspace import DatasetChoice, Workspace
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from explorer.data.model import Dataset
+    from explorer.data.negatives import NegativeSet
+    from explorer.encoders.base import Encoder
+    from explorer.evaluation.retrieval import RetrievalResult
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``."""
+
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".zip", ".gz")
+NEGATIVES_FILE = "negatives.jsonl"
+
+
+# ------------------------------------------------------------------------------------------ data
+def load_dataset(choice: DatasetChoice, settings: Settings | None = None) -> "Dataset":
+    """Load (and split) the dataset a :class:`DatasetChoice` names, enforcing the corpus-size cap.
+
+    Raises:
+        DataError: the file is malformed, or the corpus exceeds ``settings.max_passages``.
+    """
+    from explorer.data.loaders import load_dataset as _load
+
+    settings = settings or get_settings()
+    ds = _load(choice.spec, name=choice.name or None, columns=choice.columns,
+               test_fraction=choice.test_fraction, seed=choice.seed)
+    if len(ds.corpus) > settings.max_passages:
+        raise DataError(
+            f"{choice.name or choice.spec} has {len(ds.corpus):,} passages; this server accepts at most "
+            f"{settings.max_passages:,}. Upload a smaller sample of the corpus."
+        )
+    return ds
+
+
+def save_upload(filename: str, data: bytes, settings: Settings | None = None) -> Path:
+    """Keep an uploaded file in the workspace (so a reload can load it again) and return its path.
+
+    Raises:
+        DataError: unsupported file type, empty file, or a file larger than ``settings.max_upload_mb``.
+    """
+    settings = settings or get_settings()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name) or "upload"
+    if not name.lower().endswith(UPLOAD_SUFFIXES):
+        raise DataError(f"{filename}: unsupported file type; upload one of {', '.join(UPLOAD_SUFFIXES)}.")
+    if not data:
+        raise DataError(f"{filename} is empty; upload a file with a header and at least one row.")
+    size_mb = len(data) / 1e6
+    if size_mb > settings.max_upload_mb:
+        raise DataError(f"{filename} is {size_mb:.1f} MB; the limit here is {settings.max_upload_mb:.0f} MB.")
+    try:
+        settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        path = settings.uploads_dir / name
+        path.write_bytes(data)
+    except OSError as exc:
+        raise StorageError(f"Cannot store the upload in {settings.uploads_dir}: {exc.strerror or exc}.") from exc
+    return path
+
+
+def table_preview(path: Path, rows: int = 20) -> tuple["pd.DataFrame", dict[str, Any]]:
+    """The first rows of an uploaded table and a guessed column mapping (role -> column or None).
+
+    Raises:
+        DataError: the file cannot be read as a table (the message says where and why).
+    """
+    from explorer.data import tables
+
+    df = tables.read_table(Path(path))
+    try:
+        guess = tables.guess_columns(df).to_dict()
+    except DataError:
+        # No obvious query/passage column: still prefill what can be guessed; the user maps the rest.
+        guess = dict(tables._guess(df))
+    guess["negatives"] = list(guess.get("negatives") or ())
+    return df.head(rows), guess
+
+
+def is_table(path: Path) -> bool:
+    """Whether an upload is a plain table (CSV/TSV/JSONL/Parquet) that needs a column mapping.
+
+    BEIR zips and Natural Questions files carry their own structure, so they load without one.
+    """
+    from explorer.data.loaders import detect_kind
+
+    return detect_kind(Path(path)) == "table"
+
+
+# ------------------------------------------------------------------------------------------ encoders
+def load_encoder(spec: str = "minilm", settings: Settings | None = None) -> "Encoder":
+    """An encoder by spec (``EXPLORER_ENCODER=fake`` turns "minilm" into the fast fake)."""
+    from explorer.encoders.registry import load_encoder as _load
+
+    return _load(spec)
+
+
+def baseline_evaluation(dataset: "Dataset", encoder: "Encoder", split: str = "test",
+                        progress: Progress | None = None) -> "RetrievalResult":
+    """Retrieval metrics of ``encoder`` on ``split`` (embeddings are cached, so a second call is cheap)."""
+    from explorer.evaluation.retrieval import evaluate_encoder
+
+    return evaluate_encoder(dataset, encoder, split=split, k=100, progress=progress)
+
+
+# ------------------------------------------------------------------------------------------ negatives
+def negatives_path(ws: Workspace) -> Path:
+    """Where the workspace's audited negatives live (the next training run reads them)."""
+    return ws.folder / NEGATIVES_FILE
+
+
+def mine_negatives(ws: Workspace, dataset: "Dataset", encoder: "Encoder", *, num_negatives: int = 3,
+                   range_max: int = 50, relative_margin: float = 0.05, weak: bool = True,
+                   hard: bool = True, seed: int = 13) -> "NegativeSet":
+    """Mine weak and/or hard negatives of the train split, apply the workspace's exclusions, save them.
+
+    Returns:
+        The saved :class:`~explorer.data.negatives.NegativeSet`.
+    """
+    from explorer.data.negatives import NegativeSet, mine_hard_negatives, weak_negatives
+
+    if not (weak or hard):
+        raise DataError("Choose weak negatives, hard negatives or both.")
+    parts = []
+    if hard:
+        parts.append(mine_hard_negatives(dataset, encoder, split="train", num_negatives=num_negatives,
+                                         range_max=range_max, relative_margin=relative_margin))
+    if weak:
+        parts.append(weak_negatives(dataset, "train", per_positive=num_negatives, seed=seed))
+    negs = NegativeSet.concat(parts) if len(parts) > 1 else parts[0]
+    negs = apply_exclusions(ws, negs)
+    negs.save(negatives_path(ws))
+    return negs
+
+
+def apply_exclusions(ws: Workspace, negs: "NegativeSet") -> "NegativeSet":
+    """Exclude the (query, negative) pairs the workspace remembers from earlier audits."""
+    pairs = [tuple(key.split("|", 1)) for key in ws.excluded_negatives() if "|" in key]
+    return negs.exclude(pairs) if pairs else negs
+
+
+def save_audit(ws: Workspace, negs: "NegativeSet", excluded_rows: list[int]) -> "NegativeSet":
+    """Apply an audit (the row indices a person marked excluded), remember the pairs, save the set."""
+    rows = set(excluded_rows)
+    include = [i for i in range(len(negs)) if i not in rows]
+    negs = negs.include(include).exclude(sorted(rows))
+    ws.set_excluded_negatives([f"{negs[i].qid}|{negs[i].neg_id}" for i in sorted(rows)])
+    negs.save(negatives_path(ws))
+    return negs
+
+
+def saved_negatives(ws: Workspace) -> "NegativeSet | None":
+    """The workspace's saved negatives, or None."""
+    from explorer.data.negatives import NegativeSet
+
+    path = negatives_path(ws)
+    return NegativeSet.load(path) if path.exists() else None

@@ -1,0 +1,141 @@
+"""Pipeline step 5: what changed between the baseline and a fine-tuned encoder.
+
+:func:`compare` (ranking metrics with significance, per query), :func:`similarity` (pair-similarity
+distributions and the threshold classifier), :func:`projection` (before/after points in one aligned 2D/3D
+space, sampled so the chart stays fluid) and :func:`search` (top-k of a free-text query).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.data.model import Dataset
+    from explorer.encoders.base import Encoder
+    from explorer.evaluation.compare import Comparison
+    from explorer.evaluation.retrieval import RetrievalResult
+
+
+def compare(dataset: "Dataset", base: "Encoder", tuned: "Encoder", split: str = "test",
+            baseline: "RetrievalResult | None" = None, progress: Any = None) -> "Comparison":
+    """Baseline vs fine-tuned on ``split`` (reusing an already computed baseline result)."""
+    from explorer.evaluation.compare import compare_encoders
+
+    return compare_encoders(dataset, base, tuned, split=split, progress=progress, results=(baseline, None))
+
+
+def similarity(dataset: "Dataset", encoder: "Encoder", negatives: Any = None) -> tuple[Any, pd.DataFrame]:
+    """Pair classification (threshold chosen on train, scored on test) and the scored pairs of both splits."""
+    from explorer.evaluation.pairs import pair_classification
+
+    return pair_classification(dataset, encoder, negatives=negatives)
+
+
+@dataclass
+class ProjectionData:
+    """Points of one before/after projection.
+
+    Attributes:
+        points: one row per (item, stage): id, kind ("query"/"passage"), stage ("before"/"after"), text,
+            grade (best grade of a passage for the sampled queries, 0 when unjudged; NaN for queries),
+            change (queries: "fixed"/"broken"/"unchanged"; passages: ""), x, y and (3D) z.
+        edges: (query id, passage id) pairs to draw as lines (each query to its relevant passages).
+        n_passages_total: corpus size before sampling.
+    """
+
+    points: pd.DataFrame
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    n_passages_total: int = 0
+
+
+def sample_passages(dataset: "Dataset", qids: list[str], max_passages: int, seed: int = 13) -> list[str]:
+    """All relevant passages of ``qids`` plus a seeded sample of the rest, at most ``max_passages`` in all."""
+    relevant = sorted({p for q in qids for p in dataset.positives(q)})[:max_passages]
+    keep = set(relevant)
+    rest = [p for p in dataset.passage_ids() if p not in keep]
+    extra = random.Random(seed).sample(rest, min(len(rest), max(0, max_passages - len(relevant))))
+    return relevant + sorted(extra)
+
+
+def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, method: str = "pca",
+               n_components: int = 2, seed: int = 13, max_passages: int = 2000,
+               status: dict[str, str] | None = None) -> ProjectionData:
+    """Test queries and sampled passages, embedded by both encoders, projected into one aligned space.
+
+    Args:
+        dataset: the dataset (its test queries are shown).
+        base, tuned: the two encoders.
+        method: "pca", "umap" or "tsne" (see :func:`explorer.projection.project_aligned`).
+        n_components: 2 or 3.
+        seed: sampling and reducer seed.
+        max_passages: passage cap (fluid charts need a few thousand points at most).
+        status: query id -> "fixed"/"broken"/"unchanged" from a comparison, for colouring.
+    """
+    from explorer.projection import project_aligned
+
+    qids = dataset.query_ids("test") or dataset.query_ids()
+    pids = sample_passages(dataset, qids, max_passages, seed)
+    qtexts = [dataset.queries[q] for q in qids]
+    ptexts = dataset.passage_texts(pids)
+    before = np.vstack([base.encode(qtexts, "query"), base.encode(ptexts, "passage")])
+    after = np.vstack([tuned.encode(qtexts, "query"), tuned.encode(ptexts, "passage")])
+    b2, a2 = project_aligned(before, after, method=method, n_components=n_components, seed=seed)
+    grades: dict[str, int] = {}
+    for q in qids:
+        for p, g in dataset.qrels.get(q, {}).items():
+            grades[p] = max(grades.get(p, 0), g)
+    status = status or {}
+    base_rows = pd.DataFrame({
+        "id": qids + pids,
+        "kind": ["query"] * len(qids) + ["passage"] * len(pids),
+        "text": qtexts + ptexts,
+        "grade": [np.nan] * len(qids) + [grades.get(p, 0) for p in pids],
+        "change": [status.get(q, "unchanged") for q in qids] + [""] * len(pids),
+    })
+    frames = []
+    for stage, coords in (("before", b2), ("after", a2)):
+        part = base_rows.copy()
+        part["stage"] = stage
+        for i, axis in enumerate("xyz"[:n_components]):
+            part[axis] = coords[:, i]
+        frames.append(part)
+    edges = [(q, p) for q in qids for p in dataset.positives(q) if p in set(pids)]
+    return ProjectionData(points=pd.concat(frames, ignore_index=True), edges=edges,
+                          n_passages_total=len(dataset.corpus))
+
+
+def search(dataset: "Dataset", encoder: "Encoder", query: str, k: int = 10) -> pd.DataFrame:
+    """Top-k passages of a free-text query: columns rank, pid, score, title, text.
+
+    Uses the vector store (:class:`explorer.store.VectorStore`) when it is available, else exact search
+    over the (cached) corpus embeddings.
+    """
+    hits: list[tuple[str, float]]
+    try:
+        from explorer.store import VectorStore
+    except ImportError:  # store not installed: exact search is the same answer, just slower on huge corpora
+        VectorStore = None  # type: ignore[assignment]
+    if VectorStore is not None:
+        hits = _store_search(VectorStore, dataset, encoder, query, k)
+    else:
+        from explorer.evaluation.retrieval import search_exact
+
+        pids = dataset.passage_ids()
+        pv = encoder.encode(dataset.passage_texts(pids), "passage")
+        qv = encoder.encode([query], "query")
+        hits = list(search_exact(qv, pv, ["q"], pids, k=k)["q"].items())
+    return pd.DataFrame([
+        {"rank": i, "pid": pid, "score": float(score), "title": dataset.corpus[pid].title,
+         "text": dataset.corpus[pid].text}
+        for i, (pid, score) in enumerate(hits, start=1)
+    ])
+
+
+def _store_search(store_cls: Any, dataset: "Dataset", encoder: "Encoder", query: str, k: int) -> list[tuple[str, float]]:
+    store = store_cls.for_dataset(dataset, encoder)
+    return store.search(query, k=k)

@@ -1,0 +1,254 @@
+"""2D/3D projections of embeddings, and the before/after projection in ONE aligned space.
+
+Reducers: PCA (scikit-learn), UMAP (umap-learn, McInnes et al. 2018) and t-SNE (scikit-learn, van der
+Maaten & Hinton 2008). Two fitted-separately projections are not comparable (axes flip, rotate, rescale),
+so :func:`project_aligned` puts before and after in one space:
+
+* PCA and UMAP: one joint fit on the distinct rows of before and after stacked. A passage whose embedding
+  did not change is one row of that fit, so its before and after points coincide exactly.
+* t-SNE (no out-of-sample transform): "before" is fitted first; "after" is fitted starting from the
+  before layout, then rotated, shifted and uniformly scaled onto it by orthogonal Procrustes
+  (``scipy.linalg.orthogonal_procrustes``; Schönemann 1966). Identical inputs give identical coordinates.
+
+Too few points: UMAP needs at least :data:`MIN_POINTS` ["umap"] points and t-SNE ["tsne"] (their
+neighbourhood graphs are meaningless below that), PCA ``n_components`` points; below that a
+:class:`~explorer.errors.DataError` says so and suggests PCA, rather than silently drawing another method.
+
+Results are cached by (SHA-256 of the embedding bytes, method, resolved parameters): in memory (LRU) and on
+disk under ``get_settings().projection_cache_dir`` as .npz written atomically. UMAP runs under
+:data:`NUMBA_LOCK` because numba aborts the process when two threads launch its parallel kernels at once;
+ranx metrics take the same lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from explorer.errors import DataError
+
+NUMBA_LOCK = threading.RLock()
+"""Process-wide lock around numba-parallel work (UMAP, ranx)."""
+
+METHODS = ("pca", "umap", "tsne")
+MIN_POINTS = {"umap": 10, "tsne": 5}
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "pca": {},
+    "umap": {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "low_memory": True},
+    "tsne": {"perplexity": 30.0, "metric": "cosine", "max_iter": 1000},
+}
+_VERSION = "1"  # bump when a reducer's behaviour changes, so old disk caches are ignored
+_MEMORY: OrderedDict[str, tuple[np.ndarray, ...]] = OrderedDict()
+_MEMORY_SIZE = 32
+_MEMORY_LOCK = threading.Lock()
+
+
+def _resolve(method: str, n_components: int, n_points: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Validate the call and return the full parameter set actually used (defaults adapted to n)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if n_components not in (2, 3):
+        raise ValueError(f"n_components must be 2 or 3, got {n_components!r}")
+    unknown = set(params) - set(_DEFAULTS[method])
+    if unknown:
+        allowed = ", ".join(sorted(_DEFAULTS[method])) or "none"
+        raise ValueError(f"unknown {method} parameter(s) {sorted(unknown)}; allowed: {allowed}")
+    minimum = MIN_POINTS.get(method, n_components)
+    if n_points < minimum:
+        raise DataError(
+            f"{method.upper()} needs at least {minimum} points, got {n_points}; "
+            "choose PCA or include more queries/passages."
+        )
+    resolved = {**_DEFAULTS[method], **params}
+    if method == "umap":
+        if int(resolved["n_neighbors"]) < 2 or not 0.0 <= float(resolved["min_dist"]):
+            raise ValueError(f"UMAP needs n_neighbors >= 2 and min_dist >= 0, got {params}")
+        resolved["n_neighbors"] = min(int(resolved["n_neighbors"]), n_points - 1)
+    if method == "tsne":
+        if float(resolved["perplexity"]) <= 0:
+            raise ValueError(f"perplexity must be > 0, got {resolved['perplexity']}")
+        # sklearn requires perplexity < n; (n - 1) / 3 keeps 3 * perplexity neighbours available.
+        resolved["perplexity"] = float(min(float(resolved["perplexity"]), max(1.0, (n_points - 1) / 3)))
+    return resolved
+
+
+def _as_matrix(embeddings: np.ndarray, name: str = "embeddings") -> np.ndarray:
+    x = np.ascontiguousarray(embeddings, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (points x dimensions), got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise DataError(f"{name} contain NaN or infinite values; re-embed the texts.")
+    return x
+
+
+def _reduce(x: np.ndarray, method: str, n_components: int, seed: int, params: dict[str, Any],
+            init: np.ndarray | None = None) -> np.ndarray:
+    """Fit one reducer on ``x`` (no caching, no alignment). ``init`` seeds a t-SNE layout."""
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        if x.shape[1] < n_components:
+            raise DataError(f"Embeddings have {x.shape[1]} dimensions, fewer than the {n_components} asked for.")
+        return PCA(n_components=n_components, random_state=seed).fit_transform(x)
+    if method == "umap":
+        with NUMBA_LOCK:
+            import umap
+
+            reducer = umap.UMAP(n_components=n_components, random_state=seed, n_jobs=1, **params)
+            return np.asarray(reducer.fit_transform(x))
+    from sklearn.manifold import TSNE
+
+    start: Any = "pca"
+    if init is not None:
+        # sklearn scales its PCA init to std 1e-4; doing the same keeps early exaggeration well behaved.
+        start = (init / max(float(np.std(init[:, 0])), 1e-12) * 1e-4).astype(np.float32)
+    tsne = TSNE(n_components=n_components, init=start, learning_rate="auto", random_state=seed,
+                **params)
+    return tsne.fit_transform(x)
+
+
+def _key(arrays: tuple[np.ndarray, ...], method: str, n_components: int, seed: int, params: dict[str, Any],
+         kind: str) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    spec = {"v": _VERSION, "kind": kind, "method": method, "n": n_components, "seed": seed, "params": params}
+    h.update(json.dumps(spec, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:32]
+
+
+def _cached(key: str, compute: Any, use_cache: bool) -> tuple[np.ndarray, ...]:
+    """Look up memory, then disk; else compute, store both. Returns copies the caller may modify."""
+    from explorer.config import get_settings
+
+    if use_cache:
+        with _MEMORY_LOCK:
+            if key in _MEMORY:
+                _MEMORY.move_to_end(key)
+                return tuple(a.copy() for a in _MEMORY[key])
+    path = get_settings().projection_cache_dir / f"{key}.npz"
+    arrays: tuple[np.ndarray, ...] | None = None
+    if use_cache and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = tuple(data[f"a{i}"] for i in range(len(data.files)))
+        except (OSError, ValueError, KeyError):
+            arrays = None  # a damaged file is recomputed and overwritten
+    if arrays is None:
+        arrays = tuple(np.asarray(a, dtype=np.float32) for a in compute())
+        if use_cache:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{uuid.uuid4().hex}.tmp")
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **{f"a{i}": a for i, a in enumerate(arrays)})
+                os.replace(tmp, path)
+            except OSError:
+                pass  # read-only or full disk: the projection is only recomputed next time
+    if use_cache:
+        with _MEMORY_LOCK:
+            _MEMORY[key] = arrays
+            _MEMORY.move_to_end(key)
+            while len(_MEMORY) > _MEMORY_SIZE:
+                _MEMORY.popitem(last=False)
+    return tuple(a.copy() for a in arrays)
+
+
+def project(embeddings: np.ndarray, method: str = "pca", n_components: int = 2, seed: int = 0,
+            use_cache: bool = True, **params: Any) -> np.ndarray:
+    """Project embeddings to 2 or 3 dimensions.
+
+    Args:
+        embeddings: (n, dim) array.
+        method: "pca", "umap" or "tsne".
+        n_components: 2 or 3.
+        seed: random seed (same input and seed, same output).
+        use_cache: read and write the memory and disk caches.
+        **params: reducer parameters: UMAP n_neighbors (15), min_dist (0.1), metric ("cosine"),
+            low_memory (True); t-SNE perplexity (30, lowered to (n - 1) / 3 for small n), metric
+            ("cosine"), max_iter (1000).
+
+    Returns:
+        float32 array (n, n_components).
+
+    Raises:
+        ValueError: unknown method or parameter, n_components not 2 or 3, not a 2-D array.
+        DataError: too few points for the method, or non-finite embeddings.
+    """
+    x = _as_matrix(embeddings)
+    resolved = _resolve(method, n_components, len(x), params)
+    key = _key((x,), method, n_components, seed, resolved, "single")
+    return _cached(key, lambda: (_reduce(x, method, n_components, seed, resolved),), use_cache)[0]
+
+
+def _procrustes_onto(moving: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Rotate/reflect, scale and shift ``moving`` to best match ``target`` (least squares)."""
+    from scipy.linalg import orthogonal_procrustes
+
+    mu_m, mu_t = moving.mean(axis=0), target.mean(axis=0)
+    a, b = moving - mu_m, target - mu_t
+    norm = float((a**2).sum())
+    if norm == 0.0:
+        return np.broadcast_to(mu_t, moving.shape).copy()
+    rotation, singular_sum = orthogonal_procrustes(a, b)
+    return a @ rotation * (singular_sum / norm) + mu_t
+
+
+def project_aligned(before: np.ndarray, after: np.ndarray, method: str = "pca", n_components: int = 2,
+                    seed: int = 0, use_cache: bool = True, **params: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Project the same points before and after fine-tuning into one shared 2D/3D space.
+
+    Args:
+        before: (n, dim) embeddings under the baseline encoder.
+        after: (n, dim') embeddings of the same n points, in the same order, under the tuned encoder
+            (dim' must equal dim for PCA and UMAP, which fit both together).
+        method, n_components, seed, use_cache, **params: as in :func:`project`.
+
+    Returns:
+        (before coordinates, after coordinates), each float32 (n, n_components). A point whose embedding
+        did not change gets identical coordinates in both (exactly for PCA and UMAP, and for t-SNE when
+        nothing changed).
+
+    Raises:
+        ValueError: mismatched shapes, or as :func:`project`.
+        DataError: as :func:`project`.
+    """
+    b, a = _as_matrix(before, "before"), _as_matrix(after, "after")
+    if len(a) != len(b):
+        raise ValueError(f"before has {len(b)} points but after has {len(a)}; pass the same points in the same order")
+    joint = method in ("pca", "umap")
+    if joint and a.shape[1] != b.shape[1]:
+        raise ValueError(f"{method} fits before and after together and needs equal widths, got {b.shape[1]} and {a.shape[1]}")
+    if np.array_equal(a, b):  # nothing changed: one projection serves both, coordinates coincide exactly
+        single = project(b, method, n_components, seed, use_cache, **params)
+        return single, single.copy()
+    n_fit = len(np.unique(np.vstack([b, a]), axis=0)) if joint else len(b)
+    resolved = _resolve(method, n_components, n_fit, params)
+    key = _key((b, a), method, n_components, seed, resolved, "aligned")
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        if joint:
+            # Fit on distinct rows: an unchanged point is a single row, so it lands in one place.
+            distinct, inverse = np.unique(np.vstack([b, a]), axis=0, return_inverse=True)
+            coords = _reduce(distinct, method, n_components, seed, resolved)[inverse.ravel()]
+            return coords[: len(b)], coords[len(b) :]
+        first = _reduce(b, method, n_components, seed, resolved)
+        second = _reduce(a, method, n_components, seed, resolved, init=first)
+        return first, _procrustes_onto(second, first)
+
+    out = _cached(key, compute, use_cache)
+    return out[0], out[1]
+
+
+def clear_memory_cache() -> None:
+    """Forget in-memory projections (the disk cache stays)."""
+    with _MEMORY_LOCK:
+        _MEMORY.clear()

@@ -1,0 +1,198 @@
+"""The parameters of a training run, their defaults by dataset size, and their validation.
+
+A :class:`TrainConfig` is plain data: it is saved in a run's ``config.json`` and rebuilt with
+:meth:`TrainConfig.from_dict`. Fields left at ``None`` ("auto") are filled in from the dataset by
+:meth:`TrainConfig.resolve`, which is what a run records, so a run folder always says exactly what was used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from explorer.errors import TrainingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.data.model import Dataset
+
+METHODS = ("full", "adapter")
+LOSSES = ("mnrl", "cached_mnrl", "contrastive", "online_contrastive")
+IN_BATCH_LOSSES = ("mnrl", "cached_mnrl")
+PAIR_LOSSES = ("contrastive", "online_contrastive")
+
+
+def auto_epochs(n_pairs: int) -> int:
+    """Epochs by training-set size: small sets need more passes, large ones converge in one or two.
+
+    Measured on this project's 2-core CPU (see the report in the training docs): the demo set (a few hundred
+    pairs) keeps improving up to 4 epochs; SciFact (919 pairs) peaks around 3 within the time budget.
+    """
+    if n_pairs <= 600:
+        return 4
+    if n_pairs <= 3_000:
+        return 3
+    if n_pairs <= 20_000:
+        return 2
+    return 1
+
+
+@dataclass
+class TrainConfig:
+    """What to train and how.
+
+    Defaults (``None`` means "auto", resolved from the dataset by :meth:`resolve`):
+
+    - ``method="full"``: fine-tune every weight of a sentence-transformers model (``"adapter"`` trains a
+      small linear map on frozen embeddings, see :mod:`explorer.training.adapter`).
+    - ``base_model="minilm"``: the bundled all-MiniLM-L6-v2 (any spec ``load_encoder`` accepts).
+    - ``loss="mnrl"``: MultipleNegativesRankingLoss (in-batch negatives plus one mined hard negative per
+      pair), with the no-duplicates batch sampler. ``"cached_mnrl"`` gives a large batch in bounded memory
+      (``mini_batch_size`` texts at a time); ``"contrastive"`` / ``"online_contrastive"`` train on labelled
+      pairs (positives 1, hard or weak negatives 0).
+    - ``epochs``: auto by training pairs, see :func:`auto_epochs` (<=600: 4, <=3k: 3, <=20k: 2, else 1),
+      capped by the server's ``max_epochs``.
+    - ``batch_size=32``: the in-batch negatives of MNRL; larger helps retrieval but costs memory/time.
+    - ``learning_rate=3e-5``, ``warmup_ratio=0.1`` (linear warmup then linear decay), ``weight_decay=0.01``.
+    - ``max_seq_length``: auto = the model's own limit (256 tokens for MiniLM).
+    - ``use_hard_negatives=True``, ``num_hard_negatives=1``: negatives mined with the *base* model
+      between ranks ``hard_negative_range_min`` and ``hard_negative_range_max`` under a 5% relative margin
+      (the false-negative guard of NV-Retriever); pairs without a surviving negative get a random one.
+    - ``min_positive_grade``: auto = 2 when the train judgements use grades above 2, else 1 (so 3/2/1 graded
+      sets train on their clearly relevant pairs and binary sets on all of them).
+    - ``eval_every_steps``: None = evaluate on a sample of the held-out split at the end of every epoch but the
+      last (the run's full evaluation follows it); 0 = never; N = every N steps.
+    - ``seed=42``; ``matryoshka_dims=()`` (e.g. ``(384, 256, 128, 64)`` wraps the loss in MatryoshkaLoss).
+    - ``adapter``: options passed through to the adapter trainer (ignored by full fine-tuning).
+    """
+
+    method: str = "full"
+    base_model: str = "minilm"
+    loss: str = "mnrl"
+    epochs: int | None = None
+    batch_size: int = 32
+    learning_rate: float = 3e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_seq_length: int | None = None
+    seed: int = 42
+    use_hard_negatives: bool = True
+    num_hard_negatives: int = 1
+    hard_negative_range_min: int = 0
+    hard_negative_range_max: int = 30
+    mini_batch_size: int = 16
+    matryoshka_dims: tuple[int, ...] = ()
+    eval_every_steps: int | None = None
+    eval_max_queries: int = 200
+    eval_max_passages: int = 1000
+    min_positive_grade: int | None = None
+    adapter: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------------------------------ checks
+    def validate(self, dataset: "Dataset | None" = None) -> "TrainConfig":
+        """Check the values (and, given a dataset, that the loss can train on it). Returns self.
+
+        Raises:
+            TrainingError: naming the bad field, its value and what would work.
+        """
+        if self.method not in METHODS:
+            raise TrainingError(f"Unknown training method {self.method!r}; use one of: {', '.join(METHODS)}.")
+        if self.loss not in LOSSES:
+            raise TrainingError(f"Unknown loss {self.loss!r}; use one of: {', '.join(LOSSES)}.")
+        if self.epochs is not None and (not isinstance(self.epochs, int) or self.epochs < 1):
+            raise TrainingError(f"epochs must be a whole number >= 1, got {self.epochs!r}.")
+        if not isinstance(self.batch_size, int) or self.batch_size < 2:
+            raise TrainingError(
+                f"batch_size must be at least 2 (in-batch negatives need other pairs in the batch), got {self.batch_size!r}."
+            )
+        if not self.learning_rate > 0 or self.learning_rate >= 1:
+            raise TrainingError(f"learning_rate must be > 0 and < 1 (typical: 1e-5 to 5e-5), got {self.learning_rate!r}.")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise TrainingError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}.")
+        if self.weight_decay < 0:
+            raise TrainingError(f"weight_decay must be >= 0, got {self.weight_decay!r}.")
+        if self.max_seq_length is not None and not 8 <= self.max_seq_length <= 8192:
+            raise TrainingError(f"max_seq_length must be between 8 and 8192 tokens, got {self.max_seq_length!r}.")
+        if self.num_hard_negatives < 1:
+            raise TrainingError(f"num_hard_negatives must be >= 1, got {self.num_hard_negatives!r}.")
+        if not 0 <= self.hard_negative_range_min < self.hard_negative_range_max:
+            raise TrainingError(
+                f"hard_negative_range_min ({self.hard_negative_range_min}) must be >= 0 and smaller than "
+                f"hard_negative_range_max ({self.hard_negative_range_max})."
+            )
+        if self.num_hard_negatives > self.hard_negative_range_max - self.hard_negative_range_min:
+            raise TrainingError(
+                f"num_hard_negatives={self.num_hard_negatives} does not fit in the rank window "
+                f"[{self.hard_negative_range_min}, {self.hard_negative_range_max}); widen the window."
+            )
+        if self.mini_batch_size < 1:
+            raise TrainingError(f"mini_batch_size must be >= 1, got {self.mini_batch_size!r}.")
+        if any((not isinstance(d, int)) or d < 1 for d in self.matryoshka_dims):
+            raise TrainingError(f"matryoshka_dims must be positive whole numbers, got {list(self.matryoshka_dims)!r}.")
+        if self.eval_every_steps is not None and self.eval_every_steps < 0:
+            raise TrainingError(f"eval_every_steps must be >= 0 (0 turns evaluation off), got {self.eval_every_steps!r}.")
+        if self.min_positive_grade is not None and self.min_positive_grade < 1:
+            raise TrainingError(f"min_positive_grade must be >= 1 (grade 0 means irrelevant), got {self.min_positive_grade!r}.")
+        if self.method == "adapter" and self.matryoshka_dims:
+            raise TrainingError("matryoshka_dims only applies to full fine-tuning; clear it or use method 'full'.")
+        if dataset is not None:
+            self._validate_data(dataset)
+        return self
+
+    def _validate_data(self, dataset: "Dataset") -> None:
+        grade = self.positive_grade(dataset)
+        pairs = sum(len(dataset.positives(q, grade)) for q in dataset.query_ids("train"))
+        if pairs == 0:
+            raise TrainingError(
+                f"Dataset {dataset.name!r} has no training pair: no train-split judgement with grade >= {grade}. "
+                "Lower min_positive_grade or give the dataset a train split."
+            )
+        if self.loss in IN_BATCH_LOSSES and pairs < 2:
+            raise TrainingError(
+                f"Loss {self.loss!r} uses the other pairs of a batch as negatives, but {dataset.name!r} has only "
+                f"{pairs} training pair; add judgements or use loss 'contrastive' with negatives."
+            )
+        if not dataset.query_ids("test"):
+            raise TrainingError(
+                f"Dataset {dataset.name!r} has no judged test query, so the tuned model cannot be evaluated; "
+                "load it with a test split (test_fraction > 0)."
+            )
+
+    # ------------------------------------------------------------------------------------------ defaults
+    def positive_grade(self, dataset: "Dataset") -> int:
+        """The lowest grade that makes a training positive (``min_positive_grade`` or its auto value)."""
+        if self.min_positive_grade is not None:
+            return self.min_positive_grade
+        grades = {g for q in dataset.query_ids("train") for g in dataset.qrels[q].values() if g > 0}
+        return 2 if grades and max(grades) > 2 else 1
+
+    def resolve(self, dataset: "Dataset", max_epochs: int | None = None) -> "TrainConfig":
+        """A copy with every "auto" field filled in for this dataset (what the run records)."""
+        grade = self.positive_grade(dataset)
+        pairs = sum(len(dataset.positives(q, grade)) for q in dataset.query_ids("train"))
+        epochs = self.epochs if self.epochs is not None else auto_epochs(pairs)
+        if max_epochs is not None and epochs > max_epochs:
+            if self.epochs is not None:
+                raise TrainingError(f"epochs={self.epochs} exceeds this server's limit of {max_epochs}; choose fewer.")
+            epochs = max_epochs
+        return replace(self, epochs=epochs, min_positive_grade=grade)
+
+    # ------------------------------------------------------------------------------------------ (de)serialise
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able parameters."""
+        data = asdict(self)
+        data["matryoshka_dims"] = list(self.matryoshka_dims)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Rebuild from :meth:`to_dict` output; unknown keys raise TrainingError naming them."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise TrainingError(f"Unknown training parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}.")
+        values = dict(data)
+        if "matryoshka_dims" in values:
+            values["matryoshka_dims"] = tuple(int(d) for d in values["matryoshka_dims"] or ())
+        if "adapter" in values:
+            values["adapter"] = dict(values["adapter"] or {})
+        return cls(**values)

@@ -1,0 +1,143 @@
+"""Chart builders and the one colour palette every page uses.
+
+Colours mean the same thing everywhere: the baseline is blue-grey, the fine-tuned model orange, positives
+green, weak negatives grey, hard negatives red. Every figure has a title, axis labels and a legend, and
+keeps plotly's mode bar (its camera button saves a PNG named by :func:`png_config`).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+BASELINE = "#64748b"
+TUNED = "#f97316"
+POSITIVE = "#16a34a"
+WEAK = "#9ca3af"
+HARD = "#dc2626"
+QUERY = "#2563eb"
+PASSAGE = "#94a3b8"
+STATUS_COLORS = {"fixed": POSITIVE, "broken": HARD, "unchanged": WEAK}
+KIND_COLORS = {"positive": POSITIVE, "weak": WEAK, "hard": HARD, "query": QUERY, "passage": PASSAGE}
+MODEL_COLORS = {"baseline": BASELINE, "tuned": TUNED}
+GRADE_COLORS = {0: "#cbd5e1", 1: "#86efac", 2: "#22c55e", 3: "#15803d"}
+
+
+def png_config(filename: str) -> dict:
+    """``st.plotly_chart(config=...)``: keep the mode bar, and name the PNG its camera button saves."""
+    return {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
+
+
+def wrap(text: str, width: int = 60, limit: int = 300) -> str:
+    """Hover text: truncated to ``limit`` characters and wrapped with ``<br>`` every ``width``."""
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return "<br>".join(textwrap.wrap(text, width)) or "(empty)"
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        xaxis_title=x,
+        yaxis_title=y,
+        height=height,
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        template="plotly_white",
+    )
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ data page
+def length_histogram(lengths: Mapping[str, Sequence[int]]) -> go.Figure:
+    """Overlaid histograms of text lengths in words (one trace per kind, e.g. queries and passages)."""
+    fig = go.Figure()
+    for kind, values in lengths.items():
+        fig.add_trace(go.Histogram(x=list(values), name=kind, opacity=0.7, marker_color=KIND_COLORS.get(kind.rstrip("s"))))
+    fig.update_layout(barmode="overlay")
+    return _layout(fig, "Text length", "words", "texts")
+
+
+def grades_bar(counts: Mapping[int, int]) -> go.Figure:
+    """Bar chart of how many judgements carry each grade."""
+    grades = sorted(counts)
+    fig = go.Figure(go.Bar(x=[str(g) for g in grades], y=[counts[g] for g in grades],
+                           marker_color=[GRADE_COLORS.get(g, POSITIVE) for g in grades], name="judgements"))
+    return _layout(fig, "Relevance grades", "grade", "judgements")
+
+
+def judgements_histogram(per_query: Sequence[int]) -> go.Figure:
+    """Histogram of the number of judged passages per query."""
+    fig = go.Figure(go.Histogram(x=list(per_query), marker_color=QUERY, name="queries"))
+    return _layout(fig, "Judgements per query", "judged passages", "queries")
+
+
+# ------------------------------------------------------------------------------------------ training
+def loss_curve(steps: Sequence[float], losses: Sequence[float]) -> go.Figure:
+    """Training loss by step."""
+    fig = go.Figure(go.Scatter(x=list(steps), y=list(losses), mode="lines", line_color=TUNED, name="loss"))
+    return _layout(fig, "Training loss", "step", "loss", height=280)
+
+
+def eval_curve(frame: pd.DataFrame) -> go.Figure:
+    """Held-out metrics by step: ``frame`` has a ``step`` column and one column per metric."""
+    fig = go.Figure()
+    for col in [c for c in frame.columns if c != "step"]:
+        fig.add_trace(go.Scatter(x=frame["step"], y=frame[col], mode="lines+markers", name=col))
+    return _layout(fig, "Held-out metrics", "step", "score", height=280)
+
+
+# ------------------------------------------------------------------------------------------ metrics
+def per_query_scatter(frame: pd.DataFrame, metric: str = "ndcg@10") -> go.Figure:
+    """Baseline vs tuned score per query, coloured fixed/broken/unchanged, with the diagonal.
+
+    ``frame`` needs columns ``qid``, ``query``, ``baseline``, ``tuned``, ``status``.
+    """
+    fig = go.Figure()
+    for status, color in STATUS_COLORS.items():
+        part = frame[frame["status"] == status]
+        fig.add_trace(go.Scattergl(
+            x=part["baseline"], y=part["tuned"], mode="markers", name=f"{status} ({len(part)})",
+            marker=dict(color=color, size=8, opacity=0.8),
+            text=[wrap(t) for t in part["query"]], customdata=part["qid"],
+            hovertemplate="%{text}<br>baseline %{x:.3f} → tuned %{y:.3f}<extra></extra>",
+        ))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#94a3b8", dash="dash"), name="no change"))
+    fig.update_xaxes(range=[-0.03, 1.03])
+    fig.update_yaxes(range=[-0.03, 1.03])
+    return _layout(fig, f"Per-query {metric}: baseline vs fine-tuned", f"baseline {metric}", f"fine-tuned {metric}", 460)
+
+
+def metrics_bars(frame: pd.DataFrame) -> go.Figure:
+    """Grouped bars of the metric table: ``frame`` indexed by metric with baseline/tuned and CI columns."""
+    fig = go.Figure()
+    for model, color in MODEL_COLORS.items():
+        if model not in frame:
+            continue
+        err = None
+        if f"{model}_low" in frame and f"{model}_high" in frame:
+            err = dict(type="data", symmetric=False, array=frame[f"{model}_high"] - frame[model],
+                       arrayminus=frame[model] - frame[f"{model}_low"])
+        fig.add_trace(go.Bar(x=list(frame.index), y=frame[model], name=model, marker_color=color, error_y=err))
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Retrieval metrics on the test split (95% CI)", "metric", "score")
+
+
+# ------------------------------------------------------------------------------------------ similarity
+def similarity_histograms(frame: pd.DataFrame, threshold: float | None, title: str) -> go.Figure:
+    """Overlaid histograms of cosine similarity by pair kind (``frame``: columns ``kind``, ``score``)."""
+    fig = go.Figure()
+    for kind in ("positive", "weak", "hard"):
+        part = frame[frame["kind"] == kind]
+        if len(part):
+            fig.add_trace(go.Histogram(x=part["score"], name=f"{kind} ({len(part)})", opacity=0.6,
+                                       marker_color=KIND_COLORS[kind], xbins=dict(size=0.02)))
+    if threshold is not None:
+        fig.add_vline(x=threshold, line=dict(color="#0f172a", dash="dash"), annotation_text=f"threshold {threshold:.2f}")
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(range=[-0.2, 1.0])
+    return _layout(fig, title, "cosine similarity", "pairs")

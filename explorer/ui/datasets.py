@@ -1,0 +1,90 @@
+"""Widgets of the Data page: choosing a dataset (demo, upload with column mapping, hub) and its statistics."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import streamlit as st
+
+from explorer.config import get_settings
+from explorer.ui import charts, state
+from explorer.workspace import DatasetChoice
+
+ROLES = [("query", "Query text", True), ("passage", "Passage text", True), ("label", "Relevance grade", False),
+         ("query_id", "Query id", False), ("passage_id", "Passage id", False), ("title", "Passage title", False)]
+NONE = "— none —"
+
+
+def split_widgets(key: str) -> tuple[float, int]:
+    """Test fraction and seed of the split by query."""
+    c1, c2 = st.columns(2)
+    frac = c1.slider("Test share of queries", 0.1, 0.5, 0.3, 0.05, key=f"{key}_frac",
+                     help="Queries (not pairs) are split, so no test query is ever seen in training.")
+    seed = c2.number_input("Split seed", 0, 10_000, 13, key=f"{key}_seed", help="Same seed, same split.")
+    return float(frac), int(seed)
+
+
+def choose(choice: DatasetChoice) -> None:
+    """Load ``choice`` (showing a spinner), persist it in the workspace and rerun the page."""
+    ws = state.workspace()
+    with st.spinner(f"Loading {choice.name or choice.spec}…"):
+        from explorer import pipeline
+
+        pipeline.load_dataset(choice)  # raises DataError before the choice is persisted
+        ws.set_dataset_choice(choice)
+    state.set_flash(f"Loaded {choice.name or choice.spec}.")
+    st.rerun()
+
+
+def upload_section() -> None:
+    """File uploader, column mapping prefilled by guessing, preview, and the load button."""
+    from explorer import pipeline
+
+    settings = get_settings()
+    up = st.file_uploader(
+        "Upload a dataset", type=["csv", "tsv", "jsonl", "json", "parquet", "zip", "gz"], key="upload",
+        help=f"A table of (query, passage[, grade]) rows, a BEIR folder as .zip, or a Natural Questions .jsonl(.gz). "
+             f"Up to {settings.max_upload_mb:.0f} MB.",
+    )
+    if up is None:
+        return
+    path = pipeline.save_upload(up.name, up.getvalue())
+    frac, seed = split_widgets("upload")
+    columns = None
+    if pipeline.is_table(path):
+        preview, guess = pipeline.table_preview(path)
+        st.caption("Map the columns (prefilled from the column names):")
+        options = [NONE, *map(str, preview.columns)]
+        cols = st.columns(3)
+        columns = {}
+        for i, (role, label, required) in enumerate(ROLES):
+            default = str(guess.get(role)) if guess.get(role) in preview.columns else NONE
+            value = cols[i % 3].selectbox(label + (" *" if required else ""), options, index=options.index(default),
+                                          key=f"col_{role}", help=f"Which column holds the {label.lower()}.")
+            if value != NONE:
+                columns[role] = value
+        st.dataframe(preview, height=220, key="upload_preview")
+    if st.button("Load this file", type="primary", key="load_upload"):
+        choose(DatasetChoice(spec=str(path), name=Path(up.name).stem, columns=columns, test_fraction=frac, seed=seed))
+
+
+def statistics(dataset) -> None:
+    """Counts, text lengths, grade distribution and judgements per query, as metrics and charts."""
+    train, test = dataset.query_ids("train"), dataset.query_ids("test")
+    grades = Counter(g for judged in dataset.qrels.values() for g in judged.values())
+    c = st.columns(5)
+    c[0].metric("Queries", f"{len(dataset.queries):,}")
+    c[1].metric("Passages", f"{len(dataset.corpus):,}")
+    c[2].metric("Judgements", f"{sum(grades.values()):,}")
+    c[3].metric("Train queries", f"{len(train):,}")
+    c[4].metric("Test queries", f"{len(test):,}")
+    lengths = {"queries": [len(t.split()) for t in dataset.queries.values()],
+               "passages": [len(p.full_text.split()) for p in list(dataset.corpus.values())[:20_000]]}
+    left, mid, right = st.columns(3)
+    left.plotly_chart(charts.length_histogram(lengths), config=charts.png_config("text_lengths"), key="chart_lengths")
+    mid.plotly_chart(charts.grades_bar(dict(grades)), config=charts.png_config("grades"), key="chart_grades")
+    right.plotly_chart(charts.judgements_histogram([len(v) for v in dataset.qrels.values()]),
+                       config=charts.png_config("judgements_per_query"), key="chart_judgements")
+    if dataset.notes:
+        st.caption("While loading: " + "; ".join(f"{k}: {v:,}" for k, v in dataset.notes.items()))

@@ -1,0 +1,29 @@
+"""The sidebar every page shares: the workspace at a glance, public-mode limits, and running jobs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.config import get_settings
+from explorer.ui import state
+
+
+def draw_sidebar() -> None:
+    """Dataset and selected run of this workspace, the limits in public mode, the compact job panel."""
+    settings = get_settings()
+    ws = state.workspace()
+    with st.sidebar:
+        choice = ws.dataset_choice()
+        st.markdown(f"**Dataset:** {choice.name or choice.spec if choice else '— none yet'}")
+        run = ws.selected_run()
+        if run:
+            st.markdown(f"**Compared run:** `{run}`")
+        if settings.public:
+            st.caption(
+                f"Public demo: private workspace `{ws.id}` (keep this URL to come back). Limits: uploads ≤ "
+                f"{settings.max_upload_mb:.0f} MB, ≤ {settings.max_passages:,} passages, ≤ {settings.max_epochs} epochs; "
+                f"workspaces are deleted after {settings.workspace_ttl_hours:.0f} h idle."
+            )
+        from explorer.ui.jobs import sidebar_jobs
+
+        sidebar_jobs()

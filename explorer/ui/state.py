@@ -1,0 +1,157 @@
+"""Session-wide state for the pages: the visitor's workspace, and the cached heavy objects.
+
+Everything expensive is cached by a fingerprint (dataset choice, encoder fingerprint, run id) so a rerun
+recomputes nothing: objects that must not be copied (datasets, encoders, the job manager) live in
+``st.cache_resource``; plain results live in ``st.cache_data`` or in ``cache_resource`` when they hold
+numpy arrays too big to pickle on every rerun. Heavy libraries are imported inside the functions, so a page
+that only reads the workspace (Home) paints without importing torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+from explorer.config import get_settings
+from explorer.workspace import DatasetChoice, Workspace, new_workspace_id, open_workspace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.data.model import Dataset
+    from explorer.encoders.base import Encoder
+
+WORKSPACE_PARAM = "ws"
+BASE_ENCODER = "minilm"
+
+
+def workspace() -> Workspace:
+    """The visitor's workspace: the shared local one, or (public mode) the private one named in the URL.
+
+    In public mode a visitor without ``?ws=`` in the URL gets a new id, written into the URL so a reload or
+    a bookmark finds the same workspace again.
+    """
+    settings = get_settings()
+    if not settings.public:
+        return _open_workspace(None)
+    ws_id = st.query_params.get(WORKSPACE_PARAM) or st.session_state.get("_ws_id")
+    if not ws_id or not str(ws_id).replace("-", "").isalnum():
+        ws_id = new_workspace_id()
+    st.session_state["_ws_id"] = ws_id
+    if st.query_params.get(WORKSPACE_PARAM) != ws_id:
+        st.query_params[WORKSPACE_PARAM] = ws_id
+    _cleanup_once()
+    return _open_workspace(ws_id)
+
+
+def _open_workspace(ws_id: str | None) -> Workspace:
+    # Not cached: opening is a mkdir + utime, and settings may change between tests in one process.
+    return open_workspace(ws_id)
+
+
+@st.cache_resource(ttl=3600, show_spinner=False)
+def _cleanup_token() -> float:
+    """Runs at most once an hour per server: removes workspaces idle past their time to live."""
+    import time
+
+    from explorer.workspace import cleanup_workspaces
+
+    cleanup_workspaces()
+    return time.time()
+
+
+def _cleanup_once() -> None:
+    try:
+        _cleanup_token()
+    except OSError:  # house-keeping must never break a page
+        pass
+
+
+# ------------------------------------------------------------------------------------------ dataset
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _load_dataset(choice_key: str, home: str) -> "Dataset":
+    from explorer import pipeline
+
+    import json
+
+    return pipeline.load_dataset(DatasetChoice(**json.loads(choice_key)))
+
+
+def current_dataset(ws: Workspace | None = None) -> "Dataset | None":
+    """The workspace's dataset, loaded once per choice (None when no dataset is chosen)."""
+    ws = ws or workspace()
+    choice = ws.dataset_choice()
+    if choice is None:
+        return None
+    return _load_dataset(choice.key(), str(ws.folder))
+
+
+# ------------------------------------------------------------------------------------------ encoders
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _encoder(spec: str, home: str) -> "Encoder":
+    from explorer import pipeline
+
+    return pipeline.load_encoder(spec)
+
+
+def base_encoder() -> "Encoder":
+    """The baseline encoder (MiniLM, or the fake when ``EXPLORER_ENCODER=fake``), loaded once."""
+    return _encoder(BASE_ENCODER, str(get_settings().home))
+
+
+def run_encoder(run_id: str, ws: Workspace | None = None) -> "Encoder":
+    """The fine-tuned encoder of a finished run, loaded once."""
+    ws = ws or workspace()
+    from explorer import pipeline
+
+    return _encoder(str(pipeline.run_folder(ws, run_id)), str(ws.folder))
+
+
+# ------------------------------------------------------------------------------------------ jobs
+@st.cache_resource(show_spinner=False)
+def job_manager() -> Any:
+    """The one job manager of this server (it serializes training jobs across all visitors)."""
+    from explorer import pipeline
+
+    return pipeline.make_job_manager(get_settings())
+
+
+def set_flash(message: str, kind: str = "success") -> None:
+    """A message shown once at the top of the next page drawn (e.g. after st.switch_page)."""
+    st.session_state["_flash"] = (kind, message)
+
+
+def show_flash() -> None:
+    """Draw and clear the pending flash message."""
+    flash = st.session_state.pop("_flash", None)
+    if flash:
+        kind, message = flash
+        getattr(st, kind, st.info)(message)
+
+
+# ------------------------------------------------------------------------------------------ results
+# cache_resource (not cache_data): results hold large dicts/arrays that must not be pickled on every rerun.
+# Underscored arguments are not hashed; the fingerprints before them are the cache key.
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _baseline(ds_fp: str, enc_fp: str, split: str, _dataset: Any, _encoder: Any, _progress: Any = None) -> Any:
+    from explorer import pipeline
+
+    return pipeline.baseline_evaluation(_dataset, _encoder, split, progress=_progress)
+
+
+def baseline_result(dataset: "Dataset", encoder: "Encoder", split: str = "test", progress: Any = None) -> Any:
+    """Retrieval result of ``encoder`` on ``split``, computed once per (dataset, encoder)."""
+    return _baseline(dataset.fingerprint(), encoder.fingerprint, split, dataset, encoder, progress)
+
+
+def runs(ws: Workspace | None = None) -> list[Any]:
+    """This workspace's runs, newest first (read from disk on every call: it is a few small files)."""
+    from explorer import pipeline
+
+    return pipeline.list_runs(ws or workspace())
+
+
+def tuned_run_id(ws: Workspace | None = None) -> str | None:
+    """The run pages compare against: the selected one if it succeeded, else the newest succeeded run."""
+    from explorer import pipeline
+
+    return pipeline.tuned_run_id(ws or workspace())

@@ -1,0 +1,75 @@
+"""Widgets of the Train page: the training form, the list of runs, the run download."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from explorer.config import get_settings
+from explorer.ui import state
+
+LOSS_HELP = {
+    "mnrl": "MultipleNegativesRankingLoss: in-batch negatives plus one hard negative per pair (the usual choice).",
+    "cached_mnrl": "Cached MNRL: a large effective batch in bounded memory (slower per step).",
+    "contrastive": "Contrastive loss on labelled pairs (positives 1, negatives 0).",
+    "online_contrastive": "Online contrastive: contrastive loss on the hardest pairs of each batch only.",
+}
+
+
+def training_form() -> dict | None:
+    """The parameters of a run (defaults suit the demo); returns them when the user presses Start."""
+    settings = get_settings()
+    with st.form("train_form", border=True):
+        c = st.columns(3)
+        method = c[0].radio("Method", ["full", "adapter"], key="train_method", horizontal=True,
+                            format_func={"full": "Full fine-tune", "adapter": "Adapter"}.get,
+                            help="Full: update every encoder weight (best quality, minutes on CPU). "
+                                 "Adapter: learn a linear map on frozen embeddings (seconds).")
+        loss = c[1].selectbox("Loss", list(LOSS_HELP), key="train_loss", format_func=str,
+                              help=" ".join(f"{k}: {v}" for k, v in LOSS_HELP.items()))
+        hard = c[2].toggle("Use hard negatives", value=True, key="train_hard",
+                           help="Pairs each positive with a mined near miss (after your audit's exclusions).")
+        c = st.columns(3)
+        epochs = c[0].number_input("Epochs (0 = auto)", 0, settings.max_epochs, 0, key="train_epochs",
+                                   help=f"Passes over the training pairs; auto picks by dataset size. "
+                                        f"Limit here: {settings.max_epochs}.")
+        batch = c[1].select_slider("Batch size", [8, 16, 32, 64, 128], 32, key="train_batch",
+                                   help="Larger batches give more in-batch negatives but use more memory.")
+        lr = c[2].select_slider("Learning rate", [1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 1e-3], 3e-5, key="train_lr",
+                                format_func=lambda v: f"{v:.0e}",
+                                help="3e-5 suits full fine-tuning; adapters like larger rates (1e-3).")
+        c = st.columns(3)
+        seed = c[0].number_input("Seed", 0, 100_000, 42, key="train_seed", help="Same seed, same run.")
+        max_len = c[1].select_slider("Max sequence length (tokens)", [64, 128, 256, 512], 256, key="train_maxlen",
+                                     help="Longer passages are truncated; shorter is faster.")
+        start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+    if not start:
+        return None
+    return {"method": method, "loss": loss, "epochs": int(epochs) or None, "batch_size": int(batch),
+            "learning_rate": float(lr), "seed": int(seed), "max_seq_length": int(max_len),
+            "use_hard_negatives": bool(hard)}
+
+
+def runs_table(runs: list) -> None:
+    """Past runs with status and key metrics; lets the user pick the run the other pages compare."""
+    ws = state.workspace()
+    rows = [{"run": r.id, "status": r.status, "method": r.method, "created": r.created,
+             "NDCG@10 before": r.metrics_before.get("ndcg@10"), "NDCG@10 after": r.metrics_after.get("ndcg@10"),
+             "MRR@10 after": r.metrics_after.get("mrr@10")} for r in runs]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_table",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in ("NDCG@10 before", "NDCG@10 after", "MRR@10 after")})
+    done = [r.id for r in runs if r.status == "succeeded"]
+    if not done:
+        return
+    current = state.tuned_run_id(ws)
+    c1, c2 = st.columns([2, 1])
+    pick = c1.selectbox("Run to compare with the baseline", done, index=done.index(current) if current in done else 0,
+                        key="pick_run", help="The Latent space, Similarity, Metrics, Inspect and Search pages use it.")
+    if pick != ws.selected_run():
+        ws.set_selected_run(pick)
+    from explorer import pipeline
+
+    c2.download_button("Download model (zip)", data=lambda: pipeline.run_zip(ws, pick), file_name=f"{pick}.zip",
+                       mime="application/zip", key="download_run", icon=":material/download:",
+                       help="The fine-tuned model folder (or adapter weights) with its config and metrics.")

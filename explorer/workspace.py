@@ -1,0 +1,200 @@
+"""Workspaces: where one visitor's dataset choice, excluded negatives and runs live.
+
+Locally there is one shared workspace (``get_settings().home``). In public mode every visitor gets a private
+workspace id (the UI keeps it in the page URL), whose settings come from
+:meth:`explorer.config.Settings.for_workspace`, so two visitors never see each other's uploads or runs.
+
+A workspace folder holds ``current.json`` (the dataset choice, so a browser reload finds it again and the
+selected run), ``excluded_negatives.json`` (negatives the user excluded during the audit) and the usual
+``runs/``, ``uploads/`` ... folders of :class:`~explorer.config.Settings`. Files are written atomically
+(temporary file + rename) so a reload in the middle of a write never reads half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from explorer.config import Settings, get_settings
+from explorer.errors import StorageError
+
+CURRENT_FILE = "current.json"
+EXCLUDED_FILE = "excluded_negatives.json"
+
+
+def new_workspace_id() -> str:
+    """A fresh, unguessable workspace id (letters and digits only, valid for ``Settings.for_workspace``)."""
+    return uuid.uuid4().hex[:16]
+
+
+def _write_json(path: Path, data: Any) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + f".{uuid.uuid4().hex[:6]}.tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise StorageError(f"Cannot write {path}: {exc.strerror or exc}. Check that the folder is writable and not full.") from exc
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+    except (OSError, ValueError):
+        # A corrupt state file must not lock the user out: start over from the default.
+        return default
+
+
+@dataclass
+class DatasetChoice:
+    """How to load the current dataset again (the arguments of ``load_dataset``).
+
+    Attributes:
+        spec: "demo", a file path, a BEIR folder or "hf:<name>".
+        name: display name.
+        columns: column mapping for tables (field -> column), or None.
+        test_fraction: share of judged queries held out for testing.
+        seed: split seed.
+    """
+
+    spec: str
+    name: str = ""
+    columns: dict[str, str] | None = None
+    test_fraction: float = 0.3
+    seed: int = 13
+
+    def key(self) -> str:
+        """A stable string identifying this choice (a cache key for the UI)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass
+class Workspace:
+    """One workspace: its id, its settings, and its small persisted state.
+
+    Attributes:
+        id: workspace id ("local" for the shared local one).
+        settings: the settings whose ``home`` is this workspace's folder.
+    """
+
+    id: str
+    settings: Settings
+    _state: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def folder(self) -> Path:
+        """This workspace's root folder."""
+        return self.settings.home
+
+    # ------------------------------------------------------------------------------------ state
+    def _load(self) -> dict[str, Any]:
+        return _read_json(self.folder / CURRENT_FILE, {})
+
+    def _save(self, state: dict[str, Any]) -> None:
+        state["updated"] = time.time()
+        _write_json(self.folder / CURRENT_FILE, state)
+
+    def dataset_choice(self) -> DatasetChoice | None:
+        """The persisted dataset choice, or None when the user has not picked one yet."""
+        data = self._load().get("dataset")
+        if not data or not data.get("spec"):
+            return None
+        known = {k: data[k] for k in ("spec", "name", "columns", "test_fraction", "seed") if k in data}
+        return DatasetChoice(**known)
+
+    def set_dataset_choice(self, choice: DatasetChoice | None) -> None:
+        """Persist the dataset choice; a new dataset also clears the selected run and exclusions."""
+        state = self._load()
+        old = state.get("dataset")
+        state["dataset"] = asdict(choice) if choice else None
+        if old != state["dataset"]:
+            state.pop("selected_run", None)
+            self.set_excluded_negatives([])
+        self._save(state)
+
+    def selected_run(self) -> str | None:
+        """The run id the user picked as "the tuned model", or None (pages then use the newest)."""
+        return self._load().get("selected_run")
+
+    def set_selected_run(self, run_id: str | None) -> None:
+        """Persist the selected run id."""
+        state = self._load()
+        state["selected_run"] = run_id
+        self._save(state)
+
+    def excluded_negatives(self) -> list[str]:
+        """Negative ids excluded in the audit (``"<qid>|<pos_id>|<neg_id>"`` keys, or plain negative ids)."""
+        return list(_read_json(self.folder / EXCLUDED_FILE, []))
+
+    def set_excluded_negatives(self, ids: list[str]) -> None:
+        """Persist the excluded negatives; the next training run leaves them out."""
+        _write_json(self.folder / EXCLUDED_FILE, sorted(set(map(str, ids))))
+
+    def touch(self) -> None:
+        """Mark the workspace as used now (public-mode clean-up keeps recently used workspaces)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.utime(self.folder, None)
+
+
+def open_workspace(workspace_id: str | None = None, settings: Settings | None = None) -> Workspace:
+    """The workspace to use.
+
+    Args:
+        workspace_id: the visitor's id in public mode; ignored (one shared workspace) when not public.
+        settings: base settings (default :func:`get_settings`).
+
+    Returns:
+        A :class:`Workspace` whose folder exists.
+
+    Raises:
+        ValueError: public mode without an id, or an id with characters other than letters, digits, dashes.
+    """
+    base = settings or get_settings()
+    if not base.public:
+        ws = Workspace(id="local", settings=base)
+    else:
+        if not workspace_id:
+            raise ValueError("Public mode needs a workspace id; create one with new_workspace_id().")
+        ws = Workspace(id=workspace_id, settings=base.for_workspace(workspace_id))
+    try:
+        ws.touch()
+    except OSError as exc:
+        raise StorageError(f"Cannot create the workspace folder {ws.folder}: {exc.strerror or exc}.") from exc
+    return ws
+
+
+def cleanup_workspaces(max_age_hours: float | None = None, settings: Settings | None = None) -> list[str]:
+    """Delete private workspaces unused for longer than ``max_age_hours`` (public mode housekeeping).
+
+    Args:
+        max_age_hours: age limit (default ``settings.workspace_ttl_hours``).
+        settings: base settings (default :func:`get_settings`).
+
+    Returns:
+        The ids of the removed workspaces.
+    """
+    base = settings or get_settings()
+    hours = base.workspace_ttl_hours if max_age_hours is None else max_age_hours
+    if hours < 0:
+        raise ValueError(f"max_age_hours must be >= 0, got {hours}")
+    root = base.home / "workspaces"
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - hours * 3600
+    removed = []
+    for folder in root.iterdir():
+        if not folder.is_dir():
+            continue
+        newest = max((p.stat().st_mtime for p in [folder, *folder.glob("*")]), default=folder.stat().st_mtime)
+        if newest < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return sorted(removed)

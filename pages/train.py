@@ -1,0 +1,29 @@
+"""Train: configure and start a background fine-tune, follow it live, list past runs."""
+
+import streamlit as st
+
+from explorer.ui import guard, jobs, state, training
+
+with guard.page("Train", "Fine-tune the encoder (or an adapter) in the background; keep exploring meanwhile."):
+    ws = state.workspace()
+    choice = ws.dataset_choice()
+    guard.need(choice, "Choose a dataset first.", "pages/data.py", "Open the Data page")
+    params = training.training_form()
+    if params:
+        from explorer import pipeline
+
+        with st.spinner("Submitting the job…"):
+            job_id = pipeline.start_training(state.job_manager(), ws, choice, params)
+        st.session_state["train_job"] = job_id
+        st.toast("Training started. You can switch pages; progress stays in the sidebar.")
+    active = jobs.active_job_ids()
+    followed = st.session_state.get("train_job")
+    for job_id in dict.fromkeys(([followed] if followed else []) + active):
+        jobs.job_panel(job_id)
+
+    st.subheader("Runs")
+    runs = state.runs(ws)
+    if not runs:
+        st.info("No runs yet: start one above (or run the demo on the Home page).")
+    else:
+        training.runs_table(runs)
