@@ -26,6 +26,7 @@ from explorer.errors import StorageError
 
 CURRENT_FILE = "current.json"
 EXCLUDED_FILE = "excluded_negatives.json"
+NEGATIVES_FILE = "negatives.jsonl"
 
 
 def new_workspace_id() -> str:
@@ -116,8 +117,11 @@ class Workspace:
         old = state.get("dataset")
         state["dataset"] = asdict(choice) if choice else None
         if old != state["dataset"]:
+            # Negatives and exclusions belong to the old dataset: drop them so training never mixes datasets.
             state.pop("selected_run", None)
             self.set_excluded_negatives([])
+            for path in self.folder.glob(NEGATIVES_FILE + "*"):
+                path.unlink(missing_ok=True)
         self._save(state)
 
     def selected_run(self) -> str | None:
@@ -129,6 +133,11 @@ class Workspace:
         state = self._load()
         state["selected_run"] = run_id
         self._save(state)
+
+    @property
+    def negatives_path(self) -> Path:
+        """Where the audited negatives of the current dataset are saved (the next training run reads them)."""
+        return self.folder / NEGATIVES_FILE
 
     def excluded_negatives(self) -> list[str]:
         """Negative ids excluded in the audit (``"<qid>|<pos_id>|<neg_id>"`` keys, or plain negative ids)."""

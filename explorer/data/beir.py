@@ -27,6 +27,8 @@ from explorer.data.validation import (
 from explorer.errors import DataError
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
+#: How many times the upload limit a zip may unpack to (text compresses about 3-5x).
+UNPACK_FACTOR = 4.0
 _EXPECTED = "corpus.jsonl, queries.jsonl and qrels/train.tsv or qrels/test.tsv"
 
 
@@ -84,10 +86,12 @@ def load_beir(
     with tempfile.TemporaryDirectory(prefix="explorer-beir-") as tmp:
         if is_path and not zipfile.is_zipfile(source):
             raise DataError(f"{label} is neither a folder nor a zip archive; give a BEIR folder or a .zip of one.")
-        safe_extract(source, tmp, label=label, max_bytes=limit)
+        safe_extract(source, tmp, label=label, max_bytes=limit, unpack_factor=UNPACK_FACTOR)
         root = find_beir_root(Path(tmp))
         stem = label[:-4] if label.lower().endswith(".zip") else label
-        return _load_folder(root, name or stem, str(source) if is_path else label, test_fraction, seed, limit)
+        # The archive passed the upload limit; its unpacked files may each use what safe_extract allowed.
+        unpacked = int(limit * UNPACK_FACTOR)
+        return _load_folder(root, name or stem, str(source) if is_path else label, test_fraction, seed, unpacked)
 
 
 def _load_folder(root: Path, name: str, origin: str, test_fraction: float, seed: int, limit: int) -> Dataset:
@@ -199,19 +203,15 @@ def read_qrels(
         if not line.strip():
             continue
         fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
-        if number == 1 and not _is_number(fields[-1]):
-            if len(fields) != 3:
-                raise DataError(
-                    f"{label}: header has columns {', '.join(fields)}; expected {' '.join(QRELS_HEADER)} "
-                    "separated by tabs."
-                )
-            continue
+        if len(fields) not in (3, 4):
+            raise DataError(
+                f"{label}: line {number} has {len(fields)} fields ({', '.join(fields)}); expected "
+                f"{', '.join(QRELS_HEADER)} separated by tabs."
+            )
+        if number == 1 and len(fields) == 3 and not _is_number(fields[-1]):
+            continue  # the header (BEIR writes "query-id corpus-id score"; other names are tolerated)
         if len(fields) == 4:  # TREC qrels: qid, iteration (ignored), docid, grade
             fields = [fields[0], fields[2], fields[3]]
-        if len(fields) != 3:
-            raise DataError(
-                f"{label}: line {number} has {len(fields)} fields; expected {', '.join(QRELS_HEADER)} separated by tabs."
-            )
         qid, pid, score = fields
         grade = parse_grade(score, label, f"line {number}")
         if qid not in queries:

@@ -46,10 +46,11 @@ def fetch_hub(name: str, *, split: str = "train", config: str | None = None, max
             f"could not reach the Hugging Face hub for {name} ({type(exc).__name__}); upload the file instead."
         ) from None
     except ValueError as exc:  # unknown split or config
-        raise DataError(f"Hugging Face dataset {name!r}: {exc}".rstrip(".") + "; pick an existing split or config.") from None
+        detail = (str(exc).strip().splitlines() or [""])[0].rstrip(".")
+        raise DataError(f"Hugging Face dataset {name!r}: {detail}; pick an existing split or config.") from None
     except OSError as exc:  # network and cache errors that are not ConnectionError subclasses
         raise DataError(
-            f"could not reach the Hugging Face hub for {name} ({type(exc).__name__}: {exc}); upload the file instead."
+            f"could not reach the Hugging Face hub for {name} ({type(exc).__name__}); upload the file instead."
         ) from None
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,7 +84,8 @@ def detect_kind(spec: str | Path, data: Source | None = None) -> str:
         if path.is_dir():
             return "beir"
         if not path.exists():
-            hint = " (for a Hugging Face dataset write hf:" + text + ")" if "/" in text and not path.suffix else ""
+            looks_hub = re.fullmatch(r"[\w.-]+/[\w.-]+", text) is not None and not path.suffix
+            hint = f" (for a Hugging Face dataset write hf:{text})" if looks_hub else ""
             raise DataError(f"{text!r} not found{hint}; give {_ACCEPTED}.")
     lower = path.name.lower()
     if lower.endswith(".zip"):

@@ -44,17 +44,15 @@ def _missing(value: Any) -> bool:
 def _number(value: Any, label: str, where: str) -> float:
     if isinstance(value, bool):
         return float(value)
-    if isinstance(value, (int, float)) and not _missing(value):
-        return float(value)
     text = "" if _missing(value) else str(value).strip()
     if text.lower() in _TRUE | _FALSE:
         return 1.0 if text.lower() in _TRUE else 0.0
     try:
-        number = float(text)
+        number = float(value) if isinstance(value, (int, float)) and not _missing(value) else float(text)
     except ValueError:
         shown = "an empty cell" if not text else repr(value)
         raise DataError(f"{label}: {where} has label {shown}, which is not a number; use grades 0, 1, 2 ... or scores in [0, 1].") from None
-    if math.isnan(number):
+    if not math.isfinite(number):
         raise DataError(f"{label}: {where} has label {value!r}; use grades 0, 1, 2 ... or scores in [0, 1].")
     return number
 

@@ -65,7 +65,9 @@ class ColumnMap:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for run configs and the CLI."""
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["negatives"] = list(self.negatives)
+        return values
 
 
 def _norm(name: Any) -> str:
@@ -226,7 +228,8 @@ def _read_parquet(data: bytes, label: str) -> pd.DataFrame:
     try:
         return pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
-        raise DataError(f"{label} is not a readable Parquet file ({type(exc).__name__}: {exc}); re-export it.") from None
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise DataError(f"{label} is not a readable Parquet file ({type(exc).__name__}: {detail}); re-export it.") from None
 
 
 def locator(df: pd.DataFrame) -> Callable[[int], str]:

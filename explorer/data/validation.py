@@ -99,13 +99,15 @@ def gunzip(data: bytes, label: str, max_bytes: int | None = None, unpack_factor:
 
 def decode_utf8(data: bytes, label: str) -> str:
     """Decode UTF-8 (a leading byte-order mark is dropped); on bad bytes name the line and byte offset."""
+    skip = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # the BOM; offsets below count it, as editors do
     try:
-        return data.decode("utf-8-sig")
+        return data[skip:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        bad = data[exc.start : exc.start + 4]
+        start = exc.start + skip
+        line = data[:start].count(b"\n") + 1
+        bad = data[start : start + 4]
         raise DataError(
-            f"{label}: line {line} (byte offset {exc.start}) is not valid UTF-8 (bytes {bad!r}); "
+            f"{label}: line {line} (byte offset {start}) is not valid UTF-8 (bytes {bad!r}); "
             "save the file as UTF-8 and try again."
         ) from None
 
@@ -146,8 +148,10 @@ def require_text(value: Any, label: str, where: str, what: str = "text") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         raise DataError(f"{label}: {where} has no {what}; fill it in or remove the row.")
     if not isinstance(value, str):
-        if isinstance(value, (dict, list)):
-            raise DataError(f"{label}: {where} has a {type(value).__name__} as {what}; expected text.")
+        # Numbers are fine as ids (and harmless as text); lists, arrays and objects are a wrong column.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = "list" if hasattr(value, "__len__") and not isinstance(value, dict) else type(value).__name__
+            raise DataError(f"{label}: {where} has a {kind} as {what}; expected text.")
         value = str(value)
     if not value.strip():
         raise DataError(f"{label}: {where} has an empty {what}; fill it in or remove the row.")
@@ -166,7 +170,7 @@ def parse_grade(value: Any, label: str, where: str) -> int:
             number = float(str(value).strip())
         except ValueError:
             raise DataError(f"{label}: {where} has grade {value!r}, which is not a number; use integers >= 0.") from None
-    if math.isnan(number) or number != int(number):
+    if not math.isfinite(number) or number != int(number):
         raise DataError(f"{label}: {where} has grade {value!r}; grades must be whole numbers >= 0.")
     if number < 0:
         raise DataError(f"{label}: {where} has negative grade {value!r}; grades must be integers >= 0.")

@@ -15,10 +15,14 @@ from typing import Literal
 import numpy as np
 
 from explorer.encoders.cache import EmbeddingCache, text_key
+from explorer.errors import ModelError
 
 Kind = Literal["query", "passage"]
 ProgressCallback = Callable[[int, int], None]
 """Called with (texts done, texts total) after each batch."""
+
+CACHE_FLUSH_EVERY = 1024
+"""New vectors are written to the cache in shards of about this many rows."""
 
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:
@@ -98,17 +102,32 @@ class Encoder(ABC):
         for k in keys:
             if k in counts:
                 counts[k] += 1
-        for start in range(0, len(order), size):
-            chunk = order[start : start + size]
-            vectors = normalize_rows(self.embed_batch([missing[k] for k in chunk], kind))
-            if vectors.shape[0] != len(chunk):
-                raise RuntimeError(f"{type(self).__name__}.embed_batch returned {vectors.shape[0]} rows for {len(chunk)} texts")
-            new.update(zip(chunk, vectors))
-            if cache is not None:
-                cache.put_many(chunk, vectors)
-            done += sum(counts[k] for k in chunk)
-            if progress:
-                progress(done, total)
+        # New vectors reach the disk in shards of CACHE_FLUSH_EVERY rather than one per batch (fewer, larger
+        # files load faster), and whatever was embedded is flushed even when a later batch fails or a
+        # progress callback stops the work, so it is not paid for twice.
+        unsaved: list[str] = []
+        try:
+            for start in range(0, len(order), size):
+                chunk = order[start : start + size]
+                vectors = normalize_rows(self.embed_batch([missing[k] for k in chunk], kind))
+                if vectors.ndim != 2 or vectors.shape[0] != len(chunk):
+                    raise RuntimeError(f"{type(self).__name__}.embed_batch returned shape {vectors.shape} for {len(chunk)} texts")
+                if not np.isfinite(vectors).all():
+                    raise ModelError(
+                        f"{self.name} produced non-finite embeddings (NaN or inf); if bfloat16 is on, turn it off "
+                        "with EXPLORER_BF16=0, otherwise the model's weights are damaged."
+                    )
+                new.update(zip(chunk, vectors))
+                unsaved.extend(chunk)
+                if cache is not None and len(unsaved) >= CACHE_FLUSH_EVERY:
+                    cache.put_many(unsaved, np.stack([new[k] for k in unsaved]))
+                    unsaved = []
+                done += sum(counts[k] for k in chunk)
+                if progress:
+                    progress(done, total)
+        finally:
+            if cache is not None and unsaved:
+                cache.put_many(unsaved, np.stack([new[k] for k in unsaved]))
         lookup = {**found, **new}
         out = np.stack([lookup[k] for k in keys]).astype(np.float32, copy=False)
         if self._dim is None:

@@ -23,7 +23,6 @@ Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``."""
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".zip", ".gz")
-NEGATIVES_FILE = "negatives.jsonl"
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -117,7 +116,7 @@ def baseline_evaluation(dataset: "Dataset", encoder: "Encoder", split: str = "te
 # ------------------------------------------------------------------------------------------ negatives
 def negatives_path(ws: Workspace) -> Path:
     """Where the workspace's audited negatives live (the next training run reads them)."""
-    return ws.folder / NEGATIVES_FILE
+    return ws.negatives_path
 
 
 def mine_negatives(ws: Workspace, dataset: "Dataset", encoder: "Encoder", *, num_negatives: int = 3,

@@ -109,33 +109,22 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, method:
                           n_passages_total=len(dataset.corpus))
 
 
-def search(dataset: "Dataset", encoder: "Encoder", query: str, k: int = 10) -> pd.DataFrame:
-    """Top-k passages of a free-text query: columns rank, pid, score, title, text.
+def search(dataset: "Dataset", encoder: "Encoder", query: str, k: int = 10, store: Any = None) -> pd.DataFrame:
+    """Top-k passages of a free-text query from the vector store: columns rank, pid, score, title, text.
 
-    Uses the vector store (:class:`explorer.store.VectorStore`) when it is available, else exact search
-    over the (cached) corpus embeddings.
+    Args:
+        store: an open :class:`explorer.store.VectorStore` (opening one costs a moment; callers keep one);
+            a new one on the current settings when None. The first search of an encoder indexes the corpus.
     """
-    hits: list[tuple[str, float]]
-    try:
+    if not query.strip():
+        return pd.DataFrame(columns=["rank", "pid", "score", "title", "text"])
+    if store is None:
         from explorer.store import VectorStore
-    except ImportError:  # store not installed: exact search is the same answer, just slower on huge corpora
-        VectorStore = None  # type: ignore[assignment]
-    if VectorStore is not None:
-        hits = _store_search(VectorStore, dataset, encoder, query, k)
-    else:
-        from explorer.evaluation.retrieval import search_exact
 
-        pids = dataset.passage_ids()
-        pv = encoder.encode(dataset.passage_texts(pids), "passage")
-        qv = encoder.encode([query], "query")
-        hits = list(search_exact(qv, pv, ["q"], pids, k=k)["q"].items())
+        store = VectorStore()
+    hits = store.search(dataset, encoder, query_texts=[query], k=k)[0]
     return pd.DataFrame([
-        {"rank": i, "pid": pid, "score": float(score), "title": dataset.corpus[pid].title,
-         "text": dataset.corpus[pid].text}
-        for i, (pid, score) in enumerate(hits, start=1)
-    ])
-
-
-def _store_search(store_cls: Any, dataset: "Dataset", encoder: "Encoder", query: str, k: int) -> list[tuple[str, float]]:
-    store = store_cls.for_dataset(dataset, encoder)
-    return store.search(query, k=k)
+        {"rank": h.rank, "pid": h.id, "score": float(h.score), "title": dataset.corpus[h.id].title,
+         "text": dataset.corpus[h.id].text}
+        for h in hits
+    ], columns=["rank", "pid", "score", "title", "text"])

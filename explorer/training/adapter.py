@@ -55,7 +55,8 @@ class AdapterConfig:
         seed: seeds the shuffling, the validation split and a random init.
         use_hard_negatives: add the rows of ``negatives`` as extra columns of the loss.
         val_fraction: share of training queries held out to measure MRR after each epoch (0 = none).
-        keep_best: with validation, return the weights of the epoch with the best validation MRR.
+        keep_best: with validation, return the weights of the epoch with the best validation MRR (epoch 0,
+            the untouched base, included).
     """
 
     epochs: int = 30
@@ -120,6 +121,20 @@ def train_adapter(
     config = (config or AdapterConfig()).validate()
     started = time.perf_counter()
     data = _TrainingData.build(dataset, base_encoder, config, negatives, progress)
+    # The matrices are small (dim x dim, batch x dim): one thread is as fast, and on a busy 2-CPU machine
+    # torch's thread pool spin-waiting made steps 16x slower. The setting is process-wide, so restore it.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(torch, data, base_encoder, config, callback, should_stop, started)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(torch: Any, data: "_TrainingData", base_encoder: "Encoder", config: AdapterConfig,
+           callback: Callable[[dict[str, Any]], None] | None, should_stop: Callable[[], bool] | None,
+           started: float) -> AdapterEncoder:
+    """The optimization loop of :func:`train_adapter` (torch passed in: it is imported lazily)."""
     torch_gen = torch.Generator().manual_seed(config.seed)
     queries = torch.from_numpy(data.query_vecs)
     passages = torch.from_numpy(data.passage_vecs)
@@ -138,6 +153,8 @@ def train_adapter(
     step, epoch_losses, history = 0, [], []
     best: tuple[float, int, Any] | None = None
     val_before = data.evaluate(weights.detach(), config) if data.val_pairs else None
+    if val_before is not None and config.keep_best:  # epoch 0: if training never helps, the base comes back
+        best = (val_before["val_mrr"], 0, initial.clone())
     for epoch in range(config.epochs):
         order = rng.permutation(n_pairs)
         for start in range(0, n_pairs, config.batch_size):
@@ -155,9 +172,10 @@ def train_adapter(
             optimizer.step()
             if not torch.isfinite(weights).all():
                 raise TrainingError(f"loss became NaN at step {step}; lower the learning rate (now {config.lr:g}).")
-            epoch_losses.append(float(loss))
+            value = float(loss.detach())
+            epoch_losses.append(value)
             event: dict[str, Any] = {"step": step, "total_steps": total, "epoch": step / steps_per_epoch,
-                                     "loss": float(loss), "lr": config.lr}
+                                     "loss": value, "lr": config.lr}
             if start + config.batch_size >= n_pairs:  # last step of the epoch
                 history.append(sum(epoch_losses) / len(epoch_losses))
                 epoch_losses = []
@@ -181,10 +199,18 @@ def train_adapter(
 
 
 def _adapt(vectors: Any, weights: Any) -> Any:
-    """Map then normalize (torch tensors in, torch tensors out)."""
-    import torch.nn.functional as F
+    """Map then normalize (torch tensors in, torch tensors out).
 
-    return F.normalize(vectors @ weights, dim=-1)
+    A diverging ``W`` (huge learning rate) makes the norms overflow to inf, and normalizing would then turn
+    every vector into zeros with a perfectly finite loss: return NaN instead, so the caller stops.
+    """
+    import torch
+
+    out = vectors @ weights
+    norms = out.norm(dim=-1, keepdim=True)
+    if not bool(torch.isfinite(norms).all()):
+        return out * float("nan")
+    return out / norms.clamp_min(1e-12)
 
 
 def _batch_loss(weights: Any, queries: Any, passages: Any, data: "_TrainingData", batch: np.ndarray,
@@ -234,7 +260,7 @@ class _TrainingData:
                 "check the split (test fraction) and that judgements have grades > 0."
             )
         qids = list(qids)
-        val_ids: list[str] = []
+        val_ids: list[str] = []  # held out, sorted
         if config.val_fraction > 0 and len(qids) >= 4:
             shuffled = list(np.random.default_rng(config.seed).permutation(qids))
             n_val = max(1, round(len(qids) * config.val_fraction))
@@ -248,10 +274,11 @@ class _TrainingData:
             return texts.setdefault(text, len(texts))
 
         pair_q, pair_p = [], []
+        val_set = set(val_ids)
         for qid in qids + val_ids:
             for pid in dataset.positives(qid):
                 row = passage_row(dataset.corpus[pid].full_text)
-                if qid in val_ids:
+                if qid in val_set:
                     self.val_pairs.append((q_index[qid], row))
                 else:
                     self.pairs.append((qid, pid))

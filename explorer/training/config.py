@@ -19,6 +19,8 @@ METHODS = ("full", "adapter")
 LOSSES = ("mnrl", "cached_mnrl", "contrastive", "online_contrastive")
 IN_BATCH_LOSSES = ("mnrl", "cached_mnrl")
 PAIR_LOSSES = ("contrastive", "online_contrastive")
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_LEARNING_RATE = 3e-5
 
 
 def auto_epochs(n_pairs: int) -> int:
@@ -51,8 +53,8 @@ class TrainConfig:
       pairs (positives 1, hard or weak negatives 0).
     - ``epochs``: auto by training pairs, see :func:`auto_epochs` (<=600: 4, <=3k: 3, <=20k: 2, else 1),
       capped by the server's ``max_epochs``.
-    - ``batch_size=32``: the in-batch negatives of MNRL; larger helps retrieval but costs memory/time.
-    - ``learning_rate=3e-5``, ``warmup_ratio=0.1`` (linear warmup then linear decay), ``weight_decay=0.01``.
+    - ``batch_size``: auto = 32, the in-batch negatives of MNRL; larger helps retrieval but costs time.
+    - ``learning_rate``: auto = 3e-5; ``warmup_ratio=0.1`` (linear warmup then linear decay), ``weight_decay=0.01``.
     - ``max_seq_length``: auto = the model's own limit (256 tokens for MiniLM).
     - ``use_hard_negatives=True``, ``num_hard_negatives=1``: negatives mined with the *base* model
       between ranks ``hard_negative_range_min`` and ``hard_negative_range_max`` under a 5% relative margin
@@ -69,8 +71,8 @@ class TrainConfig:
     base_model: str = "minilm"
     loss: str = "mnrl"
     epochs: int | None = None
-    batch_size: int = 32
-    learning_rate: float = 3e-5
+    batch_size: int | None = None
+    learning_rate: float | None = None
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     max_seq_length: int | None = None
@@ -100,11 +102,11 @@ class TrainConfig:
             raise TrainingError(f"Unknown loss {self.loss!r}; use one of: {', '.join(LOSSES)}.")
         if self.epochs is not None and (not isinstance(self.epochs, int) or self.epochs < 1):
             raise TrainingError(f"epochs must be a whole number >= 1, got {self.epochs!r}.")
-        if not isinstance(self.batch_size, int) or self.batch_size < 2:
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 2):
             raise TrainingError(
                 f"batch_size must be at least 2 (in-batch negatives need other pairs in the batch), got {self.batch_size!r}."
             )
-        if not self.learning_rate > 0 or self.learning_rate >= 1:
+        if self.learning_rate is not None and not 0 < self.learning_rate < 1:
             raise TrainingError(f"learning_rate must be > 0 and < 1 (typical: 1e-5 to 5e-5), got {self.learning_rate!r}.")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise TrainingError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}.")
@@ -166,15 +168,24 @@ class TrainConfig:
         return 2 if grades and max(grades) > 2 else 1
 
     def resolve(self, dataset: "Dataset", max_epochs: int | None = None) -> "TrainConfig":
-        """A copy with every "auto" field filled in for this dataset (what the run records)."""
+        """A copy with every "auto" field filled in for this dataset (what the run records).
+
+        For ``method="adapter"``, epochs, learning rate and batch size stay None unless set: the adapter
+        trainer's own defaults (see :class:`explorer.training.adapter.AdapterConfig`) then apply.
+        """
         grade = self.positive_grade(dataset)
+        if max_epochs is not None and self.epochs is not None and self.epochs > max_epochs:
+            raise TrainingError(f"epochs={self.epochs} exceeds this server's limit of {max_epochs}; choose fewer.")
+        if self.method == "adapter":
+            return replace(self, min_positive_grade=grade)
         pairs = sum(len(dataset.positives(q, grade)) for q in dataset.query_ids("train"))
         epochs = self.epochs if self.epochs is not None else auto_epochs(pairs)
-        if max_epochs is not None and epochs > max_epochs:
-            if self.epochs is not None:
-                raise TrainingError(f"epochs={self.epochs} exceeds this server's limit of {max_epochs}; choose fewer.")
-            epochs = max_epochs
-        return replace(self, epochs=epochs, min_positive_grade=grade)
+        if max_epochs is not None:
+            epochs = min(epochs, max_epochs)
+        return replace(
+            self, epochs=epochs, min_positive_grade=grade,
+            batch_size=self.batch_size or DEFAULT_BATCH_SIZE, learning_rate=self.learning_rate or DEFAULT_LEARNING_RATE,
+        )
 
     # ------------------------------------------------------------------------------------------ (de)serialise
     def to_dict(self) -> dict[str, Any]:

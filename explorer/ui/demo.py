@@ -38,14 +38,8 @@ def run_demo(method: str) -> str:
         baseline = state.baseline_result(dataset, state.base_encoder(), progress=stage_progress(bar, "baseline"))
         bar.progress(1.0, text=f"baseline NDCG@10 = {baseline.metrics['ndcg@10']:.3f}")
         st.write(f"3/3 Starting the {method} training in the background")
-        job_id = pipeline.start_training(state.job_manager(), ws, DEMO_CHOICE,
-                                         pipeline.demo_config(method, get_public()))
+        job_id = pipeline.start_training(state.job_manager(), ws, DEMO_CHOICE, pipeline.demo_config(method))
         status.update(label="Demo started: training in the background", state="complete", expanded=False)
     st.session_state["_follow_job"] = job_id
     return job_id
 
-
-def get_public() -> bool:
-    from explorer.config import get_settings
-
-    return get_settings().public

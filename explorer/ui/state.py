@@ -155,3 +155,19 @@ def tuned_run_id(ws: Workspace | None = None) -> str | None:
     from explorer import pipeline
 
     return pipeline.tuned_run_id(ws or workspace())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(store_dir: str) -> Any:
+    from explorer.store import VectorStore
+
+    return VectorStore(_workspace_settings())
+
+
+def _workspace_settings() -> Any:
+    return workspace().settings
+
+
+def vector_store() -> Any:
+    """The workspace's vector store (one open chromadb client per store folder)."""
+    return _store(str(workspace().settings.store_dir))

@@ -241,3 +241,24 @@ def _word_dataset() -> Dataset:
             qrels[qid] = {f"{topic}{k}": 1} | ({f"{topic}{k + 2}": 2, f"{topic}4": 0} if k == 0 else {})
             split[qid] = "train"
     return Dataset("words", queries, corpus, qrels, split).validate()
+
+
+def test_cli_writes_negatives_and_prints_the_summary(tmp_path, monkeypatch, capsys):
+    import json
+
+    import explorer.data.loaders as loaders
+    from explorer.cli import main
+
+    monkeypatch.setattr(loaders, "load_dataset", lambda spec, **kw: _word_dataset())
+    out = tmp_path / "negs.jsonl"
+    code = main(["negatives", "--data", "words", "--model", "fake", "--out", str(out), "--num-negatives", "2",
+                 "--relative-margin", "none", "--weak", "1"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    back = NegativeSet.load(out)
+    assert summary["rows"] == len(back) and summary["by_kind"] == {"hard": 2 * 18, "weak": 18}
+    assert back.params["parts"][0]["relative_margin"] is None
+    assert main(["negatives", "--data", "words", "--model", "fake", "--out", str(tmp_path / "n.txt")]) == 2
+    assert ".jsonl" in capsys.readouterr().err
+    assert main(["negatives", "--data", "words", "--model", "fake", "--out", str(out), "--range-max", "1"]) == 2
+    assert "Cannot mine 3 negatives" in capsys.readouterr().err

@@ -1,0 +1,118 @@
+"""``python -m explorer evaluate --data SPEC --model MODEL``: retrieval metrics of one encoder.
+
+Prints one JSON object on stdout (flat metric keys ``ndcg@10``, ``mrr@10``, ``recall@10``, ``recall@100``,
+``map@100``, ``precision@10``, plus ``n_queries``, ``model``, ``dataset``, ``split``, ``k``, ``seconds``) and
+writes it to ``--out`` when given; progress goes to stderr. A bad dataset or model ends with a one-line
+``error: ...`` and exit code 2 (raised as DataError/ModelError, printed by :mod:`explorer.cli`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from explorer.errors import StorageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.data.model import Dataset
+    from explorer.encoders.base import Encoder
+
+
+class StderrProgress:
+    """A ``progress(stage, done, total)`` callback printing a line per stage and about every 10%."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self._last: dict[str, int] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        step = max(1, total // 10)
+        last = self._last.get(stage)
+        if last is None or done >= total or done - last >= step:
+            self._last[stage] = done
+            print(f"[{stage}] {done}/{total}", file=self.stream, flush=True)
+
+
+def load_data(spec: str) -> "Dataset":
+    """The dataset of ``--data`` (raises DataError for a bad path or format)."""
+    from explorer.data.loaders import load_dataset
+
+    dataset = load_dataset(spec)
+    print(dataset.summary(), file=sys.stderr, flush=True)
+    return dataset
+
+
+def load_model(spec: str) -> "Encoder":
+    """The encoder of ``--model`` via the encoder registry (raises ModelError for a bad model)."""
+    from explorer.encoders.registry import load_encoder
+
+    return load_encoder(spec)
+
+
+def write_json(payload: dict[str, Any], out: str | None) -> None:
+    """Print ``payload`` as JSON on stdout and, when ``out`` is given, write it there too."""
+    text = json.dumps(payload, indent=2)
+    if out:
+        path = Path(out).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise StorageError(f"Cannot write {path}: {exc.strerror or exc}; choose another --out path.") from exc
+    print(text)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``evaluate`` and ``compare``."""
+    parser.add_argument("--data", required=True, metavar="SPEC",
+                        help="'demo', a BEIR folder or .zip, a CSV/TSV/JSONL/Parquet file, an NQ .jsonl(.gz), or hf:<name>")
+    parser.add_argument("--split", default="test", choices=("train", "test"), help="queries to evaluate (default test)")
+    parser.add_argument("--k", type=positive_int, default=100, help="passages retrieved per query (default 100)")
+    parser.add_argument("--out", metavar="FILE.json", help="also write the JSON result to this file")
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``evaluate``."""
+    parser = subparsers.add_parser(
+        "evaluate", help="retrieval metrics of one encoder",
+        description="Embed a split's queries and the corpus, retrieve the top k exactly, print ranx metrics as JSON.",
+    )
+    add_common(parser)
+    parser.add_argument("--model", required=True, metavar="MODEL",
+                        help="'minilm' (bundled), 'fake', a model id or folder, or a training run folder")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate ``--model`` on ``--data``; returns the exit code."""
+    from explorer.evaluation.retrieval import evaluate_encoder
+
+    started = time.perf_counter()
+    dataset = load_data(args.data)
+    encoder = load_model(args.model)
+    result = evaluate_encoder(dataset, encoder, split=args.split, k=args.k, progress=StderrProgress())
+    payload = {
+        **result.to_dict(),
+        "model": args.model,
+        "dataset": dataset.name,
+        "split": args.split,
+        "k": args.k,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    write_json(payload, args.out)
+    return 0

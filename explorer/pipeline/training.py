@@ -1,0 +1,190 @@
+"""Pipeline step 4: training jobs and their runs, as plain views the UI can draw.
+
+A job is submitted to the job manager (:mod:`explorer.training.jobs`, one per server); its run folder lands
+in the workspace's ``runs_dir`` (:class:`explorer.training.runs.RunStore`), so a browser reload or a server
+restart lists finished runs again. :class:`JobView` and :class:`RunInfo` are small snapshots the pages draw.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from explorer.config import Settings, get_settings
+from explorer.errors import StorageError, TrainingError
+from explorer.workspace import DatasetChoice, Workspace
+
+
+@dataclass
+class RunInfo:
+    """A run as the runs table shows it."""
+
+    id: str
+    status: str
+    method: str
+    created: str
+    metrics_before: dict[str, float] = field(default_factory=dict)
+    metrics_after: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class JobView:
+    """A snapshot of one job for the live panel.
+
+    Attributes:
+        id, run_id, method, status: identity and state ("queued", "running", "succeeded", "failed", "cancelled").
+        phase, message, fraction, eta_seconds: the latest progress event.
+        losses: (step, loss) pairs so far; evals: ``{"step": s, metric: value, ...}`` rows.
+        queue_position: 1-based place in the queue while queued (None otherwise).
+        error: the failure message, if any.
+    """
+
+    id: str
+    run_id: str
+    method: str
+    status: str
+    phase: str = ""
+    message: str = ""
+    fraction: float = 0.0
+    eta_seconds: float | None = None
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    evals: list[dict[str, float]] = field(default_factory=list)
+    queue_position: int | None = None
+    error: str | None = None
+
+
+# ------------------------------------------------------------------------------------------ runs
+def _store(ws: Workspace) -> Any:
+    from explorer.training.runs import RunStore
+
+    return RunStore(ws.settings.runs_dir)
+
+
+def _metrics(evaluation: dict[str, Any] | None, side: str) -> dict[str, float]:
+    """Metric means of one side ("baseline"/"tuned") from evaluation.json, whatever its exact nesting."""
+    if not evaluation:
+        return {}
+    block = evaluation.get(side) or evaluation.get({"baseline": "a", "tuned": "b"}[side]) or {}
+    if isinstance(block, dict) and isinstance(block.get("metrics"), dict):
+        block = block["metrics"]
+    return {k: float(v) for k, v in block.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def list_runs(ws: Workspace) -> list[RunInfo]:
+    """The workspace's runs, newest first (cheap: reads a few small JSON files per run)."""
+    out = []
+    for run in _store(ws).list():
+        created = run.status.get("created") or run.config.get("created")
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(created))) if created else ""
+        evaluation = run.evaluation()
+        out.append(RunInfo(id=run.id, status=run.state, method=run.method, created=stamp, error=run.error,
+                           metrics_before=_metrics(evaluation, "baseline"), metrics_after=_metrics(evaluation, "tuned")))
+    return out
+
+
+def tuned_run_id(ws: Workspace) -> str | None:
+    """The run pages compare with: the workspace's selected run if it succeeded, else the newest succeeded."""
+    done = [r.id for r in list_runs(ws) if r.status == "succeeded"]
+    selected = ws.selected_run()
+    if selected in done:
+        return selected
+    return done[0] if done else None
+
+
+def run_folder(ws: Workspace, run_id: str) -> Path:
+    """A run's folder (what ``load_encoder`` takes to load its fine-tuned model or adapter)."""
+    return _store(ws).get(run_id).path
+
+
+def run_zip(ws: Workspace, run_id: str) -> bytes:
+    """The run's model or adapter (plus config.json) zipped, for download."""
+    path = _store(ws).zip_artifact(run_id)
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise StorageError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+
+
+# ------------------------------------------------------------------------------------------ jobs
+def make_job_manager(settings: Settings | None = None) -> Any:
+    """The server's job manager (one per process; the UI keeps it in ``st.cache_resource``)."""
+    from explorer.training.jobs import JobManager
+
+    settings = settings or get_settings()
+    return JobManager(max_concurrent=settings.max_concurrent_jobs)
+
+
+def demo_config(method: str = "full") -> dict[str, Any]:
+    """Training parameters of the one-click demo: the defaults, a little shorter in public mode."""
+    if method not in ("full", "adapter"):
+        raise ValueError(f"method must be 'full' or 'adapter', got {method!r}")
+    params: dict[str, Any] = {"method": method}
+    if method == "adapter":
+        params["learning_rate"] = 1e-3
+    if get_settings().public and method == "full":
+        params["epochs"] = min(2, get_settings().max_epochs)
+    return params
+
+
+def start_training(manager: Any, ws: Workspace, choice: DatasetChoice, params: dict[str, Any]) -> str:
+    """Validate the parameters against the dataset and submit a training job; returns the job id.
+
+    The workspace's audited negatives (if any) are passed on, so excluded negatives stay out of training.
+
+    Raises:
+        TrainingError: invalid parameters (e.g. more epochs than this server allows) or unusable data.
+    """
+    from explorer.pipeline.data import load_dataset, saved_negatives
+    from explorer.training.config import TrainConfig
+
+    from explorer.training.execute import submit_run
+    from explorer.training.runs import RunStore
+
+    settings = ws.settings
+    dataset = load_dataset(choice, settings)
+    config = TrainConfig.from_dict({k: v for k, v in params.items() if v is not None})
+    if config.epochs is not None and config.epochs > settings.max_epochs:
+        raise TrainingError(f"epochs={config.epochs} exceeds this server's limit of {settings.max_epochs}; choose fewer.")
+    config = config.validate(dataset).resolve(dataset, max_epochs=settings.max_epochs)
+    # The audited negatives (exclusions applied) replace the job's own mining; none when switched off.
+    negatives = saved_negatives(ws) if config.use_hard_negatives else None
+    name = f"{config.method} fine-tune of {config.base_model} on {dataset.name}"
+    return submit_run(manager, dataset, config, run_store=RunStore(settings.runs_dir), negatives=negatives,
+                      owner=ws.id, name=name)
+
+
+def _view(snap: Any) -> JobView:
+    """A :class:`JobView` of a :class:`~explorer.training.jobs.JobSnapshot`."""
+    event = snap.latest
+    history = snap.history
+    losses = [(e.step, float(e.loss)) for e in history if e.phase == "training" and e.loss is not None]
+    evals = [{"step": e.step, **e.metrics} for e in history if e.metrics and e.phase in ("training", "evaluating")]
+    method = snap.name.split(" ", 1)[0] if snap.name else ""
+    return JobView(
+        id=snap.id, run_id=snap.run_id or snap.id, method=method, status=snap.status,
+        phase=getattr(event, "phase", "") or "starting", message=getattr(event, "message", ""),
+        fraction=float(event.fraction) if event is not None else 0.0,
+        eta_seconds=getattr(event, "eta_seconds", None), losses=losses, evals=evals,
+        queue_position=snap.queue_position, error=snap.error,
+    )
+
+
+def job_view(manager: Any, job_id: str) -> JobView | None:
+    """A snapshot of a job, or None when the manager does not know it (e.g. after a server restart)."""
+    try:
+        return _view(manager.snapshot(job_id))
+    except KeyError:
+        return None
+
+
+def workspace_jobs(manager: Any, ws: Workspace) -> list[JobView]:
+    """Snapshots of the jobs this workspace submitted (newest first)."""
+    return [_view(s) for s in reversed(manager.snapshots(owner=ws.id))]
+
+
+def cancel_job(manager: Any, job_id: str) -> None:
+    """Ask a job to stop at its next step (queued jobs never start)."""
+    manager.cancel(job_id)

@@ -1,0 +1,267 @@
+"""The vector store: one chromadb collection per (dataset, encoder version), never served stale.
+
+A collection's name is a hash of the dataset's fingerprint and the encoder's passage fingerprint, and its
+metadata repeats both with the passage count and a ``complete`` flag set only after the last batch was
+added. :meth:`VectorStore.ensure_index` checks all of that (and the live count) and rebuilds whatever does
+not match: a build killed halfway, a collection someone deleted or changed, a hash collision.
+
+Embeddings are always computed by our encoders (and their cache) and handed to chroma precomputed; every
+collection is opened with ``embedding_function=None`` so chroma never downloads or runs its default model.
+Distances are cosine, so a hit's score is the cosine similarity ``1 - distance``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from explorer import _sqlite
+from explorer.config import Settings, get_settings
+from explorer.errors import StorageError
+
+if TYPE_CHECKING:
+    from explorer.data.model import Dataset
+    from explorer.encoders.base import Encoder, ProgressCallback
+
+_sqlite.ensure_modern_sqlite()  # before anything can import chromadb
+
+PREFIX = "explorer-"
+HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 200}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved passage: its id, cosine similarity to the query, and 1-based rank."""
+
+    id: str
+    score: float
+    rank: int
+
+
+def collection_name(dataset: "Dataset", encoder: "Encoder") -> str:
+    """Chroma-safe name (``explorer-`` + 40 hex digits) of the collection of ``dataset`` under ``encoder``."""
+    key = f"{dataset.fingerprint()}|{encoder.kind_fingerprint('passage')}"
+    return PREFIX + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+class VectorStore:
+    """Passage vectors of (dataset, encoder) pairs in chromadb, on disk or on a Chroma server.
+
+    Args:
+        settings: where the on-disk store lives (``settings.store_dir``) or which server to use
+            (``settings.chroma_host`` / ``chroma_port``); the current settings by default.
+        client: a chromadb client to use instead (tests, notebooks).
+    """
+
+    def __init__(self, settings: Settings | None = None, *, client: Any | None = None) -> None:
+        self.settings = settings or get_settings()
+        self._client = client
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------------------------ connection
+    @property
+    def client(self) -> Any:
+        """The chromadb client, opened on first use."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._connect()
+        return self._client
+
+    def _connect(self) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        host, port = self.settings.chroma_host, self.settings.chroma_port
+        if host:
+            try:
+                return chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
+            except Exception as exc:  # chromadb raises a bare ValueError when nothing answers
+                raise StorageError(
+                    f"Cannot reach the Chroma server at {host}:{port} ({exc}); start it, or unset "
+                    "EXPLORER_CHROMA_HOST to keep vectors on disk."
+                ) from exc
+        folder = self.settings.store_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
+        except Exception as exc:
+            raise StorageError(
+                f"Cannot open the vector store in {folder} ({exc}); check that the folder is writable and the "
+                "disk not full, or set EXPLORER_HOME to another folder."
+            ) from exc
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn chroma and OS failures during ``action`` into StorageError (NotFoundError passes through)."""
+        from chromadb.errors import ChromaError, NotFoundError
+
+        try:
+            yield
+        except NotFoundError:
+            raise
+        except (ChromaError, OSError) as exc:
+            where = f"{self.settings.chroma_host}:{self.settings.chroma_port}" if self.settings.chroma_host else str(self.settings.store_dir)
+            raise StorageError(f"The vector store ({where}) failed to {action}: {exc}") from exc
+
+    def _get(self, name: str) -> Any | None:
+        from chromadb.errors import NotFoundError
+
+        try:
+            with self._errors("open a collection"):
+                return self.client.get_collection(name, embedding_function=None)
+        except NotFoundError:
+            return None
+
+    # ------------------------------------------------------------------------------------ public API
+    def ensure_index(
+        self,
+        dataset: "Dataset",
+        encoder: "Encoder",
+        passage_embeddings: np.ndarray | None = None,
+        progress: "ProgressCallback | None" = None,
+    ) -> str:
+        """Make sure the collection of (dataset, encoder) is complete and current; build it if not.
+
+        Args:
+            dataset: its passages are indexed, in ``dataset.passage_ids()`` order.
+            encoder: embeds the passages (through its cache) unless ``passage_embeddings`` are given.
+            passage_embeddings: precomputed (n_passages, dim) vectors in ``passage_ids()`` order.
+            progress: called with (done, total); embedding and adding count as two halves when both happen.
+
+        Returns:
+            The collection's name.
+        """
+        ids = dataset.passage_ids()
+        expected = {
+            "dataset_fingerprint": dataset.fingerprint(),
+            "encoder_fingerprint": encoder.kind_fingerprint("passage"),
+            "passages": len(ids),
+        }
+        name = collection_name(dataset, encoder)
+        with self._lock:
+            existing = self._get(name)
+            if existing is not None:
+                if self._is_current(existing, expected):
+                    return name
+                with self._errors("delete a stale collection"):
+                    self.client.delete_collection(name)
+            vectors, offset, total = self._vectors(dataset, encoder, passage_embeddings, progress)
+            self._build(name, ids, vectors, expected, encoder, dataset, progress, offset, total)
+        return name
+
+    def search(
+        self,
+        dataset: "Dataset",
+        encoder: "Encoder",
+        query_texts: Sequence[str] | None = None,
+        query_vectors: np.ndarray | None = None,
+        k: int = 10,
+    ) -> list[list[Hit]]:
+        """The ``k`` passages nearest each query (texts are embedded with ``encoder`` as queries).
+
+        Returns:
+            One list of hits per query, best first.
+        """
+        from chromadb.errors import NotFoundError
+
+        if (query_texts is None) == (query_vectors is None):
+            raise ValueError("Give exactly one of query_texts or query_vectors.")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        if query_texts is not None:
+            queries = encoder.encode(list(query_texts), "query")
+        else:
+            queries = np.asarray(query_vectors, dtype=np.float32)
+            queries = queries.reshape(1, -1) if queries.ndim == 1 else queries
+        if len(queries) == 0:
+            return []
+        for attempt in range(2):
+            name = self.ensure_index(dataset, encoder)
+            try:
+                return self._query(name, queries, min(k, len(dataset.corpus)))
+            except NotFoundError:
+                if attempt:  # deleted again right after a rebuild: something else is deleting it
+                    raise StorageError(f"Collection {name} keeps disappearing from the vector store; is another process dropping it?") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def drop(self, dataset: "Dataset", encoder: "Encoder") -> bool:
+        """Delete the collection of (dataset, encoder); True if there was one."""
+        from chromadb.errors import NotFoundError
+
+        name = collection_name(dataset, encoder)
+        with self._lock:
+            try:
+                with self._errors("delete a collection"):
+                    self.client.delete_collection(name)
+            except NotFoundError:
+                return False
+        return True
+
+    def list_collections(self) -> list[str]:
+        """Names of this tool's collections in the store."""
+        with self._errors("list collections"):
+            found = self.client.list_collections()
+        names = [getattr(c, "name", c) for c in found]
+        return sorted(n for n in names if str(n).startswith(PREFIX))
+
+    # ------------------------------------------------------------------------------------ internals
+    @staticmethod
+    def _is_current(collection: Any, expected: dict[str, Any]) -> bool:
+        meta = collection.metadata or {}
+        if not meta.get("complete") or any(meta.get(k) != v for k, v in expected.items()):
+            return False
+        return collection.count() == expected["passages"]
+
+    @staticmethod
+    def _vectors(dataset: "Dataset", encoder: "Encoder", given: np.ndarray | None,
+                 progress: "ProgressCallback | None") -> tuple[np.ndarray, int, int]:
+        """(vectors, progress offset for adding, progress total)."""
+        n = len(dataset.corpus)
+        if given is None:
+            report = (lambda done, _total: progress(done, 2 * n)) if progress else None
+            vectors = encoder.encode(dataset.passage_texts(), "passage", progress=report)
+            return vectors, n, 2 * n
+        vectors = np.asarray(given, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != n:
+            raise ValueError(f"passage_embeddings must have shape ({n}, dim) in passage_ids() order, got {vectors.shape}")
+        if not np.isfinite(vectors).all():
+            raise ValueError("passage_embeddings contain NaN or inf")
+        return vectors, 0, n
+
+    def _build(self, name: str, ids: list[str], vectors: np.ndarray, expected: dict[str, Any], encoder: "Encoder",
+               dataset: "Dataset", progress: "ProgressCallback | None", offset: int, total: int) -> None:
+        meta = {**expected, "dataset": dataset.name, "encoder": encoder.name, "dim": int(vectors.shape[1])}
+        with self._errors("create a collection"):
+            collection = self.client.create_collection(
+                name, configuration={"hnsw": dict(HNSW)}, metadata={**meta, "complete": False}, embedding_function=None
+            )
+            step = max(1, int(self.client.get_max_batch_size()))
+        with self._errors("add vectors"):
+            for start in range(0, len(ids), step):
+                collection.add(ids=ids[start : start + step], embeddings=vectors[start : start + step])
+                if progress:
+                    progress(offset + min(start + step, len(ids)), total)
+            # Marked complete last: a build killed above leaves complete=False and is rebuilt next time.
+            collection.modify(metadata={**meta, "complete": True})
+
+    def _query(self, name: str, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        collection = self.client.get_collection(name, embedding_function=None)
+        dim = (collection.metadata or {}).get("dim")
+        if dim is not None and queries.shape[1] != dim:
+            raise ValueError(f"Query vectors have {queries.shape[1]} dimensions, the indexed passages {dim}.")
+        step = max(1, int(self.client.get_max_batch_size()))
+        hits: list[list[Hit]] = []
+        with self._errors("search"):
+            for start in range(0, len(queries), step):
+                result = collection.query(query_embeddings=queries[start : start + step], n_results=k, include=["distances"])
+                for ids, distances in zip(result["ids"], result["distances"]):
+                    hits.append([Hit(id=pid, score=1.0 - float(d), rank=r) for r, (pid, d) in enumerate(zip(ids, distances), 1)])
+        return hits

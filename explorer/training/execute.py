@@ -1,0 +1,324 @@
+"""The training job body shared by the app's background job and the CLI: one synchronous function.
+
+:func:`execute_run` creates (or takes) a run folder, marks it running (with a heartbeat), evaluates the base
+encoder on the test split, mines hard negatives with it (optional), trains (full fine-tune or adapter), saves
+the model, evaluates the tuned encoder, compares the two, writes ``evaluation.json`` and only then marks the
+run succeeded. Every ProgressEvent goes to ``metrics.jsonl`` and to the caller's ``report``. It is tested
+without threads; :func:`submit_run` hands it to a :class:`~explorer.training.jobs.JobManager`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from explorer.errors import TrainingError
+from explorer.training import distributed
+from explorer.training.config import TrainConfig
+from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped, never_stop, no_report
+from explorer.training.jobs import error_message
+from explorer.training.runs import Run, RunStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.data.model import Dataset
+    from explorer.data.negatives import NegativeSet
+    from explorer.encoders.base import Encoder
+    from explorer.training.jobs import JobManager
+
+HEARTBEAT_SECONDS = 10.0
+PROGRESS_INTERVAL = 0.5
+"""Progress-only events (no metrics, no loss) of one phase are logged at most this often."""
+
+
+class _Heartbeat:
+    """Refreshes a run's heartbeat from a daemon thread while the run works (so a crash is detectable)."""
+
+    def __init__(self, run: Run, every: float = HEARTBEAT_SECONDS) -> None:
+        self.run, self.every = run, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run.id}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.run.heartbeat()
+            except Exception:  # noqa: BLE001 - a missed beat only risks a later "interrupted" label
+                pass
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class _Emitter:
+    """Logs events to the run's metrics.jsonl and forwards them to the caller (throttling bare progress)."""
+
+    def __init__(self, run: Run, report: Reporter) -> None:
+        self.run, self.report = run, report
+        self._last: dict[str, float] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        plain = not event.metrics and event.loss is None and not event.message
+        finished = event.total_steps > 0 and event.step >= event.total_steps
+        if plain and not finished and time.monotonic() - self._last.get(event.phase, 0.0) < PROGRESS_INTERVAL:
+            self.report(event)  # the live view still moves; the log stays small
+            return
+        self._last[event.phase] = time.monotonic()
+        self.run.append_event(event)
+        self.report(event)
+
+    def stage(self, phase: str) -> Any:
+        """A ``progress(stage, done, total)`` callback (evaluation) emitting events of ``phase``."""
+        return lambda stage, done, total: self(ProgressEvent(phase, int(done), int(total), message="" if done < total else stage))
+
+    def counter(self, phase: str) -> Any:
+        """A ``progress(done, total)`` callback (mining) emitting events of ``phase``."""
+        return lambda done, total: self(ProgressEvent(phase, int(done), int(total)))
+
+
+def _check(stop: StopFlag) -> None:
+    if stop():
+        raise TrainingStopped("stopped on request")
+
+
+def execute_run(
+    dataset: "Dataset",
+    config: TrainConfig,
+    *,
+    run_store: RunStore | None = None,
+    run: Run | None = None,
+    run_folder: str | Path | None = None,
+    report: Reporter | None = None,
+    should_stop: StopFlag | None = None,
+    negatives: "NegativeSet | None" = None,
+    base_encoder: "Encoder | None" = None,
+) -> Run:
+    """Train and evaluate one run, writing its folder; returns the finished run.
+
+    Args:
+        dataset: train split for training, test split for the before/after evaluation.
+        config: parameters; "auto" fields are resolved and recorded in config.json.
+        run_store: where to create the run (default: the workspace's runs folder).
+        run: an existing (queued) run to fill instead of creating one.
+        run_folder: the run folder to create (the CLI's ``--out``) instead of ``<runs>/<new id>``.
+        report: receives every ProgressEvent.
+        should_stop: polled between and during steps; True stops the run (status "cancelled").
+        negatives: hard or weak negatives to train with; if None and ``config.use_hard_negatives``, they are
+            mined with the base encoder.
+        base_encoder: the baseline encoder (default: ``load_encoder(config.base_model)``).
+
+    Raises:
+        TrainingStopped: after marking the run cancelled.
+        ExplorerError / any exception: after marking the run failed with the message.
+    """
+    from explorer.config import get_settings
+
+    stop = should_stop or never_stop
+    state = {"shared": False}  # under torchrun, ranks > 0 wait for rank 0's negatives (or its error)
+    try:
+        config = config.resolve(dataset, get_settings().max_epochs).validate(dataset)
+        store = run_store or RunStore()
+        if run is None:
+            run = store.create(config, dataset, folder=run_folder, state="running")
+        return _execute(run, dataset, config, report or no_report, stop, negatives, base_encoder, state)
+    except BaseException as exc:
+        if distributed.is_distributed() and not state["shared"]:
+            distributed.broadcast({"error": error_message(exc)})
+        raise
+
+
+def _execute(run: Run, dataset: "Dataset", config: TrainConfig, report: Reporter, stop: StopFlag,
+             negatives: "NegativeSet | None", base_encoder: "Encoder | None", state: dict[str, bool]) -> Run:
+    """The steps of :func:`execute_run` on an existing run folder, recording the outcome in status.json."""
+    emit = _Emitter(run, report)
+    try:
+        run.set_status("running", started=time.time(), error=None)
+        with _Heartbeat(run):
+            base = base_encoder or _load_encoder(config.base_model)
+            _record_base(run, base)
+            baseline = _evaluate(dataset, base, emit, "baseline", "base model")
+            _check(stop)
+            if negatives is None and config.use_hard_negatives:
+                negatives = _mine(dataset, base, config, emit)
+            if distributed.is_distributed():
+                distributed.broadcast({"negatives": negatives})
+                state["shared"] = True
+            _check(stop)
+            started = time.monotonic()
+            trained = _train(dataset, config, base, emit, stop, negatives)
+            seconds = time.monotonic() - started
+            emit(ProgressEvent("saving", 0, 1, message=f"saving the {config.method} to {run.artifact_dir}"))
+            _save(run, config, trained, negatives)
+            emit(ProgressEvent("saving", 1, 1, message="saved"))
+            tuned = _load_encoder(str(run.path))
+            tuned_result = _evaluate(dataset, tuned, emit, "evaluating", "tuned model")
+            evaluation = _compare(dataset, baseline, tuned_result, seconds, negatives)
+            run.write_evaluation(evaluation)
+        summary = {m: {"baseline": baseline.metrics.get(m), "tuned": tuned_result.metrics.get(m)}
+                   for m in ("ndcg@10", "mrr@10", "recall@100")}
+        run.set_status("succeeded", finished=time.time(), training_seconds=round(seconds, 1), summary=summary)
+        return run
+    except TrainingStopped:
+        run.set_status("cancelled", finished=time.time(), error="Cancelled by the user.")
+        raise
+    except KeyboardInterrupt:
+        run.set_status("interrupted", finished=time.time(), error="Interrupted (Ctrl-C).")
+        raise
+    except BaseException as exc:
+        run.set_status("failed", finished=time.time(), error=error_message(exc))
+        raise
+
+
+def execute_worker(dataset: "Dataset", config: TrainConfig) -> None:
+    """What ranks > 0 do under torchrun: wait for rank 0's negatives, then train alongside it (no files)."""
+    from explorer.config import get_settings
+    from explorer.training.full import train_full
+
+    config = config.resolve(dataset, get_settings().max_epochs).validate(dataset)
+    payload = distributed.broadcast(None)
+    if "error" in payload:
+        return
+    train_full(dataset, config, negatives=payload["negatives"])
+
+
+def submit_run(
+    manager: "JobManager",
+    dataset: "Dataset",
+    config: TrainConfig,
+    *,
+    run_store: RunStore | None = None,
+    negatives: "NegativeSet | None" = None,
+    owner: str | None = None,
+    name: str | None = None,
+) -> str:
+    """Queue :func:`execute_run` as a background job; returns the job id (its ``run_id`` names the folder,
+    which appears when the job starts, so a job cancelled while queued leaves nothing behind)."""
+    from explorer.config import get_settings
+
+    config = config.resolve(dataset, get_settings().max_epochs).validate(dataset)
+    store = run_store or RunStore()
+    run_id = store.new_id(dataset.fingerprint())
+
+    def body(report: Reporter, should_stop: StopFlag) -> Run:
+        return execute_run(dataset, config, run_store=store, run_folder=store.root / run_id, report=report,
+                           should_stop=should_stop, negatives=negatives)
+
+    label = name or f"{config.method} fine-tune of {config.base_model} on {dataset.name}"
+    return manager.submit(body, name=label, run_id=run_id, owner=owner)
+
+
+# ------------------------------------------------------------------------------------------ steps
+def _load_encoder(spec: str) -> "Encoder":
+    from explorer.encoders.registry import load_encoder
+
+    return load_encoder(spec)
+
+
+def _record_base(run: Run, base: "Encoder") -> None:
+    """Add the base model's fingerprint and path to config.json."""
+    from explorer.training.runs import write_json_atomic
+
+    info = {"name": getattr(base, "name", type(base).__name__), "fingerprint": base.fingerprint}
+    if getattr(base, "model_path", None) is not None:
+        info["path"] = str(base.model_path)
+    run.config = {**run.config, "base_model_info": {**run.config.get("base_model_info", {}), **info}}
+    write_json_atomic(run.path / "config.json", run.config)
+
+
+def _evaluate(dataset: "Dataset", encoder: "Encoder", emit: _Emitter, phase: str, label: str) -> Any:
+    from explorer.evaluation.retrieval import evaluate_encoder
+
+    emit(ProgressEvent(phase, 0, 0, message=f"evaluating the {label} on {len(dataset.query_ids('test'))} test queries"))
+    result = evaluate_encoder(dataset, encoder, split="test", progress=emit.stage(phase))
+    emit(ProgressEvent(phase, 1, 1, metrics=dict(result.metrics), message=f"{label}: test metrics"))
+    return result
+
+
+def _mine(dataset: "Dataset", base: "Encoder", config: TrainConfig, emit: _Emitter) -> "NegativeSet | None":
+    from explorer.data.negatives import mine_hard_negatives
+
+    emit(ProgressEvent("mining", 0, 0, message="mining hard negatives with the base model"))
+    negatives = mine_hard_negatives(
+        dataset, base, split="train", num_negatives=config.num_hard_negatives,
+        range_min=config.hard_negative_range_min, range_max=config.hard_negative_range_max,
+        progress=emit.counter("mining"),
+    )
+    kept = len(negatives.triplets())
+    emit(ProgressEvent("mining", 1, 1, message=f"{kept} hard negatives kept; skipped: {negatives.skipped}"))
+    return negatives
+
+
+def _train(dataset: "Dataset", config: TrainConfig, base: "Encoder", emit: _Emitter, stop: StopFlag,
+           negatives: "NegativeSet | None") -> Any:
+    if config.method == "adapter":
+        return _train_adapter(dataset, config, base, emit, stop, negatives)
+    from explorer.training.full import train_full
+
+    return train_full(dataset, config, callback=emit, should_stop=stop, negatives=negatives)
+
+
+def adapter_config(config: TrainConfig) -> Any:
+    """The adapter trainer's settings: ``config.adapter`` options, plus the shared fields that were set."""
+    from explorer.training.adapter import AdapterConfig
+
+    options: dict[str, Any] = {"seed": config.seed, "use_hard_negatives": config.use_hard_negatives}
+    for ours, theirs in (("epochs", "epochs"), ("learning_rate", "lr"), ("batch_size", "batch_size")):
+        if getattr(config, ours) is not None:
+            options[theirs] = getattr(config, ours)
+    options.update(config.adapter)
+    try:
+        return AdapterConfig(**options).validate()
+    except TypeError as exc:  # an unknown key in config.adapter
+        raise TrainingError(f"Unknown adapter option in {sorted(config.adapter)}: {exc}.") from None
+
+
+def _train_adapter(dataset: "Dataset", config: TrainConfig, base: "Encoder", emit: _Emitter, stop: StopFlag,
+                   negatives: "NegativeSet | None") -> Any:
+    from explorer.training.adapter import train_adapter
+
+    def on_step(info: dict[str, Any]) -> None:
+        metrics = {k: float(v) for k, v in (info.get("eval") or {}).items() if isinstance(v, (int, float))}
+        emit(ProgressEvent(
+            "training", int(info.get("step", 0)), int(info.get("total_steps", 0)), epoch=info.get("epoch"),
+            loss=info.get("loss"), lr=info.get("lr"), metrics=metrics,
+            message="validation" if metrics else "",
+        ))
+
+    def on_embed(done: int, total: int) -> None:
+        emit(ProgressEvent("training", 0, 0, message=f"embedding training texts: {done}/{total}" if done >= total else ""))
+
+    return train_adapter(dataset, base, adapter_config(config), callback=on_step, should_stop=stop,
+                         negatives=negatives, progress=on_embed)
+
+
+def _save(run: Run, config: TrainConfig, trained: Any, negatives: "NegativeSet | None") -> None:
+    kind = "adapter" if config.method == "adapter" else "model"
+    with run.artifact_writer(kind) as folder:
+        if kind == "adapter":
+            trained.save(folder)
+        else:
+            trained.model.save(str(folder))
+    if negatives is not None:
+        negatives.save(run.path / "negatives.jsonl")
+
+
+def _compare(dataset: "Dataset", baseline: Any, tuned_result: Any, seconds: float,
+             negatives: "NegativeSet | None") -> dict[str, Any]:
+    """evaluation.json: both metric sets and their paired comparison (the results are reused, not recomputed)."""
+    from explorer.evaluation.compare import compare_results
+
+    comparison = compare_results(dataset, baseline, tuned_result, split="test", name_a="baseline", name_b="tuned")
+    return {
+        "split": "test",
+        "baseline": baseline.to_dict(),
+        "tuned": tuned_result.to_dict(),
+        "comparison": comparison.to_dict(),
+        "training_seconds": round(seconds, 1),
+        "negatives": None if negatives is None else {"triplets": len(negatives.triplets()), "skipped": negatives.skipped},
+    }

@@ -1,0 +1,366 @@
+"""Full fine-tuning of a sentence-transformers model with ``SentenceTransformerTrainer``.
+
+The trainer, losses, batch sampler and learning-rate schedule all come from sentence-transformers and
+transformers; this module only turns a :class:`~explorer.data.model.Dataset` (plus optional mined negatives)
+into training columns, picks the loss by name, and bridges the trainer's callbacks to our
+:class:`~explorer.training.events.ProgressEvent` reporter and stop flag. It always trains a *fresh copy*
+loaded from the base model's folder, never a model object someone else holds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from explorer.errors import ModelError, TrainingError
+from explorer.training.config import IN_BATCH_LOSSES, TrainConfig
+from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped, never_stop, no_report
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.data.model import Dataset
+    from explorer.data.negatives import NegativeSet
+    from explorer.encoders.base import Encoder
+
+
+# ------------------------------------------------------------------------------------------ training data
+def training_columns(
+    dataset: "Dataset", config: TrainConfig, negatives: "NegativeSet | None" = None
+) -> dict[str, list[Any]]:
+    """The training table, as columns for ``datasets.Dataset.from_dict``.
+
+    In-batch losses (mnrl, cached_mnrl) get ``anchor``, ``positive`` and, when ``negatives`` is given,
+    ``negative_1..k`` (k = ``config.num_hard_negatives``): one row per (train query, passage with grade >=
+    the positive grade). A pair with fewer than k included negatives is topped up with random non-relevant
+    passages (seeded), so no pair is dropped. Pair losses (contrastive, online_contrastive) get
+    ``sentence1``, ``sentence2``, ``label``: 1 for positives, 0 for the given negatives, judged grade-0
+    passages, and (when there are no negatives at all) one random non-relevant passage per positive.
+    """
+    grade = config.positive_grade(dataset)
+    rng = random.Random(config.seed)
+    pids = dataset.passage_ids()
+    pairs = [(q, p) for q in dataset.query_ids("train") for p in sorted(dataset.positives(q, grade))]
+    if not pairs:
+        raise TrainingError(f"Dataset {dataset.name!r} has no train-split judgement with grade >= {grade}.")
+    by_pair: dict[tuple[str, str], list[str]] = {}
+    for query, positive, negative in (negatives.triplets() if negatives is not None else []):
+        found = by_pair.setdefault((query, positive), [])
+        if negative not in found:
+            found.append(negative)
+
+    def random_negatives(qid: str, n: int, taken: list[str]) -> list[str]:
+        relevant = set(dataset.positives(qid, 1))
+        out: list[str] = []
+        for _ in range(50 * n):
+            if len(out) == n:
+                break
+            pid = pids[rng.randrange(len(pids))]
+            text = dataset.corpus[pid].full_text
+            if pid not in relevant and text not in taken and text not in out:
+                out.append(text)
+        return out
+
+    if config.loss in IN_BATCH_LOSSES:
+        cols: dict[str, list[Any]] = {"anchor": [], "positive": []}
+        k = config.num_hard_negatives if negatives is not None else 0
+        for i in range(k):
+            cols[f"negative_{i + 1}"] = []
+        for qid, pid in pairs:
+            query, positive = dataset.queries[qid], dataset.corpus[pid].full_text
+            negs = by_pair.get((query, positive), [])[:k]
+            negs += random_negatives(qid, k - len(negs), negs + [positive])
+            if len(negs) < k:  # a corpus too small to find k distinct non-relevant passages
+                continue
+            cols["anchor"].append(query)
+            cols["positive"].append(positive)
+            for i, neg in enumerate(negs):
+                cols[f"negative_{i + 1}"].append(neg)
+        return cols
+
+    cols = {"sentence1": [], "sentence2": [], "label": []}
+    for qid, pid in pairs:
+        query, positive = dataset.queries[qid], dataset.corpus[pid].full_text
+        cols["sentence1"].append(query)
+        cols["sentence2"].append(positive)
+        cols["label"].append(1.0)
+        negs = by_pair.get((query, positive), [])[: config.num_hard_negatives]
+        if negatives is None:
+            negs = random_negatives(qid, 1, [positive])
+        for neg in negs:
+            cols["sentence1"].append(query)
+            cols["sentence2"].append(neg)
+            cols["label"].append(0.0)
+    for qid in dataset.query_ids("train"):
+        for pid, g in sorted(dataset.qrels[qid].items()):
+            if g == 0:  # judged irrelevant: a labelled negative the data gives for free
+                cols["sentence1"].append(dataset.queries[qid])
+                cols["sentence2"].append(dataset.corpus[pid].full_text)
+                cols["label"].append(0.0)
+    return cols
+
+
+def build_loss(model: Any, config: TrainConfig) -> Any:
+    """The sentence-transformers loss named by ``config.loss`` (wrapped in MatryoshkaLoss if dims are set)."""
+    from sentence_transformers.sentence_transformer import losses
+
+    if config.loss == "mnrl":
+        loss = losses.MultipleNegativesRankingLoss(model)
+    elif config.loss == "cached_mnrl":
+        loss = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size)
+    elif config.loss == "contrastive":
+        loss = losses.ContrastiveLoss(model)
+    elif config.loss == "online_contrastive":
+        loss = losses.OnlineContrastiveLoss(model)
+    else:  # validate() rejects unknown names first; this guards direct callers
+        raise TrainingError(f"Unknown loss {config.loss!r}.")
+    if config.matryoshka_dims:
+        dim = model.get_sentence_embedding_dimension()
+        too_big = [d for d in config.matryoshka_dims if dim is not None and d > dim]
+        if too_big:
+            raise TrainingError(f"matryoshka_dims {too_big} exceed the model's embedding size {dim}; use smaller dims.")
+        loss = losses.MatryoshkaLoss(model, loss, matryoshka_dims=sorted(config.matryoshka_dims, reverse=True))
+    return loss
+
+
+# ------------------------------------------------------------------------------------------ encoders
+def base_model_path(spec: str) -> str:
+    """Folder of the sentence-transformers model a spec names (the copy to fine-tune is loaded from it).
+
+    Raises:
+        TrainingError: the spec is not a sentence-transformers model (e.g. an API model or the fake encoder).
+    """
+    try:
+        from explorer.encoders.registry import load_encoder
+    except ModuleNotFoundError:  # TODO(integration): registry not written yet
+        from explorer.encoders.sentence import SentenceTransformerEncoder as load_encoder  # type: ignore[assignment]
+
+    encoder = load_encoder(spec)
+    path = getattr(encoder, "model_path", None)
+    if path is None:
+        raise TrainingError(
+            f"{spec!r} is not a sentence-transformers model, so its weights cannot be fine-tuned; "
+            "use method 'adapter' (trains on its frozen embeddings) or pick a sentence-transformers model."
+        )
+    return str(path)
+
+
+def wrap_model(model: Any, name: str, cached: bool = False) -> "Encoder":
+    """An :class:`~explorer.encoders.base.Encoder` over a model in memory.
+
+    Uncached (a one-off fingerprint) while training, since the weights keep changing; cached by a hash of the
+    final weights otherwise.
+    """
+    import uuid
+
+    from explorer.encoders.sentence import SentenceTransformerEncoder
+
+    if cached:
+        return SentenceTransformerEncoder.from_model(model, name=name)
+    return SentenceTransformerEncoder.from_model(model, name=name, fingerprint=f"live-{uuid.uuid4().hex}", cache_dir=None)
+
+
+def _eval_subset(dataset: "Dataset", max_queries: int, max_passages: int, seed: int) -> "Dataset":
+    """A held-out sample small enough to evaluate during training: test queries (at most ``max_queries``),
+    their relevant passages, and random other passages up to ``max_passages`` (the whole corpus if smaller)."""
+    rng = random.Random(seed)
+    qids = dataset.query_ids("test")
+    if len(qids) > max_queries:
+        qids = sorted(rng.sample(qids, max_queries))
+    corpus_ids = dataset.passage_ids()
+    if len(corpus_ids) > max_passages:
+        keep = {p for q in qids for p in dataset.qrels[q]}
+        others = [p for p in corpus_ids if p not in keep]
+        keep.update(rng.sample(others, max(0, min(len(others), max_passages - len(keep)))))
+        corpus_ids = [p for p in corpus_ids if p in keep]
+    return replace(
+        dataset,
+        queries={q: dataset.queries[q] for q in qids},
+        corpus={p: dataset.corpus[p] for p in corpus_ids},
+        qrels={q: {p: g for p, g in dataset.qrels[q].items() if p in set(corpus_ids)} for q in qids},
+        split={q: "test" for q in qids},
+        hard_negative_candidates={},
+    )
+
+
+# ------------------------------------------------------------------------------------------ the trainer bridge
+def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_data: "Dataset | None", config: TrainConfig) -> Any:
+    from transformers import TrainerCallback
+
+    class ProgressBridge(TrainerCallback):
+        """Relays step, loss, lr, ETA and sampled evaluations to ``report``; obeys ``should_stop``."""
+
+        def __init__(self) -> None:
+            self.started = time.monotonic()
+            self.stopped = False
+            self.loss: float | None = None
+
+        def _eta(self, state: Any) -> float | None:
+            if state.global_step <= 0 or not state.max_steps:
+                return None
+            spent = time.monotonic() - self.started
+            return spent / state.global_step * max(0, state.max_steps - state.global_step)
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.started = time.monotonic()
+            report(ProgressEvent("training", 0, state.max_steps, epoch=0.0, message="training started"))
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
+            logs = logs or {}
+            if "loss" not in logs:
+                return
+            loss = float(logs["loss"])
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"loss became NaN at step {state.global_step} (value {loss}); lower the learning rate "
+                    f"(now {config.learning_rate:g}) or check the training texts."
+                )
+            self.loss = loss
+            if state.is_world_process_zero:
+                report(ProgressEvent(
+                    "training", state.global_step, state.max_steps, epoch=state.epoch, loss=loss,
+                    lr=logs.get("learning_rate"), eta_seconds=self._eta(state),
+                ))
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if should_stop():
+                self.stopped = True
+                control.should_training_stop = True
+                control.should_epoch_stop = True
+                return
+            every = config.eval_every_steps
+            if every and state.global_step % every == 0 and state.global_step < state.max_steps:
+                self._evaluate(state)
+
+        def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.stopped or config.eval_every_steps is not None:
+                return
+            if state.global_step < state.max_steps:  # the last epoch is followed by the run's full evaluation
+                self._evaluate(state)
+
+        def _evaluate(self, state: Any) -> None:
+            if eval_data is None or not state.is_world_process_zero:
+                return
+            from explorer.evaluation.retrieval import evaluate_encoder
+
+            result = evaluate_encoder(eval_data, wrap_model(model, "training"), split="test", k=100)
+            model.train()  # encode() switched to eval mode; dropout must be back on for the next steps
+            report(ProgressEvent(
+                "training", state.global_step, state.max_steps, epoch=state.epoch, loss=self.loss,
+                eta_seconds=self._eta(state), metrics=dict(result.metrics),
+                message=f"held-out sample: {len(eval_data.queries)} queries, {len(eval_data.corpus)} passages",
+            ))
+
+    return ProgressBridge()
+
+
+def training_arguments(config: TrainConfig, output_dir: str, device: str) -> Any:
+    """``SentenceTransformerTrainingArguments`` for a run: no hub, no reporting, no checkpoints."""
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+
+    from explorer.encoders.hardware import use_bf16
+    from explorer.training import distributed
+
+    sampler = BatchSamplers.NO_DUPLICATES if config.loss in IN_BATCH_LOSSES else BatchSamplers.BATCH_SAMPLER
+    return SentenceTransformerTrainingArguments(
+        output_dir=output_dir,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        data_seed=config.seed,
+        batch_sampler=sampler,
+        bf16=bool(use_bf16(device)),
+        use_cpu=device == "cpu",
+        ddp_backend=("nccl" if device == "cuda" else "gloo") if distributed.is_distributed() else None,
+        report_to="none",
+        push_to_hub=False,
+        save_strategy="no",
+        eval_strategy="no",
+        logging_strategy="steps",
+        logging_steps=1,
+        logging_nan_inf_filter=False,  # a NaN must surface, not be averaged away
+        disable_tqdm=True,
+        dataloader_drop_last=False,
+    )
+
+
+def train_full(
+    dataset: "Dataset",
+    config: TrainConfig,
+    *,
+    callback: Reporter | None = None,
+    should_stop: StopFlag | None = None,
+    negatives: "NegativeSet | None" = None,
+    out_dir: str | Path | None = None,
+) -> "Encoder":
+    """Fine-tune a fresh copy of ``config.base_model`` on the dataset's train split.
+
+    Args:
+        dataset: training pairs come from its train split, the sampled evaluation from its test split.
+        config: a resolved or unresolved :class:`TrainConfig` (auto fields are resolved here).
+        callback: receives a ProgressEvent per optimizer step (loss, lr, ETA) and per sampled evaluation.
+        should_stop: polled after every step; when it turns true training stops and TrainingStopped is raised.
+        negatives: hard (or weak) negatives; rows marked excluded are left out.
+        out_dir: if given, the trained model is saved there (sentence-transformers folder layout).
+
+    Returns:
+        An encoder over the trained model (not cached on disk; load the saved folder for a cached one).
+
+    Raises:
+        TrainingError: bad parameters, a non-trainable base model, or a loss that became NaN.
+        TrainingStopped: ``should_stop()`` turned true.
+    """
+    from explorer.config import get_settings
+    from explorer.encoders.hardware import pick_device
+
+    report = callback or no_report
+    stop = should_stop or never_stop
+    config = config.resolve(dataset).validate(dataset)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets as hf_datasets
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+
+    device = get_settings().device or pick_device()
+    path = base_model_path(config.base_model)
+    try:
+        model = SentenceTransformer(path, device=device)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"Cannot load the base model from {path}: {exc}") from exc
+    if config.max_seq_length:
+        model.max_seq_length = config.max_seq_length
+    columns = training_columns(dataset, config, negatives)
+    n_rows = len(next(iter(columns.values())))
+    if config.loss in IN_BATCH_LOSSES and n_rows < 2:
+        raise TrainingError(f"Only {n_rows} training pair; in-batch losses need at least 2.")
+    train_data = hf_datasets.Dataset.from_dict(columns)
+    eval_data = None
+    if config.eval_every_steps != 0 and dataset.query_ids("test"):
+        eval_data = _eval_subset(dataset, config.eval_max_queries, config.eval_max_passages, config.seed)
+    bridge = _make_callback(report, stop, model, eval_data, config)
+    if stop():
+        raise TrainingStopped("stopped before training started")
+    tmp = tempfile.mkdtemp(prefix="explorer-trainer-")
+    try:
+        args = training_arguments(replace(config, batch_size=min(config.batch_size, max(2, n_rows))), tmp, device)
+        trainer = SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=train_data, loss=build_loss(model, config), callbacks=[bridge],
+        )
+        trainer.train()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if bridge.stopped:
+        raise TrainingStopped("training stopped on request")
+    model.eval()
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        model.save(str(out_dir))
+    return wrap_model(model, name=f"{config.base_model} (fine-tuned)", cached=True)

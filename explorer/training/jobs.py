@@ -1,0 +1,220 @@
+"""A small job manager: a FIFO queue of job bodies run in background threads, at most N at a time.
+
+A job body is a plain synchronous function ``fn(report, should_stop) -> result`` (see
+:func:`explorer.training.execute.execute_run`); it is tested without threads, and this manager only adds the
+threads, the queue, cancellation and thread-safe snapshots for pages to poll. Everything mutable sits behind
+one lock; readers get frozen :class:`JobSnapshot` copies. Worker threads never touch Streamlit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from explorer.errors import ExplorerError, TrainingError
+from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped
+
+JobBody = Callable[[Reporter, StopFlag], Any]
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+HISTORY_LIMIT = 2000
+"""Events kept per job (oldest dropped first); metrics.jsonl in the run folder keeps them all."""
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """An immutable copy of a job's state at one moment.
+
+    Attributes:
+        id, name, owner, run_id: identity (owner: a workspace id in public mode; run_id: the run folder).
+        status: queued | running | succeeded | failed | cancelled.
+        queue_position: 1 for the next job to start, None unless queued.
+        latest: the last ProgressEvent reported, if any.
+        history: the reported events (bounded, oldest first).
+        error: the failure message (failed jobs).
+        result: what the body returned (succeeded jobs).
+        submitted, started, finished: Unix times.
+        stop_requested: cancel() was called while it ran.
+    """
+
+    id: str
+    name: str
+    status: str
+    owner: str | None = None
+    run_id: str | None = None
+    queue_position: int | None = None
+    latest: ProgressEvent | None = None
+    history: tuple[ProgressEvent, ...] = ()
+    error: str | None = None
+    result: Any = None
+    submitted: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+    stop_requested: bool = False
+
+    @property
+    def done(self) -> bool:
+        """Whether the job reached a final state."""
+        return self.status in ("succeeded", "failed", "cancelled")
+
+
+@dataclass
+class _Job:
+    id: str
+    name: str
+    fn: JobBody
+    owner: str | None
+    run_id: str | None
+    status: str = "queued"
+    stop: threading.Event = field(default_factory=threading.Event)
+    history: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
+    error: str | None = None
+    result: Any = None
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    thread: threading.Thread | None = None
+
+
+def error_message(exc: BaseException) -> str:
+    """What a failed job shows: an ExplorerError's message as written, else ``TypeName: message``."""
+    if isinstance(exc, ExplorerError):
+        return str(exc)
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class JobManager:
+    """Runs job bodies in daemon threads, first in first out, at most ``max_concurrent`` at once.
+
+    Args:
+        max_concurrent: jobs running at the same time (default: the ``max_concurrent_jobs`` setting).
+    """
+
+    def __init__(self, max_concurrent: int | None = None) -> None:
+        if max_concurrent is None:
+            from explorer.config import get_settings
+
+            max_concurrent = get_settings().max_concurrent_jobs
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}.")
+        self.max_concurrent = int(max_concurrent)
+        self._lock = threading.Lock()
+        self._jobs: dict[str, _Job] = {}
+        self._queue: deque[str] = deque()
+        self._ids = itertools.count(1)
+        self._closed = False
+
+    # --------------------------------------------------------------------------------------- commands
+    def submit(self, fn: JobBody, *, name: str, run_id: str | None = None, owner: str | None = None) -> str:
+        """Queue a job body; it starts as soon as a slot is free. Returns the job id."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("This JobManager was shut down; create a new one.")
+            job_id = f"job-{next(self._ids)}-{int(time.time() * 1000) % 100000:05d}"
+            self._jobs[job_id] = _Job(id=job_id, name=name, fn=fn, owner=owner, run_id=run_id)
+            self._queue.append(job_id)
+            self._start_ready()
+        return job_id
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a job: a queued one is removed at once, a running one is asked to stop (its body sees
+        ``should_stop()`` turn true and raises TrainingStopped). Returns False if it had already finished."""
+        with self._lock:
+            job = self._get(job_id)
+            if job.status == "queued":
+                self._queue.remove(job_id)
+                job.status, job.finished = "cancelled", time.time()
+                return True
+            if job.status == "running":
+                job.stop.set()
+                return True
+            return False
+
+    def shutdown(self, wait: bool = True, timeout: float | None = 10.0) -> None:
+        """Cancel queued jobs, ask running ones to stop, and (optionally) wait for their threads."""
+        with self._lock:
+            self._closed = True
+            while self._queue:
+                job = self._jobs[self._queue.popleft()]
+                job.status, job.finished = "cancelled", time.time()
+            threads = []
+            for job in self._jobs.values():
+                if job.status == "running":
+                    job.stop.set()
+                    if job.thread is not None:
+                        threads.append(job.thread)
+        if wait:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            for thread in threads:
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    # --------------------------------------------------------------------------------------- queries
+    def snapshot(self, job_id: str) -> JobSnapshot:
+        """A frozen copy of one job. Raises KeyError for an unknown id."""
+        with self._lock:
+            return self._snapshot(self._get(job_id))
+
+    def snapshots(self, owner: str | None = None) -> list[JobSnapshot]:
+        """Frozen copies of all jobs (of one owner if given), in submission order."""
+        with self._lock:
+            return [self._snapshot(j) for j in self._jobs.values() if owner is None or j.owner == owner]
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot:
+        """Block until a job finished (or the timeout passed); returns its snapshot."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            snap = self.snapshot(job_id)
+            if snap.done or (deadline is not None and time.monotonic() >= deadline):
+                return snap
+            time.sleep(0.02)
+
+    # --------------------------------------------------------------------------------------- internals
+    def _get(self, job_id: str) -> _Job:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise KeyError(f"No job {job_id!r}.") from None
+
+    def _snapshot(self, job: _Job) -> JobSnapshot:
+        position = self._queue.index(job.id) + 1 if job.status == "queued" else None
+        history = tuple(job.history)
+        return JobSnapshot(
+            id=job.id, name=job.name, status=job.status, owner=job.owner, run_id=job.run_id,
+            queue_position=position, latest=history[-1] if history else None, history=history,
+            error=job.error, result=job.result, submitted=job.submitted, started=job.started,
+            finished=job.finished, stop_requested=job.stop.is_set(),
+        )
+
+    def _start_ready(self) -> None:
+        """Start queued jobs while slots are free (call with the lock held)."""
+        running = sum(1 for j in self._jobs.values() if j.status == "running")
+        while self._queue and running < self.max_concurrent:
+            job = self._jobs[self._queue.popleft()]
+            job.status, job.started = "running", time.time()
+            job.thread = threading.Thread(target=self._work, args=(job,), name=f"explorer-{job.id}", daemon=True)
+            job.thread.start()
+            running += 1
+
+    def _work(self, job: _Job) -> None:
+        def report(event: ProgressEvent) -> None:
+            if event.loss is not None and not math.isfinite(event.loss):
+                # A diverged loss ends the job as a failure even if the body would carry on.
+                raise TrainingError(f"loss became NaN at step {event.step}; lower the learning rate and try again.")
+            with self._lock:
+                job.history.append(event)
+
+        status, error, result = "succeeded", None, None
+        try:
+            result = job.fn(report, job.stop.is_set)
+        except TrainingStopped:
+            status = "cancelled"
+        except BaseException as exc:  # noqa: BLE001 - any failure is recorded; the thread must not die silently
+            status, error = "failed", error_message(exc)
+        with self._lock:
+            job.status, job.error, job.result, job.finished = status, error, result, time.time()
+            self._start_ready()

@@ -1,0 +1,114 @@
+"""Latent-space figures: before/after points of one aligned projection, side by side or animated.
+
+Points come from :func:`explorer.pipeline.projection` (columns id, kind, stage, text, grade, change, x, y[, z]).
+One trace per colour group keeps the legend meaningful; 2D uses WebGL (Scattergl) so a few thousand points
+stay fluid. Lines join each query to its relevant passages.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer.ui.charts import GRADE_COLORS, PASSAGE, POSITIVE, QUERY, STATUS_COLORS, wrap
+
+COLOR_BY = {"kind": "Kind (query / relevant / other passage)", "grade": "Relevance grade",
+            "change": "Query rank change (fixed / broken / unchanged)"}
+
+
+def groups(points: pd.DataFrame, color_by: str) -> tuple[pd.Series, dict[str, str]]:
+    """A group label per point and the colour of each group."""
+    is_q = points["kind"] == "query"
+    if color_by == "grade":
+        label = points["grade"].fillna(-1).astype(int).map(lambda g: "query" if g < 0 else f"grade {g}")
+        colors = {"query": QUERY, **{f"grade {g}": c for g, c in GRADE_COLORS.items()}}
+    elif color_by == "change":
+        label = points["change"].where(is_q, "passage").map(lambda s: s if s == "passage" else f"query {s}")
+        colors = {"passage": PASSAGE, **{f"query {s}": c for s, c in STATUS_COLORS.items()}}
+    else:
+        label = pd.Series("other passage", index=points.index).mask(points["grade"].fillna(0) > 0, "relevant passage")
+        label = label.mask(is_q, "query")
+        colors = {"query": QUERY, "relevant passage": POSITIVE, "other passage": PASSAGE}
+    return label, colors
+
+
+def _marker_trace(part: pd.DataFrame, name: str, color: str, dims: int, show_legend: bool) -> go.BaseTraceType:
+    hover = [wrap(t) for t in part["text"]]
+    common = dict(name=name, legendgroup=name, showlegend=show_legend, text=hover,
+                  customdata=part[["id", "stage"]].to_numpy(), hovertemplate="%{text}<extra>" + name + "</extra>")
+    size = [9 if k == "query" else 5 for k in part["kind"]]
+    symbol = ["diamond" if k == "query" else "circle" for k in part["kind"]]
+    if dims == 3:
+        return go.Scatter3d(x=part["x"], y=part["y"], z=part["z"], mode="markers",
+                            marker=dict(color=color, size=[s * 0.6 for s in size], opacity=0.8), **common)
+    return go.Scattergl(x=part["x"], y=part["y"], mode="markers",
+                        marker=dict(color=color, size=size, symbol=symbol, opacity=0.8), **common)
+
+
+def _edge_trace(stage_points: pd.DataFrame, edges: list[tuple[str, str]], dims: int, show_legend: bool):
+    pos = stage_points.set_index("id")
+    xs, ys, zs = [], [], []
+    for q, p in edges:
+        if q in pos.index and p in pos.index:
+            xs += [pos.at[q, "x"], pos.at[p, "x"], None]
+            ys += [pos.at[q, "y"], pos.at[p, "y"], None]
+            if dims == 3:
+                zs += [pos.at[q, "z"], pos.at[p, "z"], None]
+    style = dict(mode="lines", line=dict(color="rgba(22,163,74,0.35)", width=1), name="query → relevant",
+                 legendgroup="edges", showlegend=show_legend, hoverinfo="skip")
+    return go.Scatter3d(x=xs, y=ys, z=zs, **style) if dims == 3 else go.Scattergl(x=xs, y=ys, **style)
+
+
+def stage_traces(points: pd.DataFrame, stage: str, color_by: str, edges, dims: int, legend: bool) -> list:
+    """The traces of one stage ("before" or "after"), edges first so points draw on top."""
+    part = points[points["stage"] == stage]
+    label, colors = groups(part, color_by)
+    traces = [_edge_trace(part, edges, dims, legend)] if edges else []
+    for name, color in colors.items():
+        sel = part[label == name]
+        if len(sel):
+            traces.append(_marker_trace(sel, name, color, dims, legend))
+    return traces
+
+
+def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int) -> go.Figure:
+    """Before (left) and after (right) in the same aligned coordinates, legends shared."""
+    spec = {"type": "scene"} if dims == 3 else {}
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Before fine-tuning", "After fine-tuning"),
+                        specs=[[spec, spec]], shared_xaxes=dims == 2, shared_yaxes=dims == 2,
+                        horizontal_spacing=0.04)
+    for col, stage in ((1, "before"), (2, "after")):
+        for trace in stage_traces(points, stage, color_by, edges, dims, legend=col == 1):
+            fig.add_trace(trace, row=1, col=col)
+    fig.update_layout(height=620, margin=dict(l=10, r=10, t=60, b=10), template="plotly_white",
+                      legend=dict(orientation="h", y=-0.05), dragmode="lasso" if dims == 2 else "orbit",
+                      title="Queries and passages, before and after (one aligned space)")
+    return fig
+
+
+def animated(points: pd.DataFrame, edges, color_by: str, dims: int) -> go.Figure:
+    """One plot that morphs from before to after (play button and a two-step slider)."""
+    before = stage_traces(points, "before", color_by, edges, dims, legend=True)
+    after = stage_traces(points, "after", color_by, edges, dims, legend=True)
+    if dims == 2:  # plotly animates SVG scatter, not WebGL: swap the trace type for this view
+        before = [go.Scatter(t.to_plotly_json()) for t in before]
+        after = [go.Scatter(t.to_plotly_json()) for t in after]
+    fig = go.Figure(data=before, frames=[go.Frame(data=before, name="before"), go.Frame(data=after, name="after")])
+    lo = points[["x", "y"]].min() - 0.5
+    hi = points[["x", "y"]].max() + 0.5
+    if dims == 2:
+        fig.update_xaxes(range=[lo["x"], hi["x"]], title="component 1")
+        fig.update_yaxes(range=[lo["y"], hi["y"]], title="component 2")
+    steps = [dict(method="animate", label=s, args=[[s], dict(mode="immediate", frame=dict(duration=800, redraw=dims == 3),
+                                                              transition=dict(duration=800))]) for s in ("before", "after")]
+    fig.update_layout(
+        height=640, template="plotly_white", title="Queries and passages: before → after (press play)",
+        margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=-0.15),
+        updatemenus=[dict(type="buttons", showactive=False, x=0, y=1.08, xanchor="left", buttons=[
+            dict(label="▶ play", method="animate",
+                 args=[None, dict(frame=dict(duration=1000, redraw=dims == 3), transition=dict(duration=800),
+                                  fromcurrent=True)])])],
+        sliders=[dict(active=0, steps=steps, x=0.12, len=0.5, y=1.1, currentvalue=dict(prefix="stage: "))],
+    )
+    return fig

@@ -1,0 +1,33 @@
+"""Inspect: one query's top-k under both models, side by side, with relevant passages and rank moves."""
+
+import streamlit as st
+
+from explorer.ui import guard, rankings, results
+
+with guard.page("Inspect", "Pick a test query and see both rankings side by side (relevant passages in green)."):
+    m = results.models()
+    comp = results.comparison(m)
+    pq = comp.per_query
+    c1, c2, c3 = st.columns([1, 3, 1])
+    which = c1.radio("Queries", ["all", "fixed", "broken", "unchanged"], key="inspect_filter",
+                     help="Fixed: NDCG@10 went up after fine-tuning; broken: it went down.")
+    pool = pq if which == "all" else pq[pq["status"] == which]
+    guard.need(len(pool), f"No {which} queries.")
+    labels = {row.qid: f"{row.query}  ({row.status}, NDCG@10 {row._4:.2f} → {row._5:.2f})"
+              for row in pool[["qid", "query", "status", "ndcg@10_a", "ndcg@10_b"]].itertuples()}
+    qid = c2.selectbox("Query (type to search)", list(labels), format_func=labels.get, key="inspect_query")
+    k = c3.slider("Top k", 3, 30, 10, key="inspect_k")
+    base_list, tuned_list = comp.ranked_lists(qid, k)
+    judged = {p: g for p, g in m.dataset.qrels.get(qid, {}).items() if g > 0}
+    st.caption(f"{len(judged)} relevant passage(s) for this query; grades shown in the tables.")
+    left, right = st.columns(2)
+    with left:
+        rankings.show_ranking(rankings.ranking_frame(base_list, m.dataset, tuned_side=False), "Baseline", "rank_base")
+    with right:
+        rankings.show_ranking(rankings.ranking_frame(tuned_list, m.dataset, tuned_side=True),
+                              f"Fine-tuned ({m.run_id})", "rank_tuned")
+    missing = [p for p in judged if p not in set(tuned_list["pid"]) | set(base_list["pid"])]
+    if missing:
+        with st.expander(f"{len(missing)} relevant passage(s) in neither top {k}"):
+            for p in missing:
+                st.markdown(f"- grade {judged[p]}: {m.dataset.corpus[p].full_text[:300]}")

@@ -1,0 +1,163 @@
+"""The encoder base class: batching, order, de-duplication, normalization, progress and the disk cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explorer.encoders import base, cache
+from explorer.encoders.base import Encoder
+from explorer.errors import ModelError
+
+
+class Counting(Encoder):
+    """Embeds a text as (length, number of vowels, 1) * scale, recording every batch it is given."""
+
+    name = "counting"
+
+    def __init__(self, cache_dir=None, tag="a", batch_size=2, scale=3.0, asymmetric=False):
+        super().__init__(cache_dir)
+        self.tag, self.batch_size, self.scale, self.asymmetric = tag, batch_size, scale, asymmetric
+        self.batches: list[list[str]] = []
+
+    @property
+    def fingerprint(self):
+        return f"counting-{self.tag}"
+
+    def kind_fingerprint(self, kind):
+        return f"{self.fingerprint}-{kind}" if self.asymmetric else self.fingerprint
+
+    def embed_batch(self, texts, kind):
+        self.batches.append(list(texts))
+        return np.array([[len(t), sum(c in "aeiou" for c in t), 1.0] for t in texts], dtype=np.float32) * self.scale
+
+
+class Forbidden(Counting):
+    def embed_batch(self, texts, kind):
+        raise AssertionError(f"embed_batch called with {texts}")
+
+
+TEXTS = ["a", "bbb", "cc", "dddd", "eeeee"]
+
+
+def expected(text):
+    v = np.array([len(text), sum(c in "aeiou" for c in text), 1.0])
+    return v / np.linalg.norm(v)
+
+
+def test_batches_are_bounded_longest_first_and_rows_keep_input_order():
+    enc = Counting(batch_size=2)
+    out = enc.encode(TEXTS)
+    assert [len(b) for b in enc.batches] == [2, 2, 1]
+    assert enc.batches[0] == ["eeeee", "dddd"]  # longest first: batches pad little
+    np.testing.assert_allclose(out, np.stack([expected(t) for t in TEXTS]), rtol=1e-6)
+    assert out.dtype == np.float32 and out.shape == (5, 3)
+
+
+def test_duplicates_are_embedded_once_and_returned_everywhere():
+    enc = Counting(batch_size=10)
+    out = enc.encode(["x", "yy", "x", "x"])
+    assert enc.batches == [["yy", "x"]]
+    np.testing.assert_array_equal(out[0], out[2])
+    np.testing.assert_array_equal(out[0], out[3])
+
+
+def test_rows_are_unit_length_and_zero_rows_stay_zero():
+    rows = base.normalize_rows(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(rows, [[0.6, 0.8], [0.0, 0.0]])
+    out = Counting(scale=17.0).encode(TEXTS)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-6)
+
+
+def test_progress_counts_cached_texts_first_then_each_batch(tmp_path):
+    enc = Counting(cache_dir=tmp_path, batch_size=2)
+    enc.encode(["a", "bbb"])
+    calls = []
+    enc.encode(["a", "bbb", "cc", "cc", "dddd", "eeeee"], progress=lambda done, total: calls.append((done, total)))
+    # 2 cached, then batch [eeeee, dddd] (+2), then [cc] which stands for two rows (+2).
+    assert calls == [(2, 6), (4, 6), (6, 6)]
+
+
+def test_second_encode_never_calls_embed_batch(tmp_path):
+    enc = Counting(cache_dir=tmp_path)
+    first = enc.encode(TEXTS, "query")
+    enc.embed_batch = Forbidden.embed_batch.__get__(enc)
+    np.testing.assert_array_equal(enc.encode(TEXTS, "query"), first)
+
+
+def test_a_fresh_instance_reads_the_cache_from_disk(tmp_path):
+    first = Counting(cache_dir=tmp_path).encode(TEXTS)
+    cache.forget_memory()
+    assert list((tmp_path / "counting-a").glob("*.npz")), "nothing was written to disk"
+    np.testing.assert_array_equal(Forbidden(cache_dir=tmp_path).encode(TEXTS), first)
+
+
+def test_distinct_fingerprints_do_not_share_a_cache(tmp_path):
+    Counting(cache_dir=tmp_path, tag="a").encode(TEXTS)
+    other = Counting(cache_dir=tmp_path, tag="b")
+    other.encode(TEXTS)
+    assert sum(len(b) for b in other.batches) == len(TEXTS)
+
+
+@pytest.mark.parametrize("asymmetric, embedded_again", [(False, 0), (True, len(TEXTS))])
+def test_query_and_passage_share_a_cache_only_when_kind_fingerprints_agree(tmp_path, asymmetric, embedded_again):
+    enc = Counting(cache_dir=tmp_path, asymmetric=asymmetric)
+    enc.encode_queries(TEXTS)
+    enc.batches.clear()
+    enc.encode_passages(TEXTS)
+    assert sum(len(b) for b in enc.batches) == embedded_again
+
+
+def test_use_cache_false_and_no_cache_dir_always_embed(tmp_path):
+    enc = Counting(cache_dir=tmp_path)
+    enc.encode(TEXTS)
+    enc.batches.clear()
+    enc.encode(TEXTS, use_cache=False)
+    assert sum(len(b) for b in enc.batches) == len(TEXTS)
+    uncached = Counting(cache_dir=None)
+    uncached.encode(TEXTS)
+    uncached.encode(TEXTS)
+    assert sum(len(b) for b in uncached.batches) == 2 * len(TEXTS)
+
+
+def test_work_done_before_a_failure_is_cached(tmp_path):
+    class FailsOnSecondBatch(Counting):
+        def embed_batch(self, texts, kind):
+            if len(self.batches) == 1:
+                self.batches.append(list(texts))
+                raise RuntimeError("boom")
+            return super().embed_batch(texts, kind)
+
+    enc = FailsOnSecondBatch(cache_dir=tmp_path, batch_size=2)
+    with pytest.raises(RuntimeError, match="boom"):
+        enc.encode(TEXTS)
+    cache.forget_memory()
+    retry = Counting(cache_dir=tmp_path, batch_size=2)
+    retry.encode(TEXTS)
+    assert sorted(t for b in retry.batches for t in b) == ["a", "bbb", "cc"]  # eeeee, dddd came from disk
+
+
+def test_new_vectors_are_written_in_few_large_shards(tmp_path, monkeypatch):
+    monkeypatch.setattr(base, "CACHE_FLUSH_EVERY", 10)
+    enc = Counting(cache_dir=tmp_path, batch_size=3)
+    enc.encode([f"text {i}" for i in range(25)])
+    assert len(list((tmp_path / "counting-a").glob("*.npz"))) == 3  # 12 + 12 + 1 rows
+
+
+def test_bad_embed_batch_output_is_reported():
+    class WrongRows(Counting):
+        def embed_batch(self, texts, kind):
+            return np.ones((len(texts) + 1, 3))
+
+    class NotFinite(Counting):
+        def embed_batch(self, texts, kind):
+            return np.full((len(texts), 3), np.nan)
+
+    with pytest.raises(RuntimeError, match="returned shape"):
+        WrongRows().encode(TEXTS)
+    with pytest.raises(ModelError, match="non-finite"):
+        NotFinite().encode(TEXTS)
+
+
+def test_empty_input_gives_an_empty_matrix_of_the_right_width(fake_encoder):
+    assert fake_encoder.encode([]).shape == (0, 64)

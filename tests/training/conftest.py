@@ -1,0 +1,79 @@
+"""Fixtures for training tests: a tiny randomly initialised BERT sentence-transformer and a tiny dataset.
+
+The model (hidden size 32, one layer, a WordPiece vocabulary of the dataset's words) trains a step in
+milliseconds, so the real trainer, losses, saving and loading paths run in every test without MiniLM.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from explorer.data.model import Dataset, Passage
+
+TOPICS = {
+    "coffee": ["espresso", "beans", "roast", "caffeine", "brew"],
+    "rain": ["clouds", "storm", "umbrella", "wet", "weather"],
+    "python": ["code", "snake", "programming", "language", "script"],
+    "moon": ["orbit", "tides", "lunar", "night", "crater"],
+    "bread": ["flour", "yeast", "oven", "bake", "dough"],
+    "music": ["guitar", "song", "melody", "piano", "rhythm"],
+    "ocean": ["waves", "salt", "fish", "deep", "coral"],
+    "train": ["rail", "station", "ticket", "track", "engine"],
+}
+
+
+def tiny_dataset() -> Dataset:
+    """8 topics x 2 queries, 3 passages per topic; 12 train queries, 4 test queries; grades 2 and 1."""
+    queries, corpus, qrels, split = {}, {}, {}, {}
+    for t, (topic, words) in enumerate(TOPICS.items()):
+        for j in range(3):
+            corpus[f"{topic}-p{j}"] = Passage(f"{topic}-p{j}", f"{topic} {words[j]} {words[j + 1]} and more {words[(j + 2) % 5]}", title=topic)
+        for j in range(2):
+            qid = f"{topic}-q{j}"
+            queries[qid] = f"what about {topic} {words[j]}"
+            qrels[qid] = {f"{topic}-p{j}": 2, f"{topic}-p{j + 1}": 1, f"{TOPICS_LIST[(t + 1) % 8]}-p2": 0}
+            split[qid] = "test" if (t % 4 == 0) else "train"
+    return Dataset("tiny", queries, corpus, qrels, split, source="tests").validate()
+
+
+TOPICS_LIST = list(TOPICS)
+
+
+def build_tiny_model(folder: Path) -> Path:
+    """Save a random 1-layer BERT with mean pooling as a sentence-transformers folder; returns the folder."""
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    words = {w for ws in TOPICS.items() for w in [ws[0], *ws[1]]}
+    words.update(re.findall(r"[a-z]+", "what about and more the a of is in to"))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words), *"abcdefghijklmnopqrstuvwxyz.,"]
+    raw = folder / "raw"
+    raw.mkdir(parents=True)
+    (raw / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(raw / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=37, max_position_embeddings=64)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config, add_pooling_layer=False).save_pretrained(str(raw))
+    tokenizer.save_pretrained(str(raw))
+    word = models.Transformer(str(raw), max_seq_length=48)
+    pooling = models.Pooling(word.get_word_embedding_dimension(), pooling_mode="mean")
+    st_dir = folder / "st"
+    SentenceTransformer(modules=[word, pooling], device="cpu").save(str(st_dir))
+    return st_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> str:
+    """Path (str) of the tiny sentence-transformers model, built once per session."""
+    return str(build_tiny_model(tmp_path_factory.mktemp("tiny-bert")))
+
+
+@pytest.fixture
+def tiny_data() -> Dataset:
+    return tiny_dataset()

@@ -1,0 +1,87 @@
+"""Every page renders in a fresh session and with a finished run; widgets drive the library."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.ui.navigation import PAGES
+from tests.ui.conftest import app, problems
+
+PAGE_PATHS = [path for path, *_ in PAGES]
+
+
+@pytest.mark.parametrize("path", PAGE_PATHS)
+def test_page_renders_in_a_fresh_session(path):
+    at = app()
+    at.run()
+    at.switch_page(path).run()
+    assert problems(at) == []
+    if path not in ("pages/home.py", "pages/data.py"):
+        assert at.info, "an empty workspace should explain what to do"
+
+
+def test_result_pages_render_after_a_run(workspace_with_run):
+    ws, run_id = workspace_with_run
+    at = app(default_timeout=180)
+    at.run()
+    for path in PAGE_PATHS:
+        at.switch_page(path).run()
+        assert problems(at) == [], path
+    at.switch_page("pages/metrics.py").run()
+    assert {m.label for m in at.metric} >= {"Fixed queries", "Broken queries", "Mean RBO@10"}
+    assert any(run_id in c.value for c in at.caption)
+
+
+def test_inspect_and_search_show_two_rankings(workspace_with_run):
+    at = app(default_timeout=180)
+    at.run()
+    at.switch_page("pages/inspect.py").run()
+    assert problems(at) == []
+    assert len(at.dataframe) >= 2
+    at.switch_page("pages/search.py").run()
+    at.text_input(key="search_query").input("coffee espresso").run()
+    assert problems(at) == []
+    assert len(at.dataframe) == 2
+
+
+def test_choosing_the_demo_sets_the_dataset():
+    from explorer.workspace import open_workspace
+
+    at = app()
+    at.run()
+    at.switch_page("pages/data.py").run()
+    at.button(key="use_demo").click().run()
+    assert problems(at) == []
+    assert open_workspace().dataset_choice().spec == "demo"
+    assert {m.label for m in at.metric} >= {"Queries", "Passages", "Test queries"}
+
+
+def test_a_bad_dataset_shows_an_error_not_an_exception(tmp_path):
+    from explorer.workspace import DatasetChoice, open_workspace
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo,bar\n1,2\n", encoding="utf-8")
+    open_workspace().set_dataset_choice(DatasetChoice(spec=str(bad), name="bad"))
+    at = app()
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    assert at.error and "column" in at.error[0].value
+
+
+def test_mining_negatives_from_the_data_page_saves_an_audit(tiny_csv):
+    from explorer import pipeline
+    from explorer.workspace import DatasetChoice, open_workspace
+
+    ws = open_workspace()
+    ws.set_dataset_choice(DatasetChoice(spec=str(tiny_csv), name="tiny"))
+    at = app(default_timeout=120)
+    at.run()
+    at.switch_page("pages/data.py").run()
+    at.button(key="FormSubmitter:mine_form-Mine negatives").click().run()
+    assert problems(at) == []
+    negs = pipeline.saved_negatives(ws)
+    assert negs is not None and len(negs) > 0
+    at.button(key="save_audit").click().run()
+    assert problems(at) == []
+    assert pipeline.saved_negatives(ws) is not None

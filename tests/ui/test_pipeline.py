@@ -1,0 +1,75 @@
+"""The pipeline steps the pages call: uploads, negatives audit, runs and jobs."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer import pipeline
+from explorer.errors import DataError
+from explorer.workspace import DatasetChoice, open_workspace
+
+
+def test_uploaded_csv_becomes_a_dataset(tiny_csv):
+    path = pipeline.save_upload("my data.csv", tiny_csv.read_bytes())
+    assert path.name == "my_data.csv" and path.is_file()
+    assert pipeline.is_table(path)
+    preview, guess = pipeline.table_preview(path)
+    assert guess["query"] == "query" and guess["passage"] == "passage" and guess["label"] == "label"
+    assert len(preview) == 20
+    ds = pipeline.load_dataset(DatasetChoice(spec=str(path), name="mine", columns={"query": "query", "passage": "passage"}))
+    assert len(ds.queries) == 36 and ds.query_ids("test")
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("x.exe", b"a,b\n", "unsupported file type"),
+    ("x.csv", b"", "empty"),
+])
+def test_bad_uploads_are_refused_with_a_message(name, data, message):
+    with pytest.raises(DataError, match=message):
+        pipeline.save_upload(name, data)
+
+
+def test_upload_size_cap(monkeypatch):
+    monkeypatch.setenv("EXPLORER_MAX_UPLOAD_MB", "0.001")
+    with pytest.raises(DataError, match="limit"):
+        pipeline.save_upload("big.csv", b"x" * 5000)
+
+
+def test_corpus_cap(monkeypatch, tiny_csv):
+    monkeypatch.setenv("EXPLORER_MAX_PASSAGES", "10")
+    with pytest.raises(DataError, match="72 passages"):
+        pipeline.load_dataset(DatasetChoice(spec=str(tiny_csv)))
+
+
+def test_audit_exclusions_are_saved_and_survive_remining(tiny_csv):
+    ws = open_workspace()
+    choice = DatasetChoice(spec=str(tiny_csv), name="tiny")
+    ws.set_dataset_choice(choice)
+    ds = pipeline.load_dataset(choice)
+    enc = pipeline.load_encoder("minilm")
+    negs = pipeline.mine_negatives(ws, ds, enc, num_negatives=2, range_max=10, weak=True, hard=True)
+    assert len(negs) > 0
+    target = next(i for i, r in enumerate(negs) if not r.excluded)
+    saved = pipeline.save_audit(ws, negs, [target])
+    assert saved[target].excluded
+    assert sum(r.excluded for r in saved) == 1  # the suspects the user cleared are used again
+    again = pipeline.mine_negatives(ws, ds, enc, num_negatives=2, range_max=10)
+    key = (saved[target].qid, saved[target].neg_id)
+    assert all(r.excluded for r in again if (r.qid, r.neg_id) == key)
+    assert pipeline.saved_negatives(ws) is not None
+
+
+def test_tuned_run_defaults_to_newest_succeeded(workspace_with_run):
+    ws, run_id = workspace_with_run
+    assert pipeline.tuned_run_id(ws) == run_id
+    ws.set_selected_run("missing")
+    assert pipeline.tuned_run_id(ws) == run_id
+    assert pipeline.run_zip(ws, run_id)[:2] == b"PK"
+    runs = pipeline.list_runs(ws)
+    assert runs[0].metrics_after == {"ndcg@10": 0.6}
+
+
+def test_demo_config_methods():
+    assert pipeline.demo_config("adapter")["method"] == "adapter"
+    with pytest.raises(ValueError):
+        pipeline.demo_config("other")

@@ -1,0 +1,78 @@
+"""Workspaces: one shared locally, private per visitor in public mode, cleaned up when idle."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from explorer.config import get_settings
+from explorer.workspace import DatasetChoice, cleanup_workspaces, new_workspace_id, open_workspace
+from tests.ui.conftest import app, make_finished_run, problems
+
+
+def test_local_mode_has_one_shared_workspace():
+    a, b = open_workspace("x"), open_workspace("y")
+    assert a.id == b.id == "local"
+    assert a.folder == get_settings().home
+
+
+def test_public_mode_needs_an_id_and_isolates_folders(monkeypatch):
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    with pytest.raises(ValueError, match="workspace id"):
+        open_workspace(None)
+    a, b = open_workspace(new_workspace_id()), open_workspace(new_workspace_id())
+    assert a.folder != b.folder and a.settings.runs_dir != b.settings.runs_dir
+    a.set_dataset_choice(DatasetChoice(spec="demo"))
+    assert b.dataset_choice() is None
+
+
+def test_changing_the_dataset_forgets_run_choice_and_exclusions():
+    ws = open_workspace()
+    ws.set_dataset_choice(DatasetChoice(spec="demo"))
+    ws.set_selected_run("r1")
+    ws.set_excluded_negatives(["q|p"])
+    ws.negatives_path.write_text("{}\n")
+    ws.set_dataset_choice(DatasetChoice(spec="other.csv"))
+    assert ws.selected_run() is None and ws.excluded_negatives() == [] and not ws.negatives_path.exists()
+
+
+def test_corrupt_state_file_falls_back_to_empty():
+    ws = open_workspace()
+    (ws.folder / "current.json").write_text("{not json")
+    assert ws.dataset_choice() is None
+
+
+def test_cleanup_removes_only_idle_workspaces(monkeypatch):
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    old, fresh = open_workspace("old1"), open_workspace("fresh1")
+    past = time.time() - 3 * 3600
+    os.utime(old.folder, (past, past))
+    assert cleanup_workspaces(max_age_hours=1) == ["old1"]
+    assert not old.folder.exists() and fresh.folder.exists()
+
+
+def test_two_public_sessions_get_different_workspaces_and_runs(monkeypatch, tiny_csv):
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    first, second = app(), app()
+    first.run()
+    second.run()
+    assert problems(first) == [] and problems(second) == []
+    id1, id2 = first.query_params["ws"], second.query_params["ws"]
+    id1 = id1[0] if isinstance(id1, list) else id1
+    id2 = id2[0] if isinstance(id2, list) else id2
+    assert id1 and id2 and id1 != id2
+    from explorer import pipeline
+
+    ws1 = open_workspace(id1)
+    choice = DatasetChoice(spec=str(tiny_csv), name="tiny")
+    ws1.set_dataset_choice(choice)
+    run_id = make_finished_run(ws1, pipeline.load_dataset(choice))
+    assert [r.id for r in pipeline.list_runs(ws1)] == [run_id]
+    assert pipeline.list_runs(open_workspace(id2)) == []
+    first.switch_page("pages/train.py").run()
+    second.switch_page("pages/train.py").run()
+    assert any(run_id in str(df.value.to_dict()) for df in first.dataframe)
+    assert not any(run_id in str(df.value.to_dict()) for df in second.dataframe)
+    assert any("public" in c.value.lower() for c in first.sidebar.caption)
