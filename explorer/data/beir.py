@@ -41,8 +41,11 @@ def is_beir_folder(path: str | Path) -> bool:
     return True
 
 
-def find_beir_root(folder: Path) -> Path:
-    """The folder holding ``corpus.jsonl``: ``folder`` itself or its only sub-folder (zips often add one)."""
+def find_beir_root(folder: Path, label: str | None = None) -> Path:
+    """The folder holding ``corpus.jsonl``: ``folder`` itself or its only sub-folder (zips often add one).
+
+    ``label`` names the folder in messages (an extracted zip's temporary folder is named after the zip).
+    """
     if not folder.is_dir():
         raise DataError(f"{str(folder)!r} is not a folder; point at a BEIR folder holding {_EXPECTED}.")
     if (folder / "corpus.jsonl").is_file():
@@ -52,7 +55,7 @@ def find_beir_root(folder: Path) -> Path:
     if len(subdirs) == 1 and (subdirs[0] / "corpus.jsonl").is_file():
         return subdirs[0]
     found = ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in entries)) or "nothing"
-    raise DataError(f"{folder.name or folder}: no corpus.jsonl found (found: {found}); a BEIR folder holds {_EXPECTED}.")
+    raise DataError(f"{label or folder.name or folder}: no corpus.jsonl found (found: {found}); a BEIR folder holds {_EXPECTED}.")
 
 
 def load_beir(
@@ -87,7 +90,7 @@ def load_beir(
         if is_path and not zipfile.is_zipfile(source):
             raise DataError(f"{label} is neither a folder nor a zip archive; give a BEIR folder or a .zip of one.")
         safe_extract(source, tmp, label=label, max_bytes=limit, unpack_factor=UNPACK_FACTOR)
-        root = find_beir_root(Path(tmp))
+        root = find_beir_root(Path(tmp), label)
         stem = label[:-4] if label.lower().endswith(".zip") else label
         # The archive passed the upload limit; its unpacked files may each use what safe_extract allowed.
         unpacked = int(limit * UNPACK_FACTOR)
@@ -102,7 +105,7 @@ def _load_folder(root: Path, name: str, origin: str, test_fraction: float, seed:
     if not files:
         found = sorted(p.name for p in (root / "qrels").iterdir()) if (root / "qrels").is_dir() else []
         raise DataError(
-            f"{root.name}: no qrels/train.tsv, qrels/dev.tsv or qrels/test.tsv (found in qrels/: "
+            f"{name}: no qrels/train.tsv, qrels/dev.tsv or qrels/test.tsv (found in qrels/: "
             f"{', '.join(found) or 'nothing'}); add the judgements as qrels/test.tsv."
         )
     if "train" in files and ("test" in files or "dev" in files):
@@ -135,7 +138,7 @@ def _load_folder(root: Path, name: str, origin: str, test_fraction: float, seed:
 
 def _read_lines(path: Path, limit: int) -> str:
     if not path.is_file():
-        raise DataError(f"{path.parent.name}/{path.name} is missing; a BEIR folder holds {_EXPECTED}.")
+        raise DataError(f"{path.name} is missing; a BEIR folder holds {_EXPECTED}.")
     text = decode_utf8(read_source(path, path.name, limit), path.name)
     if not text.strip():
         raise DataError(f"{path.name} is empty; it needs one JSON object (or TSV row) per line.")

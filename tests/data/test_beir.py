@@ -144,13 +144,27 @@ def test_non_utf8_corpus_names_line_and_offset(beir_folder):
 
 def test_missing_queries_file(beir_folder):
     (beir_folder / "queries.jsonl").unlink()
-    with pytest.raises(DataError, match=r"mini/queries.jsonl is missing"):
+    with pytest.raises(DataError, match=r"^queries.jsonl is missing; a BEIR folder holds"):
         load_beir(beir_folder)
 
 
 def test_file_over_the_size_limit(beir_folder):
     with pytest.raises(DataError, match=r"corpus.jsonl is .* over the 100 bytes limit"):
         load_beir(beir_folder, max_bytes=100)
+
+
+def test_zip_without_beir_files_names_the_zip(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("data/pairs.csv", "query,passage\n")
+    with pytest.raises(DataError, match=r"^up.zip: no corpus.jsonl found \(found: data/\)"):
+        load_beir(_named(buffer.getvalue(), "up.zip"))
+
+
+def _named(data: bytes, name: str) -> io.BytesIO:
+    stream = io.BytesIO(data)
+    stream.name = name
+    return stream
 
 
 def test_not_a_zip(tmp_path):
