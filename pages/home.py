@@ -6,9 +6,9 @@ from explorer.ui import guard, state
 
 with guard.page("Embedding fine-tuning explorer"):
     st.markdown(
-        "Load a search dataset of queries and passages, fine-tune a sentence encoder (or train a small adapter "
-        "on frozen embeddings) in the background, and **see what changed**: the latent space before and after, "
-        "similarity distributions, ranking metrics with confidence intervals, and rankings side by side."
+        "Load a search dataset of queries and passages, then fine-tune a sentence encoder (or train a small "
+        "adapter on frozen embeddings) in the background. **See what changed**: the latent space before and "
+        "after, similarity distributions, ranking metrics with confidence intervals, and rankings side by side."
     )
     ws = state.workspace()
     choice = ws.dataset_choice()

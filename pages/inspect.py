@@ -13,8 +13,8 @@ with guard.page("Inspect", "Pick a test query and see both rankings side by side
                      help="Fixed: NDCG@10 went up after fine-tuning; broken: it went down.")
     pool = pq if which == "all" else pq[pq["status"] == which]
     guard.need(len(pool), f"No {which} queries.")
-    labels = {row.qid: f"{row.query}  ({row.status}, NDCG@10 {row._4:.2f} → {row._5:.2f})"
-              for row in pool[["qid", "query", "status", "ndcg@10_a", "ndcg@10_b"]].itertuples()}
+    labels = {q: f"{text}  ({status}, NDCG@10 {a:.2f} → {b:.2f})" for q, text, status, a, b
+              in zip(pool["qid"], pool["query"], pool["status"], pool["ndcg@10_a"], pool["ndcg@10_b"])}
     qid = c2.selectbox("Query (type to search)", list(labels), format_func=labels.get, key="inspect_query")
     k = c3.slider("Top k", 3, 30, 10, key="inspect_k")
     base_list, tuned_list = comp.ranked_lists(qid, k)

@@ -10,7 +10,7 @@ with guard.page("Similarity", "Cosine similarity of relevant pairs vs weak and h
     split = st.radio("Pairs shown", ["test", "train"], horizontal=True, key="sim_split",
                      help="The threshold is always chosen on train; accuracy is always measured on test.")
     columns = st.columns(2)
-    for col, label, encoder in ((columns[0], "Baseline", m.base), (columns[1], f"Fine-tuned ({m.run_id})", m.tuned)):
+    for col, label, encoder in ((columns[0], "Baseline", m.base), (columns[1], "Fine-tuned", m.tuned)):
         with col, st.spinner(f"Scoring pairs with the {label.lower()} model…"):
             clf, pairs = results.similarity(m.dataset, encoder)
             shown = pairs[pairs["split"] == split].rename(columns={"similarity": "score"})
@@ -20,7 +20,7 @@ with guard.page("Similarity", "Cosine similarity of relevant pairs vs weak and h
             a, b, c = st.columns(3)
             a.metric("Test accuracy", f"{clf.test_accuracy:.1%}", help=f"± {clf.test_accuracy_se:.1%} standard error, "
                      f"{clf.n_test} test pairs, threshold {clf.threshold:.3f} chosen on train.")
-            b.metric("Majority baseline", f"{clf.majority_accuracy:.1%}",
+            b.metric("Majority class", f"{clf.majority_accuracy:.1%}",
                      help="Accuracy of always predicting the most common train label.")
             c.metric("ROC AUC", "—" if clf.roc_auc is None else f"{clf.roc_auc:.3f}")
             st.caption(f"accuracy {clf.test_accuracy:.1%} ± {clf.test_accuracy_se:.1%} (s.e.) · F1 {clf.f1:.3f} · "

@@ -25,6 +25,27 @@ CACHE_FLUSH_EVERY = 1024
 """New vectors are written to the cache in shards of about this many rows."""
 
 
+class DefaultCache:
+    """Marker for "the settings' embedding cache" as a ``cache_dir`` argument (None means no cache)."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT_CACHE"
+
+
+DEFAULT_CACHE = DefaultCache()
+
+
+def resolve_cache_dir(cache_dir: "Path | str | None | DefaultCache") -> Path | None:
+    """The cache folder an encoder argument means: the settings' one for :data:`DEFAULT_CACHE` (inside a
+    private workspace, the shared cache), None for no cache, else the given folder."""
+    if isinstance(cache_dir, DefaultCache):
+        from explorer.config import get_settings
+
+        settings = get_settings()
+        return Path(settings.extra.get("shared_cache") or settings.cache_dir)
+    return Path(cache_dir) if cache_dir is not None else None
+
+
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:
     """L2-normalize rows; zero rows stay zero instead of becoming NaN."""
     vectors = np.asarray(vectors, dtype=np.float32)

@@ -12,6 +12,7 @@ MiniLM about six times *slower*, so it must stay off there. The decision reads `
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 from explorer.config import get_settings
@@ -48,8 +49,16 @@ def cpu_supports_bf16() -> bool:
     return bool(cpu_flags() & BF16_CPU_FLAGS)
 
 
+# Device nodes of NVIDIA (native and containers), WSL2's GPU bridge, and ROCm (which torch also calls "cuda").
+GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")
+
+
 @functools.lru_cache(maxsize=1)
 def _cuda_available() -> bool:
+    # Without any GPU device node CUDA cannot be available: answer without importing torch (seconds), so a
+    # fully cached encode, which needs only the fingerprint (and so this answer), stays fast.
+    if sys.platform.startswith("linux") and not any(Path(p).exists() for p in GPU_DEVICE_NODES):
+        return False
     import torch
 
     return bool(torch.cuda.is_available())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -25,8 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from explorer.config import openai_api_key
-from explorer.encoders.base import Encoder, Kind, ProgressCallback
-from explorer.encoders.sentence import DEFAULT_CACHE, _Default, _slug, default_cache_dir
+from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, ProgressCallback, resolve_cache_dir
 from explorer.encoders.tokens import TokenCounter
 from explorer.errors import ModelError
 
@@ -86,9 +86,9 @@ class OpenAIEncoder(Encoder):
         max_retries: int = 6,
         max_request_tokens: int = 300_000,
         timeout: float = 60.0,
-        cache_dir: Path | str | None | _Default = DEFAULT_CACHE,
+        cache_dir: Path | str | None | DefaultCache = DEFAULT_CACHE,
     ) -> None:
-        super().__init__(default_cache_dir() if isinstance(cache_dir, _Default) else cache_dir)
+        super().__init__(resolve_cache_dir(cache_dir))
         if overflow not in ("truncate", "chunk", "error"):
             raise ValueError(f"overflow must be 'truncate', 'chunk' or 'error', got {overflow!r}")
         for label, value in (("max_tokens", max_tokens), ("batch_size", batch_size), ("max_request_tokens", max_request_tokens)):
@@ -136,9 +136,9 @@ class OpenAIEncoder(Encoder):
         out = super().encode(texts, kind, progress=progress, batch_size=batch_size, use_cache=use_cache)
         truncated, chunked = self.truncated_count - before[0], self.chunked_count - before[1]
         if truncated or chunked:
-            done = f"truncated {truncated}" if truncated else f"split {chunked} into chunks and averaged them"
-            message = (f"{self.name}: {done} of {len(texts)} texts longer than {self.max_tokens} tokens "
-                       f"(overflow={self.overflow!r}).")
+            handled = "truncated to the limit" if truncated else "split into chunks whose embeddings were averaged"
+            message = (f"{self.name}: {truncated or chunked} of {len(texts)} texts were longer than {self.max_tokens} "
+                       f"tokens and were {handled} (overflow={self.overflow!r}).")
             logger.warning(message)
             warnings.warn(message, OverlongInputWarning, stacklevel=2)
         return out
@@ -252,6 +252,11 @@ class OpenAIEncoder(Encoder):
         if vectors.ndim != 2 or vectors.shape[0] != expected:
             raise ModelError(f"{self.base_url}/embeddings returned {vectors.shape[0]} vectors for {expected} inputs.")
         return vectors
+
+
+def _slug(name: str) -> str:
+    """A model name made safe for a folder name (the fingerprint names a cache folder)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:40] or "model"
 
 
 def _error_detail(response: Any) -> str:

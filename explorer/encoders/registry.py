@@ -16,6 +16,7 @@ load the same model twice; a model folder that changed on disk is loaded afresh.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -35,13 +36,16 @@ def clear_cache() -> None:
         _ENCODERS.clear()
 
 
-def load_encoder(spec: str, *, settings: Settings | None = None, device: str | None = None) -> Encoder:
+def load_encoder(spec: str, *, settings: Settings | None = None, device: str | None = None,
+                 api_key: str | None = None) -> Encoder:
     """The encoder a spec names (see the module docstring), shared within the process.
 
     Args:
         spec: "minilm", "fake", "openai:<model>", a run folder or id, a model folder or a hub id.
         settings: paths and overrides; the current :func:`~explorer.config.get_settings` by default.
         device: "cpu" / "cuda" for model encoders; None picks one.
+        api_key: OpenAI key for "openai:" specs (the app passes its Streamlit secret); by default
+            ``OPENAI_API_KEY`` from the environment.
 
     Raises:
         ModelError: the spec names nothing that can be loaded (one line saying what to give instead).
@@ -50,12 +54,13 @@ def load_encoder(spec: str, *, settings: Settings | None = None, device: str | N
         raise ModelError("No encoder given; use 'minilm', a model folder, a training run, 'openai:<model>' or 'fake'.")
     settings = settings or get_settings()
     spec = spec.strip()
-    key = (spec, device, _cache_root(settings), settings.encoder_override, _stamp(spec, settings))
+    key_id = hashlib.sha256(api_key.encode()).hexdigest() if api_key else None  # never keep the key itself in a key
+    key = (spec, device, _cache_root(settings), settings.encoder_override, _stamp(spec, settings), key_id)
     with _LOCK:
         found = _ENCODERS.get(key)
     if found is not None:
         return found
-    encoder = _build(spec, settings, device)
+    encoder = _build(spec, settings, device, api_key)
     with _LOCK:
         return _ENCODERS.setdefault(key, encoder)
 
@@ -97,7 +102,7 @@ def _run_folder(spec: str, settings: Settings) -> Path | None:
     return None
 
 
-def _build(spec: str, settings: Settings, device: str | None) -> Encoder:
+def _build(spec: str, settings: Settings, device: str | None, api_key: str | None = None) -> Encoder:
     from explorer.encoders.sentence import SentenceTransformerEncoder, is_bundled_alias
 
     cache_dir = _cache_root(settings)
@@ -114,7 +119,7 @@ def _build(spec: str, settings: Settings, device: str | None) -> Encoder:
         model = spec.split(":", 1)[1].strip()
         if not model:
             raise ModelError("'openai:' needs a model name, e.g. 'openai:text-embedding-3-small'.")
-        return OpenAIEncoder(model, cache_dir=cache_dir)
+        return OpenAIEncoder(model, api_key, cache_dir=cache_dir)
     run = _run_folder(spec, settings)
     if run is not None:
         return _load_run(run, settings, device)

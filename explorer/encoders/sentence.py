@@ -1,8 +1,8 @@
 """Sentence-transformers encoders: the bundled all-MiniLM-L6-v2, any local model folder, any hub id, or a
 model already in memory (a fine-tune being evaluated).
 
-The model loads lazily, once, on first use, so building an encoder (and fingerprinting it, which is what a
-fully cached encode needs) costs no torch import of the model. Queries go through ``encode_query`` and
+The model loads lazily, once, on first use, so building an encoder and fingerprinting it (all that a fully
+cached encode needs) reads a few files and never loads the weights. Queries go through ``encode_query`` and
 passages through ``encode_document``, so models with prompts ("query: " / "passage: ") or Router modules
 get each side right; the cache keeps the two sides apart only when they actually differ.
 """
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from explorer.config import BUNDLED_MODEL_ALIASES, get_settings
-from explorer.encoders.base import Encoder, Kind
+from explorer.config import BUNDLED_MODEL_ALIASES
+from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, resolve_cache_dir
 from explorer.encoders.fingerprints import folder_fingerprint, looks_like_model_folder, model_weights_fingerprint
 from explorer.errors import ModelError
 
@@ -30,16 +30,6 @@ if TYPE_CHECKING:
 
 BUNDLED_NAME = "all-MiniLM-L6-v2"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-
-
-class _Default:
-    """Marker for "use the settings' cache folder" (None already means "no cache")."""
-
-    def __repr__(self) -> str:
-        return "<settings cache_dir>"
-
-
-DEFAULT_CACHE = _Default()
 
 
 def bundled_model_path() -> str:
@@ -52,12 +42,6 @@ def bundled_model_path() -> str:
 def is_bundled_alias(spec: str) -> bool:
     """Whether ``spec`` names the bundled default model ("minilm", "default", its hub id...)."""
     return spec.strip().lower() in {a.lower() for a in BUNDLED_MODEL_ALIASES}
-
-
-def default_cache_dir() -> Path:
-    """The embedding cache of the current settings (the shared one inside a private workspace)."""
-    settings = get_settings()
-    return Path(settings.extra.get("shared_cache") or settings.cache_dir)
 
 
 def _first_line(exc: BaseException, limit: int = 240) -> str:
@@ -96,10 +80,10 @@ class SentenceTransformerEncoder(Encoder):
         bf16: bool | None = None,
         max_seq_length: int | None = None,
         batch_size: int = 32,
-        cache_dir: Path | str | None | _Default = DEFAULT_CACHE,
+        cache_dir: Path | str | None | DefaultCache = DEFAULT_CACHE,
         trust_remote_code: bool = False,
     ) -> None:
-        super().__init__(default_cache_dir() if isinstance(cache_dir, _Default) else cache_dir)
+        super().__init__(resolve_cache_dir(cache_dir))
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if max_seq_length is not None and max_seq_length < 1:
@@ -147,7 +131,7 @@ class SentenceTransformerEncoder(Encoder):
         fingerprint: str | None = None,
         bf16: bool | None = None,
         batch_size: int = 32,
-        cache_dir: Path | str | None | _Default = DEFAULT_CACHE,
+        cache_dir: Path | str | None | DefaultCache = DEFAULT_CACHE,
     ) -> "SentenceTransformerEncoder":
         """Wrap a model already in memory (a fine-tuned one, say) without saving it first.
 
@@ -156,7 +140,7 @@ class SentenceTransformerEncoder(Encoder):
         Pass ``fingerprint`` to skip the hashing when the caller knows the identity already.
         """
         self = cls.__new__(cls)
-        Encoder.__init__(self, default_cache_dir() if isinstance(cache_dir, _Default) else cache_dir)
+        Encoder.__init__(self, resolve_cache_dir(cache_dir))
         self.spec, self.model_path, self.is_local, self.name = name, None, True, name
         self.batch_size, self.max_seq_length, self.trust_remote_code = int(batch_size), None, False
         self._device = str(model.device)
@@ -272,10 +256,14 @@ class SentenceTransformerEncoder(Encoder):
 
         model = self.model
         encode = model.encode_query if kind == "query" else model.encode_document
-        with torch.inference_mode(), self._autocast():
-            vectors = encode(
-                texts, batch_size=len(texts), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
-            )
+        was_training = model.training  # encode() switches to eval mode; a model mid-training must get it back
+        try:
+            with torch.inference_mode(), self._autocast():
+                vectors = encode(
+                    texts, batch_size=len(texts), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+                )
+        finally:
+            model.train(was_training)
         return np.asarray(vectors, dtype=np.float32)
 
     @contextlib.contextmanager
@@ -287,10 +275,6 @@ class SentenceTransformerEncoder(Encoder):
 
         with torch.autocast(device_type=self.device.split(":", 1)[0], dtype=torch.bfloat16):
             yield
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:40] or "model"
 
 
 def _read_json(path: Path, default: Any = None) -> Any:

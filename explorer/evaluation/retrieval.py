@@ -8,7 +8,6 @@ Comparison", ECIR 2022), whose ``ndcg`` is the Järvelin & Kekäläinen formulat
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -159,29 +158,32 @@ def evaluate_run(
         DataError: no query has a positive judgement.
     """
     from numba.core.errors import NumbaTypeSafetyWarning
-    from ranx import Qrels, Run, evaluate
+    from ranx import evaluate
 
     from explorer.projection import NUMBA_LOCK
 
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     positive = {q: {p: int(g) for p, g in docs.items() if g > 0} for q, docs in qrels.items()}
-    positive = {q: docs for q, docs in positive.items() if docs}
+    positive = {q: docs for q, docs in sorted(positive.items()) if docs}
     if not positive:
         raise DataError("No query has a relevant passage (grade > 0) in the judgements; nothing to evaluate.")
     kept = {q: {p: float(s) for p, s in run.get(q, {}).items()} for q in positive}
-    with_results = {q: docs for q, docs in kept.items() if docs}
-    ranx_qrels = Qrels(positive)
-    if with_results:
-        ranx_run = Run(with_results).make_comparable(ranx_qrels)  # adds empty results for the rest
+    # Every metric here is 0 for an empty result list, so ranx only sees the queries with results. Plain
+    # dicts, not ranx.Qrels/Run: those build numba typed dicts, which compile anew in every process (20+ s
+    # for Run.make_comparable alone on this machine), while the dict path only uses cached kernels.
+    answered = [q for q in positive if kept[q]]
+    per_query = {m: {q: 0.0 for q in positive} for m in metrics}
+    if answered:
         # ranx's kernels are numba-parallel; numba aborts when two threads launch kernels at once.
         with NUMBA_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", NumbaTypeSafetyWarning)
-            evaluate(ranx_qrels, ranx_run, list(metrics), return_mean=False, save_results_in_run=True)
-        per_query = {m: {q: float(ranx_run.scores[m][q]) for q in positive} for m in metrics}
-    else:
-        per_query = {m: {q: 0.0 for q in positive} for m in metrics}
+            # A lone metric is asked twice: ranx 0.3.21 fails on one metric with return_mean=False.
+            scores = evaluate({q: positive[q] for q in answered}, {q: kept[q] for q in answered},
+                              metrics if len(metrics) > 1 else metrics * 2, return_mean=False)
+        for m in metrics:
+            # ranx keeps the dicts' query order (it only sorts documents within a query).
+            per_query[m].update(zip(answered, (float(x) for x in scores[m])))
     means = {m: float(np.mean(list(per_query[m].values()))) for m in metrics}
-    if any(math.isnan(v) for v in means.values()):  # pragma: no cover - ranx never returns NaN here
-        raise RuntimeError(f"ranx returned NaN metrics: {means}")
     return RetrievalResult(metrics=means, per_query=per_query, run=kept, n_queries=len(positive))
 
 

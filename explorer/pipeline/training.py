@@ -161,7 +161,10 @@ def _view(snap: Any) -> JobView:
     event = snap.latest
     history = snap.history
     losses = [(e.step, float(e.loss)) for e in history if e.phase == "training" and e.loss is not None]
-    evals = [{"step": e.step, **e.metrics} for e in history if e.metrics and e.phase in ("training", "evaluating")]
+    # Held-out metrics logged during training (the final tuned evaluation is the Metrics page's business).
+    shown = ("ndcg@10", "mrr@10", "recall@10")
+    evals = [{"step": e.step, **{k: v for k, v in e.metrics.items() if any(k.endswith(m) for m in shown)}}
+             for e in history if e.metrics and e.phase == "training"]
     method = snap.name.split(" ", 1)[0] if snap.name else ""
     return JobView(
         id=snap.id, run_id=snap.run_id or snap.id, method=method, status=snap.status,

@@ -41,7 +41,14 @@ INITS = ("identity", "random")
 
 @dataclass
 class AdapterConfig:
-    """Settings of :func:`train_adapter` (defaults tuned on BEIR SciFact with all-MiniLM-L6-v2).
+    """Settings of :func:`train_adapter`.
+
+    The defaults were checked on BEIR SciFact with all-MiniLM-L6-v2 (809 train queries, 919 pairs): test
+    NDCG@10 0.648 -> 0.801 in a few seconds of CPU (0.826 with 3 mined hard negatives per query). Much of that
+    gain comes from test claims citing abstracts that training claims cite too; on the 104 test queries whose
+    abstracts no training query cites, the change is 0.673 -> 0.679 (0.690 with hard negatives and
+    ``weight_decay=0.003``, which trades some of the overall gain for staying closer to the base).
+    Both-sides adapters (``query_only=False``) scored lower (0.782) and force re-embedding the corpus.
 
     Attributes:
         epochs: passes over the training pairs.
@@ -265,8 +272,8 @@ class _TrainingData:
             shuffled = list(np.random.default_rng(config.seed).permutation(qids))
             n_val = max(1, round(len(qids) * config.val_fraction))
             val_ids, qids = sorted(shuffled[:n_val]), sorted(shuffled[n_val:])
-        self = cls()
-        self.n_train_queries = len(qids)
+        data = cls()
+        data.n_train_queries = len(qids)
         q_index = {q: i for i, q in enumerate(qids + val_ids)}
         texts: dict[str, int] = {}  # passage text -> row; negatives from a file are known by text only
 
@@ -279,9 +286,9 @@ class _TrainingData:
             for pid in dataset.positives(qid):
                 row = passage_row(dataset.corpus[pid].full_text)
                 if qid in val_set:
-                    self.val_pairs.append((q_index[qid], row))
+                    data.val_pairs.append((q_index[qid], row))
                 else:
-                    self.pairs.append((qid, pid))
+                    data.pairs.append((qid, pid))
                     pair_q.append(q_index[qid])
                     pair_p.append(row)
         # A negative of a query serves every positive of that query; validation queries get none (no leak).
@@ -291,26 +298,26 @@ class _TrainingData:
             for r in negatives.included():
                 if r.qid in train_set:
                     links.setdefault(r.qid, {})[passage_row(r.negative)] = None
-        self.n_negative_links = sum(len(v) for v in links.values())
-        self.pair_query = np.asarray(pair_q, dtype=np.int64)
-        self.pair_passage = np.asarray(pair_p, dtype=np.int64)
-        self.pair_negatives = [list(links.get(qid, ())) for qid, _ in self.pairs]
-        self.n_passages = len(texts)
-        keys = [q_index[qid] * self.n_passages + texts[dataset.corpus[pid].full_text]
+        data.n_negative_links = sum(len(v) for v in links.values())
+        data.pair_query = np.asarray(pair_q, dtype=np.int64)
+        data.pair_passage = np.asarray(pair_p, dtype=np.int64)
+        data.pair_negatives = [list(links.get(qid, ())) for qid, _ in data.pairs]
+        data.n_passages = len(texts)
+        keys = [q_index[qid] * data.n_passages + texts[dataset.corpus[pid].full_text]
                 for qid in qids + val_ids for pid in dataset.positives(qid)]
-        self.positive_keys = np.unique(np.asarray(keys, dtype=np.int64))
+        data.positive_keys = np.unique(np.asarray(keys, dtype=np.int64))
 
         all_queries = [dataset.queries[q] for q in qids + val_ids]
         all_passages = list(texts)
         n = len(all_queries) + len(all_passages)
         report = None if progress is None else (lambda d, _t: progress(d, n))
-        self.query_vecs = encoder.encode(all_queries, "query", progress=report)
+        data.query_vecs = encoder.encode(all_queries, "query", progress=report)
         report = None if progress is None else (lambda d, _t: progress(len(all_queries) + d, n))
-        self.passage_vecs = encoder.encode(all_passages, "passage", progress=report)
-        for name, vecs in (("query", self.query_vecs), ("passage", self.passage_vecs)):
+        data.passage_vecs = encoder.encode(all_passages, "passage", progress=report)
+        for name, vecs in (("query", data.query_vecs), ("passage", data.passage_vecs)):
             if not np.all(np.isfinite(vecs)):
                 raise TrainingError(f"The base encoder returned NaN or infinite {name} embeddings; check the model.")
-        return self
+        return data
 
     def evaluate(self, weights: Any, config: AdapterConfig) -> dict[str, float]:
         """MRR and recall@1/@10 of the validation pairs, ranking each positive among all known passages."""

@@ -328,6 +328,7 @@ def train_full(
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import datasets as hf_datasets
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+    from transformers import PrinterCallback
 
     device = get_settings().device or pick_device()
     path = base_model_path(config.base_model)
@@ -351,9 +352,14 @@ def train_full(
     tmp = tempfile.mkdtemp(prefix="explorer-trainer-")
     try:
         args = training_arguments(replace(config, batch_size=min(config.batch_size, max(2, n_rows))), tmp, device)
+        card = getattr(model, "model_card_data", None)
+        if card is not None:  # the model card would sample widget examples and look the base model up online
+            card.generate_widget_examples = False
+            card.local_files_only = True
         trainer = SentenceTransformerTrainer(
             model=model, args=args, train_dataset=train_data, loss=build_loss(model, config), callbacks=[bridge],
         )
+        trainer.remove_callback(PrinterCallback)  # prints every log dict to stdout; our bridge reports instead
         trainer.train()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

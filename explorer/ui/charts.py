@@ -46,7 +46,8 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go
         yaxis_title=y,
         height=height,
         margin=dict(l=10, r=10, t=50, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        # Legend under the plot: above it, it collides with the title at laptop width.
+        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0),
         template="plotly_white",
     )
     return fig

@@ -22,11 +22,20 @@ def _fmt_eta(seconds: float | None) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
+PHASES = {"starting": "starting", "baseline": "1/5 evaluating the base model", "mining": "2/5 mining hard negatives",
+          "training": "3/5 training", "saving": "4/5 saving the model", "evaluating": "5/5 evaluating the fine-tuned model"}
+
+
 def _progress_text(view) -> str:
     if view.status == "queued":
         place = f" (place {view.queue_position} in the queue)" if view.queue_position else ""
         return f"Queued{place}: waiting for the running job to finish."
-    return f"{view.phase}: {view.message or ''} — ETA {_fmt_eta(view.eta_seconds)}"
+    text = PHASES.get(view.phase, view.phase)
+    if view.message:
+        text += f" — {view.message[:120]}"
+    if view.phase == "training":
+        text += f" — ETA {_fmt_eta(view.eta_seconds)}"
+    return text
 
 
 def active_job_ids() -> list[str]:
@@ -36,14 +45,27 @@ def active_job_ids() -> list[str]:
     return [v.id for v in pipeline.workspace_jobs(state.job_manager(), state.workspace()) if v.status in ACTIVE]
 
 
-@st.fragment(run_every=1.5)
 def job_panel(job_id: str, *, on_done: str | None = None) -> None:
     """Full panel of one job: progress bar, ETA, loss curve, held-out metrics, cancel button.
+
+    The panel polls (a ``run_every`` fragment) only while the job is queued or running: Streamlit 1.67
+    redraws the sidebar page list from the ``pages/`` folder on every fragment rerun, so idle pages must
+    not rerun fragments.
 
     Args:
         job_id: the job to follow.
         on_done: a page path to switch to once the job succeeded (the one-click demo lands on Metrics).
     """
+    from explorer import pipeline
+
+    view = pipeline.job_view(state.job_manager(), job_id)
+    if view is not None and view.status in ACTIVE:
+        _live_job_panel(job_id, on_done)
+    else:
+        _job_panel_body(job_id, on_done)
+
+
+def _job_panel_body(job_id: str, on_done: str | None) -> None:
     from explorer import pipeline
 
     view = pipeline.job_view(state.job_manager(), job_id)
@@ -76,9 +98,17 @@ def job_panel(job_id: str, *, on_done: str | None = None) -> None:
                                config=charts.png_config("held_out_metrics"))
 
 
-@st.fragment(run_every=1.5)
+_live_job_panel = st.fragment(run_every=1.5)(_job_panel_body)
+
+
 def sidebar_jobs() -> None:
-    """Compact panel: one progress bar per active job of this workspace, or nothing."""
+    """Compact panel: one progress bar per active job of this workspace (polling only while one is active)."""
+    if active_job_ids():
+        _live_sidebar_jobs()
+
+
+@st.fragment(run_every=1.5)
+def _live_sidebar_jobs() -> None:
     from explorer import pipeline
 
     views = [v for v in pipeline.workspace_jobs(state.job_manager(), state.workspace()) if v.status in ACTIVE]

@@ -13,9 +13,13 @@ def draw_sidebar() -> None:
     settings = get_settings()
     ws = state.workspace()
     with st.sidebar:
+        from explorer.ui.navigation import page_links
+
+        page_links()
+        st.divider()
         choice = ws.dataset_choice()
         st.markdown(f"**Dataset:** {choice.name or choice.spec if choice else '— none yet'}")
-        run = ws.selected_run()
+        run = state.tuned_run_id(ws)
         if run:
             st.markdown(f"**Compared run:** `{run}`")
         if settings.public:

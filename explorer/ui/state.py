@@ -129,18 +129,25 @@ def show_flash() -> None:
 
 
 # ------------------------------------------------------------------------------------------ results
-# cache_resource (not cache_data): results hold large dicts/arrays that must not be pickled on every rerun.
-# Underscored arguments are not hashed; the fingerprints before them are the cache key.
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _baseline(ds_fp: str, enc_fp: str, split: str, _dataset: Any, _encoder: Any, _progress: Any = None) -> Any:
-    from explorer import pipeline
+@st.cache_resource(show_spinner=False)
+def _baselines() -> dict[tuple[str, str, str], Any]:
+    """Server-wide memo of baseline results by (dataset fingerprint, encoder fingerprint, split).
 
-    return pipeline.baseline_evaluation(_dataset, _encoder, split, progress=_progress)
+    A plain dict rather than a cached function: the computation draws a progress bar, and Streamlit
+    replays elements drawn inside a cached function on every later call, which breaks on other pages.
+    """
+    return {}
 
 
 def baseline_result(dataset: "Dataset", encoder: "Encoder", split: str = "test", progress: Any = None) -> Any:
-    """Retrieval result of ``encoder`` on ``split``, computed once per (dataset, encoder)."""
-    return _baseline(dataset.fingerprint(), encoder.fingerprint, split, dataset, encoder, progress)
+    """Retrieval result of ``encoder`` on ``split``, computed once per (dataset, encoder, split)."""
+    from explorer import pipeline
+
+    memo = _baselines()
+    key = (dataset.fingerprint(), encoder.fingerprint, split)
+    if key not in memo:
+        memo[key] = pipeline.baseline_evaluation(dataset, encoder, split, progress=progress)
+    return memo[key]
 
 
 def runs(ws: Workspace | None = None) -> list[Any]:

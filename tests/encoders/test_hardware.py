@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from explorer.encoders import hardware
@@ -77,3 +79,15 @@ def test_pick_device_honours_the_settings_and_refuses_missing_hardware(monkeypat
         hardware.pick_device()
     with pytest.raises(ModelError, match="Unknown device 'tpu'"):
         hardware.pick_device("tpu")
+
+
+def test_without_gpu_device_nodes_there_is_no_cuda_and_torch_is_not_imported(monkeypatch, tmp_path):
+    monkeypatch.setattr(hardware, "GPU_DEVICE_NODES", (str(tmp_path / "nvidia0"),))
+    monkeypatch.setattr(hardware.sys, "platform", "linux")
+    monkeypatch.setitem(sys.modules, "torch", None)  # any "import torch" now fails
+    hardware._cuda_available.cache_clear()
+    try:
+        assert hardware._cuda_available() is False
+        assert hardware.pick_device() == "cpu"
+    finally:
+        hardware._cuda_available.cache_clear()

@@ -53,6 +53,7 @@ def test_openai_specs(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
     with pytest.raises(ModelError, match="OPENAI_API_KEY"):
         load_encoder("openai:text-embedding-3-small")
+    assert load_encoder("openai:text-embedding-3-small", api_key="sk-secret")._api_key == "sk-secret"
 
 
 @pytest.mark.parametrize("spec, message", [

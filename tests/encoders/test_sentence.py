@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 
+from explorer.encoders.hardware import cpu_supports_bf16
 from explorer.encoders.registry import load_encoder
 from explorer.encoders.sentence import SentenceTransformerEncoder, bundled_model_path
 from explorer.errors import ModelError
@@ -49,7 +50,8 @@ def test_a_local_model_encodes_unit_vectors_and_fingerprints_without_loading(tin
     enc = SentenceTransformerEncoder(str(tiny), cache_dir=tmp_path)
     fingerprint = enc.fingerprint
     assert enc.kind_fingerprint("query") == enc.kind_fingerprint("passage") == fingerprint
-    assert enc._model is None and enc.bf16 is False  # fingerprinting read files; it loaded nothing
+    assert enc._model is None  # fingerprinting read files; it loaded nothing
+    assert enc.bf16 is cpu_supports_bf16()  # off on AVX2-only CPUs such as this one
     out = enc.encode(TEXTS)
     assert out.shape == (3, 32) and enc.dim == 32
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-5)
@@ -103,8 +105,9 @@ def test_an_in_memory_model_is_an_encoder_whose_fingerprint_follows_its_weights(
 
 
 def test_forced_bf16_runs_autocast_and_gets_its_own_fingerprint(tiny, monkeypatch):
+    monkeypatch.setenv("EXPLORER_BF16", "0")
     fp32 = SentenceTransformerEncoder(str(tiny), cache_dir=None)
-    assert fp32.bf16 is False  # this CPU has no native bf16 (and EXPLORER_BF16 is unset)
+    assert fp32.bf16 is False  # decided on first use, from the settings of that moment
     monkeypatch.setenv("EXPLORER_BF16", "1")
     bf16 = SentenceTransformerEncoder(str(tiny), cache_dir=None)
     assert bf16.bf16 is True and bf16.fingerprint != fp32.fingerprint

@@ -68,6 +68,17 @@ def build_tiny_model(folder: Path) -> Path:
     return st_dir
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Tiny matrices: one thread is as fast, and on a busy 2-CPU machine torch's spinning pool is 20x slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> str:
     """Path (str) of the tiny sentence-transformers model, built once per session."""

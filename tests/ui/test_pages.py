@@ -85,3 +85,26 @@ def test_mining_negatives_from_the_data_page_saves_an_audit(tiny_csv):
     at.button(key="save_audit").click().run()
     assert problems(at) == []
     assert pipeline.saved_negatives(ws) is not None
+
+
+@pytest.mark.parametrize(("method", "dims", "view"), [("pca", 3, "side by side"), ("pca", 2, "animated"),
+                                                      ("tsne", 2, "side by side")])
+def test_latent_space_views(workspace_with_run, method, dims, view):
+    at = app(default_timeout=180)
+    at.run()
+    at.switch_page("pages/latent.py").run()
+    at.selectbox(key="latent_method").set_value(method)
+    at.radio(key="latent_dims").set_value(dims)
+    at.radio(key="latent_view").set_value(view)
+    at.selectbox(key="latent_color").set_value("change")
+    at.run()
+    assert problems(at) == []
+
+
+def test_inspect_filters_by_status(workspace_with_run):
+    at = app(default_timeout=180)
+    at.run()
+    at.switch_page("pages/inspect.py").run()
+    for status in ("fixed", "broken", "unchanged"):
+        at.radio(key="inspect_filter").set_value(status).run()
+        assert not at.exception

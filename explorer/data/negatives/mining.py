@@ -200,27 +200,29 @@ def _mine_query(
                 return reason, limit
         return None
 
-    kept: list[tuple[int, int, str]] = []  # (corpus index, rank, source)
-    suspects: list[tuple[float, int, int, str]] = []  # (excess over the threshold, index, rank, source)
-    rejected: set[int] = set()  # already counted in skipped: a candidate among them is not counted twice
-    rank = 0
-    for j in _top_order(row, range_max + len(relevant)):
-        j = int(j)
-        if j in relevant:
-            skipped[SKIP_RELEVANT] += 1
-            continue
-        if rank >= range_max:
-            break
-        if rank < range_min:
-            skipped[SKIP_WINDOW] += 1
-            rejected.add(j)
-        elif (fail := failed(float(row[j]))) is not None:
-            skipped[fail[0]] += 1
-            rejected.add(j)
-            suspects.append((float(row[j]) - fail[1], j, rank, "mined"))
-        elif len(kept) < num_negatives:
-            kept.append((j, rank, "mined"))
-        rank += 1
+    # Vectorized over the pool: a Python loop per candidate cost more than the similarity matmul itself.
+    order = _top_order(row, range_max + len(relevant))
+    is_relevant = np.isin(order, np.fromiter(relevant, dtype=np.int64, count=len(relevant)))
+    non_relevant_at = np.flatnonzero(~is_relevant)
+    cutoff = int(non_relevant_at[range_max]) if len(non_relevant_at) > range_max else len(order)
+    skipped[SKIP_RELEVANT] += int(is_relevant[:cutoff].sum())  # positives ranked inside the pool
+    pool = order[non_relevant_at[:range_max]]  # non-relevant passages; position = rank
+    scores = row[pool]
+    reason = np.full(len(pool), -1)  # index of the first guard a candidate fails, -1 = passes
+    for k in reversed(range(len(limits))):
+        reason[scores > limits[k][1]] = k
+    outside = np.arange(len(pool)) < range_min
+    skipped[SKIP_WINDOW] += int(outside.sum())
+    for k, (name, _) in enumerate(limits):
+        skipped[name] += int(((reason == k) & ~outside).sum())
+    kept: list[tuple[int, int, str]] = [  # (corpus index, rank, source)
+        (int(pool[r]), int(r), "mined") for r in np.flatnonzero(~outside & (reason < 0))[:num_negatives]
+    ]
+    suspects: list[tuple[float, int, int, str]] = [  # (excess over the threshold, index, rank, source)
+        (float(scores[r]) - limits[reason[r]][1], int(pool[r]), int(r), "mined")
+        for r in np.flatnonzero(~outside & (reason >= 0))
+    ]
+    rejected = set(pool[outside | (reason >= 0)].tolist())  # counted already: a candidate among them is not
 
     mined = {j for j, _, _ in kept}
     extra: list[tuple[int, int, str]] = []

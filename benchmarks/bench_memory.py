@@ -1,0 +1,84 @@
+"""Peak memory of the whole demo flow in ONE process: load the demo dataset, baseline evaluation, mine hard
+negatives, train with the default TrainConfig (full fine-tune, through ``execute_run``), project before/after
+(aligned PCA and UMAP), evaluate the comparison. Target: peak RSS < 1.5 GB (Community Cloud gives 2.7 GB).
+
+Peak RSS is sampled by a psutil thread every 50 ms and cross-checked with ``resource.getrusage`` ru_maxrss.
+If ``explorer/data/demo/`` is not there yet, a demo-sized SciFact subset stands in (said in the result).
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import time
+from typing import Any
+
+from benchmarks.common import Context, PeakRSS, load_scifact, loadavg, r
+
+NAME = "memory"
+
+
+def demo_like(ctx: Context) -> tuple[Any, str]:
+    from explorer.data.demo import demo_available
+    from explorer.data.loaders import load_dataset
+    from explorer.data.model import Dataset
+
+    if demo_available():
+        return load_dataset("demo"), "demo"
+    ds = load_scifact(ctx.need_scifact())
+    rng = random.Random(0)
+    train = rng.sample(ds.query_ids("train"), 120)
+    test = rng.sample(ds.query_ids("test"), 60)
+    qids = train + test
+    keep = {p for q in qids for p in ds.qrels[q]}
+    rest = [p for p in ds.passage_ids() if p not in keep]
+    keep.update(rng.sample(rest, 1500 - len(keep)))
+    corpus = {p: ds.corpus[p] for p in ds.passage_ids() if p in keep}
+    sub = Dataset("scifact-demo-size", {q: ds.queries[q] for q in qids}, corpus,
+                  {q: dict(ds.qrels[q]) for q in qids}, {q: ds.split[q] for q in qids})
+    return sub, "SciFact subset (120 train / 60 test queries, 1,500 passages): explorer/data/demo/ not there yet"
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    import psutil
+
+    start_rss = psutil.Process().memory_info().rss / 2**20
+    steps: dict[str, dict[str, float]] = {}
+    with PeakRSS() as mem:
+        def step(name: str, fn: Any) -> Any:
+            t = time.perf_counter()
+            out = fn()
+            steps[name] = {"seconds": r(time.perf_counter() - t, 1), "rss_mb_after": r(mem._rss(), 0),
+                           "peak_mb_so_far": r(max(mem.peak_mb, mem._rss()), 0)}
+            print(f"   {name}: {steps[name]}", flush=True)
+            return out
+
+        from explorer.encoders.registry import load_encoder
+        from explorer.evaluation.compare import compare_encoders
+        from explorer.data.negatives import mine_hard_negatives
+        from explorer.pipeline.views import projection
+        from explorer.training.config import TrainConfig
+        from explorer.training.execute import execute_run
+        from explorer.training.runs import RunStore
+
+        ds, source = step("load dataset", lambda: demo_like(ctx))
+        base = load_encoder("minilm")
+        step("baseline evaluation", lambda: __import__("explorer.evaluation.retrieval", fromlist=["x"]).evaluate_encoder(ds, base))
+        negs = step("mine negatives", lambda: mine_hard_negatives(ds, base, "train", num_negatives=3))
+        run = step("train (defaults)", lambda: execute_run(ds, TrainConfig(), run_store=RunStore(ctx.home / "runs-memory"),
+                                                          negatives=negs, base_encoder=base))
+        tuned = load_encoder(str(run.path))
+        step("project (pca)", lambda: projection(ds, base, tuned, method="pca"))
+        step("project (umap)", lambda: projection(ds, base, tuned, method="umap"))
+        step("compare", lambda: compare_encoders(ds, base, tuned))
+    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = max(mem.peak_mb, maxrss_mb)
+    ev = run.evaluation() or {}
+    summary = {
+        "dataset": source, "passages": len(ds.corpus), "queries": len(ds.queries),
+        "peak_rss_mb": r(peak, 0), "peak_rss_sampled_mb": r(mem.peak_mb, 0), "ru_maxrss_mb": r(maxrss_mb, 0),
+        "rss_at_start_mb": r(start_rss, 0), "target_mb": 1536, "met": bool(peak < 1536), "steps": steps,
+        "ndcg@10": {"baseline": ev.get("baseline", {}).get("ndcg@10"), "tuned": ev.get("tuned", {}).get("ndcg@10")},
+        "run_config": run.config, "loadavg": loadavg(),
+    }
+    return {"summary": summary}

@@ -1,0 +1,141 @@
+"""Projections: validation, determinism, one aligned space for before/after, caching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import explorer.projection as projection
+from explorer.config import get_settings
+from explorer.errors import DataError
+from explorer.projection import _procrustes_onto, project, project_aligned
+
+
+def _points(n: int = 40, dim: int = 12, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _moved(x: np.ndarray, rows: slice, seed: int = 1) -> np.ndarray:
+    y = x.copy()
+    y[rows] = _points(len(y[rows]), x.shape[1], seed)
+    return y
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memory():
+    projection.clear_memory_cache()
+    yield
+    projection.clear_memory_cache()
+
+
+def test_invalid_parameters_raise_value_error():
+    x = _points()
+    with pytest.raises(ValueError, match="method"):
+        project(x, method="lda")
+    with pytest.raises(ValueError, match="n_components"):
+        project(x, n_components=4)
+    with pytest.raises(ValueError, match="unknown umap parameter"):
+        project(x, method="umap", perplexity=5)
+    with pytest.raises(ValueError, match="perplexity"):
+        project(x, method="tsne", perplexity=-1)
+    with pytest.raises(ValueError, match="2-D"):
+        project(x[0])
+    with pytest.raises(ValueError, match="same points"):
+        project_aligned(x, x[:-1])
+    with pytest.raises(ValueError, match="equal widths"):
+        project_aligned(x, x[:, :6], method="pca")
+
+
+def test_too_few_points_or_bad_values_raise_data_error():
+    with pytest.raises(DataError, match="at least 10 points.*PCA"):
+        project(_points(6), method="umap")
+    with pytest.raises(DataError, match="at least 5"):
+        project(_points(3), method="tsne")
+    bad = _points()
+    bad[0, 0] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        project(bad)
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_deterministic_with_a_seed(method):
+    x = _points()
+    first = project(x, method=method, seed=3, use_cache=False)
+    second = project(x, method=method, seed=3, use_cache=False)
+    assert first.shape == (40, 2) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, second)
+    assert project(x, method=method, n_components=3, use_cache=False).shape == (40, 3)
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_identical_before_and_after_land_on_identical_coordinates(method):
+    x = _points()
+    noisy = x + np.float32(1e-8)  # float noise of a re-normalization is not a change
+    before, after = project_aligned(x, noisy, method=method, use_cache=False)
+    np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_only_moved_points_move(method):
+    x = _points()
+    y = _moved(x, slice(0, 8))
+    before, after = project_aligned(x, y, method=method, use_cache=False)
+    np.testing.assert_array_equal(before[8:], after[8:])  # one row of the joint fit each
+    spread = np.linalg.norm(before - before.mean(axis=0), axis=1).mean()
+    assert np.linalg.norm(before[:8] - after[:8], axis=1).mean() > 0.1 * spread
+
+
+def test_tsne_between_different_widths_uses_procrustes():
+    x = _points(30, 12)
+    y = np.hstack([x, np.zeros((30, 4), dtype=np.float32)])  # same geometry in a wider space
+    before, after = project_aligned(x, y, method="tsne", use_cache=False)
+    assert before.shape == after.shape == (30, 2)
+    spread = np.linalg.norm(before - before.mean(axis=0), axis=1).mean()
+    assert np.linalg.norm(before - after, axis=1).mean() < 0.5 * spread
+
+
+def test_procrustes_undoes_rotation_scale_and_shift():
+    target = np.random.default_rng(0).normal(size=(25, 2))
+    angle = 0.7
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moving = target @ rotation * 3.0 + np.array([5.0, -2.0])
+    np.testing.assert_allclose(_procrustes_onto(moving, target), target, atol=1e-9)
+
+
+def test_cache_hit_skips_recomputation_memory_and_disk(monkeypatch):
+    calls = []
+    real = projection._reduce
+
+    def counting(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(projection, "_reduce", counting)
+    x = _points()
+    first = project(x, method="pca", seed=0)
+    first[0, 0] = 99.0  # callers get copies: mutating one must not poison the cache
+    again = project(x, method="pca", seed=0)
+    assert len(calls) == 1 and again[0, 0] != 99.0
+    assert list(get_settings().projection_cache_dir.glob("*.npz"))
+    projection.clear_memory_cache()
+    from_disk = project(x, method="pca", seed=0)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(from_disk, again)
+    project(x, method="pca", seed=1)
+    assert len(calls) == 2  # another seed is another key
+    y = _moved(x, slice(0, 4))
+    b1, a1 = project_aligned(x, y)
+    b2, a2 = project_aligned(x, y)
+    assert len(calls) == 3
+    np.testing.assert_array_equal(a1, a2)
+
+
+def test_umap_joint_fit_keeps_unchanged_points_and_is_deterministic():
+    # One small UMAP test: numba compiles UMAP's kernels on first use (tens of seconds).
+    x = _points(60, 16)
+    y = _moved(x, slice(0, 10))
+    before, after = project_aligned(x, y, method="umap", n_neighbors=10, use_cache=False)
+    np.testing.assert_array_equal(before[10:], after[10:])
+    again, _ = project_aligned(x, y, method="umap", n_neighbors=10, use_cache=False)
+    np.testing.assert_array_equal(before, again)

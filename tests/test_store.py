@@ -1,0 +1,223 @@
+"""The chromadb vector store: right answers, never stale, batched, no default embedding function."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from explorer import _sqlite
+from explorer.config import get_settings
+from explorer.data.model import Dataset, Passage
+from explorer.encoders.fake import FakeEncoder
+from explorer.errors import StorageError
+from explorer.store import PREFIX, Hit, VectorStore, collection_name
+
+PASSAGES = {
+    "cat": "The cat purrs on the warm windowsill.",
+    "dog": "A dog barks at the mailman every morning.",
+    "stock": "Stock markets fell sharply after the report.",
+    "rain": "Heavy rain flooded the valley roads overnight.",
+    "bake": "Bake the bread at two hundred degrees for forty minutes.",
+}
+
+
+def dataset(extra: dict[str, str] | None = None) -> Dataset:
+    corpus = {pid: Passage(pid, text) for pid, text in {**PASSAGES, **(extra or {})}.items()}
+    queries = {"q1": "why does my cat purr", "q2": "stock market report"}
+    return Dataset("tiny", queries, corpus, {"q1": {"cat": 1}, "q2": {"stock": 1}}, {"q1": "train", "q2": "test"})
+
+
+@pytest.fixture
+def store():
+    return VectorStore()
+
+
+@pytest.fixture
+def encoder(tmp_path):
+    return FakeEncoder(dim=64, cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
+def adds(monkeypatch):
+    """Records the size of every Collection.add call."""
+    from chromadb.api.models.Collection import Collection
+
+    sizes: list[int] = []
+    real = Collection.add
+
+    def spy(self, ids, *args, **kwargs):
+        sizes.append(len(ids))
+        return real(self, ids, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "add", spy)
+    return sizes
+
+
+def test_search_finds_the_right_passage_with_cosine_scores(store, encoder):
+    ds = dataset()
+    hits = store.search(ds, encoder, query_texts=["cat purring on a windowsill", "markets fell after the report"], k=3)
+    assert [h[0].id for h in hits] == ["cat", "stock"]
+    assert [h.rank for h in hits[0]] == [1, 2, 3]
+    q = encoder.encode(["cat purring on a windowsill"], "query")[0]
+    p = encoder.encode([PASSAGES[hits[0][1].id]], "passage")[0]
+    assert hits[0][1].score == pytest.approx(float(q @ p), abs=1e-4)
+    assert hits[0][0].score >= hits[0][1].score >= hits[0][2].score
+
+
+def test_query_vectors_work_and_k_is_capped_at_the_corpus(store, encoder):
+    ds = dataset()
+    vector = encoder.encode([PASSAGES["rain"]], "query")[0]
+    hits = store.search(ds, encoder, query_vectors=vector, k=50)
+    assert len(hits) == 1 and len(hits[0]) == len(PASSAGES)
+    assert hits[0][0] == Hit("rain", pytest.approx(1.0, abs=1e-4), 1)
+    with pytest.raises(ValueError, match="exactly one"):
+        store.search(ds, encoder, k=3)
+    with pytest.raises(ValueError, match="dimensions"):
+        store.search(ds, encoder, query_vectors=np.ones((1, 8)))
+
+
+def test_a_current_index_is_not_rebuilt(store, encoder, adds):
+    ds = dataset()
+    name = store.ensure_index(ds, encoder)
+    assert name == collection_name(ds, encoder) and name.startswith(PREFIX) and len(name) == len(PREFIX) + 40
+    assert store.ensure_index(ds, encoder) == name
+    assert VectorStore().ensure_index(ds, encoder) == name  # another instance, same folder
+    assert adds == [len(PASSAGES)]
+    meta = store.client.get_collection(name, embedding_function=None).metadata
+    assert meta["dataset_fingerprint"] == ds.fingerprint() and meta["encoder_fingerprint"] == encoder.fingerprint
+    assert meta["passages"] == len(PASSAGES) and meta["complete"] is True
+
+
+def test_a_changed_encoder_or_dataset_gets_its_own_collection(store, encoder):
+    ds = dataset()
+    first = store.ensure_index(ds, encoder)
+    other = FakeEncoder(dim=64, seed=1, cache_dir=None)
+    assert store.ensure_index(ds, other) != first
+    grown = dataset({"snow": "Snow closed the mountain pass."})
+    assert store.ensure_index(grown, encoder) != first
+    assert store.search(grown, encoder, query_texts=["snow closed the pass"], k=1)[0][0].id == "snow"
+    assert len(store.list_collections()) == 3
+
+
+@pytest.mark.parametrize("tamper", ["count", "fingerprint", "incomplete"])
+def test_a_stale_collection_is_rebuilt(store, encoder, tamper):
+    ds = dataset()
+    name = store.ensure_index(ds, encoder)
+    collection = store.client.get_collection(name, embedding_function=None)
+    if tamper == "count":
+        collection.delete(ids=["cat", "dog"])
+    else:
+        meta = dict(collection.metadata)
+        meta.update({"encoder_fingerprint": "something-else"} if tamper == "fingerprint" else {"complete": False})
+        collection.modify(metadata=meta)
+    store.ensure_index(ds, encoder)
+    rebuilt = store.client.get_collection(name, embedding_function=None)
+    assert rebuilt.count() == len(PASSAGES)
+    assert rebuilt.metadata["encoder_fingerprint"] == encoder.fingerprint and rebuilt.metadata["complete"] is True
+
+
+def test_a_collection_deleted_behind_the_stores_back_is_rebuilt(store, encoder):
+    ds = dataset()
+    name = store.ensure_index(ds, encoder)
+    VectorStore().client.delete_collection(name)
+    assert store.search(ds, encoder, query_texts=["cat purrs"], k=1)[0][0].id == "cat"
+
+
+def test_adds_and_queries_are_split_by_the_max_batch_size(store, encoder, adds, monkeypatch):
+    monkeypatch.setattr(store.client, "get_max_batch_size", lambda: 2)
+    ds = dataset()
+    calls = []
+    store.ensure_index(ds, encoder, progress=lambda done, total: calls.append((done, total)))
+    assert adds == [2, 2, 1]
+    assert calls[-1] == (10, 10) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    hits = store.search(ds, encoder, query_texts=list(PASSAGES.values()), k=1)
+    assert [h[0].id for h in hits] == list(PASSAGES)
+
+
+def test_precomputed_embeddings_are_used_as_given(store, encoder):
+    ds = dataset()
+    vectors = np.eye(len(PASSAGES), 64, dtype=np.float32)
+    store.ensure_index(ds, encoder, passage_embeddings=vectors)
+    hits = store.search(ds, encoder, query_vectors=np.eye(1, 64, 2, dtype=np.float32), k=1)
+    assert hits[0][0].id == list(PASSAGES)[2]
+    with pytest.raises(ValueError, match="shape"):
+        store.ensure_index(dataset({"x": "y"}), encoder, passage_embeddings=vectors)
+
+
+def test_chroma_never_uses_an_embedding_function(store, encoder, monkeypatch):
+    from chromadb.utils import embedding_functions
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("chroma tried to embed with its default model")
+
+    monkeypatch.setattr(embedding_functions.DefaultEmbeddingFunction, "__call__", refuse)
+    ds = dataset()
+    name = store.ensure_index(ds, encoder)
+    store.search(ds, encoder, query_texts=["rain"], k=2)
+    config = store.client.get_collection(name, embedding_function=None).configuration
+    assert config["embedding_function"] is None and config["hnsw"]["space"] == "cosine"
+
+
+def test_drop_and_list(store, encoder):
+    ds = dataset()
+    name = store.ensure_index(ds, encoder)
+    assert store.list_collections() == [name]
+    assert store.drop(ds, encoder) is True
+    assert store.drop(ds, encoder) is False
+    assert store.list_collections() == []
+
+
+def test_an_unusable_folder_or_server_is_a_storage_error(monkeypatch, encoder):
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.store_dir.write_text("a file where the store folder should be")
+    with pytest.raises(StorageError, match="Cannot open the vector store in .*chroma"):
+        VectorStore(settings).ensure_index(dataset(), encoder)
+    monkeypatch.setenv("EXPLORER_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("EXPLORER_CHROMA_PORT", "9")
+    with pytest.raises(StorageError, match="Cannot reach the Chroma server at 127.0.0.1:9"):
+        VectorStore().list_collections()
+
+
+# ---------------------------------------------------------------------------------------- SQLite swap
+def test_a_new_enough_sqlite_is_left_alone():
+    assert _sqlite.ensure_modern_sqlite((3, 0, 0)) is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pysqlite3-binary is Linux only")
+def test_an_old_sqlite_is_swapped_for_pysqlite3(monkeypatch):
+    pysqlite3 = pytest.importorskip("pysqlite3")
+    monkeypatch.setitem(sys.modules, "sqlite3", sys.modules.get("sqlite3") or __import__("sqlite3"))
+    monkeypatch.setitem(sys.modules, "sqlite3.dbapi2", sys.modules["sqlite3"].dbapi2)
+    wanted = tuple(pysqlite3.dbapi2.sqlite_version_info)
+    if _sqlite.sqlite_version() >= wanted:
+        pytest.skip("the system SQLite is as new as pysqlite3's")
+    assert _sqlite.ensure_modern_sqlite(wanted) is True
+    assert sys.modules["sqlite3"] is pysqlite3 and _sqlite.sqlite_version() == wanted
+    with pytest.raises(StorageError, match="upgrade pysqlite3-binary"):
+        _sqlite.ensure_modern_sqlite((99, 0, 0))
+
+
+def test_a_missing_pysqlite3_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setitem(sys.modules, "pysqlite3", None)  # makes "import pysqlite3" fail
+    with pytest.raises(StorageError, match="pip install pysqlite3-binary"):
+        _sqlite.ensure_modern_sqlite((99, 0, 0))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pysqlite3-binary is Linux only")
+def test_importing_the_store_swaps_sqlite_before_chromadb_is_imported():
+    pytest.importorskip("pysqlite3")
+    code = (
+        "import sys, sqlite3; import explorer._sqlite as s;"
+        "want = sqlite3.sqlite_version_info[:2] + (sqlite3.sqlite_version_info[2] + 1,);"
+        "s.ensure_modern_sqlite.__defaults__ = (want,);"
+        "import explorer.store; assert 'chromadb' not in sys.modules, 'chromadb imported eagerly';"
+        "print(sys.modules['sqlite3'].__name__)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "pysqlite3"

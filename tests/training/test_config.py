@@ -1,0 +1,95 @@
+"""TrainConfig: validation messages, auto defaults by dataset size, and the JSON round trip."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from explorer.errors import TrainingError
+from explorer.training.config import TrainConfig, auto_epochs
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"epochs": 0}, "epochs must be a whole number >= 1, got 0"),
+        ({"learning_rate": 0.0}, "learning_rate must be > 0 and < 1"),
+        ({"learning_rate": -1e-5}, "got -1e-05"),
+        ({"batch_size": 1}, "batch_size must be at least 2"),
+        ({"loss": "triplet"}, "Unknown loss 'triplet'; use one of: mnrl, cached_mnrl, contrastive, online_contrastive"),
+        ({"method": "lora"}, "Unknown training method 'lora'"),
+        ({"warmup_ratio": 1.0}, "warmup_ratio must be in [0, 1), got 1.0"),
+        ({"num_hard_negatives": 40}, "does not fit in the rank window [0, 30)"),
+        ({"matryoshka_dims": (64, 0)}, "matryoshka_dims must be positive whole numbers, got [64, 0]"),
+        ({"method": "adapter", "matryoshka_dims": (64,)}, "matryoshka_dims only applies to full fine-tuning"),
+        ({"min_positive_grade": 0}, "min_positive_grade must be >= 1"),
+    ],
+)
+def test_bad_values_are_named(changes, message):
+    with pytest.raises(TrainingError) as err:
+        TrainConfig(**changes).validate()
+    assert message in str(err.value)
+
+
+def test_defaults_are_valid():
+    assert TrainConfig().validate() == TrainConfig()
+
+
+def test_in_batch_loss_needs_two_pairs(tiny_data):
+    # keep a single train judgement (rain-q0 -> rain-p0) and the test split as it is
+    one = replace(tiny_data, qrels={q: ({"rain-p0": 2} if q == "rain-q0" else g if tiny_data.split[q] == "test" else {})
+                                    for q, g in tiny_data.qrels.items()})
+    with pytest.raises(TrainingError, match="only 1 training pair"):
+        TrainConfig(loss="mnrl").validate(one)
+    TrainConfig(loss="contrastive").validate(one)  # a pair loss can learn from one positive and its negatives
+
+
+def test_no_train_pair_above_the_grade(tiny_data):
+    with pytest.raises(TrainingError, match="no train-split judgement with grade >= 3"):
+        TrainConfig(min_positive_grade=3).validate(tiny_data)
+
+
+def test_no_test_split(tiny_data):
+    train_only = replace(tiny_data, split={q: "train" for q in tiny_data.split})
+    with pytest.raises(TrainingError, match="no judged test query"):
+        TrainConfig().validate(train_only)
+
+
+def test_resolve_fills_auto_fields(tiny_data):
+    resolved = TrainConfig().resolve(tiny_data)
+    # 12 train queries x 2 positives (grades 2 and 1; the top grade is 2, so grade >= 1 counts) = 24 pairs
+    assert resolved.min_positive_grade == 1
+    assert resolved.epochs == auto_epochs(24) == 4
+    assert resolved.batch_size == 32 and resolved.learning_rate == 3e-5
+    assert TrainConfig(epochs=2).resolve(tiny_data).epochs == 2
+    assert TrainConfig().resolve(tiny_data, max_epochs=2).epochs == 2
+    with pytest.raises(TrainingError, match="exceeds this server's limit of 2"):
+        TrainConfig(epochs=3).resolve(tiny_data, max_epochs=2)
+
+
+def test_graded_sets_train_on_clear_positives(tiny_data):
+    graded = replace(tiny_data, qrels={q: {p: (3 if g == 2 else g) for p, g in r.items()} for q, r in tiny_data.qrels.items()})
+    assert TrainConfig().positive_grade(graded) == 2
+    assert TrainConfig(min_positive_grade=1).positive_grade(graded) == 1
+
+
+def test_adapter_keeps_its_own_defaults(tiny_data):
+    resolved = TrainConfig(method="adapter").resolve(tiny_data)
+    assert resolved.epochs is None and resolved.learning_rate is None and resolved.batch_size is None
+
+
+def test_auto_epochs_by_size():
+    assert [auto_epochs(n) for n in (10, 600, 601, 3000, 3001, 20001)] == [4, 4, 3, 3, 2, 1]
+
+
+def test_round_trip():
+    config = TrainConfig(loss="cached_mnrl", epochs=2, matryoshka_dims=(384, 128), adapter={"temperature": 0.1})
+    data = config.to_dict()
+    assert data["matryoshka_dims"] == [384, 128]
+    assert TrainConfig.from_dict(data) == config
+
+
+def test_from_dict_names_unknown_keys():
+    with pytest.raises(TrainingError, match="Unknown training parameter\\(s\\): colour"):
+        TrainConfig.from_dict({"colour": "blue"})
