@@ -117,7 +117,7 @@ def run(ctx: Context) -> dict[str, Any]:
             try:
                 page.get_by_role("button", name="Run the demo").click()
                 page.wait_for_function(
-                    "() => /Demo started|training in the background/i.test(document.body.innerText)", timeout=180_000)
+                    "() => /Demo started|training in the background/i.test(document.body.innerText)", timeout=90_000)
                 background = "one-click demo (full fine-tune in the server's job thread)"
             except Exception as exc:  # noqa: BLE001 - no demo data: fall back to an external CPU load
                 loader = _external_load(home, ctx.scifact)
@@ -127,30 +127,25 @@ def run(ctx: Context) -> dict[str, Any]:
                 _title(page, "Embedding fine-tuning explorer")
             time.sleep(5)  # let the job reach its training loop
             paint, done, rows = [], [], []
-            for _round in range(2):
-                for label, title in PAGES:
-                    link = page.locator('[data-testid="stSidebarNav"] a', has_text=label).first
-                    t = time.perf_counter()
-                    link.click()
-                    _title(page, title)
-                    a = time.perf_counter() - t
-                    page.wait_for_selector(IDLE, timeout=120_000)
-                    b = time.perf_counter() - t
-                    paint.append(a)
-                    done.append(b)
-                    rows.append({"page": label, "painted_s": r(a, 3), "script_done_s": r(b, 3), "load1": loadavg()[0]})
+            out["page_switch_error"] = None
+            try:
+                _switch_pages(page, paint, done, rows)
+            except Exception as exc:  # noqa: BLE001 - keep the cold-start numbers and what was measured
+                out["page_switch_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
             browser.close()
 
         def p95(xs: list[float]) -> float:
-            return sorted(xs)[max(0, int(round(0.95 * len(xs))) - 1)]
+            return sorted(xs)[max(0, int(round(0.95 * len(xs))) - 1)] if xs else float("nan")
 
         still_training = loader.poll() is None if loader else None
-        out["page_switch"] = {
-            "background_job": background, "job_still_running_at_end": still_training, "switches": len(rows),
-            "painted_p50_s": r(statistics.median(paint), 3), "painted_p95_s": r(p95(paint), 3),
-            "script_done_p50_s": r(statistics.median(done), 3), "script_done_p95_s": r(p95(done), 3),
-            "target_p95_s": 1.0, "met": bool(p95(paint) < 1.0), "met_script_done": bool(p95(done) < 1.0), "rows": rows,
-        }
+        if paint:
+            out["page_switch"] = {
+                "background_job": background, "job_still_running_at_end": still_training, "switches": len(rows),
+                "painted_p50_s": r(statistics.median(paint), 3), "painted_p95_s": r(p95(paint), 3),
+                "script_done_p50_s": r(statistics.median(done), 3), "script_done_p95_s": r(p95(done), 3),
+                "target_p95_s": 1.0, "met": bool(p95(paint) < 1.0), "met_script_done": bool(p95(done) < 1.0),
+                "rows": rows,
+            }
     finally:
         if loader is not None and loader.poll() is None:
             loader.terminate()
@@ -162,5 +157,24 @@ def run(ctx: Context) -> dict[str, Any]:
             server.kill()
         out["server_total_seconds"] = r(time.perf_counter() - launched, 1)
     out["summary"] = {"server_up_seconds": out.get("server_up_seconds"), **out.get("cold_start", {}),
-                      **{k: v for k, v in out.get("page_switch", {}).items() if k != "rows"}, "loadavg_after": loadavg()}
+                      **{k: v for k, v in out.get("page_switch", {}).items() if k != "rows"},
+                      "page_switch_error": out.get("page_switch_error"), "loadavg_after": loadavg()}
     return out
+
+
+def _switch_pages(page: Any, paint: list[float], done: list[float], rows: list[dict[str, Any]]) -> None:
+    """Visit every page twice: click -> title painted, click -> script finished."""
+    for _round in range(2):
+        for label, title in PAGES:
+            # the app draws its own sidebar page links (st.page_link), not Streamlit's stSidebarNav
+            link = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]').get_by_text(
+                label, exact=True).first
+            t = time.perf_counter()
+            link.click()
+            _title(page, title)
+            a = time.perf_counter() - t
+            page.wait_for_selector(IDLE, timeout=120_000)
+            b = time.perf_counter() - t
+            paint.append(a)
+            done.append(b)
+            rows.append({"page": label, "painted_s": r(a, 3), "script_done_s": r(b, 3), "load1": loadavg()[0]})

@@ -56,7 +56,7 @@ def run(ctx: Context) -> dict[str, Any]:
 
     ds = load_scifact(ctx.need_scifact())
     model_dir, label = _model_dir(ctx)
-    n_texts, chunks, n_sub = (150, 3, 500) if ctx.quick else (600, 4, 1000)
+    n_texts, chunks, n_sub, n_q = (120, 3, 300, 100) if ctx.quick else (600, 4, 1000, None)
     texts = ds.passage_texts(ds.passage_ids()[:n_texts])
     out: dict[str, Any] = {"model": label, "model_dir": model_dir, "loadavg_before": loadavg()}
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
@@ -95,7 +95,7 @@ def run(ctx: Context) -> dict[str, Any]:
                 "median_chunk_speedup": r(statistics.median(a / b for a, b in zip(per_chunk["torch_fp32"], per_chunk[k])), 2),
                 "min_cosine_vs_torch": r(float((v * ref).sum(1).min()), 5),
             }
-        sub = _subset(ds, n_sub)
+        sub = _subset(ds, n_sub, n_queries=n_q)
         quality = {"torch_fp32": evaluate_encoder(sub, SentenceTransformerEncoder(model_dir, device="cpu"), "test")}
         for k in ("onnx_fp32", "onnx_int8"):
             emb = runners[k].__self__

@@ -27,16 +27,18 @@ def demo_like(ctx: Context) -> tuple[Any, str]:
         return load_dataset("demo"), "demo"
     ds = load_scifact(ctx.need_scifact())
     rng = random.Random(0)
-    train = rng.sample(ds.query_ids("train"), 120)
-    test = rng.sample(ds.query_ids("test"), 60)
+    n_train, n_test, n_passages = (40, 20, 500) if ctx.quick else (120, 60, 1500)
+    train = rng.sample(ds.query_ids("train"), n_train)
+    test = rng.sample(ds.query_ids("test"), n_test)
     qids = train + test
     keep = {p for q in qids for p in ds.qrels[q]}
     rest = [p for p in ds.passage_ids() if p not in keep]
-    keep.update(rng.sample(rest, 1500 - len(keep)))
+    keep.update(rng.sample(rest, n_passages - len(keep)))
     corpus = {p: ds.corpus[p] for p in ds.passage_ids() if p in keep}
     sub = Dataset("scifact-demo-size", {q: ds.queries[q] for q in qids}, corpus,
                   {q: dict(ds.qrels[q]) for q in qids}, {q: ds.split[q] for q in qids})
-    return sub, "SciFact subset (120 train / 60 test queries, 1,500 passages): explorer/data/demo/ not there yet"
+    return sub, (f"SciFact subset ({n_train} train / {n_test} test queries, {n_passages:,} passages): "
+                 "explorer/data/demo/ not there yet")
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -65,7 +67,9 @@ def run(ctx: Context) -> dict[str, Any]:
         base = load_encoder("minilm")
         step("baseline evaluation", lambda: __import__("explorer.evaluation.retrieval", fromlist=["x"]).evaluate_encoder(ds, base))
         negs = step("mine negatives", lambda: mine_hard_negatives(ds, base, "train", num_negatives=3))
-        run = step("train (defaults)", lambda: execute_run(ds, TrainConfig(), run_store=RunStore(ctx.home / "runs-memory"),
+        # --quick: 1 epoch (the peak is per step, not per epoch; the default epochs only repeat the same steps)
+        config = TrainConfig(epochs=1) if ctx.quick else TrainConfig()
+        run = step("train (defaults)", lambda: execute_run(ds, config, run_store=RunStore(ctx.home / "runs-memory"),
                                                           negatives=negs, base_encoder=base))
         tuned = load_encoder(str(run.path))
         step("project (pca)", lambda: projection(ds, base, tuned, method="pca"))

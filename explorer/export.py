@@ -128,9 +128,12 @@ class OnnxEmbedder:
     Args:
         folder: the ``out_dir`` of :func:`export_model`.
         threads: onnxruntime intra-op threads (None: its default, one per core).
+        spin: let idle onnxruntime threads busy-wait for work (its default). Off here: on a shared or
+            oversubscribed machine (Community Cloud's 2 vCPUs, a server also running training) spinning
+            threads burn the CPU the other work needs.
     """
 
-    def __init__(self, folder: str | Path, threads: int | None = None) -> None:
+    def __init__(self, folder: str | Path, threads: int | None = None, spin: bool = False) -> None:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -139,6 +142,9 @@ class OnnxEmbedder:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(folder / meta["file"]), options, providers=["CPUExecutionProvider"])
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))

@@ -41,7 +41,9 @@ def _write_json(path: Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        raise StorageError(f"Cannot write {path}: {exc.strerror or exc}. Check that the folder is writable and not full.") from exc
+        raise StorageError(
+            f"Cannot write {path}: {exc.strerror or exc}. Check that the folder is writable and not full."
+        ) from exc
 
 
 def _read_json(path: Path, default: Any) -> Any:

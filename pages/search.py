@@ -16,8 +16,9 @@ with guard.page("Search", "Type any query; both models search the whole corpus."
         base = pipeline.search(m.dataset, m.base, query, k, store)
         tuned = pipeline.search(m.dataset, m.tuned, query, k, store)
     left, right = st.columns(2)
-    for col, frame, other, title, key, tuned_side in ((left, base, tuned, "Baseline", "search_base", False),
-                                                      (right, tuned, base, f"Fine-tuned ({m.run_id})", "search_tuned", True)):
+    sides = ((left, base, tuned, "Baseline", "search_base", False),
+             (right, tuned, base, f"Fine-tuned ({m.run_id})", "search_tuned", True))
+    for col, frame, other, title, key, tuned_side in sides:
         where = dict(zip(other["pid"], other["rank"]))
         frame = frame.assign(other_rank=[where.get(p) for p in frame["pid"]], grade=0)
         with col:

@@ -11,6 +11,9 @@ from explorer.errors import DataError
 from explorer.projection import _procrustes_onto, project, project_aligned
 
 
+FAST = {"pca": {}, "tsne": {"max_iter": 250}}  # sklearn's minimum; the tests need no polished layout
+
+
 def _points(n: int = 40, dim: int = 12, seed: int = 0) -> np.ndarray:
     x = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -61,18 +64,18 @@ def test_too_few_points_or_bad_values_raise_data_error():
 @pytest.mark.parametrize("method", ["pca", "tsne"])
 def test_deterministic_with_a_seed(method):
     x = _points()
-    first = project(x, method=method, seed=3, use_cache=False)
-    second = project(x, method=method, seed=3, use_cache=False)
+    first = project(x, method=method, seed=3, use_cache=False, **FAST[method])
+    second = project(x, method=method, seed=3, use_cache=False, **FAST[method])
     assert first.shape == (40, 2) and first.dtype == np.float32
     np.testing.assert_array_equal(first, second)
-    assert project(x, method=method, n_components=3, use_cache=False).shape == (40, 3)
+    assert project(x, method=method, n_components=3, use_cache=False, **FAST[method]).shape == (40, 3)
 
 
 @pytest.mark.parametrize("method", ["pca", "tsne"])
 def test_identical_before_and_after_land_on_identical_coordinates(method):
     x = _points()
     noisy = x + np.float32(1e-8)  # float noise of a re-normalization is not a change
-    before, after = project_aligned(x, noisy, method=method, use_cache=False)
+    before, after = project_aligned(x, noisy, method=method, use_cache=False, **FAST[method])
     np.testing.assert_array_equal(before, after)
 
 
@@ -80,7 +83,7 @@ def test_identical_before_and_after_land_on_identical_coordinates(method):
 def test_only_moved_points_move(method):
     x = _points()
     y = _moved(x, slice(0, 8))
-    before, after = project_aligned(x, y, method=method, use_cache=False)
+    before, after = project_aligned(x, y, method=method, use_cache=False, **FAST[method])
     np.testing.assert_array_equal(before[8:], after[8:])  # one row of the joint fit each
     spread = np.linalg.norm(before - before.mean(axis=0), axis=1).mean()
     assert np.linalg.norm(before[:8] - after[:8], axis=1).mean() > 0.1 * spread
@@ -89,10 +92,11 @@ def test_only_moved_points_move(method):
 def test_tsne_between_different_widths_uses_procrustes():
     x = _points(30, 12)
     y = np.hstack([x, np.zeros((30, 4), dtype=np.float32)])  # same geometry in a wider space
-    before, after = project_aligned(x, y, method="tsne", use_cache=False)
+    before, after = project_aligned(x, y, method="tsne", use_cache=False)  # converged layouts (500 iterations)
     assert before.shape == after.shape == (30, 2)
     spread = np.linalg.norm(before - before.mean(axis=0), axis=1).mean()
-    assert np.linalg.norm(before - after, axis=1).mean() < 0.5 * spread
+    # The after fit refines the before layout and is rotated onto it: the unchanged geometry stays put.
+    assert np.linalg.norm(before - after, axis=1).mean() < 0.05 * spread
 
 
 def test_procrustes_undoes_rotation_scale_and_shift():

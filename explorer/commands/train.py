@@ -140,6 +140,7 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         if not distributed.is_main_process():
             execute_worker(dataset, config)
+            print(f"[rank {distributed.rank()}/{distributed.world_size()}] trained its share of every batch", file=sys.stderr)
             return 0
         bar = ProgressBar()
         try:
@@ -149,6 +150,8 @@ def run_train(args: argparse.Namespace) -> int:
     finally:
         distributed.destroy_process_group()
     evaluation = run.evaluation() or {}
+    if distributed.is_distributed():
+        print(f"[rank 0/{distributed.world_size()}] data-parallel training over {distributed.world_size()} processes", file=sys.stderr)
     if args.json:
         print(json.dumps(evaluation, indent=2, sort_keys=True))
     else:

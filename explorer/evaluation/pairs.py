@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,22 @@ def _negative_pairs(negatives: Any) -> list[tuple[str, str, str]]:
     return [(str(q), str(p), "hard") for q, p in negatives]
 
 
+def _draw(rng: random.Random, ids: list[str], exclude: set[str], n: int) -> list[str]:
+    """``n`` distinct ids not in ``exclude``, drawn by rejection (the pool is usually far larger than
+    ``exclude``, so this avoids copying it once per query), or all that are left when fewer remain."""
+    if len(ids) - len(exclude) < 4 * n:
+        candidates = [p for p in ids if p not in exclude]
+        return rng.sample(candidates, min(n, len(candidates)))
+    chosen: list[str] = []
+    seen = set(exclude)
+    while len(chosen) < n:
+        pid = ids[rng.randrange(len(ids))]
+        if pid not in seen:
+            seen.add(pid)
+            chosen.append(pid)
+    return chosen
+
+
 def build_pairs(
     dataset: "Dataset",
     split: str,
@@ -76,15 +92,13 @@ def build_pairs(
     for q in qids:
         rows.extend((q, p, "positive", 1) for p in sorted(dataset.positives(q)))
     pool = sorted({p for q in qids for p in dataset.positives(q)})
+    corpus_ids = dataset.passage_ids()
     rng = random.Random(f"{seed}:{split}")  # string seeds are hashed stably, unlike hash()
     for q in qids:
         judged = set(dataset.qrels.get(q, {}))
-        n_pos = len(dataset.positives(q))
-        candidates = [p for p in pool if p not in judged]
-        if len(candidates) < n_pos * weak_per_positive:
-            candidates = [p for p in dataset.passage_ids() if p not in judged]
-        n = min(len(candidates), n_pos * weak_per_positive)
-        rows.extend((q, p, "weak", 0) for p in rng.sample(candidates, n))
+        n = len(dataset.positives(q)) * weak_per_positive
+        source = pool if len(pool) - len(judged) >= n else corpus_ids
+        rows.extend((q, p, "weak", 0) for p in _draw(rng, source, judged, n))
     in_split = set(qids)
     for q, p, kind in _negative_pairs(negatives):
         if q in in_split and p in dataset.corpus and dataset.qrels.get(q, {}).get(p, 0) <= 0:
@@ -248,8 +262,3 @@ def pair_classification(
     test = pair_similarities(dataset, encoder, "test", negatives, weak_per_positive, seed)
     return classify_pairs(train, test), pd.concat([train, test], ignore_index=True)
 
-
-def iter_kinds(frame: pd.DataFrame) -> Iterable[str]:
-    """Pair kinds present in a pairs table, in display order."""
-    present = set(frame["kind"])
-    return [k for k in ("positive", "weak", "hard") if k in present]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -50,7 +50,6 @@ class RetrievalResult:
     run: dict[str, dict[str, float]]
     n_queries: int
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, per_query: bool = False, run: bool = False) -> dict[str, Any]:
         """A JSON-able dict: flat metric keys plus ``n_queries``; optionally the per-query scores and run."""

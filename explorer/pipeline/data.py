@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explorer.config import Settings, get_settings
-from explorer.errors import DataError, StorageError, TrainingError
+from explorer.errors import DataError, StorageError
 from explorer.workspace import DatasetChoice, Workspace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,7 +63,10 @@ def save_upload(filename: str, data: bytes, settings: Settings | None = None) ->
     try:
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         path = settings.uploads_dir / name
-        path.write_bytes(data)
+        # Pages call this on every rerun while the file sits in the uploader: rewrite only what changed, so
+        # the file's modification time (part of the UI's dataset cache key) stays put.
+        if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
+            path.write_bytes(data)
     except OSError as exc:
         raise StorageError(f"Cannot store the upload in {settings.uploads_dir}: {exc.strerror or exc}.") from exc
     return path
@@ -98,8 +101,13 @@ def is_table(path: Path) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ encoders
-def load_encoder(spec: str = "minilm", settings: Settings | None = None) -> "Encoder":
-    """An encoder by spec (``EXPLORER_ENCODER=fake`` turns "minilm" into the fast fake)."""
+def load_encoder(spec: str = "minilm") -> "Encoder":
+    """An encoder by spec: "minilm" (the bundled default; ``EXPLORER_ENCODER=fake`` turns it into the fast
+    fake), a run folder (its fine-tuned model or adapter), a model folder or id.
+
+    Raises:
+        ModelError: the spec names no usable model (the message says why and what to do).
+    """
     from explorer.encoders.registry import load_encoder as _load
 
     return _load(spec)

@@ -16,6 +16,9 @@ from explorer.config import Settings, get_settings
 from explorer.errors import StorageError, TrainingError
 from explorer.workspace import DatasetChoice, Workspace
 
+ADAPTER_LEARNING_RATE = 1e-3
+"""Learning rate of an adapter when the user leaves it on auto: a linear map trains well with larger steps."""
+
 
 @dataclass
 class RunInfo:
@@ -123,7 +126,7 @@ def demo_config(method: str = "full") -> dict[str, Any]:
         raise ValueError(f"method must be 'full' or 'adapter', got {method!r}")
     params: dict[str, Any] = {"method": method}
     if method == "adapter":
-        params["learning_rate"] = 1e-3
+        params["learning_rate"] = ADAPTER_LEARNING_RATE
     if get_settings().public and method == "full":
         params["epochs"] = min(2, get_settings().max_epochs)
     return params
@@ -145,6 +148,9 @@ def start_training(manager: Any, ws: Workspace, choice: DatasetChoice, params: d
 
     settings = ws.settings
     dataset = load_dataset(choice, settings)
+    params = dict(params)
+    if params.get("learning_rate") is None and params.get("method") == "adapter":
+        params["learning_rate"] = ADAPTER_LEARNING_RATE  # TrainConfig's default (3e-5) suits full fine-tunes
     config = TrainConfig.from_dict({k: v for k, v in params.items() if v is not None})
     if config.epochs is not None and config.epochs > settings.max_epochs:
         raise TrainingError(f"epochs={config.epochs} exceeds this server's limit of {settings.max_epochs}; choose fewer.")

@@ -135,10 +135,7 @@ def base_model_path(spec: str) -> str:
     Raises:
         TrainingError: the spec is not a sentence-transformers model (e.g. an API model or the fake encoder).
     """
-    try:
-        from explorer.encoders.registry import load_encoder
-    except ModuleNotFoundError:  # TODO(integration): registry not written yet
-        from explorer.encoders.sentence import SentenceTransformerEncoder as load_encoder  # type: ignore[assignment]
+    from explorer.encoders.registry import load_encoder
 
     encoder = load_encoder(spec)
     path = getattr(encoder, "model_path", None)

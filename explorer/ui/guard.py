@@ -29,6 +29,9 @@ def page(title: str, caption: str | None = None, *, sidebar: bool = True) -> Ite
     """
     from explorer.ui import state
 
+    # Also set here, not only in app.py: with a pages/ folder next to app.py, Streamlit 1.67 runs a page
+    # opened by its URL (/data ...) without the entry script, which would leave the layout centered.
+    st.set_page_config(page_title=f"{title} · Embedding fine-tuning explorer", page_icon="🧭", layout="wide")
     st.title(title)
     if caption:
         st.caption(caption)

@@ -95,20 +95,24 @@ def animated(points: pd.DataFrame, edges, color_by: str, dims: int) -> go.Figure
         before = [go.Scatter(t.to_plotly_json()) for t in before]
         after = [go.Scatter(t.to_plotly_json()) for t in after]
     fig = go.Figure(data=before, frames=[go.Frame(data=before, name="before"), go.Frame(data=after, name="after")])
-    lo = points[["x", "y"]].min() - 0.5
-    hi = points[["x", "y"]].max() + 0.5
+    # Fixed axes (both stages' extent plus 8%), or plotly rescales between frames and the motion is lost.
+    span = points[["x", "y"]].max() - points[["x", "y"]].min()
+    lo = points[["x", "y"]].min() - 0.08 * span
+    hi = points[["x", "y"]].max() + 0.08 * span
     if dims == 2:
         fig.update_xaxes(range=[lo["x"], hi["x"]], title="component 1")
         fig.update_yaxes(range=[lo["y"], hi["y"]], title="component 2")
     steps = [dict(method="animate", label=s, args=[[s], dict(mode="immediate", frame=dict(duration=800, redraw=dims == 3),
                                                               transition=dict(duration=800))]) for s in ("before", "after")]
+    # Play button and slider sit under the plot so they never cover the title or the points.
     fig.update_layout(
-        height=640, template="plotly_white", title="Queries and passages: before → after (press play)",
-        margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=-0.15),
-        updatemenus=[dict(type="buttons", showactive=False, x=0, y=1.08, xanchor="left", buttons=[
+        height=680, template="plotly_white", title="Queries and passages: before → after (press play)",
+        margin=dict(l=10, r=10, t=60, b=140), legend=dict(orientation="h", y=-0.32),
+        updatemenus=[dict(type="buttons", showactive=False, x=0, y=-0.1, xanchor="left", yanchor="top", buttons=[
             dict(label="▶ play", method="animate",
                  args=[None, dict(frame=dict(duration=1000, redraw=dims == 3), transition=dict(duration=800),
                                   fromcurrent=True)])])],
-        sliders=[dict(active=0, steps=steps, x=0.12, len=0.5, y=1.1, currentvalue=dict(prefix="stage: "))],
+        sliders=[dict(active=0, steps=steps, x=0.1, len=0.6, y=-0.06, yanchor="top",
+                      currentvalue=dict(prefix="stage: "))],
     )
     return fig

@@ -9,6 +9,7 @@ that only reads the workspace (Home) paints without importing torch.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -69,9 +70,9 @@ def _cleanup_once() -> None:
 # ------------------------------------------------------------------------------------------ dataset
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _load_dataset(choice_key: str, home: str) -> "Dataset":
-    from explorer import pipeline
-
     import json
+
+    from explorer import pipeline
 
     return pipeline.load_dataset(DatasetChoice(**json.loads(choice_key)))
 
@@ -82,7 +83,10 @@ def current_dataset(ws: Workspace | None = None) -> "Dataset | None":
     choice = ws.dataset_choice()
     if choice is None:
         return None
-    return _load_dataset(choice.key(), str(ws.folder))
+    # The file's modification time is part of the key: a re-upload under the same name is a new dataset.
+    path = Path(choice.spec)
+    stamp = str(path.stat().st_mtime_ns) if choice.spec not in ("demo",) and path.exists() else ""
+    return _load_dataset(choice.key(), f"{ws.folder}|{stamp}")
 
 
 # ------------------------------------------------------------------------------------------ encoders
@@ -147,6 +151,8 @@ def baseline_result(dataset: "Dataset", encoder: "Encoder", split: str = "test",
     key = (dataset.fingerprint(), encoder.fingerprint, split)
     if key not in memo:
         memo[key] = pipeline.baseline_evaluation(dataset, encoder, split, progress=progress)
+        while len(memo) > 16:  # bounded: oldest first (dicts keep insertion order)
+            memo.pop(next(iter(memo)))
     return memo[key]
 
 
@@ -165,16 +171,13 @@ def tuned_run_id(ws: Workspace | None = None) -> str | None:
 
 
 @st.cache_resource(show_spinner=False)
-def _store(store_dir: str) -> Any:
+def _store(store_dir: str, _settings: Any) -> Any:
     from explorer.store import VectorStore
 
-    return VectorStore(_workspace_settings())
-
-
-def _workspace_settings() -> Any:
-    return workspace().settings
+    return VectorStore(_settings)
 
 
 def vector_store() -> Any:
     """The workspace's vector store (one open chromadb client per store folder)."""
-    return _store(str(workspace().settings.store_dir))
+    settings = workspace().settings
+    return _store(str(settings.store_dir), settings)

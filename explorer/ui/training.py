@@ -35,9 +35,10 @@ def training_form() -> dict | None:
                                         f"Limit here: {settings.max_epochs}.")
         batch = c[1].select_slider("Batch size", [8, 16, 32, 64, 128], 32, key="train_batch",
                                    help="Larger batches give more in-batch negatives but use more memory.")
-        lr = c[2].select_slider("Learning rate", [1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 1e-3], 3e-5, key="train_lr",
-                                format_func=lambda v: f"{v:.0e}",
-                                help="3e-5 suits full fine-tuning; adapters like larger rates (1e-3).")
+        lr = c[2].select_slider("Learning rate", ["auto", 1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 1e-3, 1e-2], "auto",
+                                key="train_lr", format_func=lambda v: v if v == "auto" else f"{v:.0e}",
+                                help="auto: 3e-5 for a full fine-tune, 1e-3 for an adapter (a small linear map "
+                                     "needs larger steps).")
         c = st.columns(3)
         seed = c[0].number_input("Seed", 0, 100_000, 42, key="train_seed", help="Same seed, same run.")
         max_len = c[1].select_slider("Max sequence length (tokens)", [64, 128, 256, 512], 256, key="train_maxlen",
@@ -46,7 +47,7 @@ def training_form() -> dict | None:
     if not start:
         return None
     return {"method": method, "loss": loss, "epochs": int(epochs) or None, "batch_size": int(batch),
-            "learning_rate": float(lr), "seed": int(seed), "max_seq_length": int(max_len),
+            "learning_rate": None if lr == "auto" else float(lr), "seed": int(seed), "max_seq_length": int(max_len),
             "use_hard_negatives": bool(hard)}
 
 
@@ -55,7 +56,7 @@ def runs_table(runs: list) -> None:
     ws = state.workspace()
     rows = [{"run": r.id, "status": r.status, "method": r.method, "created": r.created,
              "NDCG@10 before": r.metrics_before.get("ndcg@10"), "NDCG@10 after": r.metrics_after.get("ndcg@10"),
-             "MRR@10 after": r.metrics_after.get("mrr@10")} for r in runs]
+             "MRR@10 after": r.metrics_after.get("mrr@10"), "error": r.error or ""} for r in runs]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_table",
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
                                 for c in ("NDCG@10 before", "NDCG@10 after", "MRR@10 after")})

@@ -42,6 +42,23 @@ def tiny_dataset() -> Dataset:
 TOPICS_LIST = list(TOPICS)
 
 
+def write_beir(dataset: Dataset, folder: Path) -> Path:
+    """Write a dataset as a BEIR folder (corpus.jsonl, queries.jsonl, qrels/train.tsv and test.tsv)."""
+    import json
+
+    (folder / "qrels").mkdir(parents=True)
+    with open(folder / "corpus.jsonl", "w", encoding="utf-8") as fh:
+        for p in dataset.corpus.values():
+            fh.write(json.dumps({"_id": p.id, "title": p.title, "text": p.text}) + "\n")
+    with open(folder / "queries.jsonl", "w", encoding="utf-8") as fh:
+        for qid, text in dataset.queries.items():
+            fh.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    for part in ("train", "test"):
+        rows = [f"{q}\t{p}\t{g}" for q, judged in dataset.qrels.items() if dataset.split.get(q) == part for p, g in judged.items()]
+        (folder / "qrels" / f"{part}.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(rows) + "\n")
+    return folder
+
+
 def build_tiny_model(folder: Path) -> Path:
     """Save a random 1-layer BERT with mean pooling as a sentence-transformers folder; returns the folder."""
     from sentence_transformers import SentenceTransformer, models
@@ -59,10 +76,10 @@ def build_tiny_model(folder: Path) -> Path:
     import torch
 
     torch.manual_seed(0)
-    BertModel(config, add_pooling_layer=False).save_pretrained(str(raw))
+    BertModel(config).save_pretrained(str(raw))
     tokenizer.save_pretrained(str(raw))
     word = models.Transformer(str(raw), max_seq_length=48)
-    pooling = models.Pooling(word.get_word_embedding_dimension(), pooling_mode="mean")
+    pooling = models.Pooling(word.get_embedding_dimension(), pooling_mode="mean")
     st_dir = folder / "st"
     SentenceTransformer(modules=[word, pooling], device="cpu").save(str(st_dir))
     return st_dir
@@ -88,3 +105,9 @@ def tiny_model_dir(tmp_path_factory) -> str:
 @pytest.fixture
 def tiny_data() -> Dataset:
     return tiny_dataset()
+
+
+@pytest.fixture(scope="session")
+def tiny_beir(tmp_path_factory) -> str:
+    """The tiny dataset as a BEIR folder (for the CLI)."""
+    return str(write_beir(tiny_dataset(), tmp_path_factory.mktemp("tiny-beir") / "tiny"))

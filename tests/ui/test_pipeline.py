@@ -73,3 +73,47 @@ def test_demo_config_methods():
     assert pipeline.demo_config("adapter")["method"] == "adapter"
     with pytest.raises(ValueError):
         pipeline.demo_config("other")
+
+
+def test_comparison_report_exports(workspace_with_run):
+    from explorer.ui import charts, report
+
+    ws, run_id = workspace_with_run
+    ds = pipeline.load_dataset(ws.dataset_choice())
+    base = pipeline.load_encoder("minilm")
+    tuned = pipeline.load_encoder(str(pipeline.run_folder(ws, run_id)))
+    comp = pipeline.compare(ds, base, tuned)
+    table = report.metrics_table(comp)
+    assert list(table["metric"])[:2] == ["NDCG@10", "MRR@10"]
+    assert set(report.scatter_frame(comp)["status"]) <= {"fixed", "broken", "unchanged"}
+    fig = charts.per_query_scatter(report.scatter_frame(comp))
+    html = report.html_report(comp, [fig], "Comparison")
+    assert html.startswith("<!doctype html>") and "cdn.plot.ly" in html and "NDCG@10" in html
+    assert html.count("<script") >= 1
+
+
+def test_projection_keeps_points_aligned(workspace_with_run):
+    ws, run_id = workspace_with_run
+    ds = pipeline.load_dataset(ws.dataset_choice())
+    base = pipeline.load_encoder("minilm")
+    data = pipeline.projection(ds, base, base, method="pca", n_components=2, max_passages=30)
+    before = data.points[data.points["stage"] == "before"].reset_index(drop=True)
+    after = data.points[data.points["stage"] == "after"].reset_index(drop=True)
+    assert (before[["x", "y"]].to_numpy() == after[["x", "y"]].to_numpy()).all()  # same encoder: nothing moves
+    assert (before["kind"] == "passage").sum() == 30
+    assert data.edges and all(q in set(before["id"]) for q, _ in data.edges)
+
+
+def test_search_returns_ranked_hits(workspace_with_run):
+    ws, _ = workspace_with_run
+    ds = pipeline.load_dataset(ws.dataset_choice())
+    hits = pipeline.search(ds, pipeline.load_encoder("minilm"), "coffee espresso beans", k=5)
+    assert list(hits["rank"]) == [1, 2, 3, 4, 5]
+    assert "coffee" in hits["text"].iloc[0]
+
+
+def test_saving_the_same_upload_twice_keeps_the_file_time(tiny_csv):
+    data = tiny_csv.read_bytes()
+    first = pipeline.save_upload("t.csv", data)
+    stamp = first.stat().st_mtime_ns
+    assert pipeline.save_upload("t.csv", data).stat().st_mtime_ns == stamp

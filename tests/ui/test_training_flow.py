@@ -25,7 +25,6 @@ def test_starting_a_training_creates_a_run(tiny_csv):
     at.run()
     at.switch_page("pages/train.py").run()
     at.radio(key="train_method").set_value("adapter")
-    at.select_slider(key="train_lr").set_value(1e-3)
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     assert problems(at) == []
     assert at.get("progress"), "the live panel shows a progress bar while the job runs"

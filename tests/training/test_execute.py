@@ -1,0 +1,103 @@
+"""execute_run, the job body, without threads: a complete run folder on the tiny model; cancel; failure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from explorer.errors import ModelError, TrainingError
+from explorer.training.config import TrainConfig
+from explorer.training.events import TrainingStopped
+from explorer.training.execute import execute_run, submit_run
+from explorer.training.jobs import JobManager
+from explorer.training.runs import RunStore
+
+
+def test_full_run_writes_a_complete_folder(tiny_data, tiny_model_dir, tmp_path):
+    events = []
+    config = TrainConfig(base_model=tiny_model_dir, epochs=2, batch_size=8)
+    run = execute_run(tiny_data, config, run_store=RunStore(tmp_path / "runs"), report=events.append)
+
+    assert run.state == "succeeded"
+    assert (run.path / "model" / "modules.json").is_file() and not (run.path / "model.tmp").exists()
+    config_json = json.loads((run.path / "config.json").read_text())
+    assert config_json["epochs"] == 2 and config_json["min_positive_grade"] == 1
+    assert config_json["base_model_info"]["fingerprint"]
+    evaluation = json.loads((run.path / "evaluation.json").read_text())
+    assert set(evaluation) >= {"baseline", "tuned", "comparison", "training_seconds"}
+    assert 0.0 <= evaluation["tuned"]["ndcg@10"] <= 1.0 and evaluation["tuned"]["n_queries"] == 4
+    assert "p_value" in evaluation["comparison"]["metrics"]["ndcg@10"]
+    lines = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    phases = {line["phase"] for line in lines}
+    assert phases == {"baseline", "mining", "training", "saving", "evaluating"}
+    losses = [line["loss"] for line in lines if line["phase"] == "training" and line["loss"] is not None]
+    assert losses and all(loss > 0 for loss in losses)
+    # 24 pairs / batch 8 = 3 steps per epoch, 2 epochs; the epoch-1 sampled evaluation carries metrics
+    assert max(line["total_steps"] for line in lines if line["phase"] == "training") == 6
+    assert any(line["metrics"].get("ndcg@10") is not None for line in lines if line["phase"] == "training")
+    assert [e.phase for e in events][-1] == "evaluating"
+    status = json.loads((run.path / "status.json").read_text())
+    assert status["state"] == "succeeded" and status["summary"]["ndcg@10"]["tuned"] == evaluation["tuned"]["ndcg@10"]
+    assert (run.path / "negatives.jsonl").is_file()
+
+
+def test_cancel_marks_the_run_cancelled(tiny_data, tiny_model_dir, tmp_path):
+    calls = {"n": 0}
+
+    def stop_during_training() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3  # baseline and mining pass, training stops after its first step
+
+    store = RunStore(tmp_path / "runs")
+    with pytest.raises(TrainingStopped):
+        execute_run(tiny_data, TrainConfig(base_model=tiny_model_dir, epochs=3, batch_size=4), run_store=store,
+                    should_stop=stop_during_training)
+    (run,) = store.list()
+    assert run.state == "cancelled"
+    assert not (run.path / "model").exists() and not (run.path / "evaluation.json").exists()
+
+
+def test_failure_is_recorded_then_raised(tiny_data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    with pytest.raises(ModelError):
+        execute_run(tiny_data, TrainConfig(base_model=str(tmp_path / "no-such-model")), run_store=store)
+    (run,) = store.list()
+    assert run.state == "failed" and "does not exist" in run.error
+
+
+def test_full_fine_tune_needs_a_model_with_weights(tiny_data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    with pytest.raises(TrainingError, match="not a sentence-transformers model"):
+        execute_run(tiny_data, TrainConfig(base_model="fake", use_hard_negatives=False), run_store=store)
+    assert store.list()[0].state == "failed"
+
+
+def test_bad_config_fails_before_any_folder(tiny_data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    with pytest.raises(TrainingError, match="batch_size"):
+        execute_run(tiny_data, TrainConfig(batch_size=1), run_store=store)
+    assert store.list() == []
+
+
+def test_adapter_run_on_the_fake_encoder(tiny_data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    config = TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 3})
+    run = execute_run(tiny_data, config, run_store=store)
+    assert run.state == "succeeded" and (run.path / "adapter").is_dir() and not (run.path / "model").exists()
+    assert json.loads((run.path / "config.json").read_text())["base_model"] == "fake"
+    evaluation = run.evaluation()
+    assert evaluation["baseline"]["n_queries"] == evaluation["tuned"]["n_queries"] == 4
+    assert store.zip_artifact(run.id).name.endswith("-adapter.zip")
+
+
+def test_submit_run_through_the_manager(tiny_data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    manager = JobManager(max_concurrent=1)
+    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 2}),
+                     run_store=store, owner="ws")
+    snap = manager.wait(job, timeout=60)
+    assert snap.status == "succeeded", snap.error
+    assert snap.result.id == snap.run_id and store.get(snap.run_id).state == "succeeded"
+    assert {e.phase for e in snap.history} >= {"baseline", "training", "evaluating"}
+    manager.shutdown()
