@@ -63,7 +63,7 @@ def make_rotated() -> tuple[Dataset, TableEncoder]:
 FAST = AdapterConfig(epochs=40, lr=0.05, batch_size=12, temperature=0.1)
 
 
-def test_mrr(ds: Dataset, encoder: Encoder, split: str = "test") -> float:
+def _test_mrr(ds: Dataset, encoder: Encoder, split: str = "test") -> float:
     qids, pids = ds.query_ids(split), ds.passage_ids()
     scores = encoder.encode([ds.queries[q] for q in qids], "query") @ encoder.encode(ds.passage_texts(), "passage").T
     mrr = 0.0
@@ -73,7 +73,7 @@ def test_mrr(ds: Dataset, encoder: Encoder, split: str = "test") -> float:
     return mrr / len(qids)
 
 
-test_mrr.__test__ = False  # a helper, not a test
+_test_mrr.__test__ = False  # a helper, not a test
 
 
 def test_training_lowers_the_loss_and_learns_the_rotation(rotated):
@@ -86,7 +86,7 @@ def test_training_lowers_the_loss_and_learns_the_rotation(rotated):
     assert events[-1]["epoch"] == pytest.approx(40.0)
     losses = adapter.metadata["epoch_losses"]
     assert losses[-1] < 0.5 * losses[0]
-    before, after = test_mrr(ds, base), test_mrr(ds, adapter)
+    before, after = _test_mrr(ds, base), _test_mrr(ds, adapter)
     assert before < 0.5 and after > 0.9, (before, after)
 
 
@@ -101,7 +101,7 @@ def test_both_sides_learn_to_drop_a_noisy_subspace():
     base = TableEncoder({f"query {i}": q[i] for i in range(N)} | {f"passage {i}": v[i] for i in range(N)})
     adapter = train_adapter(ds, base, AdapterConfig(**{**FAST.__dict__, "query_only": False}))
     assert not adapter.query_only
-    assert test_mrr(ds, adapter) > test_mrr(ds, base) + 0.15, (test_mrr(ds, base), test_mrr(ds, adapter))
+    assert _test_mrr(ds, adapter) > _test_mrr(ds, base) + 0.15, (_test_mrr(ds, base), _test_mrr(ds, adapter))
 
 
 def test_identity_init_starts_from_the_base(rotated):
