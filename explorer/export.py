@@ -62,10 +62,12 @@ def export_model(model_dir: str | Path, out_dir: str | Path, kind: ExportKind = 
     from sentence_transformers import SentenceTransformer
 
     try:
-        model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        # eager attention: the SDPA path builds its mask with Python branches the tracer would freeze
+        model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True,
+                                    model_kwargs={"attn_implementation": "eager"})
     except Exception as exc:  # any loading failure becomes one clear line
         raise ModelError(f"Could not load the model in {model_dir}: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
-    _pooling(model)  # refuse unsupported pipelines before writing anything
+    mode, normalize = _pooling(model)  # refuse unsupported pipelines before writing anything
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out_dir / "onnx", ignore_errors=True)
     model.save(str(out_dir))
@@ -83,8 +85,11 @@ def export_model(model_dir: str | Path, out_dir: str | Path, kind: ExportKind = 
 
             target = out_dir / INT8_FILE
             quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8)
-    (out_dir / "export.json").write_text(json.dumps({"kind": kind, "file": str(target.relative_to(out_dir)),
-                                                      "source": str(model_dir), "opset": _OPSET}, indent=2))
+    # What inference needs besides the graph, in one place (sentence-transformers' own config files moved
+    # between major versions): truncation length, pooling, normalization.
+    meta = {"kind": kind, "file": str(target.relative_to(out_dir)), "source": str(model_dir), "opset": _OPSET,
+            "max_seq_length": int(model.max_seq_length or 512), "pooling": mode, "normalize": normalize}
+    (out_dir / "export.json").write_text(json.dumps(meta, indent=2))
     return target
 
 
@@ -147,13 +152,7 @@ class OnnxEmbedder:
             options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(folder / meta["file"]), options, providers=["CPUExecutionProvider"])
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
-        self.normalize = any(str(m.get("type", "")).endswith("Normalize") for m in modules)
-        pooling = next(m for m in modules if str(m.get("type", "")).endswith("Pooling"))
-        config = json.loads((folder / pooling["path"] / "config.json").read_text(encoding="utf-8"))
-        self.mode = "cls" if config.get("pooling_mode_cls_token") else "mean"
-        st_config = folder / "sentence_bert_config.json"
-        self.max_length = (json.loads(st_config.read_text()).get("max_seq_length") if st_config.is_file() else None) or 512
+        self.mode, self.normalize, self.max_length = meta["pooling"], bool(meta["normalize"]), int(meta["max_seq_length"])
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:

@@ -15,7 +15,9 @@ from explorer.errors import ModelError  # noqa: E402
 from explorer.export import INT8_FILE, ONNX_FILE, OnnxEmbedder, export_model  # noqa: E402
 from tests.training.conftest import build_tiny_model  # noqa: E402
 
-TEXTS = ["what about coffee espresso", "rain clouds storm and more wet", "a", "python code snake script language"]
+# The last text is longer than the tiny model's 64 positions: the ONNX side must truncate exactly as torch does.
+TEXTS = ["what about coffee espresso", "rain clouds storm and more wet", "a", "python code snake script language",
+         " ".join(["coffee espresso beans roast brew"] * 20)]
 
 
 @pytest.fixture(scope="module")

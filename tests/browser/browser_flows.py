@@ -191,13 +191,20 @@ def errors_on(page) -> list[str]:
     return found
 
 
+def wait_or_fail(page, target, what: str, timeout_ms: int = STEP_TIMEOUT_MS) -> None:
+    """Wait for ``target``, but fail at once, with the app's own message, if an error shows up instead."""
+    failure = page.locator(f'{EXCEPTION}, [data-testid="stAlertContentError"]')
+    target.or_(failure.first).first.wait_for(timeout=timeout_ms)
+    assert not failure.count(), f"{what} failed: {failure.first.inner_text()!r}"
+
+
 def run_demo(page, method: str = "adapter", timeout_ms: int = 120_000) -> None:
     """Press the one-click demo on Home and wait until it lands on the Metrics page with its table and charts."""
     heading(page, "Embedding fine-tuning explorer").wait_for()
     label = {"adapter": "Adapter (fast)", "full": "Full fine-tune (best, slower)"}[method]
     page.get_by_text(label, exact=True).click()
     page.get_by_role("button", name="Run the demo").click()
-    heading(page, "Metrics").wait_for(timeout=timeout_ms)
+    wait_or_fail(page, heading(page, "Metrics"), "the demo", timeout_ms)
     page.locator(PLOT).first.wait_for(timeout=timeout_ms)
 
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_flows import ROOT, TABLE, errors_on, heading, nav, open_app, run_demo, settle, visit_all
+from browser_flows import ROOT, TABLE, errors_on, heading, nav, open_app, run_demo, settle, visit_all, wait_or_fail
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ def _start_adapter_training(page) -> str:
     nav(page, "Data")
     heading(page, "Data").wait_for()
     page.get_by_role("button", name="Use the demo dataset").click()
-    page.get_by_text("Statistics:").first.wait_for()
+    wait_or_fail(page, page.get_by_text("Statistics:").first, "loading the demo dataset")
     settle(page)
     nav(page, "Train")
     heading(page, "Train").wait_for()
@@ -93,8 +93,9 @@ def test_training_follows_the_user_and_survives_a_reload(app_server, new_page):
     heading(page, "Train").wait_for()
     page.locator(TABLE).first.wait_for()
     settle(page)
-    assert run_id in page.get_by_text("Run to compare with the baseline").locator("..").locator("..").inner_text() \
-        or run_id in page.locator("body").inner_text(), "the run is not listed after a reload"
+    # The runs table is drawn on a canvas; the run picker under it shows the id as text.
+    picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Run to compare with the baseline")
+    assert run_id in picker.inner_text(), "the finished run is not listed after a reload"
     assert not errors_on(page), app_server.log_tail()
     nav(page, "Home")
     heading(page, "Embedding fine-tuning explorer").wait_for()
