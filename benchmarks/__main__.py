@@ -31,9 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["EXPLORER_HOME"] = str(home)  # the explorer encoders cache here, so repeated runs reuse it
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    scifact = args.scifact or DEFAULT_SCIFACT
-    scifact = scifact.resolve() if (scifact / "corpus.jsonl").is_file() else None
-    ctx = Context(quick=args.quick, scifact=scifact, home=home)
+    hint = args.scifact or DEFAULT_SCIFACT
+    scifact = hint.resolve() if (hint / "corpus.jsonl").is_file() else None
+    ctx = Context(quick=args.quick, scifact=scifact, home=home, scifact_hint=hint)
     failed = 0
     for name in args.names or ORDER:
         module = importlib.import_module(f"benchmarks.bench_{name}")

@@ -42,6 +42,34 @@ def demo_like(ctx: Context) -> tuple[Any, str]:
 
 
 def run(ctx: Context) -> dict[str, Any]:
+    """Measure in a fresh child process: ru_maxrss covers a whole process's life, so earlier benchmarks of the
+    same ``python -m benchmarks`` run must not count."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from benchmarks.common import REPO
+    from explorer.data.demo import demo_available
+
+    if not demo_available():
+        ctx.need_scifact()  # raises Skip with the reason when neither the demo nor SciFact is there
+    with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp:
+        out = os.path.join(tmp, "out.json")
+        scifact = f"Path({str(ctx.scifact)!r})" if ctx.scifact else "None"
+        code = ("import json, sys; from pathlib import Path; from benchmarks.common import Context; "
+                "from benchmarks.bench_memory import measure; "
+                f"ctx = Context(quick={ctx.quick!r}, scifact={scifact}, "
+                f"home=Path({str(ctx.home)!r})); "
+                f"json.dump(measure(ctx), open({out!r}, 'w'), default=str)")
+        subprocess.run([sys.executable, "-c", code], cwd=REPO, env=os.environ.copy(), check=True)
+        with open(out) as fh:
+            return json.load(fh)
+
+
+def measure(ctx: Context) -> dict[str, Any]:
+    """The flow itself, in the current process (call it in a fresh one)."""
     import psutil
 
     start_rss = psutil.Process().memory_info().rss / 2**20

@@ -34,11 +34,12 @@ class Context:
     quick: bool
     scifact: Path | None
     home: Path
+    scifact_hint: Path = DEFAULT_SCIFACT
     notes: list[str] = field(default_factory=list)
 
     def need_scifact(self) -> Path:
         if self.scifact is None:
-            raise Skip(f"BEIR SciFact not found (looked in {DEFAULT_SCIFACT}); pass --scifact PATH")
+            raise Skip(f"BEIR SciFact not found (no corpus.jsonl in {self.scifact_hint}); pass --scifact PATH")
         return self.scifact
 
 

@@ -95,7 +95,8 @@ def test_training_follows_the_user_and_survives_a_reload(app_server, new_page):
     settle(page)
     # The runs table is drawn on a canvas; the run picker under it shows the id as text.
     picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Run to compare with the baseline")
-    assert run_id in picker.inner_text(), "the finished run is not listed after a reload"
+    shown = picker.inner_text() + " ".join(box.input_value() for box in picker.locator("input").all())
+    assert run_id in shown, f"the finished run is not listed after a reload: {shown!r}"
     assert not errors_on(page), app_server.log_tail()
     nav(page, "Home")
     heading(page, "Embedding fine-tuning explorer").wait_for()
@@ -117,12 +118,17 @@ def test_public_mode_keeps_visitors_apart(app_server_factory, new_page):
     run_id = _start_adapter_training(alice)
     assert _workspace_id(alice) == ws_alice, "navigating lost the workspace id"
 
+    # Bob loads the same demo dataset, so his Train page draws its list of runs: it must be empty.
+    nav(bob, "Data")
+    heading(bob, "Data").wait_for()
+    bob.get_by_role("button", name="Use the demo dataset").click()
+    wait_or_fail(bob, bob.get_by_text("Statistics:").first, "loading the demo dataset")
     nav(bob, "Train")
     heading(bob, "Train").wait_for()
+    bob.get_by_text("No runs yet").wait_for()
     settle(bob)
-    body = bob.locator("body").inner_text()
-    assert run_id not in body
-    assert "Choose a dataset first" in body  # Bob has not even chosen a dataset
+    assert run_id not in bob.locator("body").inner_text()
+    assert _workspace_id(bob) == ws_bob
     nav(bob, "Home")
     heading(bob, "Embedding fine-tuning explorer").wait_for()
     assert bob.locator('[data-testid="stMetric"]').filter(has_text="Runs in total").inner_text().split()[-1] == "0"
