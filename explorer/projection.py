@@ -238,16 +238,18 @@ def project_aligned(before: np.ndarray, after: np.ndarray, method: str = "pca", 
         if np.array_equal(a, b):  # nothing changed: one projection serves both, coordinates coincide
             single = project(b, method, n_components, seed, use_cache, **params)
             return single, single.copy()
-    n_fit = len(np.unique(np.vstack([b, a]), axis=0)) if joint else len(b)
-    resolved = _resolve(method, n_components, n_fit, params)
-    key = _key((b, a), method, n_components, seed, resolved, "aligned")
+    # Keyed on the caller's parameters, not the resolved ones: resolving needs the distinct-row count, a
+    # sort of all 2n rows that would make every cached re-render pay seconds on large inputs.
+    key = _key((b, a), method, n_components, seed, dict(params), "aligned")
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
         if joint:
             # Fit on distinct rows: an unchanged point is a single row, so it lands in one place.
             distinct, inverse = np.unique(np.vstack([b, a]), axis=0, return_inverse=True)
+            resolved = _resolve(method, n_components, len(distinct), params)
             coords = _reduce(distinct, method, n_components, seed, resolved)[inverse.ravel()]
             return coords[: len(b)], coords[len(b) :]
+        resolved = _resolve(method, n_components, len(b), params)
         first = _reduce(b, method, n_components, seed, resolved)
         second = _reduce(a, method, n_components, seed, resolved, init=first)
         return first, _procrustes_onto(second, first)

@@ -15,7 +15,10 @@ with guard.page("Inspect", "Pick a test query and see both rankings side by side
     guard.need(len(pool), f"No {which} queries.")
     labels = {q: f"{text}  ({status}, NDCG@10 {a:.2f} → {b:.2f})" for q, text, status, a, b
               in zip(pool["qid"], pool["query"], pool["status"], pool["ndcg@10_a"], pool["ndcg@10_b"])}
-    qid = c2.selectbox("Query (type to search)", list(labels), format_func=labels.get, key="inspect_query")
+    best = rankings.most_improved(pool)  # open on the clearest success: the most improved fixed query
+    options = list(labels)
+    qid = c2.selectbox("Query (type to search)", options, index=options.index(best) if best in labels else 0,
+                       format_func=labels.get, key="inspect_query")
     k = c3.slider("Top k", 3, 30, 10, key="inspect_k")
     base_list, tuned_list = comp.ranked_lists(qid, k)
     judged = {p: g for p, g in m.dataset.qrels.get(qid, {}).items() if g > 0}

@@ -14,7 +14,8 @@ with guard.page("Latent space", "Where queries and passages sit before and after
                             help="PCA keeps global distances; UMAP and t-SNE keep neighbourhoods (slower).")
     dims = c[1].radio("Dimensions", [2, 3], horizontal=True, key="latent_dims")
     view = c[2].radio("View", ["side by side", "animated"], key="latent_view", help="Animated morphs before → after.")
-    color_by = c[3].selectbox("Colour by", list(latent.COLOR_BY), format_func=latent.COLOR_BY.get, key="latent_color")
+    color_by = c[3].selectbox("Colour by", list(latent.COLOR_BY), format_func=latent.COLOR_BY.get, key="latent_color",
+                            help=latent.COLOR_BY_HELP)
     max_p = c[4].select_slider("Passages (max)", [200, 500, 1000, 2000, 5000], 2000, key="latent_max",
                                help="All test queries' relevant passages plus a seeded sample of the rest.")
     lines = st.toggle("Lines from each query to its relevant passages", value=True, key="latent_lines")
@@ -24,7 +25,7 @@ with guard.page("Latent space", "Where queries and passages sit before and after
     st.caption(f"{n_passages:,} of {data.n_passages_total:,} passages shown, "
                f"{int((data.points['kind'] == 'query').sum()) // 2} test queries.")
     build = latent.side_by_side if view == "side by side" else latent.animated
-    fig = build(data.points, edges, color_by, dims)
+    fig = build(data.points, edges, color_by, dims, method)
     selectable = dims == 2 and view == "side by side"
     event = st.plotly_chart(fig, key="latent_chart", config=charts.png_config(f"latent_{method}_{dims}d"),
                             on_select="rerun" if selectable else "ignore",

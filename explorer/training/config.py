@@ -84,8 +84,8 @@ class TrainConfig:
     mini_batch_size: int = 16
     matryoshka_dims: tuple[int, ...] = ()
     eval_every_steps: int | None = None
-    eval_max_queries: int = 200
-    eval_max_passages: int = 1000
+    eval_max_queries: int = 100
+    eval_max_passages: int = 500
     min_positive_grade: int | None = None
     adapter: dict[str, Any] = field(default_factory=dict)
 

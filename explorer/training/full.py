@@ -120,7 +120,7 @@ def build_loss(model: Any, config: TrainConfig) -> Any:
     else:  # validate() rejects unknown names first; this guards direct callers
         raise TrainingError(f"Unknown loss {config.loss!r}.")
     if config.matryoshka_dims:
-        dim = model.get_sentence_embedding_dimension()
+        dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
         too_big = [d for d in config.matryoshka_dims if dim is not None and d > dim]
         if too_big:
             raise TrainingError(f"matryoshka_dims {too_big} exceed the model's embedding size {dim}; use smaller dims.")
@@ -223,12 +223,17 @@ def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_dat
                     "training", state.global_step, state.max_steps, epoch=state.epoch, loss=loss,
                     lr=logs.get("learning_rate"), eta_seconds=self._eta(state),
                 ))
+            self._check_stop(control)  # logging follows on_step_end: look again so a stop lands this step
 
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if should_stop():
+        def _check_stop(self, control: Any) -> bool:
+            if self.stopped or should_stop():
                 self.stopped = True
                 control.should_training_stop = True
                 control.should_epoch_stop = True
+            return self.stopped
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self._check_stop(control):
                 return
             every = config.eval_every_steps
             if every and state.global_step % every == 0 and state.global_step < state.max_steps:
@@ -350,9 +355,11 @@ def train_full(
     try:
         args = training_arguments(replace(config, batch_size=min(config.batch_size, max(2, n_rows))), tmp, device)
         card = getattr(model, "model_card_data", None)
-        if card is not None:  # the model card would sample widget examples and look the base model up online
-            card.generate_widget_examples = False
+        if card is not None:
+            # The model card would look the base model up online and sample "widget examples" with the global
+            # random module (slow, and it moves every other user's random state): skip both.
             card.local_files_only = True
+            card.set_widget_examples = lambda dataset: None
         trainer = SentenceTransformerTrainer(
             model=model, args=args, train_dataset=train_data, loss=build_loss(model, config), callbacks=[bridge],
         )

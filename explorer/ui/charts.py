@@ -10,8 +10,10 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 BASELINE = "#64748b"
 TUNED = "#f97316"
@@ -23,6 +25,7 @@ PASSAGE = "#94a3b8"
 STATUS_COLORS = {"fixed": POSITIVE, "broken": HARD, "unchanged": WEAK}
 KIND_COLORS = {"positive": POSITIVE, "weak": WEAK, "hard": HARD, "query": QUERY, "passage": PASSAGE}
 MODEL_COLORS = {"baseline": BASELINE, "tuned": TUNED}
+MODEL_LABELS = {"baseline": "baseline", "tuned": "fine-tuned"}  # the app's word for the tuned model
 GRADE_COLORS = {0: "#cbd5e1", 1: "#86efac", 2: "#22c55e", 3: "#15803d"}
 
 
@@ -55,12 +58,21 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go
 
 # ------------------------------------------------------------------------------------------ data page
 def length_histogram(lengths: Mapping[str, Sequence[int]]) -> go.Figure:
-    """Overlaid histograms of text lengths in words (one trace per kind, e.g. queries and passages)."""
-    fig = go.Figure()
-    for kind, values in lengths.items():
-        fig.add_trace(go.Histogram(x=list(values), name=kind, opacity=0.7, marker_color=KIND_COLORS.get(kind.rstrip("s"))))
-    fig.update_layout(barmode="overlay")
-    return _layout(fig, "Text length", "words", "texts")
+    """Text lengths in words, one panel per kind (e.g. queries and passages).
+
+    Separate panels with their own x axis: queries (~10 words) and passages (~100) on one axis leave the
+    queries a thin sliver at the left edge.
+    """
+    kinds = list(lengths)
+    fig = make_subplots(rows=max(1, len(kinds)), cols=1, subplot_titles=kinds, vertical_spacing=0.22)
+    for row, kind in enumerate(kinds, start=1):
+        fig.add_trace(go.Histogram(x=list(lengths[kind]), name=kind, marker_color=KIND_COLORS.get(kind.rstrip("s"))),
+                      row=row, col=1)
+        fig.update_yaxes(title_text="texts", row=row, col=1)
+    fig.update_xaxes(title_text="words", row=len(kinds), col=1)
+    _layout(fig, "Text length", "", "")
+    fig.update_layout(showlegend=False)  # the panel titles name the kinds
+    return fig
 
 
 def grades_bar(counts: Mapping[int, int]) -> go.Figure:
@@ -72,8 +84,11 @@ def grades_bar(counts: Mapping[int, int]) -> go.Figure:
 
 
 def judgements_histogram(per_query: Sequence[int]) -> go.Figure:
-    """Histogram of the number of judged passages per query."""
-    fig = go.Figure(go.Histogram(x=list(per_query), marker_color=QUERY, name="queries"))
+    """Bar chart of how many queries have 1, 2, 3, … judged passages (one tick per integer)."""
+    counts = pd.Series(list(per_query), dtype=int).value_counts().sort_index()
+    fig = go.Figure(go.Bar(x=counts.index.tolist(), y=counts.tolist(), marker_color=QUERY, name="queries"))
+    fig.update_xaxes(tickmode="linear", dtick=1)
+    fig.update_layout(showlegend=False)
     return _layout(fig, "Judgements per query", "judged passages", "queries")
 
 
@@ -93,23 +108,32 @@ def eval_curve(frame: pd.DataFrame) -> go.Figure:
 
 
 # ------------------------------------------------------------------------------------------ metrics
-def per_query_scatter(frame: pd.DataFrame, metric: str = "ndcg@10") -> go.Figure:
+def jitter(n: int, scale: float = 0.012, seed: int = 0) -> np.ndarray:
+    """Small deterministic offsets (seeded uniform in ±scale) so identical points stay visible."""
+    return np.random.default_rng(seed).uniform(-scale, scale, n)
+
+
+def per_query_scatter(frame: pd.DataFrame, metric: str = "NDCG@10") -> go.Figure:
     """Baseline vs tuned score per query, coloured fixed/broken/unchanged, with the diagonal.
+
+    Many queries score exactly the same before and after (often 1.0 → 1.0), so markers get a small seeded
+    jitter; the hover text shows the exact scores.
 
     ``frame`` needs columns ``qid``, ``query``, ``baseline``, ``tuned``, ``status``.
     """
     fig = go.Figure()
-    for status, color in STATUS_COLORS.items():
+    for i, (status, color) in enumerate(STATUS_COLORS.items()):
         part = frame[frame["status"] == status]
         fig.add_trace(go.Scattergl(
-            x=part["baseline"], y=part["tuned"], mode="markers", name=f"{status} ({len(part)})",
-            marker=dict(color=color, size=8, opacity=0.8),
-            text=[wrap(t) for t in part["query"]], customdata=part["qid"],
-            hovertemplate="%{text}<br>baseline %{x:.3f} → tuned %{y:.3f}<extra></extra>",
+            x=part["baseline"] + jitter(len(part), seed=2 * i), y=part["tuned"] + jitter(len(part), seed=2 * i + 1),
+            mode="markers", name=f"{status} ({len(part)})",
+            marker=dict(color=color, size=8, opacity=0.7, line=dict(color="white", width=0.5)),
+            text=[wrap(t) for t in part["query"]], customdata=np.stack([part["baseline"], part["tuned"]], axis=-1),
+            hovertemplate="%{text}<br>baseline %{customdata[0]:.3f} → fine-tuned %{customdata[1]:.3f}<extra></extra>",
         ))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#94a3b8", dash="dash"), name="no change"))
-    fig.update_xaxes(range=[-0.03, 1.03])
-    fig.update_yaxes(range=[-0.03, 1.03])
+    fig.update_xaxes(range=[-0.05, 1.05])
+    fig.update_yaxes(range=[-0.05, 1.05])
     return _layout(fig, f"Per-query {metric}: baseline vs fine-tuned", f"baseline {metric}", f"fine-tuned {metric}", 460)
 
 
@@ -123,9 +147,16 @@ def metrics_bars(frame: pd.DataFrame) -> go.Figure:
         if f"{model}_low" in frame and f"{model}_high" in frame:
             err = dict(type="data", symmetric=False, array=frame[f"{model}_high"] - frame[model],
                        arrayminus=frame[model] - frame[f"{model}_low"])
-        fig.add_trace(go.Bar(x=list(frame.index), y=frame[model], name=model, marker_color=color, error_y=err))
+        fig.add_trace(go.Bar(x=list(frame.index), y=frame[model], name=MODEL_LABELS[model], marker_color=color,
+                             error_y=err))
     fig.update_layout(barmode="group")
-    return _layout(fig, "Retrieval metrics on the test split (95% CI)", "metric", "score")
+    _layout(fig, "Retrieval metrics on the test split (95% CI)", "", "score", height=460)
+    # Metric names stay horizontal (tilted ones get clipped); the legend sits above the plot, under the title,
+    # so it covers neither the bars nor an axis title.
+    fig.update_xaxes(tickangle=0, automargin=True)
+    fig.update_layout(margin=dict(l=10, r=10, t=80, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0))
+    return fig
 
 
 # ------------------------------------------------------------------------------------------ similarity
@@ -138,7 +169,10 @@ def similarity_histograms(frame: pd.DataFrame, threshold: float | None, title: s
             fig.add_trace(go.Histogram(x=part["score"], name=f"{kind} ({len(part)})", opacity=0.6,
                                        marker_color=KIND_COLORS[kind], xbins=dict(size=0.02)))
     if threshold is not None:
-        fig.add_vline(x=threshold, line=dict(color="#0f172a", dash="dash"), annotation_text=f"threshold {threshold:.2f}")
+        # Annotation inside the plot area (just below the top, right of the line) so it never touches the title.
+        fig.add_vline(x=threshold, line=dict(color="#0f172a", dash="dash"), annotation_text=f"threshold {threshold:.2f}",
+                      annotation_position="top right", annotation_y=0.95, annotation_yanchor="top",
+                      annotation_bgcolor="rgba(255,255,255,0.8)")
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(range=[-0.2, 1.0])
     return _layout(fig, title, "cosine similarity", "pairs")

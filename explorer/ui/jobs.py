@@ -88,12 +88,13 @@ def _job_panel_body(job_id: str, on_done: str | None) -> None:
             st.error(f"Training failed: {view.error}")
         else:
             st.info(f"Training {view.status}.")
-        left, right = st.columns(2)
+        # Loss and held-out metrics side by side; the loss alone takes the full width.
+        left, right = st.columns(2) if view.evals else (st.container(), None)
         if view.losses:
             steps, losses = zip(*view.losses)
             left.plotly_chart(charts.loss_curve(steps, losses), key=f"loss_{job_id}",
                               config=charts.png_config("loss"))
-        if view.evals:
+        if view.evals and right is not None:
             right.plotly_chart(charts.eval_curve(pd.DataFrame(view.evals)), key=f"eval_{job_id}",
                                config=charts.png_config("held_out_metrics"))
 

@@ -13,8 +13,17 @@ from plotly.subplots import make_subplots
 
 from explorer.ui.charts import GRADE_COLORS, PASSAGE, POSITIVE, QUERY, STATUS_COLORS, wrap
 
-COLOR_BY = {"kind": "Kind (query / relevant / other passage)", "grade": "Relevance grade",
-            "change": "Query rank change (fixed / broken / unchanged)"}
+# Short labels: the selectbox sits in a fifth of the page width and cuts long ones off.
+COLOR_BY = {"kind": "Kind", "grade": "Grade", "change": "Query change"}
+COLOR_BY_HELP = ("Kind: query / relevant passage / other passage. Grade: relevance grade of each passage. "
+                 "Query change: whether fine-tuning fixed, broke or left each query's NDCG@10 unchanged.")
+AXIS_NAMES = {"pca": "PC", "umap": "UMAP", "tsne": "t-SNE"}
+
+
+def axis_titles(method: str, dims: int) -> list[str]:
+    """Axis titles of a projection, e.g. ``["PC 1", "PC 2"]`` for 2D PCA."""
+    name = AXIS_NAMES.get(method, "component")
+    return [f"{name} {i}" for i in range(1, dims + 1)]
 
 
 def groups(points: pd.DataFrame, color_by: str) -> tuple[pd.Series, dict[str, str]]:
@@ -72,7 +81,7 @@ def stage_traces(points: pd.DataFrame, stage: str, color_by: str, edges, dims: i
     return traces
 
 
-def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int) -> go.Figure:
+def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int, method: str = "") -> go.Figure:
     """Before (left) and after (right) in the same aligned coordinates, legends shared."""
     spec = {"type": "scene"} if dims == 3 else {}
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Before fine-tuning", "After fine-tuning"),
@@ -84,10 +93,16 @@ def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int) -> go.Fi
     fig.update_layout(height=620, margin=dict(l=10, r=10, t=60, b=10), template="plotly_white",
                       legend=dict(orientation="h", y=-0.05), dragmode="lasso" if dims == 2 else "orbit",
                       title="Queries and passages, before and after (one aligned space)")
+    titles = axis_titles(method, dims)
+    if dims == 2:
+        fig.update_xaxes(title_text=titles[0])
+        fig.update_yaxes(title_text=titles[1], col=1)
+    else:
+        fig.update_scenes(xaxis_title=titles[0], yaxis_title=titles[1], zaxis_title=titles[2])
     return fig
 
 
-def animated(points: pd.DataFrame, edges, color_by: str, dims: int) -> go.Figure:
+def animated(points: pd.DataFrame, edges, color_by: str, dims: int, method: str = "") -> go.Figure:
     """One plot that morphs from before to after (play button and a two-step slider)."""
     before = stage_traces(points, "before", color_by, edges, dims, legend=True)
     after = stage_traces(points, "after", color_by, edges, dims, legend=True)
@@ -99,9 +114,12 @@ def animated(points: pd.DataFrame, edges, color_by: str, dims: int) -> go.Figure
     span = points[["x", "y"]].max() - points[["x", "y"]].min()
     lo = points[["x", "y"]].min() - 0.08 * span
     hi = points[["x", "y"]].max() + 0.08 * span
+    titles = axis_titles(method, dims)
     if dims == 2:
-        fig.update_xaxes(range=[lo["x"], hi["x"]], title="component 1")
-        fig.update_yaxes(range=[lo["y"], hi["y"]], title="component 2")
+        fig.update_xaxes(range=[lo["x"], hi["x"]], title=titles[0])
+        fig.update_yaxes(range=[lo["y"], hi["y"]], title=titles[1])
+    else:
+        fig.update_scenes(xaxis_title=titles[0], yaxis_title=titles[1], zaxis_title=titles[2])
     steps = [dict(method="animate", label=s, args=[[s], dict(mode="immediate", frame=dict(duration=800, redraw=dims == 3),
                                                               transition=dict(duration=800))]) for s in ("before", "after")]
     # Play button and slider sit under the plot so they never cover the title or the points.

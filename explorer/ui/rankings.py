@@ -8,6 +8,7 @@ import streamlit as st
 from explorer.ui.charts import wrap
 
 RELEVANT_BG = "background-color: #dcfce7"
+ROW_HEIGHT = 96  # px; above 4rem Streamlit wraps cell text: four lines of passage per row
 
 
 def movement(rank: int, other_rank, tuned_side: bool) -> str:
@@ -32,10 +33,27 @@ def ranking_frame(frame: pd.DataFrame, dataset, tuned_side: bool) -> pd.DataFram
 
 
 def show_ranking(frame: pd.DataFrame, title: str, key: str) -> None:
-    """One ranking as a table; relevant rows (grade > 0) on a green background."""
+    """One ranking as a table; relevant rows (grade > 0) on a green background.
+
+    The id column is hidden and the number columns kept narrow so the passage text gets the room; rows are
+    tall enough (over 4rem) that Streamlit wraps the passage over several lines instead of cutting it off.
+    """
     st.markdown(f"**{title}**")
     styled = frame.style.apply(lambda row: [RELEVANT_BG if row["grade"] > 0 else ""] * len(row), axis=1)
-    st.dataframe(styled, hide_index=True, key=key, height=38 + 35 * max(1, len(frame)),
-                 column_config={"score": st.column_config.NumberColumn(format="%.3f"),
-                                "passage": st.column_config.TextColumn(width="large"),
-                                "move": st.column_config.TextColumn(help="Rank change versus the other model.")})
+    order = [c for c in ("rank", "move", "grade", "score", "passage") if c in frame]
+    st.dataframe(styled, hide_index=True, key=key, height=40 + ROW_HEIGHT * max(1, len(frame)),
+                 row_height=ROW_HEIGHT, column_order=order, column_config={
+                     "rank": st.column_config.NumberColumn(width=45),
+                     "move": st.column_config.TextColumn(width=55, help="Rank change versus the other model."),
+                     "grade": st.column_config.NumberColumn(width=50),
+                     "score": st.column_config.NumberColumn(format="%.3f", width=55),
+                     "passage": st.column_config.TextColumn(width="large")})
+
+
+def most_improved(per_query: pd.DataFrame, metric: str = "ndcg@10") -> str | None:
+    """The qid of the "fixed" query whose ``metric`` rose most (``None`` when none was fixed)."""
+    fixed = per_query[per_query["status"] == "fixed"]
+    if not len(fixed):
+        return None
+    gain = fixed[f"{metric}_b"] - fixed[f"{metric}_a"]
+    return str(fixed.loc[gain.idxmax(), "qid"])
