@@ -153,7 +153,9 @@ def metrics_bars(frame: pd.DataFrame) -> go.Figure:
     _layout(fig, "Retrieval metrics on the test split (95% CI)", "", "score", height=460)
     # Metric names stay horizontal (tilted ones get clipped); the legend sits above the plot, under the title,
     # so it covers neither the bars nor an axis title.
-    fig.update_xaxes(tickangle=0, automargin=True)
+    # Two-line tick labels ("Recall<br>@100") fit side by side in half the page width.
+    names = [str(n) for n in frame.index]
+    fig.update_xaxes(tickangle=0, automargin=True, tickvals=names, ticktext=[n.replace("@", "<br>@") for n in names])
     fig.update_layout(margin=dict(l=10, r=10, t=80, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0))
     return fig

@@ -90,8 +90,9 @@ def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int, method: 
     for col, stage in ((1, "before"), (2, "after")):
         for trace in stage_traces(points, stage, color_by, edges, dims, legend=col == 1):
             fig.add_trace(trace, row=1, col=col)
-    fig.update_layout(height=620, margin=dict(l=10, r=10, t=60, b=10), template="plotly_white",
-                      legend=dict(orientation="h", y=-0.05), dragmode="lasso" if dims == 2 else "orbit",
+    # Legend below the x axis titles (at y=-0.05 it covered "PC 1").
+    fig.update_layout(height=640, margin=dict(l=10, r=10, t=60, b=10), template="plotly_white",
+                      legend=dict(orientation="h", yanchor="top", y=-0.1), dragmode="lasso" if dims == 2 else "orbit",
                       title="Queries and passages, before and after (one aligned space)")
     titles = axis_titles(method, dims)
     if dims == 2:

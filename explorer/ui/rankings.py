@@ -8,7 +8,9 @@ import streamlit as st
 from explorer.ui.charts import wrap
 
 RELEVANT_BG = "background-color: #dcfce7"
-ROW_HEIGHT = 96  # px; above 4rem Streamlit wraps cell text: four lines of passage per row
+# Fits half of a 1280 px page next to the four narrow columns, so the text never scrolls sideways.
+PASSAGE_WIDTH = 200
+ROW_HEIGHT = 112  # px; above 4rem Streamlit wraps cell text: five lines of passage per row
 
 
 def movement(rank: int, other_rank, tuned_side: bool) -> str:
@@ -43,11 +45,11 @@ def show_ranking(frame: pd.DataFrame, title: str, key: str) -> None:
     order = [c for c in ("rank", "move", "grade", "score", "passage") if c in frame]
     st.dataframe(styled, hide_index=True, key=key, height=40 + ROW_HEIGHT * max(1, len(frame)),
                  row_height=ROW_HEIGHT, column_order=order, column_config={
-                     "rank": st.column_config.NumberColumn(width=45),
-                     "move": st.column_config.TextColumn(width=55, help="Rank change versus the other model."),
-                     "grade": st.column_config.NumberColumn(width=50),
-                     "score": st.column_config.NumberColumn(format="%.3f", width=55),
-                     "passage": st.column_config.TextColumn(width="large")})
+                     "rank": st.column_config.NumberColumn(width=40),
+                     "move": st.column_config.TextColumn(width=62, help="Rank change versus the other model."),
+                     "grade": st.column_config.NumberColumn(width=45),
+                     "score": st.column_config.NumberColumn(format="%.3f", width=50),
+                     "passage": st.column_config.TextColumn(width=PASSAGE_WIDTH)})
 
 
 def most_improved(per_query: pd.DataFrame, metric: str = "ndcg@10") -> str | None:

@@ -210,7 +210,7 @@ def run_demo(page, method: str = "adapter", timeout_ms: int = 120_000) -> None:
 
 def _search_ready(page) -> None:
     box = page.get_by_label("Query")
-    box.fill("treatment of infection")
+    box.fill("waterproof trail shoes for wide feet")
     box.press("Enter")
     page.locator(TABLE).nth(1).wait_for()
 
