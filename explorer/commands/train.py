@@ -71,7 +71,10 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 class ProgressBar:
-    """A tqdm bar per phase on stderr, showing loss, learning rate and metrics as they arrive."""
+    """One tqdm bar per phase on stderr, showing loss, learning rate and metrics as they arrive.
+
+    Events that only carry a message (or metrics) are written as a line above the bar.
+    """
 
     def __init__(self) -> None:
         self.phase: str | None = None
@@ -80,25 +83,26 @@ class ProgressBar:
     def __call__(self, event: Any) -> None:
         from tqdm.auto import tqdm
 
-        if event.phase != self.phase or (self.bar is not None and event.total_steps and self.bar.total != event.total_steps):
+        if event.phase != self.phase:
             self.close()
             self.phase = event.phase
-            self.bar = tqdm(total=event.total_steps or None, desc=event.phase, file=sys.stderr, leave=True,
-                            dynamic_ncols=True)
-        if event.total_steps:
+            self.bar = tqdm(total=None, desc=event.phase, file=sys.stderr, leave=False, dynamic_ncols=True)
+        counting = event.total_steps > 1 or (event.total_steps == 1 and not event.message)
+        if counting:
+            if self.bar.total != event.total_steps:
+                self.bar.reset(total=event.total_steps)
             self.bar.n = min(event.step, event.total_steps)
         post: dict[str, str] = {}
         if event.loss is not None:
             post["loss"] = f"{event.loss:.4f}"
         if event.lr is not None:
             post["lr"] = f"{event.lr:.1e}"
-        if "ndcg@10" in event.metrics:
-            post["ndcg@10"] = f"{event.metrics['ndcg@10']:.4f}"
         if post:
             self.bar.set_postfix(post, refresh=False)
         self.bar.refresh()
-        if event.message and (event.metrics or event.phase in ("mining", "saving")):
-            self.bar.write(f"[{event.phase}] {event.message}" + (f" ndcg@10={event.metrics['ndcg@10']:.4f}" if "ndcg@10" in event.metrics else ""), file=sys.stderr)
+        if event.message and (event.metrics or not counting):
+            score = f" ndcg@10={event.metrics['ndcg@10']:.4f}" if "ndcg@10" in event.metrics else ""
+            self.bar.write(f"[{event.phase}] {event.message}{score}", file=sys.stderr)
 
     def close(self) -> None:
         if self.bar is not None:
