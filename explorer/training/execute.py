@@ -75,7 +75,7 @@ class _Emitter:
 
     def stage(self, phase: str) -> Any:
         """A ``progress(stage, done, total)`` callback (evaluation) emitting events of ``phase``."""
-        return lambda stage, done, total: self(ProgressEvent(phase, int(done), int(total), message="" if done < total else stage))
+        return lambda stage, done, total: self(ProgressEvent(phase, int(done), int(total)))
 
     def counter(self, phase: str) -> Any:
         """A ``progress(done, total)`` callback (mining) emitting events of ``phase``."""
