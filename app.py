@@ -2,7 +2,9 @@
 
 import streamlit as st
 
+from explorer.ui import warmup
 from explorer.ui.navigation import build_navigation
 
 st.set_page_config(page_title="Embedding fine-tuning explorer", page_icon="🧭", layout="wide")
+warmup.start()  # heavy imports in a background thread, once per server, so no page pays them on first visit
 build_navigation().run()

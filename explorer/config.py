@@ -12,6 +12,8 @@ Environment variables:
     EXPLORER_CHROMA_HOST / EXPLORER_CHROMA_PORT: use a Chroma server instead of the on-disk store.
     EXPLORER_ENCODER: ``fake`` swaps the default encoder for the deterministic fake (tests, fast demos).
     EXPLORER_DEVICE: force ``cpu`` / ``cuda``; EXPLORER_BF16: ``0``/``1`` to force bfloat16 autocast.
+    EXPLORER_WARMUP: seconds after server start before the heavy libraries are imported in the background
+        (default 1.5; ``off`` or a negative number turns the warm-up off).
     OPENAI_API_KEY: for the OpenAI embeddings encoder.
 """
 
@@ -62,6 +64,7 @@ class Settings:
     encoder_override: str | None = None
     device: str | None = None
     bf16: bool | None = None
+    warmup_delay: float | None = 1.5
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -118,7 +121,16 @@ def get_settings() -> Settings:
         encoder_override=os.environ.get("EXPLORER_ENCODER") or None,
         device=os.environ.get("EXPLORER_DEVICE") or None,
         bf16=None if bf16_env in (None, "") else _flag("EXPLORER_BF16", False),
+        warmup_delay=_warmup_delay(),
     )
+
+
+def _warmup_delay() -> float | None:
+    """EXPLORER_WARMUP as seconds, or None when it says the warm-up is off."""
+    if os.environ.get("EXPLORER_WARMUP", "").strip().lower() in {"off", "no", "false", "none"}:
+        return None
+    delay = _number("EXPLORER_WARMUP", 1.5)
+    return None if delay < 0 else delay
 
 
 def openai_api_key() -> str | None:

@@ -23,19 +23,28 @@ DEFAULT_BATCH_SIZE = 32
 DEFAULT_LEARNING_RATE = 3e-5
 
 
-def auto_epochs(n_pairs: int) -> int:
+LONG_PASSAGE_WORDS = 150
+"""Mean words per training passage above which a dataset counts as long-passage (see :func:`auto_epochs`)."""
+
+
+def auto_epochs(n_pairs: int, mean_passage_words: float = 0.0) -> int:
     """Epochs by training-set size: small sets need more passes, large ones converge in one or two.
 
-    Measured on this project's 2-core CPU (see the report in the training docs): the demo set (a few hundred
-    pairs) keeps improving up to 4 epochs; SciFact (919 pairs) peaks around 3 within the time budget.
+    By pairs: <=600: 4, <=3,000: 3, <=20,000: 2, else 1. Long passages (mean > ``LONG_PASSAGE_WORDS`` words,
+    i.e. most are cut at MiniLM's 256 tokens) get one epoch fewer (at least 1): each step costs several times
+    more there. Measured on a 2-core CPU with bf16 (see docs/benchmarks.md): the demo set (1,150 short pairs)
+    gains +0.068 NDCG@10 in 3 epochs (3.3 min of training); SciFact (919 pairs of ~215-word abstracts) reaches
+    0.702 in 2 epochs (9.4 min) and 0.724 in 3 (14.7 min, 17 min for the whole job).
     """
     if n_pairs <= 600:
-        return 4
-    if n_pairs <= 3_000:
-        return 3
-    if n_pairs <= 20_000:
-        return 2
-    return 1
+        epochs = 4
+    elif n_pairs <= 3_000:
+        epochs = 3
+    elif n_pairs <= 20_000:
+        epochs = 2
+    else:
+        epochs = 1
+    return max(1, epochs - 1) if mean_passage_words > LONG_PASSAGE_WORDS else epochs
 
 
 @dataclass
@@ -51,8 +60,8 @@ class TrainConfig:
       pair), with the no-duplicates batch sampler. ``"cached_mnrl"`` gives a large batch in bounded memory
       (``mini_batch_size`` texts at a time); ``"contrastive"`` / ``"online_contrastive"`` train on labelled
       pairs (positives 1, hard or weak negatives 0).
-    - ``epochs``: auto by training pairs, see :func:`auto_epochs` (<=600: 4, <=3k: 3, <=20k: 2, else 1),
-      capped by the server's ``max_epochs``.
+    - ``epochs``: auto by training pairs, see :func:`auto_epochs` (<=600: 4, <=3k: 3, <=20k: 2, else 1; one
+      fewer for long passages), capped by the server's ``max_epochs``.
     - ``batch_size``: auto = 32, the in-batch negatives of MNRL; larger helps retrieval but costs time.
     - ``learning_rate``: auto = 3e-5; ``warmup_ratio=0.1`` (linear warmup then linear decay), ``weight_decay=0.01``.
     - ``max_seq_length``: auto = the model's own limit (256 tokens for MiniLM).
@@ -178,8 +187,12 @@ class TrainConfig:
             raise TrainingError(f"epochs={self.epochs} exceeds this server's limit of {max_epochs}; choose fewer.")
         if self.method == "adapter":
             return replace(self, min_positive_grade=grade)
-        pairs = sum(len(dataset.positives(q, grade)) for q in dataset.query_ids("train"))
-        epochs = self.epochs if self.epochs is not None else auto_epochs(pairs)
+        positives = [p for q in dataset.query_ids("train") for p in dataset.positives(q, grade)]
+        if self.epochs is not None:
+            epochs = self.epochs
+        else:
+            words = [len(dataset.corpus[p].full_text.split()) for p in positives if p in dataset.corpus]
+            epochs = auto_epochs(len(positives), sum(words) / len(words) if words else 0.0)
         if max_epochs is not None:
             epochs = min(epochs, max_epochs)
         return replace(

@@ -80,6 +80,24 @@ class _Job:
     thread: threading.Thread | None = None
 
 
+def release_memory() -> None:
+    """Give the memory a finished job freed back to the operating system.
+
+    A training step allocates hundreds of MB of activations; after the job, Python and torch free them, but
+    glibc keeps the pages in its arenas, so the server process would stay gigabytes large (measured: 3.6 GB
+    after a job whose peak was 8.4 GB) on a host that allows 2.7 GB in all. ``malloc_trim(0)`` returns them.
+    Only on glibc (Linux); elsewhere the garbage collection alone is done.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def error_message(exc: BaseException) -> str:
     """What a failed job shows: an ExplorerError's message as written, else ``TypeName: message``."""
     if isinstance(exc, ExplorerError):
@@ -215,6 +233,7 @@ class JobManager:
             status = "cancelled"
         except BaseException as exc:  # noqa: BLE001 - any failure is recorded; the thread must not die silently
             status, error = "failed", error_message(exc)
+        release_memory()
         with self._lock:
             job.status, job.error, job.result, job.finished = status, error, result, time.time()
             self._start_ready()

@@ -83,6 +83,24 @@ def test_auto_epochs_by_size():
     assert [auto_epochs(n) for n in (10, 600, 601, 3000, 3001, 20001)] == [4, 4, 3, 3, 2, 1]
 
 
+def test_auto_epochs_one_fewer_for_long_passages():
+    assert [auto_epochs(n, 215.0) for n in (10, 919, 5000, 20001)] == [3, 2, 1, 1]
+    assert auto_epochs(919, 41.0) == 3  # short product descriptions keep the size rule
+
+
+def test_resolve_counts_the_words_of_the_training_positives(tiny_data):
+    from dataclasses import replace
+
+    from explorer.data.model import Passage
+
+    long_text = " ".join(["word"] * 400)
+    corpus = {pid: Passage(pid, long_text) for pid in tiny_data.corpus}
+    long_data = replace(tiny_data, corpus=corpus)
+    assert TrainConfig().resolve(tiny_data).epochs == 4
+    assert TrainConfig().resolve(long_data).epochs == 3
+    assert TrainConfig(epochs=4).resolve(long_data).epochs == 4  # an explicit choice is kept
+
+
 def test_round_trip():
     config = TrainConfig(loss="cached_mnrl", epochs=2, matryoshka_dims=(384, 128), adapter={"temperature": 0.1})
     data = config.to_dict()
