@@ -56,3 +56,31 @@ def test_bad_inputs(tmp_path: Path, tiny: Path) -> None:
         export_model(tiny, tmp_path / "x", kind="tflite")  # type: ignore[arg-type]
     with pytest.raises(ModelError, match="not a saved sentence-transformers model"):
         export_model(tmp_path, tmp_path / "y")
+
+
+def test_run_download_as_onnx_is_exported_once_and_zipped(tiny: Path, tmp_path: Path) -> None:
+    """The Train page's ONNX download: a full fine-tune's model exported into the run folder, then zipped."""
+    import shutil
+    import zipfile
+
+    from explorer.training.config import TrainConfig
+    from explorer.training.runs import RunStore
+    from tests.training.conftest import tiny_dataset
+
+    store = RunStore(tmp_path / "runs")
+    run = store.create(TrainConfig(), tiny_dataset())
+    shutil.copytree(tiny, run.model_dir)
+    path = store.zip_artifact(run.id, "onnx-int8")
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+    assert "export-onnx-int8/" + INT8_FILE in names and "config.json" in names
+    assert not any(n.endswith("model.safetensors") for n in names)
+    stamp = (run.path / "export-onnx-int8" / INT8_FILE).stat().st_mtime_ns
+    assert store.zip_artifact(run.id, "onnx-int8") == path  # second request: no second export
+    assert (run.path / "export-onnx-int8" / INT8_FILE).stat().st_mtime_ns == stamp
+    assert not list(run.path.glob(".export-*"))  # no temporary folder left behind
+
+    adapter = store.create(TrainConfig(method="adapter"), tiny_dataset())
+    adapter.adapter_dir.mkdir(parents=True)
+    with pytest.raises(ModelError, match="adapter, which has no transformer"):
+        store.zip_artifact(adapter.id, "onnx")

@@ -102,9 +102,10 @@ def run_folder(ws: Workspace, run_id: str) -> Path:
     return _store(ws).get(run_id).path
 
 
-def run_zip(ws: Workspace, run_id: str) -> bytes:
-    """The run's model or adapter (plus config.json) zipped, for download."""
-    path = _store(ws).zip_artifact(run_id)
+def run_zip(ws: Workspace, run_id: str, kind: str = "model") -> bytes:
+    """The run's model or adapter (plus config.json) zipped, for download; ``kind`` "onnx" or "onnx-int8"
+    zips an ONNX export of a full fine-tune instead (made on first request, ~20 s, then kept)."""
+    path = _store(ws).zip_artifact(run_id, kind)
     try:
         return Path(path).read_bytes()
     except OSError as exc:

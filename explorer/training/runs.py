@@ -357,16 +357,24 @@ class RunStore:
         except OSError as exc:
             raise StorageError(f"Cannot delete run {run_id}: {exc.strerror or exc}.") from exc
 
-    def zip_artifact(self, run_id: str) -> Path:
+    def zip_artifact(self, run_id: str, kind: str = "model") -> Path:
         """The run's model (or adapter) folder, plus config.json, as a zip for download.
 
+        Args:
+            run_id: the run.
+            kind: "model" (the model or adapter as trained), or "onnx" / "onnx-int8": an ONNX export of a full
+                fine-tune (see :mod:`explorer.export`), made once and kept in the run folder.
+
         Raises:
-            StorageError: the run has no finished model or adapter.
+            StorageError: the run has no finished model or adapter, or the export cannot be written.
+            ModelError: an ONNX export of an adapter run (it has no transformer of its own) or a failed export.
         """
         run = self.get(run_id)
         source = run.artifact_dir
         if not source.is_dir():
             raise StorageError(f"Run {run_id} has no {source.name}/ folder (state: {run.state}); nothing to download.")
+        if kind != "model":
+            source = self._export(run, kind)
         target = run.path / f"{run.id}-{source.name}.zip"
         if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
             return target
@@ -383,6 +391,30 @@ class RunStore:
             tmp.unlink(missing_ok=True)
             raise StorageError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
         return target
+
+    def _export(self, run: Run, kind: str) -> Path:
+        """``export-<kind>/`` in the run folder, written once (into a temporary folder, then renamed)."""
+        from explorer.errors import ModelError
+        from explorer.export import KINDS, export_model
+
+        if kind not in KINDS:
+            raise ValueError(f"kind must be 'model' or one of {', '.join(KINDS)}, got {kind!r}")
+        if run.method == "adapter":
+            raise ModelError(f"Run {run.id} trained an adapter, which has no transformer to export to ONNX; "
+                             "download the adapter itself, or export a full fine-tune.")
+        folder = run.path / f"export-{kind}"
+        if (folder / "export.json").is_file():
+            return folder
+        tmp = run.path / f".export-{kind}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            export_model(run.model_dir, tmp, kind)  # type: ignore[arg-type]
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(tmp, folder)
+        except OSError as exc:
+            raise StorageError(f"Cannot write the {kind} export of run {run.id}: {exc.strerror or exc}.") from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return folder
 
     def _path(self, run_id: str) -> Path:
         if not run_id or "/" in run_id or "\\" in run_id or run_id in {".", ".."}:

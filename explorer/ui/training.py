@@ -15,6 +15,8 @@ LOSS_HELP = {
     "online_contrastive": "Online contrastive: contrastive loss on the hardest pairs of each batch only.",
 }
 
+EXPORT_FORMATS = {"model": "PyTorch (sentence-transformers)", "onnx": "ONNX", "onnx-int8": "ONNX int8"}
+
 
 def training_form() -> dict | None:
     """The parameters of a run (defaults suit the demo); returns them when the user presses Start."""
@@ -64,13 +66,20 @@ def runs_table(runs: list) -> None:
     if not done:
         return
     current = state.tuned_run_id(ws)
-    c1, c2 = st.columns([2, 1])
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     pick = c1.selectbox("Run to compare with the baseline", done, index=done.index(current) if current in done else 0,
                         key="pick_run", help="The Latent space, Similarity, Metrics, Inspect and Search pages use it.")
     if pick != ws.selected_run():
         ws.set_selected_run(pick)
     from explorer import pipeline
 
-    c2.download_button("Download model (zip)", data=lambda: pipeline.run_zip(ws, pick), file_name=f"{pick}.zip",
-                       mime="application/zip", key="download_run", icon=":material/download:",
-                       help="The fine-tuned model folder (or adapter weights) with its config and metrics.")
+    method = next((r.method for r in runs if r.id == pick), "full")
+    formats = EXPORT_FORMATS if method == "full" else {"model": "Adapter weights"}
+    kind = c2.selectbox("Format", list(formats), format_func=formats.get, key="download_kind",
+                        help="ONNX runs with onnxruntime alone (about 1.5x faster on CPU); int8 ONNX is 4x smaller "
+                             "and faster again, with a small loss in quality (see docs/benchmarks.md). The first "
+                             "ONNX download of a run takes about 20 s to export.")
+    c3.download_button("Download (zip)", data=lambda: pipeline.run_zip(ws, pick, kind),
+                       file_name=f"{pick}{'' if kind == 'model' else '-' + kind}.zip", mime="application/zip",
+                       key="download_run", icon=":material/download:",
+                       help="The fine-tuned model folder (or adapter weights) with its training config.")

@@ -51,12 +51,17 @@ def test_a_local_model_encodes_unit_vectors_and_fingerprints_without_loading(tin
     fingerprint = enc.fingerprint
     assert enc.kind_fingerprint("query") == enc.kind_fingerprint("passage") == fingerprint
     assert enc._model is None  # fingerprinting read files; it loaded nothing
-    assert enc.bf16 is cpu_supports_bf16()  # off on AVX2-only CPUs such as this one
+    assert enc.bf16 is cpu_supports_bf16()  # on with AMX / AVX512-BF16, off on AVX2-only CPUs
     out = enc.encode(TEXTS)
     assert out.shape == (3, 32) and enc.dim == 32
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-5)
-    direct = enc.model.encode(TEXTS, normalize_embeddings=True)
-    np.testing.assert_allclose(out, direct, atol=1e-5)
+    direct = enc.model.encode(TEXTS, normalize_embeddings=True)  # plain fp32
+    if enc.bf16:  # bf16 autocast: the same vectors up to bf16 rounding
+        assert (out * direct).sum(axis=1).min() > 0.99
+    else:
+        np.testing.assert_allclose(out, direct, atol=1e-5)
+    fp32 = SentenceTransformerEncoder(str(tiny), cache_dir=None, bf16=False).encode(TEXTS)
+    np.testing.assert_allclose(fp32, direct, atol=1e-5)
 
 
 def test_fingerprint_survives_a_resave_and_changes_with_any_weight(tiny, tmp_path):
@@ -78,7 +83,7 @@ def test_fingerprint_survives_a_resave_and_changes_with_any_weight(tiny, tmp_pat
 
 def test_prompts_make_queries_and_passages_differ_and_cache_apart(tiny, tmp_path):
     folder = _saved_variant(tiny, tmp_path / "prompted", prompts={"query": "query: ", "document": "passage: "})
-    enc = SentenceTransformerEncoder(folder, cache_dir=tmp_path / "cache")
+    enc = SentenceTransformerEncoder(folder, cache_dir=tmp_path / "cache", bf16=False)  # exact comparison below
     assert enc.kind_fingerprint("query") != enc.kind_fingerprint("passage")
     assert enc._model is None  # read from config_sentence_transformers.json
     q, p = enc.encode(["apples"], "query"), enc.encode(["apples"], "passage")

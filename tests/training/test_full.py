@@ -79,7 +79,15 @@ def test_training_arguments(tmp_path, monkeypatch):
     args = training_arguments(TrainConfig(epochs=2, batch_size=16, learning_rate=4e-5), str(tmp_path), "cpu")
     assert args.batch_sampler == BatchSamplers.NO_DUPLICATES and args.num_train_epochs == 2
     assert args.report_to in ("none", [], ["none"]) and args.save_strategy == "no" and not args.push_to_hub
-    assert args.bf16 is False and args.use_cpu and args.logging_nan_inf_filter is False
+    from explorer.encoders.hardware import cpu_supports_bf16
+
+    # bf16 mixed precision exactly where the CPU computes bf16 natively (AMX / AVX512-BF16)
+    assert args.bf16 is cpu_supports_bf16() and args.use_cpu and args.logging_nan_inf_filter is False
+    monkeypatch.setenv("EXPLORER_BF16", "0")
+    assert training_arguments(TrainConfig(epochs=1, batch_size=4, learning_rate=1e-5), str(tmp_path), "cpu").bf16 is False
+    monkeypatch.setenv("EXPLORER_BF16", "1")
+    assert training_arguments(TrainConfig(epochs=1, batch_size=4, learning_rate=1e-5), str(tmp_path), "cpu").bf16 is True
+    monkeypatch.delenv("EXPLORER_BF16")
     pairs = training_arguments(TrainConfig(loss="contrastive", epochs=1, batch_size=4, learning_rate=1e-5), str(tmp_path), "cpu")
     assert pairs.batch_sampler == BatchSamplers.BATCH_SAMPLER
     monkeypatch.setenv("EXPLORER_BF16", "1")  # as on an AMX CPU
