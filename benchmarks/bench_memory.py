@@ -42,8 +42,15 @@ def demo_like(ctx: Context) -> tuple[Any, str]:
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    """Measure in a fresh child process: ru_maxrss covers a whole process's life, so earlier benchmarks of the
-    same ``python -m benchmarks`` run must not count."""
+    """Measure each mode in a fresh child process: ru_maxrss covers a whole process's life, so earlier
+    benchmarks of the same ``python -m benchmarks`` run must not count. Two modes: "local" (the defaults on a
+    workstation: MNRL) and "public" (``EXPLORER_PUBLIC=1``, as on Community Cloud: memory-bounded training,
+    see ``Settings.low_memory``)."""
+    results = {mode: _run_mode(ctx, mode) for mode in ("public", "local")}
+    return {"summary": {mode: res["summary"] for mode, res in results.items()}}
+
+
+def _run_mode(ctx: Context, mode: str) -> dict[str, Any]:
     import json
     import os
     import subprocess
@@ -63,7 +70,9 @@ def run(ctx: Context) -> dict[str, Any]:
                 f"ctx = Context(quick={ctx.quick!r}, scifact={scifact}, "
                 f"home=Path({str(ctx.home)!r})); "
                 f"json.dump(measure(ctx), open({out!r}, 'w'), default=str)")
-        subprocess.run([sys.executable, "-c", code], cwd=REPO, env=os.environ.copy(), check=True)
+        env = {**os.environ, "EXPLORER_PUBLIC": "1" if mode == "public" else "0"}
+        env.pop("EXPLORER_LOW_MEMORY", None)
+        subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True)
         with open(out) as fh:
             return json.load(fh)
 
@@ -111,6 +120,6 @@ def measure(ctx: Context) -> dict[str, Any]:
         "peak_rss_mb": r(peak, 0), "peak_rss_sampled_mb": r(mem.peak_mb, 0), "ru_maxrss_mb": r(maxrss_mb, 0),
         "rss_at_start_mb": r(start_rss, 0), "target_mb": 1536, "met": bool(peak < 1536), "steps": steps,
         "ndcg@10": {"baseline": ev.get("baseline", {}).get("ndcg@10"), "tuned": ev.get("tuned", {}).get("ndcg@10")},
-        "run_config": run.config, "loadavg": loadavg(),
+        "run_config": run.config, "training_seconds": ev.get("training_seconds"), "loadavg": loadavg(),
     }
     return {"summary": summary}

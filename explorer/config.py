@@ -12,6 +12,8 @@ Environment variables:
     EXPLORER_CHROMA_HOST / EXPLORER_CHROMA_PORT: use a Chroma server instead of the on-disk store.
     EXPLORER_ENCODER: ``fake`` swaps the default encoder for the deterministic fake (tests, fast demos).
     EXPLORER_DEVICE: force ``cpu`` / ``cuda``; EXPLORER_BF16: ``0``/``1`` to force bfloat16 autocast.
+    EXPLORER_LOW_MEMORY: ``1`` to bound training memory (GradCache loss in mini-batches; default: on in public
+        mode, where the host allows 2.7 GB for everything).
     EXPLORER_WARMUP: seconds after server start before the heavy libraries are imported in the background
         (default 1.5; ``off`` or a negative number turns the warm-up off).
     OPENAI_API_KEY: for the OpenAI embeddings encoder.
@@ -65,6 +67,7 @@ class Settings:
     device: str | None = None
     bf16: bool | None = None
     warmup_delay: float | None = 1.5
+    low_memory: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -122,6 +125,7 @@ def get_settings() -> Settings:
         device=os.environ.get("EXPLORER_DEVICE") or None,
         bf16=None if bf16_env in (None, "") else _flag("EXPLORER_BF16", False),
         warmup_delay=_warmup_delay(),
+        low_memory=_flag("EXPLORER_LOW_MEMORY", public),
     )
 
 

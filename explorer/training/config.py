@@ -21,6 +21,7 @@ IN_BATCH_LOSSES = ("mnrl", "cached_mnrl")
 PAIR_LOSSES = ("contrastive", "online_contrastive")
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_LEARNING_RATE = 3e-5
+LOW_MEMORY_MINI_BATCH = 8
 
 
 LONG_PASSAGE_WORDS = 150
@@ -176,11 +177,16 @@ class TrainConfig:
         grades = {g for q in dataset.query_ids("train") for g in dataset.qrels[q].values() if g > 0}
         return 2 if grades and max(grades) > 2 else 1
 
-    def resolve(self, dataset: "Dataset", max_epochs: int | None = None) -> "TrainConfig":
+    def resolve(self, dataset: "Dataset", max_epochs: int | None = None, low_memory: bool = False) -> "TrainConfig":
         """A copy with every "auto" field filled in for this dataset (what the run records).
 
         For ``method="adapter"``, epochs, learning rate and batch size stay None unless set: the adapter
         trainer's own defaults (see :class:`explorer.training.adapter.AdapterConfig`) then apply.
+
+        ``low_memory`` (``Settings.low_memory``, on in public mode) swaps ``mnrl`` for ``cached_mnrl`` with
+        mini-batches of at most :data:`LOW_MEMORY_MINI_BATCH` texts: the same loss and gradients (GradCache,
+        Gao et al. 2021), with the activations of a few texts alive at a time instead of the whole batch's.
+        Measured on the demo (320 pairs, batch 32, bf16): peak RSS of training 2.8 GB -> 1.5 GB, 36% slower.
         """
         grade = self.positive_grade(dataset)
         if max_epochs is not None and self.epochs is not None and self.epochs > max_epochs:
@@ -195,8 +201,11 @@ class TrainConfig:
             epochs = auto_epochs(len(positives), sum(words) / len(words) if words else 0.0)
         if max_epochs is not None:
             epochs = min(epochs, max_epochs)
+        loss, mini_batch = self.loss, self.mini_batch_size
+        if low_memory and loss == "mnrl":
+            loss, mini_batch = "cached_mnrl", min(mini_batch, LOW_MEMORY_MINI_BATCH)
         return replace(
-            self, epochs=epochs, min_positive_grade=grade,
+            self, epochs=epochs, min_positive_grade=grade, loss=loss, mini_batch_size=mini_batch,
             batch_size=self.batch_size or DEFAULT_BATCH_SIZE, learning_rate=self.learning_rate or DEFAULT_LEARNING_RATE,
         )
 

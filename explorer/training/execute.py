@@ -122,7 +122,7 @@ def execute_run(
     stop = should_stop or never_stop
     state = {"shared": False}  # under torchrun, ranks > 0 wait for rank 0's negatives (or its error)
     try:
-        config = config.resolve(dataset, get_settings().max_epochs).validate(dataset)
+        config = config.resolve(dataset, get_settings().max_epochs, get_settings().low_memory).validate(dataset)
         store = run_store or RunStore()
         if run is None:
             run = store.create(config, dataset, folder=run_folder, state="running")
@@ -180,7 +180,7 @@ def execute_worker(dataset: "Dataset", config: TrainConfig) -> None:
     from explorer.config import get_settings
     from explorer.training.full import train_full
 
-    config = config.resolve(dataset, get_settings().max_epochs).validate(dataset)
+    config = config.resolve(dataset, get_settings().max_epochs, get_settings().low_memory).validate(dataset)
     payload = distributed.broadcast(None)
     if "error" in payload:
         return
@@ -201,7 +201,7 @@ def submit_run(
     which appears when the job starts, so a job cancelled while queued leaves nothing behind)."""
     from explorer.config import get_settings
 
-    config = config.resolve(dataset, get_settings().max_epochs).validate(dataset)
+    config = config.resolve(dataset, get_settings().max_epochs, get_settings().low_memory).validate(dataset)
     store = run_store or RunStore()
     run_id = store.new_id(dataset.fingerprint())
 

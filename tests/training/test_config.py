@@ -111,3 +111,24 @@ def test_round_trip():
 def test_from_dict_names_unknown_keys():
     with pytest.raises(TrainingError, match="Unknown training parameter\\(s\\): colour"):
         TrainConfig.from_dict({"colour": "blue"})
+
+
+def test_low_memory_trains_the_same_loss_in_mini_batches(tiny_data):
+    lean = TrainConfig().resolve(tiny_data, low_memory=True)
+    assert lean.loss == "cached_mnrl" and lean.mini_batch_size == 8 and lean.batch_size == 32
+    assert TrainConfig().resolve(tiny_data).loss == "mnrl"  # not asked for: unchanged
+    assert TrainConfig(loss="contrastive").resolve(tiny_data, low_memory=True).loss == "contrastive"
+    assert TrainConfig(loss="cached_mnrl", mini_batch_size=4).resolve(tiny_data, low_memory=True).mini_batch_size == 4
+
+
+def test_public_mode_bounds_training_memory_by_default(monkeypatch, tmp_path):
+    from explorer.config import get_settings
+
+    monkeypatch.setenv("EXPLORER_HOME", str(tmp_path))
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    assert get_settings().low_memory is True
+    monkeypatch.setenv("EXPLORER_LOW_MEMORY", "0")
+    assert get_settings().low_memory is False
+    monkeypatch.setenv("EXPLORER_PUBLIC", "0")
+    monkeypatch.delenv("EXPLORER_LOW_MEMORY")
+    assert get_settings().low_memory is False
