@@ -15,7 +15,7 @@ LOSS_HELP = {
     "online_contrastive": "Online contrastive: contrastive loss on the hardest pairs of each batch only.",
 }
 
-EXPORT_FORMATS = {"model": "PyTorch (sentence-transformers)", "onnx": "ONNX", "onnx-int8": "ONNX int8"}
+EXPORT_FORMATS = {"model": "PyTorch", "onnx": "ONNX", "onnx-int8": "ONNX int8"}
 
 
 def training_form() -> dict | None:
@@ -76,7 +76,7 @@ def runs_table(runs: list) -> None:
     method = next((r.method for r in runs if r.id == pick), "full")
     formats = EXPORT_FORMATS if method == "full" else {"model": "Adapter weights"}
     kind = c2.selectbox("Format", list(formats), format_func=formats.get, key="download_kind",
-                        help="ONNX runs with onnxruntime alone (about 1.5x faster on CPU); int8 ONNX is 4x smaller "
+                        help="PyTorch: the sentence-transformers folder, as trained. ONNX runs with onnxruntime alone (about 1.5x faster on CPU); int8 ONNX is 4x smaller "
                              "and faster again, with a small loss in quality (see docs/benchmarks.md). The first "
                              "ONNX download of a run takes about 20 s to export.")
     c3.download_button("Download (zip)", data=lambda: pipeline.run_zip(ws, pick, kind),
