@@ -82,6 +82,14 @@ class _Emitter:
         return lambda done, total: self(ProgressEvent(phase, int(done), int(total)))
 
 
+def _resolved(config: TrainConfig, dataset: "Dataset") -> TrainConfig:
+    """``config`` with its auto fields filled in under this server's settings (epoch cap, low-memory mode), validated."""
+    from explorer.config import get_settings
+
+    settings = get_settings()
+    return config.resolve(dataset, settings.max_epochs, settings.low_memory).validate(dataset)
+
+
 def _check(stop: StopFlag) -> None:
     if stop():
         raise TrainingStopped("stopped on request")
@@ -117,12 +125,10 @@ def execute_run(
         TrainingStopped: after marking the run cancelled.
         ExplorerError / any exception: after marking the run failed with the message.
     """
-    from explorer.config import get_settings
-
     stop = should_stop or never_stop
     state = {"shared": False}  # under torchrun, ranks > 0 wait for rank 0's negatives (or its error)
     try:
-        config = config.resolve(dataset, get_settings().max_epochs, get_settings().low_memory).validate(dataset)
+        config = _resolved(config, dataset)
         store = run_store or RunStore()
         if run is None:
             run = store.create(config, dataset, folder=run_folder, state="running")
@@ -177,10 +183,9 @@ def _execute(run: Run, dataset: "Dataset", config: TrainConfig, report: Reporter
 
 def execute_worker(dataset: "Dataset", config: TrainConfig) -> None:
     """What ranks > 0 do under torchrun: wait for rank 0's negatives, then train alongside it (no files)."""
-    from explorer.config import get_settings
     from explorer.training.full import train_full
 
-    config = config.resolve(dataset, get_settings().max_epochs, get_settings().low_memory).validate(dataset)
+    config = _resolved(config, dataset)
     payload = distributed.broadcast(None)
     if "error" in payload:
         return
@@ -199,9 +204,7 @@ def submit_run(
 ) -> str:
     """Queue :func:`execute_run` as a background job; returns the job id (its ``run_id`` names the folder,
     which appears when the job starts, so a job cancelled while queued leaves nothing behind)."""
-    from explorer.config import get_settings
-
-    config = config.resolve(dataset, get_settings().max_epochs, get_settings().low_memory).validate(dataset)
+    config = _resolved(config, dataset)
     store = run_store or RunStore()
     run_id = store.new_id(dataset.fingerprint())
 
