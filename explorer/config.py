@@ -129,6 +129,39 @@ def get_settings() -> Settings:
     )
 
 
+def settings_for(settings: Settings | None, what: str) -> Settings:
+    """The settings a function that touches a visitor's files should use: the ones it was given.
+
+    Locally (one shared workspace) a missing ``settings`` falls back to :func:`get_settings`. In public mode
+    that fallback would put one visitor's files where every visitor's land, so a missing workspace is an
+    error instead.
+
+    Args:
+        settings: the workspace's settings, or None.
+        what: what the caller does, for the message ("store an upload").
+
+    Raises:
+        WorkspaceRequiredError: public mode and no settings were given.
+    """
+    if settings is not None:
+        return settings
+    settings = get_settings()
+    if settings.public:
+        raise WorkspaceRequiredError(
+            f"Cannot {what} without a workspace in public mode: pass the visitor's workspace settings "
+            "(Workspace.settings); the server-wide settings are never used for a visitor's data."
+        )
+    return settings
+
+
+class WorkspaceRequiredError(RuntimeError):
+    """A function that works on a visitor's data was called without the visitor's workspace (public mode).
+
+    A programming error, not bad input: it is raised so a forgotten argument can never leak one visitor's
+    files to another.
+    """
+
+
 def _warmup_delay() -> float | None:
     """EXPLORER_WARMUP as seconds, or None when it says the warm-up is off."""
     if os.environ.get("EXPLORER_WARMUP", "").strip().lower() in {"off", "no", "false", "none"}:

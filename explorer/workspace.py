@@ -124,7 +124,18 @@ class Workspace:
             self.set_excluded_negatives([])
             for path in self.folder.glob(NEGATIVES_FILE + "*"):
                 path.unlink(missing_ok=True)
+            self._prune_uploads(keep=choice.spec if choice else None)
         self._save(state)
+
+    def _prune_uploads(self, keep: str | None) -> None:
+        """Delete uploads other than the chosen dataset's file: a workspace keeps one upload, not all."""
+        uploads = self.settings.uploads_dir
+        if not uploads.is_dir():
+            return
+        keep_path = Path(keep).resolve() if keep else None
+        for path in uploads.iterdir():
+            if path.is_file() and path.resolve() != keep_path:
+                path.unlink(missing_ok=True)
 
     def selected_run(self) -> str | None:
         """The run id the user picked as "the tuned model", or None (pages then use the newest)."""

@@ -65,11 +65,12 @@ def load_hub(
     seed: int = 13,
     max_rows: int | None = None,
     max_bytes: int | None = None,
+    local_files: bool = True,
 ) -> Dataset:
     """Load a hub pair dataset, a local file of the same shape, or an in-memory ``datasets.Dataset``.
 
     Args:
-        source: ``"hf:owner/name"`` (or ``"owner/name"``), a path to a CSV/TSV/JSONL/Parquet file, or a
+        source: ``"hf:owner/name"`` (or ``"owner/name"``, optionally ``":config"`` at the end), a path to a CSV/TSV/JSONL/Parquet file, or a
             :class:`datasets.Dataset` / ``DatasetDict``.
         split: the hub split to use (our own train/test split is then made by query).
         config: the hub dataset's configuration (subset), if it has several.
@@ -79,6 +80,8 @@ def load_hub(
         seed: seed of the split.
         max_rows: use only the first rows (large hub datasets).
         max_bytes: size limit for a local file.
+        local_files: whether ``source`` may name a local file or folder. False (public mode): only hub ids,
+            and a name that happens to exist on the server's disk is refused rather than read.
 
     Raises:
         DataError: the hub cannot be reached ("upload the file instead"), or the table is malformed.
@@ -89,11 +92,17 @@ def load_hub(
     if isinstance(source, (str, Path)) and not _is_hf_dataset(source):
         text = str(source)
         hub_name = text[len(HUB_PREFIX):] if text.startswith(HUB_PREFIX) else text
-        if Path(hub_name).expanduser().is_file():
+        if local_files and Path(hub_name).expanduser().is_file():
             return load_table(Path(hub_name).expanduser(), columns, name=name, test_fraction=test_fraction,
                               seed=seed, max_bytes=max_bytes)
         if not hub_name.strip():
             raise DataError("No Hugging Face dataset named; write it as hf:owner/name.")
+        if ":" in hub_name and config is None and not Path(hub_name).exists():
+            hub_name, config = hub_name.split(":", 1)
+        if not local_files and (Path(hub_name).is_absolute() or Path(hub_name).expanduser().exists()
+                                or ".." in hub_name):
+            # datasets.load_dataset reads a local folder or file of that name before asking the hub.
+            raise DataError("That is not a Hugging Face dataset id; write it as owner/name.")
         table = fetch_hub(hub_name, split=split, config=config, max_rows=max_rows)
         label, origin = hub_name, HUB_PREFIX + hub_name
         default_name = hub_name.rstrip("/").split("/")[-1]

@@ -118,6 +118,7 @@ def load_dataset(
     test_fraction: float = 0.3,
     seed: int = 13,
     max_bytes: int | None = None,
+    local_files: bool = True,
 ) -> Dataset:
     """Load any supported dataset (see the module docstring) as a validated, split :class:`Dataset`.
 
@@ -128,13 +129,15 @@ def load_dataset(
         test_fraction: share of queries held out when the source has no split of its own.
         seed: seed of that split.
         max_bytes: file size limit (default: the configured ``max_upload_mb``).
+        local_files: whether an ``hf:`` spec may name a local file or folder (False in public mode, where a
+            visitor must never reach the server's files through the hub box).
 
     Raises:
         DataError: the spec is unknown or the data is malformed (the message says where and what to do).
     """
     kind = detect_kind(spec)
     return _dispatch(kind, spec, None, name=name, columns=columns, test_fraction=test_fraction, seed=seed,
-                     max_bytes=max_bytes)
+                     max_bytes=max_bytes, local_files=local_files)
 
 
 def load_upload(
@@ -160,7 +163,7 @@ def load_upload(
 
 
 def _dispatch(kind: str, spec: str | Path, data: Source | None, *, name: str | None, columns: Any,
-              test_fraction: float, seed: int, max_bytes: int | None) -> Dataset:
+              test_fraction: float, seed: int, max_bytes: int | None, local_files: bool = True) -> Dataset:
     # An upload travels as a file object that carries its file name (for the format and the messages).
     source: Source
     if data is None:
@@ -175,7 +178,7 @@ def _dispatch(kind: str, spec: str | Path, data: Source | None, *, name: str | N
         from explorer.data.hub import load_hub
 
         return load_hub(str(spec), name=name, columns=columns, test_fraction=test_fraction, seed=seed,
-                        max_bytes=max_bytes)
+                        max_bytes=max_bytes, local_files=local_files)
     if kind == "beir":
         from explorer.data.beir import load_beir
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explorer.config import Settings, get_settings
+from explorer.config import Settings, settings_for
 from explorer.errors import DataError, StorageError
 from explorer.workspace import DatasetChoice, Workspace
 
@@ -29,14 +31,22 @@ UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".zip", ".gz")
 def load_dataset(choice: DatasetChoice, settings: Settings | None = None) -> "Dataset":
     """Load (and split) the dataset a :class:`DatasetChoice` names, enforcing the corpus-size cap.
 
+    Args:
+        choice: what to load.
+        settings: the workspace's settings (required in public mode, where the spec is also checked by
+            :func:`check_public_spec`).
+
     Raises:
-        DataError: the file is malformed, or the corpus exceeds ``settings.max_passages``.
+        DataError: the file is malformed, the corpus exceeds ``settings.max_passages``, or (public mode) the
+            spec names something other than the demo, a hub id or one of the workspace's own uploads.
     """
     from explorer.data.loaders import load_dataset as _load
 
-    settings = settings or get_settings()
+    settings = settings_for(settings, "load a dataset")
+    if settings.public:
+        check_public_spec(choice.spec, settings)
     ds = _load(choice.spec, name=choice.name or None, columns=choice.columns,
-               test_fraction=choice.test_fraction, seed=choice.seed)
+               test_fraction=choice.test_fraction, seed=choice.seed, local_files=not settings.public)
     if len(ds.corpus) > settings.max_passages:
         raise DataError(
             f"{choice.name or choice.spec} has {len(ds.corpus):,} passages; this server accepts at most "
@@ -45,14 +55,58 @@ def load_dataset(choice: DatasetChoice, settings: Settings | None = None) -> "Da
     return ds
 
 
+HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*(:[A-Za-z0-9][A-Za-z0-9_.-]*)?")
+"""A Hugging Face dataset id, ``owner/name`` with an optional ``:config``; never a path."""
+
+
+def check_public_spec(spec: str, settings: Settings) -> None:
+    """Refuse, in public mode, any dataset spec that could name a server path.
+
+    Accepted: ``"demo"``, ``"hf:owner/name"`` or ``"hf:owner/name:config"`` (no ``..``, no leading slash or
+    dot), and files directly inside this workspace's own upload folder (as :func:`save_upload` wrote them).
+
+    Raises:
+        DataError: anything else, with what is accepted.
+    """
+    if spec == "demo":
+        return
+    if spec.startswith("hf:"):
+        hub_id = spec[3:]
+        if HUB_ID.fullmatch(hub_id) and ".." not in hub_id:
+            return
+        # The typed text is not echoed: it may be a server path, and messages never show those.
+        raise DataError(
+            "That is not a Hugging Face dataset id: write it as owner/name (optionally owner/name:config), "
+            "for example sentence-transformers/natural-questions."
+        )
+    uploads = settings.uploads_dir.resolve()
+    path = Path(spec)
+    if path.parent.resolve() == uploads and not path.is_symlink() and path.is_file():
+        return
+    raise DataError("On this public server a dataset is the demo, a Hugging Face dataset id (owner/name) or a "
+                    "file you uploaded; server paths cannot be loaded.")
+
+
 def save_upload(filename: str, data: bytes, settings: Settings | None = None) -> Path:
-    """Keep an uploaded file in the workspace (so a reload can load it again) and return its path.
+    """Keep an uploaded file in the workspace's upload folder (so a reload can load it again).
+
+    The file is written atomically (temporary file, then rename), so a full disk never leaves a truncated
+    file behind that a later load would read as if whole.
+
+    Args:
+        filename: the name the browser gave (only its last part is kept, made safe).
+        data: the file's bytes.
+        settings: the workspace's settings (required in public mode, so uploads never land outside it).
+
+    Returns:
+        The stored file's path, inside ``settings.uploads_dir``.
 
     Raises:
         DataError: unsupported file type, empty file, or a file larger than ``settings.max_upload_mb``.
+        StorageError: the folder cannot be written.
     """
-    settings = settings or get_settings()
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name) or "upload"
+    settings = settings_for(settings, "store an upload")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name).lstrip(".") or "upload"
     if not name.lower().endswith(UPLOAD_SUFFIXES):
         raise DataError(f"{filename}: unsupported file type; upload one of {', '.join(UPLOAD_SUFFIXES)}.")
     if not data:
@@ -60,15 +114,21 @@ def save_upload(filename: str, data: bytes, settings: Settings | None = None) ->
     size_mb = len(data) / 1e6
     if size_mb > settings.max_upload_mb:
         raise DataError(f"{filename} is {size_mb:.1f} MB; the limit here is {settings.max_upload_mb:.0f} MB.")
+    path = settings.uploads_dir / name
     try:
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-        path = settings.uploads_dir / name
         # Pages call this on every rerun while the file sits in the uploader: rewrite only what changed, so
         # the file's modification time (part of the UI's dataset cache key) stays put.
         if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
-            path.write_bytes(data)
+            tmp = path.with_name(f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+            try:
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
     except OSError as exc:
-        raise StorageError(f"Cannot store the upload in {settings.uploads_dir}: {exc.strerror or exc}.") from exc
+        raise StorageError(f"Cannot store the upload {name}: {exc.strerror or exc}. "
+                           "The server's disk may be full; try a smaller file later.") from exc
     return path
 
 

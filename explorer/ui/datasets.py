@@ -7,7 +7,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.config import get_settings
 from explorer.ui import charts, state
 from explorer.workspace import DatasetChoice
 
@@ -31,7 +30,7 @@ def choose(choice: DatasetChoice) -> None:
     with st.spinner(f"Loading {choice.name or choice.spec}…"):
         from explorer import pipeline
 
-        pipeline.load_dataset(choice)  # raises DataError before the choice is persisted
+        pipeline.load_dataset(choice, ws.settings)  # raises DataError before the choice is persisted
         ws.set_dataset_choice(choice)
     state.set_flash(f"Loaded {choice.name or choice.spec}.")
     st.rerun()
@@ -41,7 +40,7 @@ def upload_section() -> None:
     """File uploader, column mapping prefilled by guessing, preview, and the load button."""
     from explorer import pipeline
 
-    settings = get_settings()
+    settings = state.workspace().settings
     up = st.file_uploader(
         "Upload a dataset", type=["csv", "tsv", "jsonl", "json", "parquet", "zip", "gz"], key="upload",
         help=f"A table of (query, passage[, grade]) rows, a BEIR folder as .zip, or a Natural Questions .jsonl(.gz). "
@@ -49,7 +48,7 @@ def upload_section() -> None:
     )
     if up is None:
         return
-    path = pipeline.save_upload(up.name, up.getvalue())
+    path = pipeline.save_upload(up.name, up.getvalue(), settings)
     frac, seed = split_widgets("upload")
     columns = None
     if pipeline.is_table(path):

@@ -69,12 +69,13 @@ def _cleanup_once() -> None:
 
 # ------------------------------------------------------------------------------------------ dataset
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _load_dataset(choice_key: str, home: str) -> "Dataset":
+def _load_dataset(choice_key: str, home: str, _settings: Any) -> "Dataset":
+    # ``home`` (the workspace folder and the file's stamp) keys the cache; ``_settings`` is not hashed.
     import json
 
     from explorer import pipeline
 
-    return pipeline.load_dataset(DatasetChoice(**json.loads(choice_key)))
+    return pipeline.load_dataset(DatasetChoice(**json.loads(choice_key)), _settings)
 
 
 def current_dataset(ws: Workspace | None = None) -> "Dataset | None":
@@ -86,7 +87,7 @@ def current_dataset(ws: Workspace | None = None) -> "Dataset | None":
     # The file's modification time is part of the key: a re-upload under the same name is a new dataset.
     path = Path(choice.spec)
     stamp = str(path.stat().st_mtime_ns) if choice.spec not in ("demo",) and path.exists() else ""
-    return _load_dataset(choice.key(), f"{ws.folder}|{stamp}")
+    return _load_dataset(choice.key(), f"{ws.folder}|{stamp}", ws.settings)
 
 
 # ------------------------------------------------------------------------------------------ encoders

@@ -66,9 +66,10 @@ def test_two_public_sessions_get_different_workspaces_and_runs(monkeypatch, tiny
     from explorer import pipeline
 
     ws1 = open_workspace(id1)
-    choice = DatasetChoice(spec=str(tiny_csv), name="tiny")
+    upload = pipeline.save_upload("tiny.csv", tiny_csv.read_bytes(), ws1.settings)
+    choice = DatasetChoice(spec=str(upload), name="tiny")
     ws1.set_dataset_choice(choice)
-    run_id = make_finished_run(ws1, pipeline.load_dataset(choice))
+    run_id = make_finished_run(ws1, pipeline.load_dataset(choice, ws1.settings))
     assert [r.id for r in pipeline.list_runs(ws1)] == [run_id]
     assert pipeline.list_runs(open_workspace(id2)) == []
     first.switch_page("pages/train.py").run()
