@@ -28,9 +28,6 @@ DEFAULT_METRICS: tuple[str, ...] = ("ndcg@10", "mrr@10", "recall@10", "recall@10
 StageProgress = Callable[[str, int, int], None]
 """Called with (stage, done, total); stages are "queries", "passages", "search", "metrics"."""
 
-# Scores of one query chunk are a (rows, n_passages) float32 block; cap it near 128 MB so a 200k-passage
-# corpus fits on a 2.7 GB machine whatever chunk_size the caller asked for.
-_MAX_BLOCK_FLOATS = 32_000_000
 
 
 @dataclass
@@ -87,8 +84,8 @@ def search_exact(
 ) -> dict[str, dict[str, float]]:
     """Exact top-k by cosine similarity (dot product of unit vectors), brute force.
 
-    Queries are scored in chunks so memory stays bounded by ``chunk_size x n_passages`` floats (and
-    never much above 128 MB); ``np.argpartition`` picks each row's top k in linear time before sorting them.
+    Queries are scored in chunks by :func:`explorer.evaluation.topk.top_k_chunks`, so memory stays bounded
+    by ``chunk_size x n_passages`` floats (and never much above 128 MB).
 
     Args:
         query_vectors: (n_queries, dim) unit vectors.
@@ -101,34 +98,21 @@ def search_exact(
     Returns:
         query id -> {passage id: similarity}, in descending order of similarity.
     """
+    from explorer.evaluation.topk import top_k_chunks
+
     q = np.asarray(query_vectors, dtype=np.float32)
     p = np.asarray(passage_vectors, dtype=np.float32)
     if k < 1 or chunk_size < 1:
         raise ValueError(f"k and chunk_size must be >= 1, got k={k}, chunk_size={chunk_size}")
-    if q.ndim != 2 or p.ndim != 2 or (len(q) and len(p) and q.shape[1] != p.shape[1]):
-        raise ValueError(f"expected 2-D arrays of the same width, got {q.shape} and {p.shape}")
     if len(q) != len(query_ids) or len(p) != len(passage_ids):
         raise ValueError(
             f"{len(q)} query vectors for {len(query_ids)} ids, {len(p)} passage vectors for {len(passage_ids)} ids"
         )
-    run: dict[str, dict[str, float]] = {}
-    n_passages = len(p)
-    if n_passages == 0:
+    if len(p) == 0:
         return {qid: {} for qid in query_ids}
-    k = min(k, n_passages)
-    rows = max(1, min(chunk_size, _MAX_BLOCK_FLOATS // n_passages))
+    run: dict[str, dict[str, float]] = {}
     pids = list(passage_ids)
-    for start in range(0, len(q), rows):
-        scores = q[start : start + rows] @ p.T
-        if k < n_passages:
-            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        else:
-            top = np.broadcast_to(np.arange(n_passages), scores.shape)
-        top_scores = np.take_along_axis(scores, top, axis=1)
-        # Stable sort on the negated score: equal scores keep corpus order, so runs are reproducible.
-        order = np.argsort(-top_scores, axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        top_scores = np.take_along_axis(top_scores, order, axis=1)
+    for start, top, top_scores in top_k_chunks(q, p, k, chunk_size=chunk_size):
         for row in range(top.shape[0]):
             run[query_ids[start + row]] = {pids[j]: float(s) for j, s in zip(top[row], top_scores[row])}
     return run

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explorer.config import Settings, settings_for
 from explorer.errors import DataError, StorageError
+from explorer.storage import write_bytes_atomic
 from explorer.workspace import DatasetChoice, Workspace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -115,20 +114,10 @@ def save_upload(filename: str, data: bytes, settings: Settings | None = None) ->
     if size_mb > settings.max_upload_mb:
         raise DataError(f"{filename} is {size_mb:.1f} MB; the limit here is {settings.max_upload_mb:.0f} MB.")
     path = settings.uploads_dir / name
-    try:
-        settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-        # Pages call this on every rerun while the file sits in the uploader: rewrite only what changed, so
-        # the file's modification time (part of the UI's dataset cache key) stays put.
-        if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
-            tmp = path.with_name(f".{name}.{uuid.uuid4().hex[:8]}.tmp")
-            try:
-                tmp.write_bytes(data)
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
-    except OSError as exc:
-        raise StorageError(f"Cannot store the upload {name}: {exc.strerror or exc}. "
-                           "The server's disk may be full; try a smaller file later.") from exc
+    # Pages call this on every rerun while the file sits in the uploader: rewrite only what changed, so
+    # the file's modification time (part of the UI's dataset cache key) stays put.
+    if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
+        write_bytes_atomic(path, data)
     return path
 
 
