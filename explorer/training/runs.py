@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from explorer.errors import StorageError
+from explorer.modelcard import CARD_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -382,8 +383,9 @@ class RunStore:
         try:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                 for file in sorted(source.rglob("*")):
-                    if file.is_file():
+                    if file.is_file() and file != source / CARD_FILE:  # the explorer's card replaces ST's own
                         zf.write(file, Path(source.name) / file.relative_to(source))
+                zf.writestr(f"{source.name}/{CARD_FILE}", self._card(run, source, kind))
                 if (run.path / "config.json").is_file():
                     zf.write(run.path / "config.json", "config.json")
             os.replace(tmp, target)
@@ -391,6 +393,18 @@ class RunStore:
             tmp.unlink(missing_ok=True)
             raise StorageError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
         return target
+
+    @staticmethod
+    def _card(run: Run, source: Path, kind: str) -> str:
+        """The model card of a download (see :mod:`explorer.modelcard`)."""
+        from explorer.modelcard import model_card
+
+        meta = {}
+        if (source / "export.json").is_file():
+            meta = json.loads((source / "export.json").read_text(encoding="utf-8"))
+        card_kind = "adapter" if kind == "model" and run.method == "adapter" else kind
+        return model_card(run.config, run.evaluation(), kind=card_kind, folder=source.name,
+                          max_seq_length=meta.get("max_seq_length"))
 
     def _export(self, run: Run, kind: str) -> Path:
         """``export-<kind>/`` in the run folder, written once (into a temporary folder, then renamed)."""

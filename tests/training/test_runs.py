@@ -139,7 +139,7 @@ def test_delete_and_zip(tmp_path, tiny_data):
     run = _finished_run(store, tiny_data)
     path = store.zip_artifact(run.id)
     with zipfile.ZipFile(path) as zf:
-        assert sorted(zf.namelist()) == ["config.json", "model/weights.bin"]
+        assert sorted(zf.namelist()) == ["config.json", "model/README.md", "model/weights.bin"]
     assert store.zip_artifact(run.id) == path
     empty = store.create(TrainConfig(method="adapter"), tiny_data)
     with pytest.raises(StorageError, match="has no adapter/ folder"):
