@@ -72,6 +72,22 @@ class NeighbourhoodChange:
         """1 − Jaccard@k: 0 when a point kept all its neighbours, 1 when it kept none."""
         return 1.0 - self.jaccard
 
+    def at(self, k: int) -> "NeighbourhoodChange":
+        """The same comparison for a smaller k (the first k columns: neighbours are stored nearest first).
+
+        A run stores its neighbours once at the largest k offered; every smaller k is derived without
+        touching the embeddings again.
+
+        Raises:
+            ValueError: k < 1 or larger than the stored k.
+        """
+        if not 1 <= k <= self.k:
+            raise ValueError(f"k must be between 1 and {self.k} (the stored neighbours), got {k}")
+        nb, na = self.before[:, :k], self.after[:, :k]
+        overlap = np.array([rbo(nb[i].tolist(), na[i].tolist(), p=self.p) for i in range(len(nb))], dtype=np.float64)
+        return NeighbourhoodChange(ids=self.ids, k=k, before=nb, after=na, jaccard=jaccard_rows(nb, na), rbo=overlap,
+                                   p=self.p)
+
     def frame(self) -> pd.DataFrame:
         """One row per point: id, jaccard, rbo, change (sorted as the ids are)."""
         return pd.DataFrame({"id": self.ids, "jaccard": self.jaccard, "rbo": self.rbo, "change": self.change})

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from explorer.errors import StorageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -107,6 +110,113 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, method:
     edges = [(q, p) for q in qids for p in dataset.positives(q) if p in set(pids)]
     return ProjectionData(points=pd.concat(frames, ignore_index=True), edges=edges,
                           n_passages_total=len(dataset.corpus))
+
+
+NEIGHBOURHOOD_K = 50
+"""Neighbours stored per point; any smaller k the page offers is derived from them (no re-encoding)."""
+
+
+@dataclass
+class Neighbourhoods:
+    """Neighbourhood change of a pool of points (test queries and sampled passages), and what each point is.
+
+    Attributes:
+        change: the stored :class:`~explorer.evaluation.neighbourhood.NeighbourhoodChange` (k = NEIGHBOURHOOD_K).
+        points: one row per point, in the same order: id, kind, text, grade (passages: best grade for any test
+            query; queries: NaN), delta_ndcg (queries: NDCG@10 after minus before; passages: NaN).
+        qrels: the dataset's judgements, for the grade of each neighbour.
+    """
+
+    change: Any
+    points: pd.DataFrame
+    qrels: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
+
+    def movers(self, k: int = 10) -> pd.DataFrame:
+        """Points sorted by neighbourhood change at ``k`` (most changed first): the "biggest movers" table."""
+        ch = self.change.at(k)
+        table = self.points.assign(change=ch.change, jaccard=ch.jaccard, rbo=ch.rbo)
+        return table.sort_values(["change", "rbo"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+    def neighbours(self, point_id: str, k: int = 10) -> pd.DataFrame:
+        """One point's k nearest neighbours before and after: id, kind, text, grade, rank_before, rank_after,
+        status ("kept" / "gained" / "lost"). ``grade`` is the judgement linking the neighbour and the point
+        (a query's grade for a passage, either way round), 0 when unjudged, NaN between two passages or queries."""
+        nb = self.change.at(k).neighbours(point_id)
+        info = self.points.set_index("id")
+        kind = info.at[point_id, "kind"]
+        out = nb.join(info[["kind", "text"]], on="id")
+
+        def grade(other: str, other_kind: str) -> float:
+            if kind == other_kind:
+                return np.nan
+            q, p = (point_id, other) if kind == "query" else (other, point_id)
+            return float(self.qrels.get(q, {}).get(p, 0))
+
+        out["grade"] = [grade(i, k_) for i, k_ in zip(out["id"], out["kind"])]
+        return out[["status", "rank_before", "rank_after", "kind", "grade", "id", "text"]]
+
+
+def neighbourhoods(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, cache_dir: Path | None = None,
+                   max_passages: int = 5000, seed: int = 13, per_query: pd.DataFrame | None = None) -> Neighbourhoods:
+    """How each test query's and sampled passage's neighbourhood changed, in the full embedding space.
+
+    Computed once per (dataset, base, tuned, max_passages) and stored in ``cache_dir`` (a run's folder) as
+    ``neighbourhood-<key>.npz``; embeddings come from the encoders' caches, so after an evaluation nothing
+    is re-encoded. Memory is bounded by the chunked top-k search.
+
+    Args:
+        dataset: the dataset (its test queries form the pool, with their relevant passages and a seeded sample
+            of the rest, as in :func:`sample_passages`).
+        base, tuned: the two encoders.
+        cache_dir: where to store the result (None: not stored).
+        max_passages: passage cap of the pool.
+        seed: passage-sampling seed.
+        per_query: the comparison's per-query table (columns qid, delta_ndcg@10), for the queries' NDCG change.
+    """
+    import hashlib
+
+    from explorer.evaluation.neighbourhood import NeighbourhoodChange, neighbourhood_change
+
+    qids = dataset.query_ids("test") or dataset.query_ids()
+    pids = sample_passages(dataset, qids, max_passages, seed)
+    ids = qids + pids
+    key = hashlib.sha1("|".join([dataset.fingerprint(), base.fingerprint, tuned.fingerprint, str(max_passages),
+                                 str(seed), str(NEIGHBOURHOOD_K)]).encode()).hexdigest()[:12]
+    path = Path(cache_dir) / f"neighbourhood-{key}.npz" if cache_dir is not None else None
+    change = None
+    if path is not None and path.is_file():
+        try:
+            change = NeighbourhoodChange.load(path)
+        except (OSError, ValueError, KeyError):
+            change = None  # a damaged file is recomputed, never trusted
+        if change is not None and change.ids != ids:
+            change = None
+    if change is None:
+        qtexts = [dataset.queries[q] for q in qids]
+        ptexts = dataset.passage_texts(pids)
+        before = np.vstack([base.encode(qtexts, "query"), base.encode(ptexts, "passage")])
+        after = np.vstack([tuned.encode(qtexts, "query"), tuned.encode(ptexts, "passage")])
+        change = neighbourhood_change(before, after, ids, k=NEIGHBOURHOOD_K)
+        if path is not None:
+            try:
+                change.save(path)
+            except StorageError:
+                pass  # storing is an optimisation: a read-only run folder only costs a recomputation
+    grades: dict[str, int] = {}
+    for q in qids:
+        for p, g in dataset.qrels.get(q, {}).items():
+            grades[p] = max(grades.get(p, 0), g)
+    deltas = {}
+    if per_query is not None and len(per_query):
+        deltas = dict(zip(per_query["qid"], per_query["delta_ndcg@10"]))
+    points = pd.DataFrame({
+        "id": ids,
+        "kind": ["query"] * len(qids) + ["passage"] * len(pids),
+        "text": [dataset.queries[q] for q in qids] + dataset.passage_texts(pids),
+        "grade": [np.nan] * len(qids) + [float(grades.get(p, 0)) for p in pids],
+        "delta_ndcg": [deltas.get(q, np.nan) for q in qids] + [np.nan] * len(pids),
+    })
+    return Neighbourhoods(change=change, points=points, qrels={q: dict(dataset.qrels.get(q, {})) for q in qids})
 
 
 def search(dataset: "Dataset", encoder: "Encoder", query: str, k: int = 10, store: Any = None) -> pd.DataFrame:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+import streamlit as st
 from plotly.subplots import make_subplots
 
 from explorer.ui.charts import GRADE_COLORS, PASSAGE, POSITIVE, QUERY, STATUS_COLORS, wrap
 
 # Short labels: the selectbox sits in a fifth of the page width and cuts long ones off.
-COLOR_BY = {"kind": "Kind", "grade": "Grade", "change": "Query change"}
+COLOR_BY = {"kind": "Kind", "grade": "Grade", "change": "Query change", "moved": "Neighbourhood change"}
 COLOR_BY_HELP = ("Kind: query / relevant passage / other passage. Grade: relevance grade of each passage. "
-                 "Query change: whether fine-tuning fixed, broke or left each query's NDCG@10 unchanged.")
+                 "Query change: whether fine-tuning fixed, broke or left each query's NDCG@10 unchanged. "
+                 "Neighbourhood change: 1 − Jaccard@k of each point's k nearest neighbours before and after, "
+                 "in the full embedding space (0 = same neighbours, 1 = none kept).")
+MOVED_SCALE = "YlOrRd"
 AXIS_NAMES = {"pca": "PC", "umap": "UMAP", "tsne": "t-SNE"}
 
 
@@ -42,17 +46,37 @@ def groups(points: pd.DataFrame, color_by: str) -> tuple[pd.Series, dict[str, st
     return label, colors
 
 
-def _marker_trace(part: pd.DataFrame, name: str, color: str, dims: int, show_legend: bool) -> go.BaseTraceType:
+def _marker_trace(part: pd.DataFrame, name: str, color: str, dims: int, show_legend: bool,
+                  faded: bool = False) -> go.BaseTraceType:
     hover = [wrap(t) for t in part["text"]]
+    if "moved" in part:
+        hover = [f"{h}<br>neighbourhood change {m:.2f}" if m == m else h for h, m in zip(hover, part["moved"])]
     common = dict(name=name, legendgroup=name, showlegend=show_legend, text=hover,
                   customdata=part[["id", "stage"]].to_numpy(), hovertemplate="%{text}<extra>" + name + "</extra>")
     size = [9 if k == "query" else 5 for k in part["kind"]]
     symbol = ["diamond" if k == "query" else "circle" for k in part["kind"]]
+    opacity = 0.25 if faded else 0.8
+    if color == "continuous":
+        marker = dict(color=part["moved"], colorscale=MOVED_SCALE, cmin=0, cmax=1, showscale=show_legend,
+                      colorbar=dict(title="change", len=0.6, thickness=12) if show_legend else None)
+    else:
+        marker = dict(color=color)
     if dims == 3:
         return go.Scatter3d(x=part["x"], y=part["y"], z=part["z"], mode="markers",
-                            marker=dict(color=color, size=[s * 0.6 for s in size], opacity=0.8), **common)
+                            marker=dict(**marker, size=[s * 0.6 for s in size], opacity=opacity), **common)
     return go.Scattergl(x=part["x"], y=part["y"], mode="markers",
-                        marker=dict(color=color, size=size, symbol=symbol, opacity=0.8), **common)
+                        marker=dict(**marker, size=size, symbol=symbol, opacity=opacity), **common)
+
+
+def _highlight_trace(part: pd.DataFrame, dims: int, show_legend: bool) -> go.BaseTraceType:
+    """Selected points drawn again on top: larger, outlined, labelled."""
+    common = dict(name="selected", legendgroup="selected", showlegend=show_legend, hoverinfo="text",
+                  text=[wrap(t) for t in part["text"]], customdata=part[["id", "stage"]].to_numpy())
+    marker = dict(color="rgba(0,0,0,0)", line=dict(color="#0f172a", width=2))
+    if dims == 3:
+        return go.Scatter3d(x=part["x"], y=part["y"], z=part["z"], mode="markers",
+                            marker=dict(**marker, size=9), **common)
+    return go.Scattergl(x=part["x"], y=part["y"], mode="markers", marker=dict(**marker, size=15), **common)
 
 
 def _edge_trace(stage_points: pd.DataFrame, edges: list[tuple[str, str]], dims: int, show_legend: bool):
@@ -69,26 +93,42 @@ def _edge_trace(stage_points: pd.DataFrame, edges: list[tuple[str, str]], dims: 
     return go.Scatter3d(x=xs, y=ys, z=zs, **style) if dims == 3 else go.Scattergl(x=xs, y=ys, **style)
 
 
-def stage_traces(points: pd.DataFrame, stage: str, color_by: str, edges, dims: int, legend: bool) -> list:
-    """The traces of one stage ("before" or "after"), edges first so points draw on top."""
+def stage_traces(points: pd.DataFrame, stage: str, color_by: str, edges, dims: int, legend: bool,
+                 highlight: set[str] | None = None) -> list:
+    """The traces of one stage ("before" or "after"), edges first so points draw on top.
+
+    ``highlight``: ids to outline; when given, the other points are faded so the selection stands out.
+    """
     part = points[points["stage"] == stage]
-    label, colors = groups(part, color_by)
     traces = [_edge_trace(part, edges, dims, legend)] if edges else []
-    for name, color in colors.items():
-        sel = part[label == name]
-        if len(sel):
-            traces.append(_marker_trace(sel, name, color, dims, legend))
+    faded = bool(highlight)
+    if color_by == "moved" and "moved" in part:
+        for kind, name in (("passage", "passages"), ("query", "queries")):
+            sel = part[part["kind"] == kind]
+            if len(sel):
+                traces.append(_marker_trace(sel, name, "continuous", dims, legend and kind == "query", faded))
+    else:
+        label, colors = groups(part, color_by)
+        for name, color in colors.items():
+            sel = part[label == name]
+            if len(sel):
+                traces.append(_marker_trace(sel, name, color, dims, legend, faded))
+    if highlight:
+        chosen = part[part["id"].isin(highlight)]
+        if len(chosen):
+            traces.append(_highlight_trace(chosen, dims, legend))
     return traces
 
 
-def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int, method: str = "") -> go.Figure:
+def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int, method: str = "",
+                 highlight: set[str] | None = None) -> go.Figure:
     """Before (left) and after (right) in the same aligned coordinates, legends shared."""
     spec = {"type": "scene"} if dims == 3 else {}
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Before fine-tuning", "After fine-tuning"),
                         specs=[[spec, spec]], shared_xaxes=dims == 2, shared_yaxes=dims == 2,
                         horizontal_spacing=0.04)
     for col, stage in ((1, "before"), (2, "after")):
-        for trace in stage_traces(points, stage, color_by, edges, dims, legend=col == 1):
+        for trace in stage_traces(points, stage, color_by, edges, dims, legend=col == 1, highlight=highlight):
             fig.add_trace(trace, row=1, col=col)
     # Legend below the x axis titles (at y=-0.05 it covered "PC 1").
     fig.update_layout(height=640, margin=dict(l=10, r=10, t=60, b=10), template="plotly_white",
@@ -103,10 +143,11 @@ def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int, method: 
     return fig
 
 
-def animated(points: pd.DataFrame, edges, color_by: str, dims: int, method: str = "") -> go.Figure:
+def animated(points: pd.DataFrame, edges, color_by: str, dims: int, method: str = "",
+             highlight: set[str] | None = None) -> go.Figure:
     """One plot that morphs from before to after (play button and a two-step slider)."""
-    before = stage_traces(points, "before", color_by, edges, dims, legend=True)
-    after = stage_traces(points, "after", color_by, edges, dims, legend=True)
+    before = stage_traces(points, "before", color_by, edges, dims, legend=True, highlight=highlight)
+    after = stage_traces(points, "after", color_by, edges, dims, legend=True, highlight=highlight)
     if dims == 2:  # plotly animates SVG scatter, not WebGL: swap the trace type for this view
         before = [go.Scatter(t.to_plotly_json()) for t in before]
         after = [go.Scatter(t.to_plotly_json()) for t in after]
@@ -135,3 +176,59 @@ def animated(points: pd.DataFrame, edges, color_by: str, dims: int, method: str 
                       currentvalue=dict(prefix="stage: "))],
     )
     return fig
+
+
+# ------------------------------------------------------------------------------------ neighbourhoods
+MOVER_COLUMNS = {"kind": "kind", "change": "change", "rbo": "RBO", "grade": "grade", "delta_ndcg": "Δ NDCG@10",
+                 "text": "text", "id": "id"}
+
+
+def movers_table(movers: pd.DataFrame, limit: int = 500) -> pd.DataFrame:
+    """The biggest-movers table as shown: readable column names, rounded, at most ``limit`` rows."""
+    table = movers.head(limit)[list(MOVER_COLUMNS)].rename(columns=MOVER_COLUMNS)
+    return table.round({"change": 2, "RBO": 2, "Δ NDCG@10": 3})
+
+
+def neighbour_columns(nb: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(before, after) neighbour lists of one point, each in rank order with status and grade."""
+    shown = ["rank", "status", "kind", "grade", "text"]
+    before = nb[nb["rank_before"].notna()].sort_values("rank_before").rename(columns={"rank_before": "rank"})
+    after = nb[nb["rank_after"].notna()].sort_values("rank_after").rename(columns={"rank_after": "rank"})
+    return before[shown].reset_index(drop=True), after[shown].reset_index(drop=True)
+
+
+def focus(data, movers: pd.DataFrame, show: str, lines: str, selected: list[str]) -> tuple[pd.DataFrame, list]:
+    """The points and query→passage lines to draw, given the "Show" filter, the lines choice and the selection.
+
+    Points gain a ``moved`` column (neighbourhood change), so any colouring can show it on hover.
+    """
+    points = data.points.merge(movers[["id", "change"]].rename(columns={"change": "moved"}), on="id", how="left")
+    if show.startswith("top "):
+        keep = set(movers["id"].head(int(show.split()[1]))) | set(selected)
+        points = points[points["id"].isin(keep)]
+    if lines == "all queries":
+        edges = data.edges
+    elif lines == "selected queries":
+        chosen = set(selected)
+        edges = [(q, p) for q, p in data.edges if q in chosen or p in chosen]
+    else:
+        edges = []
+    return points, edges
+
+
+def neighbour_panel(nb, point_id: str, k: int) -> None:
+    """One point's k nearest neighbours before and after, side by side (text shown as text, never markdown)."""
+    info = nb.points.set_index("id").loc[point_id]
+    row = nb.movers(k).set_index("id").loc[point_id]
+    st.subheader("Neighbours before and after")
+    st.text(f"{info['kind']}: {info['text']}"[:400])
+    extra = "" if info["kind"] != "query" or row["delta_ndcg"] != row["delta_ndcg"] else \
+        f" · NDCG@10 change {row['delta_ndcg']:+.3f}"
+    st.caption(f"{k} nearest neighbours in the full space · Jaccard@{k} {row['jaccard']:.2f} · "
+               f"RBO {row['rbo']:.2f}{extra}. Grade: relevance between this point and the neighbour.")
+    before, after = neighbour_columns(nb.neighbours(point_id, k))
+    left, right = st.columns(2)
+    left.caption("Before fine-tuning (lost neighbours marked)")
+    left.dataframe(before, hide_index=True, key="latent_nb_before")
+    right.caption("After fine-tuning (gained neighbours marked)")
+    right.dataframe(after, hide_index=True, key="latent_nb_after")

@@ -92,3 +92,23 @@ def projection(m: Models, method: str, dims: int, max_passages: int) -> Any:
     status = dict(zip(comparison(m).per_query["qid"], comparison(m).per_query["status"]))
     with st.spinner(f"Projecting with {method.upper()}… (UMAP and t-SNE take a little while)"):
         return _projection(m.key, method, dims, max_passages, m, status)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _neighbourhoods(key: tuple, run_folder: str, _m: Models, _per_query: Any) -> Any:
+    from pathlib import Path
+
+    from explorer import pipeline
+
+    return pipeline.neighbourhoods(_m.dataset, _m.base, _m.tuned, cache_dir=Path(run_folder) if run_folder else None,
+                                   per_query=_per_query)
+
+
+def neighbourhoods(m: Models) -> Any:
+    """The run's :class:`~explorer.pipeline.views.Neighbourhoods` (computed once, stored in the run folder)."""
+    from explorer import pipeline
+
+    folder = str(pipeline.run_folder(state.workspace(), m.run_id)) if m.run_id else ""
+    per_query = comparison(m).per_query
+    with st.spinner("Comparing every point's nearest neighbours before and after…"):
+        return _neighbourhoods(m.key, folder, m, per_query)

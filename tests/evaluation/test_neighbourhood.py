@@ -86,3 +86,19 @@ def test_bad_arguments_raise_value_error():
         neighbourhood_change(x, x, ["a", "b"], k=0)
     with pytest.raises(ValueError, match="same length"):
         neighbourhood_change(x, x[:1], ["a", "b"])
+
+
+def test_smaller_k_is_derived_from_the_stored_neighbours():
+    rng = np.random.default_rng(1)
+    before = rng.standard_normal((40, 6)).astype(np.float32)
+    after = before + 0.5 * rng.standard_normal((40, 6)).astype(np.float32)
+    before /= np.linalg.norm(before, axis=1, keepdims=True)
+    after /= np.linalg.norm(after, axis=1, keepdims=True)
+    ids = [str(i) for i in range(40)]
+    stored = neighbourhood_change(before, after, ids, k=10)
+    direct = neighbourhood_change(before, after, ids, k=3)
+    derived = stored.at(3)
+    assert np.array_equal(derived.before, direct.before) and np.array_equal(derived.after, direct.after)
+    assert np.allclose(derived.jaccard, direct.jaccard) and np.allclose(derived.rbo, direct.rbo)
+    with pytest.raises(ValueError, match="between 1 and 10"):
+        stored.at(11)

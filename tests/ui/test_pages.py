@@ -108,3 +108,24 @@ def test_inspect_filters_by_status(workspace_with_run):
     for status in ("fixed", "broken", "unchanged"):
         at.radio(key="inspect_filter").set_value(status).run()
         assert not at.exception
+
+
+def test_latent_page_ranks_biggest_movers_and_stores_them_with_the_run(workspace_with_run):
+    ws, run_id = workspace_with_run
+    at = app(default_timeout=180)
+    at.run()
+    at.switch_page("pages/latent.py").run()
+    assert problems(at) == []
+    table = at.dataframe(key="latent_movers").value
+    assert list(table.columns[:3]) == ["kind", "change", "RBO"]
+    assert table["change"].is_monotonic_decreasing and set(table["kind"]) == {"query", "passage"}
+    from explorer import pipeline
+
+    stored = list(pipeline.run_folder(ws, run_id).glob("neighbourhood-*.npz"))
+    assert len(stored) == 1
+    at.selectbox(key="latent_color").set_value("moved")
+    at.selectbox(key="latent_show").set_value("top 50 movers")
+    at.select_slider(key="latent_k").set_value(5)
+    at.run()
+    assert problems(at) == []
+    assert at.dataframe(key="latent_movers").value["change"].is_monotonic_decreasing

@@ -117,3 +117,27 @@ def test_saving_the_same_upload_twice_keeps_the_file_time(tiny_csv):
     first = pipeline.save_upload("t.csv", data)
     stamp = first.stat().st_mtime_ns
     assert pipeline.save_upload("t.csv", data).stat().st_mtime_ns == stamp
+
+
+def test_neighbourhoods_are_computed_once_and_read_back(tmp_path, tiny_csv):
+    from explorer import pipeline
+    from explorer.encoders.fake import FakeEncoder
+    from explorer.workspace import DatasetChoice
+
+    ds = pipeline.load_dataset(DatasetChoice(spec=str(tiny_csv), name="tiny"))
+    base, tuned = FakeEncoder(dim=32, seed=1), FakeEncoder(dim=32, seed=2)
+    first = pipeline.neighbourhoods(ds, base, tuned, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("neighbourhood-*.npz"))) == 1
+
+    class Exploding(FakeEncoder):
+        def embed_batch(self, texts, kind):
+            raise AssertionError("re-encoded although the neighbourhoods were stored")
+
+    again = pipeline.neighbourhoods(ds, base, Exploding(dim=32, seed=2), cache_dir=tmp_path)
+    assert again.change.ids == first.change.ids
+    movers = again.movers(5)
+    assert movers["change"].is_monotonic_decreasing
+    point = movers.at[0, "id"]
+    nb = again.neighbours(point, 5)
+    assert set(nb["status"]) <= {"kept", "gained", "lost"}
+    assert (nb["rank_before"].notna().sum(), nb["rank_after"].notna().sum()) == (5, 5)
