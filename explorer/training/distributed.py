@@ -1,7 +1,7 @@
-"""Data-parallel training under ``torchrun``: rank helpers, and an entry point.
+"""Data-parallel training under ``torchrun``: rank helpers.
 
-``torchrun --nproc_per_node=N -m explorer train ...`` (or ``-m explorer.training.distributed ...``, the same
-arguments) starts N copies of the CLI. The Hugging Face ``Trainer`` inside ``SentenceTransformerTrainer`` sees
+``torchrun --nproc_per_node=N -m explorer train ...`` starts N copies of the CLI (the entry point lives in the
+CLI, which uses these helpers; the library never imports the CLI). The Hugging Face ``Trainer`` inside ``SentenceTransformerTrainer`` sees
 the torchrun environment and wraps the model in DistributedDataParallel (gloo on CPU, NCCL on GPU), each rank
 training on its own shard of every epoch. Everything else happens on rank 0 only: the baseline evaluation,
 hard-negative mining (its result is broadcast so every rank trains on the same table), the run folder, the
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import sys
 from typing import Any
 
 GROUP_TIMEOUT_MINUTES = 120
@@ -81,17 +80,3 @@ def destroy_process_group() -> None:
 
     if dist.is_initialized():
         dist.destroy_process_group()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m explorer.training.distributed [train arguments]``: the ``train`` command under torchrun."""
-    from explorer.cli import main as cli_main
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] != ["train"]:
-        args = ["train", *args]
-    return cli_main(args)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
