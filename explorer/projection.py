@@ -261,6 +261,45 @@ def project_aligned(before: np.ndarray, after: np.ndarray, method: str = "pca", 
     return out[0], out[1]
 
 
+def project_frames(frames: list[np.ndarray], method: str = "pca", n_components: int = 2, seed: int = 0,
+                   use_cache: bool = True, **params: Any) -> list[np.ndarray]:
+    """Project several snapshots of the same points (baseline, checkpoints..., final) into one space.
+
+    The generalization of :func:`project_aligned`'s joint fit to any number of frames: one reducer is fitted
+    on the distinct rows of all frames stacked, so a point whose embedding did not change between two
+    frames (within 1e-6 per coordinate of the first frame) sits at exactly the same place in both, and a
+    point that moved a little moves a little. Used to play training as an animation.
+
+    Args:
+        frames: (n, dim) arrays of the same n points in the same order, all of the same width.
+        method, n_components, seed, use_cache, **params: as in :func:`project`.
+
+    Returns:
+        One float32 (n, n_components) array per frame.
+
+    Raises:
+        ValueError: fewer than one frame, different shapes, or as :func:`project`.
+        DataError: as :func:`project`.
+    """
+    if not frames:
+        raise ValueError("project_frames needs at least one frame")
+    mats = [_as_matrix(f, f"frame {i}") for i, f in enumerate(frames)]
+    if any(m.shape != mats[0].shape for m in mats):
+        raise ValueError(f"all frames must have the same shape, got {[m.shape for m in mats]}")
+    first = mats[0]
+    mats = [first] + [np.where(np.all(np.abs(m - first) <= _SAME, axis=1, keepdims=True), first, m) for m in mats[1:]]
+    key = _key(tuple(mats), method, n_components, seed, dict(params), f"frames{len(mats)}")
+    n = len(first)
+
+    def compute() -> tuple[np.ndarray, ...]:
+        distinct, inverse = np.unique(np.vstack(mats), axis=0, return_inverse=True)
+        resolved = _resolve(method, n_components, len(distinct), params)
+        coords = _reduce(distinct, method, n_components, seed, resolved)[inverse.ravel()]
+        return tuple(coords[i * n:(i + 1) * n] for i in range(len(mats)))
+
+    return list(_cached(key, compute, use_cache))
+
+
 def clear_memory_cache() -> None:
     """Forget in-memory projections (the disk cache stays)."""
     with _MEMORY_LOCK:

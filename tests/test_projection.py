@@ -143,3 +143,22 @@ def test_umap_joint_fit_keeps_unchanged_points_and_is_deterministic():
     np.testing.assert_array_equal(before[10:], after[10:])
     again, _ = project_aligned(x, y, method="umap", n_neighbors=10, use_cache=False)
     np.testing.assert_array_equal(before, again)
+
+
+def test_frames_share_one_space_and_unchanged_points_stay_put():
+    from explorer.projection import project_frames
+
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((60, 16)).astype(np.float32)
+    mid, final = base.copy(), base.copy()
+    mid[:10] += 0.5 * rng.standard_normal((10, 16)).astype(np.float32)  # 10 points move at the checkpoint
+    final[:20] += 0.8 * rng.standard_normal((20, 16)).astype(np.float32)  # 20 by the end
+    final[30] += 1e-8  # float noise is not a move
+    for method in ("pca", "umap"):
+        coords = project_frames([base, mid, final], method=method, use_cache=False)
+        assert len(coords) == 3 and all(c.shape == (60, 2) for c in coords)
+        assert np.array_equal(coords[0][10:], coords[1][10:])  # unchanged at the checkpoint: same place
+        assert np.array_equal(coords[0][20:], coords[2][20:])  # unchanged at the end (incl. the noisy one)
+        assert not np.allclose(coords[0][:10], coords[1][:10])
+    with pytest.raises(ValueError, match="same shape"):
+        project_frames([base, base[:5]])
