@@ -8,6 +8,7 @@ Environment variables:
     EXPLORER_PUBLIC: ``1`` to isolate visitors in private workspaces and cap sizes (default: on when
         running on Streamlit Community Cloud, off elsewhere).
     EXPLORER_MAX_UPLOAD_MB, EXPLORER_MAX_PASSAGES, EXPLORER_MAX_EPOCHS, EXPLORER_MAX_JOBS,
+    EXPLORER_MAX_JOBS_PER_WORKSPACE, EXPLORER_JOB_TIME_LIMIT_MINUTES,
     EXPLORER_WORKSPACE_TTL_HOURS: limits, see :class:`Settings`.
     EXPLORER_CHROMA_HOST / EXPLORER_CHROMA_PORT: use a Chroma server instead of the on-disk store.
     EXPLORER_ENCODER: ``fake`` swaps the default encoder for the deterministic fake (tests, fast demos).
@@ -60,6 +61,8 @@ class Settings:
     max_passages: int = 200_000
     max_epochs: int = 20
     max_concurrent_jobs: int = 1
+    max_jobs_per_workspace: int = 0
+    job_time_limit_minutes: float = 0.0
     workspace_ttl_hours: float = 24.0
     chroma_host: str | None = None
     chroma_port: int = 8000
@@ -118,6 +121,10 @@ def get_settings() -> Settings:
         max_passages=int(_number("EXPLORER_MAX_PASSAGES", 20_000 if public else 200_000)),
         max_epochs=int(_number("EXPLORER_MAX_EPOCHS", 5 if public else 20)),
         max_concurrent_jobs=int(_number("EXPLORER_MAX_JOBS", 1)),
+        # Public mode: one queued or running job per visitor, and 30 minutes per job (the demo trains in ~4,
+        # SciFact in ~17 on 2 CPUs), so one visitor can neither fill the queue nor hold the slot for hours.
+        max_jobs_per_workspace=int(_number("EXPLORER_MAX_JOBS_PER_WORKSPACE", 1 if public else 0)),
+        job_time_limit_minutes=_number("EXPLORER_JOB_TIME_LIMIT_MINUTES", 30.0 if public else 0.0),
         workspace_ttl_hours=_number("EXPLORER_WORKSPACE_TTL_HOURS", 24.0),
         chroma_host=os.environ.get("EXPLORER_CHROMA_HOST") or None,
         chroma_port=int(_number("EXPLORER_CHROMA_PORT", 8000)),

@@ -114,11 +114,15 @@ def run_zip(ws: Workspace, run_id: str, kind: str = "model") -> bytes:
 
 # ------------------------------------------------------------------------------------------ jobs
 def make_job_manager(settings: Settings | None = None) -> Any:
-    """The server's job manager (one per process; the UI keeps it in ``st.cache_resource``)."""
+    """The server's job manager (one per process; the UI keeps it in ``st.cache_resource``).
+
+    It applies the settings' slots, jobs per workspace and time limit per job (public mode: 1 and 30 min).
+    """
     from explorer.training.jobs import JobManager
 
     settings = settings or get_settings()
-    return JobManager(max_concurrent=settings.max_concurrent_jobs)
+    return JobManager(max_concurrent=settings.max_concurrent_jobs, max_per_owner=settings.max_jobs_per_workspace,
+                      time_limit=settings.job_time_limit_minutes * 60)
 
 
 def demo_config(method: str = "full") -> dict[str, Any]:
