@@ -37,7 +37,7 @@ def test_upload_size_cap(monkeypatch):
 
 def test_corpus_cap(monkeypatch, tiny_csv):
     monkeypatch.setenv("EXPLORER_MAX_PASSAGES", "10")
-    with pytest.raises(DataError, match="72 passages"):
+    with pytest.raises(DataError, match="more than 10 passages"):  # stopped while parsing, not after
         pipeline.load_dataset(DatasetChoice(spec=str(tiny_csv)))
 
 
@@ -117,3 +117,20 @@ def test_saving_the_same_upload_twice_keeps_the_file_time(tiny_csv):
     first = pipeline.save_upload("t.csv", data)
     stamp = first.stat().st_mtime_ns
     assert pipeline.save_upload("t.csv", data).stat().st_mtime_ns == stamp
+
+
+def test_projection_caps_queries_too(tmp_path):
+    """Issue 12 item 5: the latent-space chart's point limit holds for queries, not only passages."""
+    import pandas as pd
+
+    from explorer.data.tables import load_table
+
+    rows = [{"query": f"question {i} about topic {i % 7}", "passage": f"answer {i} on topic {i % 7}"} for i in range(1200)]
+    ds = load_table(pd.DataFrame(rows), name="many", test_fraction=0.5)
+    assert len(ds.query_ids("test")) > 500
+    base = pipeline.load_encoder("minilm")
+    data = pipeline.projection(ds, base, base, max_passages=100, max_queries=40)
+    before = data.points[data.points["stage"] == "before"]
+    assert (before["kind"] == "query").sum() == 40 and (before["kind"] == "passage").sum() == 100
+    default = pipeline.projection(ds, base, base, max_passages=100)
+    assert (default.points["kind"] == "query").sum() // 2 == pipeline.views.MAX_QUERIES
