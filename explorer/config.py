@@ -133,9 +133,9 @@ def get_settings() -> Settings:
         max_passages=int(_number("EXPLORER_MAX_PASSAGES", 20_000 if public else 200_000)),
         max_queries=int(_number("EXPLORER_MAX_QUERIES", 5_000 if public else 100_000)),
         max_negatives_per_query=int(_number("EXPLORER_MAX_NEGATIVES_PER_QUERY", 20 if public else 200)),
-        # Public: 10,000 characters, ten times what MiniLM reads (256 tokens); a longer text costs tokenizer
-        # time and memory for words the model never sees.
-        max_text_chars=int(_number("EXPLORER_MAX_TEXT_CHARS", 10_000 if public else 100_000)),
+        # Public: 20,000 characters, about twenty times what MiniLM reads (256 tokens), and twice SciFact's
+        # longest abstract (10,126); a longer text costs tokenizer time and memory for words never seen.
+        max_text_chars=int(_number("EXPLORER_MAX_TEXT_CHARS", 20_000 if public else 100_000)),
         max_epochs=int(_number("EXPLORER_MAX_EPOCHS", 5 if public else 20)),
         max_concurrent_jobs=int(_number("EXPLORER_MAX_JOBS", 1)),
         # Public mode: one queued or running job per visitor, and 30 minutes per job (the demo trains in ~4,

@@ -159,7 +159,9 @@ def start_training(manager: Any, ws: Workspace, choice: DatasetChoice, params: d
     config = TrainConfig.from_dict({k: v for k, v in params.items() if v is not None})
     if config.epochs is not None and config.epochs > settings.max_epochs:
         raise TrainingError(f"epochs={config.epochs} exceeds this server's limit of {settings.max_epochs}; choose fewer.")
-    config = config.validate(dataset).resolve(dataset, max_epochs=settings.max_epochs, low_memory=settings.low_memory)
+    # Public mode: only bounded-memory settings (training.config.bound_for_public), recorded in the run.
+    config = config.validate(dataset).resolve(dataset, max_epochs=settings.max_epochs, low_memory=settings.low_memory,
+                                              public=settings.public)
     # The audited negatives (exclusions applied) replace the job's own mining; none when switched off.
     negatives = saved_negatives(ws) if config.use_hard_negatives else None
     name = f"{config.method} fine-tune of {config.base_model} on {dataset.name}"
