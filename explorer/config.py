@@ -7,7 +7,9 @@ Environment variables:
     EXPLORER_HOME: root folder for runs, caches and vector stores (default ``./workspace``).
     EXPLORER_PUBLIC: ``1`` to isolate visitors in private workspaces and cap sizes (default: on when
         running on Streamlit Community Cloud, off elsewhere).
-    EXPLORER_MAX_UPLOAD_MB, EXPLORER_MAX_PASSAGES, EXPLORER_MAX_EPOCHS, EXPLORER_MAX_JOBS,
+    EXPLORER_MAX_UPLOAD_MB, EXPLORER_MAX_UNPACKED_MB, EXPLORER_MAX_PASSAGES, EXPLORER_MAX_QUERIES,
+    EXPLORER_MAX_NEGATIVES_PER_QUERY, EXPLORER_MAX_TEXT_CHARS, EXPLORER_MAX_EPOCHS, EXPLORER_MAX_JOBS,
+    EXPLORER_MAX_JOBS_PER_WORKSPACE, EXPLORER_JOB_TIME_LIMIT_MINUTES,
     EXPLORER_WORKSPACE_TTL_HOURS: limits, see :class:`Settings`.
     EXPLORER_CHROMA_HOST / EXPLORER_CHROMA_PORT: use a Chroma server instead of the on-disk store.
     EXPLORER_ENCODER: ``fake`` swaps the default encoder for the deterministic fake (tests, fast demos).
@@ -24,6 +26,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+PUBLIC_MAX_UPLOAD_MB = 25
+"""The upload cap in public mode; ``.streamlit/config.toml``'s ``server.maxUploadSize`` says the same (a test
+checks), so Streamlit's own uploader refuses a larger file before the app sees a byte of it."""
 
 BUNDLED_MODEL_ALIASES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-MiniLM-L6-v2", "default")
 
@@ -57,9 +63,15 @@ class Settings:
     home: Path
     public: bool = False
     max_upload_mb: float = 200.0
+    max_unpacked_mb: float = 800.0
     max_passages: int = 200_000
+    max_queries: int = 100_000
+    max_negatives_per_query: int = 200
+    max_text_chars: int = 100_000
     max_epochs: int = 20
     max_concurrent_jobs: int = 1
+    max_jobs_per_workspace: int = 0
+    job_time_limit_minutes: float = 0.0
     workspace_ttl_hours: float = 24.0
     chroma_host: str | None = None
     chroma_port: int = 8000
@@ -114,10 +126,22 @@ def get_settings() -> Settings:
     return Settings(
         home=home,
         public=public,
-        max_upload_mb=_number("EXPLORER_MAX_UPLOAD_MB", 25.0 if public else 200.0),
+        max_upload_mb=_number("EXPLORER_MAX_UPLOAD_MB", PUBLIC_MAX_UPLOAD_MB if public else 200.0),
+        # What a .gz or .zip may unpack to: 2x the upload cap in public mode (text packs 3-5x, so a sample
+        # that big still loads), 4x locally.
+        max_unpacked_mb=_number("EXPLORER_MAX_UNPACKED_MB", 2 * PUBLIC_MAX_UPLOAD_MB if public else 800.0),
         max_passages=int(_number("EXPLORER_MAX_PASSAGES", 20_000 if public else 200_000)),
+        max_queries=int(_number("EXPLORER_MAX_QUERIES", 5_000 if public else 100_000)),
+        max_negatives_per_query=int(_number("EXPLORER_MAX_NEGATIVES_PER_QUERY", 20 if public else 200)),
+        # Public: 20,000 characters, about twenty times what MiniLM reads (256 tokens), and twice SciFact's
+        # longest abstract (10,126); a longer text costs tokenizer time and memory for words never seen.
+        max_text_chars=int(_number("EXPLORER_MAX_TEXT_CHARS", 20_000 if public else 100_000)),
         max_epochs=int(_number("EXPLORER_MAX_EPOCHS", 5 if public else 20)),
         max_concurrent_jobs=int(_number("EXPLORER_MAX_JOBS", 1)),
+        # Public mode: one queued or running job per visitor, and 30 minutes per job (the demo trains in ~4,
+        # SciFact in ~17 on 2 CPUs), so one visitor can neither fill the queue nor hold the slot for hours.
+        max_jobs_per_workspace=int(_number("EXPLORER_MAX_JOBS_PER_WORKSPACE", 1 if public else 0)),
+        job_time_limit_minutes=_number("EXPLORER_JOB_TIME_LIMIT_MINUTES", 30.0 if public else 0.0),
         workspace_ttl_hours=_number("EXPLORER_WORKSPACE_TTL_HOURS", 24.0),
         chroma_host=os.environ.get("EXPLORER_CHROMA_HOST") or None,
         chroma_port=int(_number("EXPLORER_CHROMA_PORT", 8000)),

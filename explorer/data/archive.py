@@ -41,6 +41,7 @@ def safe_extract(
     unpack_factor: float = 4.0,
     max_ratio: float = 100.0,
     max_files: int = 10_000,
+    max_unpacked: int | None = None,
 ) -> Path:
     """Extract a zip archive into ``dest`` after checking it is safe; returns ``dest``.
 
@@ -53,6 +54,8 @@ def safe_extract(
         unpack_factor: how many times the upload limit the unpacked files may take.
         max_ratio: the largest unpacked/packed size ratio accepted for archives over 4 MB unpacked.
         max_files: the largest number of members accepted.
+        max_unpacked: the most bytes the members may unpack to, all together (default ``unpack_factor`` x
+            the upload limit); checked on the declared sizes first, then on the bytes actually written.
 
     Raises:
         DataError: the file is not a zip, or it fails one of the checks above.
@@ -67,7 +70,7 @@ def safe_extract(
         infos = [i for i in archive.infolist() if not any(j in i.filename for j in _JUNK)]
         if len(infos) > max_files:
             raise DataError(f"{label} holds {len(infos):,} files, more than the {max_files:,} accepted; pack only the dataset.")
-        unpack_limit = int(limit * unpack_factor)
+        unpack_limit = int(max_unpacked) if max_unpacked is not None else int(limit * unpack_factor)
         declared = sum(i.file_size for i in infos)
         packed = sum(i.compress_size for i in infos)
         if declared > unpack_limit:

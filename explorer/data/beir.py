@@ -20,9 +20,10 @@ import zipfile
 from pathlib import Path
 
 from explorer.data.archive import safe_extract
+from explorer.data.limits import Limits, resolve_limits
 from explorer.data.model import Dataset, Passage
 from explorer.data.validation import (
-    Source, add_note, decode_utf8, finish, iter_jsonl, limit_bytes, parse_grade, read_source, require_keys, require_text,
+    Source, add_note, decode_utf8, finish, iter_jsonl, parse_grade, read_source, require_keys, require_text,
 )
 from explorer.errors import DataError
 
@@ -65,6 +66,7 @@ def load_beir(
     test_fraction: float = 0.3,
     seed: int = 13,
     max_bytes: int | None = None,
+    limits: Limits | None = None,
 ) -> Dataset:
     """Load a BEIR folder, a .zip of one (path, bytes or file object), and validate it.
 
@@ -74,33 +76,37 @@ def load_beir(
         test_fraction: share of queries held out when the qrels give no train/test split.
         seed: seed of that split.
         max_bytes: size limit per file (default: the configured ``max_upload_mb``).
+        limits: every cap (default: the configured ones): a zip's unpacked size, and queries, passages and
+            text length, counted line by line while the files are read.
 
     Raises:
         DataError: a file is missing or malformed (the message names the file and line).
     """
-    limit = limit_bytes(max_bytes)
+    lim = resolve_limits(limits, max_bytes)
     is_path = isinstance(source, (str, Path))
     if is_path and Path(source).is_dir():
         root = find_beir_root(Path(source))
-        return _load_folder(root, name or Path(source).resolve().name, str(source), test_fraction, seed, limit)
+        return _load_folder(root, name or Path(source).resolve().name, str(source), test_fraction, seed,
+                            lim.max_bytes, lim)
     label = Path(source).name if is_path else str(getattr(source, "name", "") or "the uploaded zip")
     if is_path and not Path(source).exists():
         raise DataError(f"{str(source)!r} not found; give a BEIR folder or a .zip of one.")
     with tempfile.TemporaryDirectory(prefix="explorer-beir-") as tmp:
         if is_path and not zipfile.is_zipfile(source):
             raise DataError(f"{label} is neither a folder nor a zip archive; give a BEIR folder or a .zip of one.")
-        safe_extract(source, tmp, label=label, max_bytes=limit, unpack_factor=UNPACK_FACTOR)
+        safe_extract(source, tmp, label=label, max_bytes=lim.max_bytes, max_unpacked=lim.max_unpacked_bytes)
         root = find_beir_root(Path(tmp), label)
         stem = label[:-4] if label.lower().endswith(".zip") else label
         # The archive passed the upload limit; its unpacked files may each use what safe_extract allowed.
-        unpacked = int(limit * UNPACK_FACTOR)
-        return _load_folder(root, name or stem, str(source) if is_path else label, test_fraction, seed, unpacked)
+        return _load_folder(root, name or stem, str(source) if is_path else label, test_fraction, seed,
+                            lim.max_unpacked_bytes, lim)
 
 
-def _load_folder(root: Path, name: str, origin: str, test_fraction: float, seed: int, limit: int) -> Dataset:
+def _load_folder(root: Path, name: str, origin: str, test_fraction: float, seed: int, limit: int,
+                 limits: Limits) -> Dataset:
     notes: dict[str, int] = {}
-    corpus = read_corpus(root / "corpus.jsonl", limit, notes)
-    queries = read_queries(root / "queries.jsonl", limit, notes)
+    corpus = read_corpus(root / "corpus.jsonl", limit, notes, limits)
+    queries = read_queries(root / "queries.jsonl", limit, notes, limits)
     files = {s: root / "qrels" / f"{s}.tsv" for s in ("train", "dev", "test") if (root / "qrels" / f"{s}.tsv").is_file()}
     if not files:
         found = sorted(p.name for p in (root / "qrels").iterdir()) if (root / "qrels").is_dir() else []
@@ -133,7 +139,7 @@ def _load_folder(root: Path, name: str, origin: str, test_fraction: float, seed:
     ds = Dataset(name=name, queries=queries, corpus=corpus, qrels=qrels, split=split, source=origin, notes=notes)
     if len(used) == 1:
         ds = ds.with_split(test_fraction, seed)
-    return finish(ds)
+    return finish(ds, limits)
 
 
 def _read_lines(path: Path, limit: int) -> str:
@@ -145,8 +151,12 @@ def _read_lines(path: Path, limit: int) -> str:
     return text
 
 
-def read_corpus(path: Path, limit: int, notes: dict[str, int]) -> dict[str, Passage]:
-    """Passages of a ``corpus.jsonl`` file; a title-only or text-only passage is fine, neither is not."""
+def read_corpus(path: Path, limit: int, notes: dict[str, int], limits: Limits | None = None) -> dict[str, Passage]:
+    """Passages of a ``corpus.jsonl`` file; a title-only or text-only passage is fine, neither is not.
+
+    ``limits`` caps the passages and their length; the line past a cap stops the reading.
+    """
+    limits = resolve_limits(limits)
     corpus: dict[str, Passage] = {}
     lines: dict[str, int] = {}
     for number, record in iter_jsonl(_read_lines(path, limit), path.name):
@@ -160,6 +170,7 @@ def read_corpus(path: Path, limit: int, notes: dict[str, int]) -> dict[str, Pass
             raise DataError(
                 f"{path.name}: line {number} (passage {pid!r}) has an empty text and title; fill it in or remove the line."
             )
+        limits.check_text(title + text, path.name, f"line {number} (passage {pid!r})")
         passage = Passage(pid, text, title)
         if pid in corpus:
             if corpus[pid] != passage:
@@ -171,17 +182,20 @@ def read_corpus(path: Path, limit: int, notes: dict[str, int]) -> dict[str, Pass
             continue
         corpus[pid] = passage
         lines[pid] = number
+        limits.check_passages(len(corpus), path.name, f"line {number}")
     return corpus
 
 
-def read_queries(path: Path, limit: int, notes: dict[str, int]) -> dict[str, str]:
-    """Queries of a ``queries.jsonl`` file."""
+def read_queries(path: Path, limit: int, notes: dict[str, int], limits: Limits | None = None) -> dict[str, str]:
+    """Queries of a ``queries.jsonl`` file (``limits`` caps their number and length while reading)."""
+    limits = resolve_limits(limits)
     queries: dict[str, str] = {}
     lines: dict[str, int] = {}
     for number, record in iter_jsonl(_read_lines(path, limit), path.name):
         require_keys(record, ("_id", "text"), path.name, f"line {number}")
         qid = require_text(record["_id"], path.name, f"line {number}", "_id").strip()
-        text = require_text(record["text"], path.name, f"line {number} (query {qid!r})")
+        text = limits.check_text(require_text(record["text"], path.name, f"line {number} (query {qid!r})"),
+                                 path.name, f"line {number} (query {qid!r})")
         if qid in queries:
             if queries[qid] != text:
                 raise DataError(
@@ -192,6 +206,7 @@ def read_queries(path: Path, limit: int, notes: dict[str, int]) -> dict[str, str
             continue
         queries[qid] = text
         lines[qid] = number
+        limits.check_queries(len(queries), path.name, f"line {number}")
     return queries
 
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from explorer.data.limits import Limits
 from explorer.data.model import Dataset
 from explorer.data.validation import Source
 from explorer.errors import DataError
@@ -119,6 +120,8 @@ def load_dataset(
     seed: int = 13,
     max_bytes: int | None = None,
     local_files: bool = True,
+    limits: Limits | None = None,
+    hub_token: bool | str | None = None,
 ) -> Dataset:
     """Load any supported dataset (see the module docstring) as a validated, split :class:`Dataset`.
 
@@ -131,13 +134,17 @@ def load_dataset(
         max_bytes: file size limit (default: the configured ``max_upload_mb``).
         local_files: whether an ``hf:`` spec may name a local file or folder (False in public mode, where a
             visitor must never reach the server's files through the hub box).
+        limits: every cap (file and unpacked size, queries, passages, rows, negatives per query, text
+            length), applied while parsing; default: the configured ones. The pipeline passes the workspace's.
+        hub_token: the Hugging Face token for ``hf:`` specs: None uses the machine's login (``HF_TOKEN``),
+            False none at all (public mode: a visitor's request never runs as the owner).
 
     Raises:
         DataError: the spec is unknown or the data is malformed (the message says where and what to do).
     """
     kind = detect_kind(spec)
     return _dispatch(kind, spec, None, name=name, columns=columns, test_fraction=test_fraction, seed=seed,
-                     max_bytes=max_bytes, local_files=local_files)
+                     max_bytes=max_bytes, local_files=local_files, limits=limits, hub_token=hub_token)
 
 
 def load_upload(
@@ -149,6 +156,7 @@ def load_upload(
     test_fraction: float = 0.3,
     seed: int = 13,
     max_bytes: int | None = None,
+    limits: Limits | None = None,
 ) -> Dataset:
     """Load an uploaded file (its name decides the format; ``data`` is its bytes or a file object).
 
@@ -156,14 +164,15 @@ def load_upload(
     """
     kind = detect_kind(filename, data)
     ds = _dispatch(kind, filename, data, name=None, columns=columns, test_fraction=test_fraction, seed=seed,
-                   max_bytes=max_bytes)
+                   max_bytes=max_bytes, limits=limits)
     if name:
         ds.name = name
     return ds
 
 
 def _dispatch(kind: str, spec: str | Path, data: Source | None, *, name: str | None, columns: Any,
-              test_fraction: float, seed: int, max_bytes: int | None, local_files: bool = True) -> Dataset:
+              test_fraction: float, seed: int, max_bytes: int | None, local_files: bool = True,
+              limits: Limits | None = None, hub_token: bool | str | None = None) -> Dataset:
     # An upload travels as a file object that carries its file name (for the format and the messages).
     source: Source
     if data is None:
@@ -178,19 +187,21 @@ def _dispatch(kind: str, spec: str | Path, data: Source | None, *, name: str | N
         from explorer.data.hub import load_hub
 
         return load_hub(str(spec), name=name, columns=columns, test_fraction=test_fraction, seed=seed,
-                        max_bytes=max_bytes, local_files=local_files)
+                        max_bytes=max_bytes, local_files=local_files, limits=limits, token=hub_token)
     if kind == "beir":
         from explorer.data.beir import load_beir
 
-        return load_beir(source, name=name, test_fraction=test_fraction, seed=seed, max_bytes=max_bytes)
+        return load_beir(source, name=name, test_fraction=test_fraction, seed=seed, max_bytes=max_bytes,
+                         limits=limits)
     if kind == "nq":
         from explorer.data.nq import load_nq
 
-        return load_nq(source, name=name, test_fraction=test_fraction, seed=seed, max_bytes=max_bytes)
+        return load_nq(source, name=name, test_fraction=test_fraction, seed=seed, max_bytes=max_bytes,
+                       limits=limits)
     from explorer.data.tables import load_table
 
     return load_table(source, columns, name=name, test_fraction=test_fraction, seed=seed,
-                      max_bytes=max_bytes)
+                      max_bytes=max_bytes, limits=limits)
 
 
 class _Named(io.BytesIO):

@@ -20,10 +20,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from explorer.data.limits import Limits, resolve_limits
 from explorer.data.model import Dataset, Passage
 from explorer.data.validation import (
-    Source, add_note, decode_utf8, finish, gunzip, iter_jsonl, limit_bytes, read_source, require_keys, require_text,
-    source_label, stable_id,
+    Source, add_note, decode_utf8, finish, gunzip, iter_jsonl, read_source, require_keys, require_text, source_label,
+    stable_id,
 )
 from explorer.errors import DataError
 
@@ -65,6 +66,7 @@ def load_nq(
     max_candidates: int = 5,
     min_candidate_words: int = 8,
     max_examples: int | None = None,
+    limits: Limits | None = None,
 ) -> Dataset:
     """Load a simplified Natural Questions file (.jsonl or .jsonl.gz; path, bytes or file object).
 
@@ -78,6 +80,10 @@ def load_nq(
         max_candidates: most other candidates of a page kept as hard-negative candidates.
         min_candidate_words: candidates shorter than this (after removing HTML) are skipped.
         max_examples: stop after this many usable examples (``None``: all).
+        limits: every cap (default: the configured ones): the unpacked size of a ``.gz``, questions and passages
+            (counted while reading; the first example past a cap stops it), candidates per question (at most
+            ``max_negatives_per_query``), and text length (a longer long answer or candidate is skipped and
+            counted in the notes: NQ pages hold some very long tables).
 
     Raises:
         DataError: a line is not JSON, lacks a field, or has spans outside the page (line number given).
@@ -85,10 +91,11 @@ def load_nq(
     if max_candidates < 0 or min_candidate_words < 0:
         raise ValueError("max_candidates and min_candidate_words must be >= 0.")
     label = source_label(source, None if isinstance(source, (str, Path)) else name)
-    limit = limit_bytes(max_bytes)
-    data = read_source(source, label, limit)
+    lim = resolve_limits(limits, max_bytes)
+    max_candidates = min(max_candidates, lim.max_negatives_per_query)
+    data = read_source(source, label, lim.max_bytes)
     if label.lower().endswith(".gz") or data[:2] == b"\x1f\x8b":
-        data = gunzip(data, label, limit)
+        data = gunzip(data, label, max_out=lim.max_unpacked_bytes)
     text = decode_utf8(data, label)
     if not text.strip():
         raise DataError(f"{label} is empty; it needs one Natural Questions example per line.")
@@ -103,7 +110,8 @@ def load_nq(
             raise DataError(f"{label}: {where} is in the original NQ format (document_tokens); use the simplified format.")
         require_keys(record, NQ_FIELDS, label, where)
         qid = str(record["example_id"]).strip()
-        question = require_text(record["question_text"], label, f"{where}, question_text").strip()
+        question = lim.check_text(require_text(record["question_text"], label, f"{where}, question_text").strip(),
+                                  label, f"{where}, question_text")
         page = require_text(record["document_text"], label, f"{where}, document_text")
         candidates, annotations = record["long_answer_candidates"], record["annotations"]
         if not isinstance(candidates, list) or not isinstance(annotations, list):
@@ -131,6 +139,10 @@ def load_nq(
         if not positive:
             add_note(notes, "long answers empty without HTML (skipped)")
             continue
+        if len(positive) > lim.max_text_chars:
+            add_note(notes, f"long answers over {lim.max_text_chars:,} characters (skipped)")
+            continue
+        lim.check_queries(len(queries) + 1, label, where)
         pid = stable_id("p", positive)
         queries[qid] = question
         corpus.setdefault(pid, Passage(pid, positive))
@@ -145,6 +157,8 @@ def load_nq(
                 add_note(notes, f"candidates under {min_candidate_words} words (skipped)")
             elif text_c == positive:
                 continue
+            elif len(text_c) > lim.max_text_chars:
+                add_note(notes, f"candidates over {lim.max_text_chars:,} characters (skipped)")
             elif len(kept) >= max_candidates:
                 add_note(notes, f"candidates over {max_candidates} per page (skipped)")
             else:
@@ -154,6 +168,7 @@ def load_nq(
                     kept.append(cid)
         if kept:
             hard[qid] = kept
+        lim.check_passages(len(corpus), label, where)
         if max_examples is not None and len(queries) >= max_examples:
             break
     if not queries:
@@ -166,4 +181,4 @@ def load_nq(
     origin = str(source) if isinstance(source, (str, Path)) else label
     ds = Dataset(name=ds_name, queries=queries, corpus=corpus, qrels=qrels, split={}, source=origin,
                  hard_negative_candidates=hard, notes=notes)
-    return finish(ds.with_split(test_fraction, seed))
+    return finish(ds.with_split(test_fraction, seed), lim)

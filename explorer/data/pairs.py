@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from explorer.data.limits import Limits, resolve_limits
 from explorer.data.model import Dataset, Passage
 from explorer.data.tables import ColumnMap
 from explorer.data.validation import add_note, finish, require_text, stable_id
@@ -88,7 +89,7 @@ def _check_text_column(df: pd.DataFrame, column: str, label: str) -> None:
 
 def frame_to_dataset(df: pd.DataFrame, cols: ColumnMap, *, name: str, label: str, source: str,
                      test_fraction: float = 0.3, seed: int = 13,
-                     where: Callable[[int], str] = lambda i: f"row {i + 1}") -> Dataset:
+                     where: Callable[[int], str] = lambda i: f"row {i + 1}", limits: Limits | None = None) -> Dataset:
     """Build, split and validate a :class:`Dataset` from a DataFrame of pairs (rules in the module docstring).
 
     Args:
@@ -100,7 +101,11 @@ def frame_to_dataset(df: pd.DataFrame, cols: ColumnMap, *, name: str, label: str
         test_fraction: share of queries held out.
         seed: seed of the split.
         where: names row ``i`` in messages ("line 7").
+        limits: caps on rows, queries, passages, text length and negatives per query (default: the
+            configured ones); checked row by row, so the first row over a cap stops the conversion.
     """
+    limits = resolve_limits(limits)
+    limits.check_rows(len(df), label)
     for column in (cols.query, cols.passage, cols.title, *cols.negatives):
         if column:
             _check_text_column(df, column, label)
@@ -127,10 +132,12 @@ def frame_to_dataset(df: pd.DataFrame, cols: ColumnMap, *, name: str, label: str
 
     for i in range(n):
         at = where(i)
-        qtext = require_text(get[cols.query][i], label, f"{at}, column {cols.query!r}").strip()
+        qtext = limits.check_text(require_text(get[cols.query][i], label, f"{at}, column {cols.query!r}").strip(),
+                                  label, f"{at}, column {cols.query!r}")
         qid = _id(get[cols.query_id][i], label, f"{at}, column {cols.query_id!r}") if cols.query_id else stable_id("q", qtext)
         add("q", qid, qtext, i, "query")
-        ptext = require_text(get[cols.passage][i], label, f"{at}, column {cols.passage!r}").strip()
+        ptext = limits.check_text(require_text(get[cols.passage][i], label, f"{at}, column {cols.passage!r}").strip(),
+                                  label, f"{at}, column {cols.passage!r}")
         title = "" if not cols.title or _missing(get[cols.title][i]) else str(get[cols.title][i]).strip()
         if cols.passage_id:
             pid = _id(get[cols.passage_id][i], label, f"{at}, column {cols.passage_id!r}")
@@ -146,15 +153,20 @@ def frame_to_dataset(df: pd.DataFrame, cols: ColumnMap, *, name: str, label: str
             value = get[column][i]
             if _missing(value) or not str(value).strip():
                 continue
-            ntext = str(value).strip()
+            listed = hard.setdefault(qid, [])
+            if len(listed) >= limits.max_negatives_per_query:
+                add_note(notes, f"negatives over {limits.max_negatives_per_query} per query (skipped)")
+                continue
+            ntext = limits.check_text(str(value).strip(), label, f"{at}, column {column!r}")
             nid = by_text.get(("", ntext)) or stable_id("p", ntext)
             corpus.setdefault(nid, Passage(nid, ntext))
             by_text.setdefault(("", ntext), nid)
-            listed = hard.setdefault(qid, [])
             if nid not in listed:
                 listed.append(nid)
+        limits.check_queries(len(queries), label, at)
+        limits.check_passages(len(corpus), label, at)
     hard_negatives = {q: [p for p in ps if p not in qrels.get(q, {})] for q, ps in hard.items()}
     hard_negatives = {q: ps for q, ps in hard_negatives.items() if ps}
     ds = Dataset(name=name, queries=queries, corpus=corpus, qrels=qrels, split={}, source=source,
                  hard_negative_candidates=hard_negatives, notes=notes)
-    return finish(ds.with_split(test_fraction, seed))
+    return finish(ds.with_split(test_fraction, seed), limits)

@@ -17,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
+from explorer.data.limits import Limits, resolve_limits
 from explorer.data.model import Dataset
-from explorer.data.validation import Source, decode_utf8, gunzip, iter_jsonl, limit_bytes, read_source, source_label
+from explorer.data.validation import Source, decode_utf8, gunzip, iter_jsonl, read_source, source_label
 from explorer.errors import DataError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
@@ -153,7 +154,7 @@ def detect_format(name: str, fmt: str | None = None) -> tuple[str, bool]:
 
 
 def read_table(source: Source, fmt: str | None = None, *, name: str | None = None, sep: str | None = None,
-               max_bytes: int | None = None) -> pd.DataFrame:
+               max_bytes: int | None = None, limits: Limits | None = None) -> pd.DataFrame:
     """Read a table (path, bytes or file object) into a DataFrame; text formats keep every cell a string.
 
     Args:
@@ -162,6 +163,8 @@ def read_table(source: Source, fmt: str | None = None, *, name: str | None = Non
         name: file name of an upload given as bytes (for the format and messages).
         sep: CSV delimiter (default ``,``; ``\\t`` for TSV).
         max_bytes: size limit (default: the configured ``max_upload_mb``).
+        limits: the caps (default: the configured ones): unpacked size of a ``.gz``, and rows (refused before
+            the rows past the cap are parsed: CSV stops reading there, Parquet is checked on its metadata).
 
     Returns:
         The table; ``df.attrs["lines"]`` maps JSON-lines rows to their line numbers.
@@ -171,26 +174,29 @@ def read_table(source: Source, fmt: str | None = None, *, name: str | None = Non
     """
     label = source_label(source, name)
     kind, gzipped = detect_format(label, fmt)
-    limit = limit_bytes(max_bytes)
-    data = read_source(source, label, limit)
+    lim = resolve_limits(limits, max_bytes)
+    data = read_source(source, label, lim.max_bytes)
     if gzipped:
-        data = gunzip(data, label, limit)
+        data = gunzip(data, label, max_out=lim.max_unpacked_bytes)
     if not data.strip():
         raise DataError(f"{label} is empty; it needs a header row and one row per (query, passage) pair.")
     if kind == "parquet":
-        df = _read_parquet(data, label)
+        df = _read_parquet(data, label, lim)
     elif kind == "jsonl":
-        df = _read_jsonl(decode_utf8(data, label), label)
+        df = _read_jsonl(decode_utf8(data, label), label, lim)
     else:
-        df = _read_csv(decode_utf8(data, label), label, sep or ("\t" if kind == "tsv" else ","))
+        df = _read_csv(decode_utf8(data, label), label, sep or ("\t" if kind == "tsv" else ","), lim)
+    lim.check_rows(len(df), label)
     if df.empty:
         raise DataError(f"{label} has a header but no rows; add one row per (query, passage) pair.")
     return df
 
 
-def _read_csv(text: str, label: str, sep: str) -> pd.DataFrame:
+def _read_csv(text: str, label: str, sep: str, limits: Limits) -> pd.DataFrame:
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True)
+        # One row past the cap is read, so an oversized table is known without parsing the rest of it.
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True,
+                         nrows=limits.max_rows + 1)
     except pd.errors.EmptyDataError:
         raise DataError(f"{label} is empty; it needs a header row and one row per (query, passage) pair.") from None
     except pd.errors.ParserError as exc:
@@ -207,24 +213,34 @@ def _read_csv(text: str, label: str, sep: str) -> pd.DataFrame:
     return df
 
 
-def _read_jsonl(text: str, label: str) -> pd.DataFrame:
+def _read_jsonl(text: str, label: str, limits: Limits) -> pd.DataFrame:
     if text.lstrip().startswith("["):  # a .json file holding one array of objects
         try:
             records = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"{label}: line {exc.lineno} is not valid JSON ({exc.msg}).") from None
-        if not all(isinstance(r, dict) for r in records):
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise DataError(f"{label}: the JSON array must hold objects, one per (query, passage) pair.")
+        limits.check_rows(len(records), label)
         return pd.DataFrame.from_records(records)
-    rows = list(iter_jsonl(text, label))
+    rows = []
+    for row in iter_jsonl(text, label):
+        rows.append(row)
+        if len(rows) > limits.max_rows:  # stop parsing at the first line past the cap
+            limits.check_rows(len(rows), label)
     df = pd.DataFrame.from_records([r for _, r in rows])
     df.attrs["lines"] = [n for n, _ in rows]
     return df
 
 
-def _read_parquet(data: bytes, label: str) -> pd.DataFrame:
-    import pyarrow  # noqa: F401  (pandas' Parquet engine; imported here to give a clear error if missing)
+def _read_parquet(data: bytes, label: str, limits: Limits) -> pd.DataFrame:
+    import pyarrow.parquet as pq  # pandas' Parquet engine; imported here to give a clear error if missing
 
+    try:
+        rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+    except Exception:  # a corrupt file: read_parquet below says so with its own message
+        rows = 0
+    limits.check_rows(rows, label)  # from the footer, before any column is decoded
     try:
         return pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
@@ -245,7 +261,7 @@ def locator(df: pd.DataFrame) -> Callable[[int], str]:
 
 def load_table(source: Source | pd.DataFrame, columns: ColumnMap | Mapping[str, Any] | None = None,
                fmt: str | None = None, name: str | None = None, test_fraction: float = 0.3, seed: int = 13, *,
-               sep: str | None = None, max_bytes: int | None = None) -> Dataset:
+               sep: str | None = None, max_bytes: int | None = None, limits: Limits | None = None) -> Dataset:
     """Load a table of (query, passage[, label]) pairs as a validated :class:`Dataset` split by query.
 
     Args:
@@ -257,9 +273,11 @@ def load_table(source: Source | pd.DataFrame, columns: ColumnMap | Mapping[str, 
         seed: seed of the split.
         sep: CSV delimiter.
         max_bytes: size limit (default: the configured ``max_upload_mb``).
+        limits: every cap (default: the configured ones), see :class:`~explorer.data.limits.Limits`.
     """
     from explorer.data.pairs import frame_to_dataset
 
+    limits = resolve_limits(limits, max_bytes)
     is_path = isinstance(source, (str, Path))
     # With a path, ``name`` is the dataset's name; with bytes or a file object it is the upload's file name.
     file_name = None if is_path else name
@@ -267,9 +285,9 @@ def load_table(source: Source | pd.DataFrame, columns: ColumnMap | Mapping[str, 
         df, label = source, name or "the table"
     else:
         label = source_label(source, file_name)
-        df = read_table(source, fmt, name=file_name, sep=sep, max_bytes=max_bytes)
+        df = read_table(source, fmt, name=file_name, sep=sep, limits=limits)
     cmap = resolve_columns(df, columns, label)
     ds_name = name if (name and is_path) else (Path(label).name.split(".")[0] or "table")
     origin = str(source) if is_path else label
     return frame_to_dataset(df, cmap, name=ds_name, label=label, source=origin,
-                            test_fraction=test_fraction, seed=seed, where=locator(df))
+                            test_fraction=test_fraction, seed=seed, where=locator(df), limits=limits)

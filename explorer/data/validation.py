@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any, Union
 
 from explorer.config import get_settings
+from explorer.data.limits import Limits, resolve_limits
 from explorer.data.model import Dataset
 from explorer.errors import DataError
 
@@ -84,16 +85,21 @@ def read_source(source: Source, label: str, max_bytes: int | None = None) -> byt
     return data
 
 
-def gunzip(data: bytes, label: str, max_bytes: int | None = None, unpack_factor: float = 4.0) -> bytes:
-    """Decompress gzip bytes, refusing output over ``unpack_factor`` x the size limit (gzip bombs)."""
-    cap = int(limit_bytes(max_bytes) * unpack_factor)
+def gunzip(data: bytes, label: str, max_bytes: int | None = None, unpack_factor: float = 4.0, *,
+           max_out: int | None = None) -> bytes:
+    """Decompress gzip bytes, refusing output over ``max_out`` bytes (default ``unpack_factor`` x the size
+    limit): at most ``max_out + 1`` bytes are ever decompressed, so a gzip bomb costs no more than that."""
+    cap = int(max_out) if max_out is not None else int(limit_bytes(max_bytes) * unpack_factor)
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
             out = stream.read(cap + 1)
     except (OSError, EOFError) as exc:
         raise DataError(f"{label} is not a valid gzip file ({exc}); re-compress it or upload it uncompressed.") from None
     if len(out) > cap:
-        raise DataError(f"{label} unpacks to more than {human_size(cap)}; use a smaller sample.")
+        raise DataError(
+            f"{label} unpacks to more than {human_size(cap)}, the most this server accepts unpacked; use a smaller "
+            "sample (or raise the limit with EXPLORER_MAX_UNPACKED_MB)."
+        )
     return out
 
 
@@ -188,11 +194,12 @@ def add_note(notes: dict[str, int], what: str, count: int = 1) -> None:
     notes[what] = notes.get(what, 0) + count
 
 
-def finish(ds: Dataset) -> Dataset:
+def finish(ds: Dataset, limits: Limits | None = None) -> Dataset:
     """Run :meth:`Dataset.validate` plus the checks a tool session needs, and return the dataset.
 
     Beyond the model's invariants: at least two judged queries (one per split), at least one test query,
-    and no more passages than ``max_passages`` allows.
+    and no more passages or queries than ``limits`` allow (loaders also count while parsing; this is the
+    last word for datasets built in memory).
     """
     ds.validate()
     judged = ds.query_ids()
@@ -211,10 +218,7 @@ def finish(ds: Dataset) -> Dataset:
             f"Dataset {ds.name!r} has no training queries with a relevant passage; add train judgements or let "
             "the tool split the queries."
         )
-    limit = get_settings().max_passages
-    if len(ds.corpus) > limit:
-        raise DataError(
-            f"Dataset {ds.name!r} has {len(ds.corpus):,} passages, over the limit of {limit:,}; use a sample, or "
-            "raise the limit with EXPLORER_MAX_PASSAGES."
-        )
+    limits = resolve_limits(limits)
+    limits.check_passages(len(ds.corpus), f"Dataset {ds.name!r}")
+    limits.check_queries(len(ds.queries), f"Dataset {ds.name!r}")
     return ds

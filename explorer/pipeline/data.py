@@ -39,13 +39,17 @@ def load_dataset(choice: DatasetChoice, settings: Settings | None = None) -> "Da
         DataError: the file is malformed, the corpus exceeds ``settings.max_passages``, or (public mode) the
             spec names something other than the demo, a hub id or one of the workspace's own uploads.
     """
+    from explorer.data.limits import Limits
     from explorer.data.loaders import load_dataset as _load
 
     settings = settings_for(settings, "load a dataset")
     if settings.public:
         check_public_spec(choice.spec, settings)
+    # The workspace's caps reach every loader, which counts while it parses; a visitor's hub request is
+    # anonymous (never the owner's HF_TOKEN).
     ds = _load(choice.spec, name=choice.name or None, columns=choice.columns,
-               test_fraction=choice.test_fraction, seed=choice.seed, local_files=not settings.public)
+               test_fraction=choice.test_fraction, seed=choice.seed, local_files=not settings.public,
+               limits=Limits.from_settings(settings), hub_token=False if settings.public else None)
     if len(ds.corpus) > settings.max_passages:
         raise DataError(
             f"{choice.name or choice.spec} has {len(ds.corpus):,} passages; this server accepts at most "
@@ -121,15 +125,22 @@ def save_upload(filename: str, data: bytes, settings: Settings | None = None) ->
     return path
 
 
-def table_preview(path: Path, rows: int = 20) -> tuple["pd.DataFrame", dict[str, Any]]:
+def table_preview(path: Path, rows: int = 20, settings: Settings | None = None) -> tuple["pd.DataFrame", dict[str, Any]]:
     """The first rows of an uploaded table and a guessed column mapping (role -> column or None).
 
+    Args:
+        path: the uploaded file.
+        rows: rows to return.
+        settings: the workspace's settings (required in public mode): their caps apply while reading.
+
     Raises:
-        DataError: the file cannot be read as a table (the message says where and why).
+        DataError: the file cannot be read as a table, or is over a cap (the message says where and why).
     """
     from explorer.data import tables
+    from explorer.data.limits import Limits
 
-    df = tables.read_table(Path(path))
+    settings = settings_for(settings, "preview an upload")
+    df = tables.read_table(Path(path), limits=Limits.from_settings(settings))
     try:
         guess = tables.guess_columns(df).to_dict()
     except DataError:

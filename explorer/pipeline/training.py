@@ -114,11 +114,15 @@ def run_zip(ws: Workspace, run_id: str, kind: str = "model") -> bytes:
 
 # ------------------------------------------------------------------------------------------ jobs
 def make_job_manager(settings: Settings | None = None) -> Any:
-    """The server's job manager (one per process; the UI keeps it in ``st.cache_resource``)."""
+    """The server's job manager (one per process; the UI keeps it in ``st.cache_resource``).
+
+    It applies the settings' slots, jobs per workspace and time limit per job (public mode: 1 and 30 min).
+    """
     from explorer.training.jobs import JobManager
 
     settings = settings or get_settings()
-    return JobManager(max_concurrent=settings.max_concurrent_jobs)
+    return JobManager(max_concurrent=settings.max_concurrent_jobs, max_per_owner=settings.max_jobs_per_workspace,
+                      time_limit=settings.job_time_limit_minutes * 60)
 
 
 def demo_config(method: str = "full") -> dict[str, Any]:
@@ -155,7 +159,9 @@ def start_training(manager: Any, ws: Workspace, choice: DatasetChoice, params: d
     config = TrainConfig.from_dict({k: v for k, v in params.items() if v is not None})
     if config.epochs is not None and config.epochs > settings.max_epochs:
         raise TrainingError(f"epochs={config.epochs} exceeds this server's limit of {settings.max_epochs}; choose fewer.")
-    config = config.validate(dataset).resolve(dataset, max_epochs=settings.max_epochs, low_memory=settings.low_memory)
+    # Public mode: only bounded-memory settings (training.config.bound_for_public), recorded in the run.
+    config = config.validate(dataset).resolve(dataset, max_epochs=settings.max_epochs, low_memory=settings.low_memory,
+                                              public=settings.public)
     # The audited negatives (exclusions applied) replace the job's own mining; none when switched off.
     negatives = saved_negatives(ws) if config.use_hard_negatives else None
     name = f"{config.method} fine-tune of {config.base_model} on {dataset.name}"

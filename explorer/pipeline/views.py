@@ -65,9 +65,14 @@ def sample_passages(dataset: "Dataset", qids: list[str], max_passages: int, seed
     return relevant + sorted(extra)
 
 
+MAX_QUERIES = 500
+"""Queries drawn in the latent-space chart at most (a seeded sample beyond): with 2,000 passages and both
+stages, the chart then holds at most 5,000 points, which WebGL keeps fluid."""
+
+
 def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, method: str = "pca",
                n_components: int = 2, seed: int = 13, max_passages: int = 2000,
-               status: dict[str, str] | None = None) -> ProjectionData:
+               status: dict[str, str] | None = None, max_queries: int = MAX_QUERIES) -> ProjectionData:
     """Test queries and sampled passages, embedded by both encoders, projected into one aligned space.
 
     Args:
@@ -77,11 +82,17 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, method:
         n_components: 2 or 3.
         seed: sampling and reducer seed.
         max_passages: passage cap (fluid charts need a few thousand points at most).
+        max_queries: query cap: a seeded sample of the test queries when there are more (their relevant
+            passages come first among the passages).
         status: query id -> "fixed"/"broken"/"unchanged" from a comparison, for colouring.
     """
     from explorer.projection import project_aligned
 
+    if max_queries < 1 or max_passages < 1:
+        raise ValueError(f"max_queries and max_passages must be >= 1, got {max_queries} and {max_passages}.")
     qids = dataset.query_ids("test") or dataset.query_ids()
+    if len(qids) > max_queries:
+        qids = sorted(random.Random(seed).sample(qids, max_queries))
     pids = sample_passages(dataset, qids, max_passages, seed)
     qtexts = [dataset.queries[q] for q in qids]
     ptexts = dataset.passage_texts(pids)

@@ -23,6 +23,20 @@ DEFAULT_BATCH_SIZE = 32
 DEFAULT_LEARNING_RATE = 3e-5
 LOW_MEMORY_MINI_BATCH = 8
 
+# Public mode (a shared 2.7 GB host): the bounds :func:`bound_for_public` applies. Measured worst case within
+# them (long passages cut at 256 tokens): see docs/benchmarks.md, memory section, and
+# benchmarks/results/public_training.json.
+PUBLIC_MAX_BATCH_SIZE = 64
+"""In-batch losses run cached (GradCache) in public mode, so the batch costs little memory beyond its embeddings."""
+PUBLIC_MAX_PAIR_BATCH_SIZE = 16
+"""Pair losses (contrastive) have no cached form: their whole batch's activations are alive at once."""
+PUBLIC_MAX_SEQ_LENGTH = 256
+"""MiniLM's own limit; activations grow with the sequence length (attention quadratically)."""
+PUBLIC_MAX_HARD_NEGATIVES = 3
+"""Each hard negative adds one text per pair to every batch."""
+PUBLIC_EVAL_MAX_PASSAGES = 500
+PUBLIC_EVAL_MAX_QUERIES = 100
+
 
 LONG_PASSAGE_WORDS = 150
 """Mean words per training passage above which a dataset counts as long-passage (see :func:`auto_epochs`)."""
@@ -177,7 +191,8 @@ class TrainConfig:
         grades = {g for q in dataset.query_ids("train") for g in dataset.qrels[q].values() if g > 0}
         return 2 if grades and max(grades) > 2 else 1
 
-    def resolve(self, dataset: "Dataset", max_epochs: int | None = None, low_memory: bool = False) -> "TrainConfig":
+    def resolve(self, dataset: "Dataset", max_epochs: int | None = None, low_memory: bool = False, *,
+                public: bool = False) -> "TrainConfig":
         """A copy with every "auto" field filled in for this dataset (what the run records).
 
         For ``method="adapter"``, epochs, learning rate and batch size stay None unless set: the adapter
@@ -187,7 +202,14 @@ class TrainConfig:
         mini-batches of at most :data:`LOW_MEMORY_MINI_BATCH` texts: the same loss and gradients (GradCache,
         Gao et al. 2021), with the activations of a few texts alive at a time instead of the whole batch's.
         Measured on the demo (320 pairs, batch 32, bf16): peak RSS of training 2.8 GB -> 1.5 GB, 36% slower.
+
+        ``public`` (``Settings.public``) then bounds the result with :func:`bound_for_public`.
         """
+        if public:
+            return bound_for_public(self._resolve(dataset, max_epochs, low_memory=True))
+        return self._resolve(dataset, max_epochs, low_memory)
+
+    def _resolve(self, dataset: "Dataset", max_epochs: int | None, low_memory: bool) -> "TrainConfig":
         grade = self.positive_grade(dataset)
         if max_epochs is not None and self.epochs is not None and self.epochs > max_epochs:
             raise TrainingError(f"epochs={self.epochs} exceeds this server's limit of {max_epochs}; choose fewer.")
@@ -229,3 +251,41 @@ class TrainConfig:
         if "adapter" in values:
             values["adapter"] = dict(values["adapter"] or {})
         return cls(**values)
+
+
+def bound_for_public(config: TrainConfig) -> TrainConfig:
+    """``config`` with only bounded-memory settings, for a public server where visitors share 2.7 GB.
+
+    Every in-batch loss runs in its cached form (``mnrl`` becomes ``cached_mnrl``, GradCache: the same loss and
+    gradients) in mini-batches of at most :data:`LOW_MEMORY_MINI_BATCH` texts; the batch is capped at
+    :data:`PUBLIC_MAX_BATCH_SIZE` (pair losses, which have no cached form, at :data:`PUBLIC_MAX_PAIR_BATCH_SIZE`);
+    sequences at :data:`PUBLIC_MAX_SEQ_LENGTH` tokens; hard negatives per pair at
+    :data:`PUBLIC_MAX_HARD_NEGATIVES`; the evaluation sample during training at its defaults. Values already
+    within the bounds are kept, and "auto" fields become their bounded value, so the run's config.json records
+    what was used. Adapter runs train a small map on frozen embeddings and are only bounded in their sample.
+
+    Raises:
+        TrainingError: the base model is not the bundled MiniLM (another model's size is unknown, so its
+            memory is not bounded by the measurement); an adapter over OpenAI embeddings is allowed.
+    """
+    from explorer.config import BUNDLED_MODEL_ALIASES
+
+    remote = config.method == "adapter" and str(config.base_model).lower().startswith("openai:")
+    if config.base_model not in BUNDLED_MODEL_ALIASES and not remote:  # an API encoder costs no local memory
+        raise TrainingError(
+            f"This public server fine-tunes only the bundled all-MiniLM-L6-v2 (base model {config.base_model!r} "
+            "was asked for): other models may not fit in its shared memory. Run the app locally to use it."
+        )
+    bounded = replace(config, eval_max_passages=min(config.eval_max_passages, PUBLIC_EVAL_MAX_PASSAGES),
+                      eval_max_queries=min(config.eval_max_queries, PUBLIC_EVAL_MAX_QUERIES))
+    if config.method == "adapter":
+        return bounded
+    loss = "cached_mnrl" if config.loss == "mnrl" else config.loss
+    batch_cap = PUBLIC_MAX_BATCH_SIZE if loss in IN_BATCH_LOSSES else PUBLIC_MAX_PAIR_BATCH_SIZE
+    return replace(
+        bounded, loss=loss,
+        mini_batch_size=min(config.mini_batch_size, LOW_MEMORY_MINI_BATCH),
+        batch_size=min(config.batch_size or DEFAULT_BATCH_SIZE, batch_cap),
+        max_seq_length=min(config.max_seq_length or PUBLIC_MAX_SEQ_LENGTH, PUBLIC_MAX_SEQ_LENGTH),
+        num_hard_negatives=min(config.num_hard_negatives, PUBLIC_MAX_HARD_NEGATIVES),
+    )

@@ -87,7 +87,7 @@ def _resolved(config: TrainConfig, dataset: "Dataset") -> TrainConfig:
     from explorer.config import get_settings
 
     settings = get_settings()
-    return config.resolve(dataset, settings.max_epochs, settings.low_memory).validate(dataset)
+    return config.resolve(dataset, settings.max_epochs, settings.low_memory, public=settings.public).validate(dataset)
 
 
 def _check(stop: StopFlag) -> None:

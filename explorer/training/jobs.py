@@ -23,6 +23,17 @@ JobBody = Callable[[Reporter, StopFlag], Any]
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 HISTORY_LIMIT = 2000
 """Events kept per job (oldest dropped first); metrics.jsonl in the run folder keeps them all."""
+FINISHED_LIMIT = 50
+"""Finished jobs remembered (oldest forgotten first): their runs stay listed from disk, so a server that ran
+thousands of jobs does not keep thousands of snapshots."""
+
+
+class JobLimitError(TrainingError):
+    """A workspace already has as many queued or running jobs as the server allows (public mode: one)."""
+
+
+class JobTimeLimitError(TrainingError):
+    """A job ran past the server's time limit per job; raised from its stop flag so the run is marked failed."""
 
 
 @dataclass(frozen=True)
@@ -109,18 +120,34 @@ def error_message(exc: BaseException) -> str:
 class JobManager:
     """Runs job bodies in daemon threads, first in first out, at most ``max_concurrent`` at once.
 
+    A finished job drops its body (the closure that holds the job's dataset and negatives), and only the
+    newest :data:`FINISHED_LIMIT` finished jobs are remembered, so a server that ran many jobs keeps only
+    their small snapshots (the body's result, a :class:`~explorer.training.runs.Run`, is a path and two dicts).
+
     Args:
         max_concurrent: jobs running at the same time (default: the ``max_concurrent_jobs`` setting).
+        max_per_owner: queued plus running jobs one owner (workspace) may have; None or 0: no limit. Public
+            mode sets 1, so one visitor cannot fill the queue for everyone.
+        time_limit: seconds a job may run (from its start, not its submission); None or 0: no limit. Past it,
+            the job's stop flag raises :class:`JobTimeLimitError` and the job (and its run) fails with that
+            message.
     """
 
-    def __init__(self, max_concurrent: int | None = None) -> None:
+    def __init__(self, max_concurrent: int | None = None, *, max_per_owner: int | None = None,
+                 time_limit: float | None = None) -> None:
         if max_concurrent is None:
             from explorer.config import get_settings
 
             max_concurrent = get_settings().max_concurrent_jobs
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}.")
+        if max_per_owner is not None and max_per_owner < 0:
+            raise ValueError(f"max_per_owner must be >= 0, got {max_per_owner}.")
+        if time_limit is not None and time_limit < 0:
+            raise ValueError(f"time_limit must be >= 0 seconds, got {time_limit}.")
         self.max_concurrent = int(max_concurrent)
+        self.max_per_owner = int(max_per_owner or 0)
+        self.time_limit = float(time_limit or 0.0)
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
         self._queue: deque[str] = deque()
@@ -129,10 +156,22 @@ class JobManager:
 
     # --------------------------------------------------------------------------------------- commands
     def submit(self, fn: JobBody, *, name: str, run_id: str | None = None, owner: str | None = None) -> str:
-        """Queue a job body; it starts as soon as a slot is free. Returns the job id."""
+        """Queue a job body; it starts as soon as a slot is free. Returns the job id.
+
+        Raises:
+            JobLimitError: ``owner`` already has ``max_per_owner`` queued or running jobs.
+        """
         with self._lock:
             if self._closed:
                 raise RuntimeError("This JobManager was shut down; create a new one.")
+            if self.max_per_owner and owner is not None:
+                active = sum(1 for j in self._jobs.values() if j.owner == owner and j.status in ("queued", "running"))
+                if active >= self.max_per_owner:
+                    one = "one training job" if self.max_per_owner == 1 else f"{self.max_per_owner} training jobs"
+                    raise JobLimitError(
+                        f"You already have {one} queued or running, the most this shared server allows per visitor; "
+                        "wait for it to finish (or cancel it) before starting another."
+                    )
             job_id = f"job-{next(self._ids)}-{int(time.time() * 1000) % 100000:05d}"
             self._jobs[job_id] = _Job(id=job_id, name=name, fn=fn, owner=owner, run_id=run_id)
             self._queue.append(job_id)
@@ -226,14 +265,37 @@ class JobManager:
             with self._lock:
                 job.history.append(event)
 
+        deadline = time.monotonic() + self.time_limit if self.time_limit else None
+
+        def should_stop() -> bool:
+            if deadline is not None and time.monotonic() > deadline:
+                minutes = self.time_limit / 60
+                # Raised rather than returned as True: the body then records a failure with this message,
+                # not a cancellation "by the user".
+                raise JobTimeLimitError(
+                    f"The job ran past this server's limit of {minutes:g} minutes per job and was stopped; "
+                    "train on a smaller dataset, fewer epochs or an adapter."
+                )
+            return job.stop.is_set()
+
         status, error, result = "succeeded", None, None
+        fn, job.fn = job.fn, None  # the body holds the dataset: only this frame keeps it from now on
         try:
-            result = job.fn(report, job.stop.is_set)
+            result = fn(report, should_stop)
         except TrainingStopped:
             status = "cancelled"
         except BaseException as exc:  # noqa: BLE001 - any failure is recorded; the thread must not die silently
             status, error = "failed", error_message(exc)
+        del fn
         release_memory()
         with self._lock:
             job.status, job.error, job.result, job.finished = status, error, result, time.time()
+            self._forget_finished()
             self._start_ready()
+
+    def _forget_finished(self) -> None:
+        """Drop the oldest finished jobs past :data:`FINISHED_LIMIT` (call with the lock held)."""
+        finished = [j.id for j in self._jobs.values() if j.status in ("succeeded", "failed", "cancelled")]
+        for job_id in finished[: max(0, len(finished) - FINISHED_LIMIT)]:
+            del self._jobs[job_id]
+

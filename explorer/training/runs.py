@@ -11,7 +11,8 @@ Layout of ``<runs_dir>/<run-id>/``::
 Every JSON file is written to a temporary file in the same folder, fsynced and renamed over the old one, and
 ``status.json`` says "succeeded" only after everything else is in place. A run whose status says running or
 queued but whose owning process is gone (or whose heartbeat stopped) is listed as "interrupted" (and the
-status is written back); an unreadable folder is listed as failed with the reason, never crashes the listing.
+status is written back). The owner is named by pid *and* process start time (plus a per-process token and
+the boot id), so a new server that happens to get the killed one's pid never passes for it; an unreadable folder is listed as failed with the reason, never crashes the listing.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ _STATUS_LOCK = threading.Lock()
 PROCESS_TOKEN = uuid.uuid4().hex
 """Identifies this Python process: a status naming it belongs to a run this process owns."""
 
+START_TOLERANCE_SECONDS = 1.0
+"""Two start times of one process (as psutil reports them) differ by rounding only; more means two processes."""
+
 
 def boot_id() -> str:
     """The machine's boot id (a pid from before a reboot is never alive), or "" where unknown."""
@@ -56,6 +60,26 @@ def boot_id() -> str:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
         return ""
+
+
+def process_started(pid: int | None) -> float | None:
+    """When the process ``pid`` started (seconds since the epoch, from psutil), or None if there is none.
+
+    Recorded with the pid in status.json: a pid alone is reused (a restarted server in a container often gets
+    the very pid its killed predecessor had), but the pair (pid, start time) names one process only.
+    """
+    if not pid or pid <= 0:
+        return None
+    import psutil  # light, and only needed when an active run's owner is checked
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, OSError):
+        return None
+
+
+_OWN_START = process_started(os.getpid())
+"""This process's start time, written next to its pid in the status of every run it owns."""
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -153,7 +177,8 @@ class Run:
             now = time.time()
             status = {**self.status, **fields, "state": state, "updated": now, "heartbeat": now}
             if state in ACTIVE_STATES:
-                status.update(pid=os.getpid(), process=PROCESS_TOKEN, boot_id=boot_id())
+                status.update(pid=os.getpid(), process=PROCESS_TOKEN, boot_id=boot_id(),
+                              pid_started=_OWN_START)
             write_json_atomic(self.path / "status.json", status)
             self.status = status
 
@@ -315,8 +340,16 @@ class RunStore:
             return False  # this process owns it and is, evidently, alive
         if status.get("boot_id") and status.get("boot_id") != boot_id():
             return True  # written before a reboot
-        if not pid_alive(status.get("pid")):
+        pid = status.get("pid")
+        if pid == os.getpid():
+            return True  # our own pid, but another process's token: a predecessor that had this pid died
+        if not pid_alive(pid):
             return True
+        recorded = status.get("pid_started")
+        if recorded is not None:
+            started = process_started(pid)
+            if started is None or abs(started - float(recorded)) > START_TOLERANCE_SECONDS:
+                return True  # the pid now belongs to a process that started after the run's owner
         heartbeat = float(status.get("heartbeat") or 0)
         return run.state == "running" and time.time() - heartbeat > self.stale_seconds
 

@@ -52,7 +52,7 @@ def upload_section() -> None:
     frac, seed = split_widgets("upload")
     columns = None
     if pipeline.is_table(path):
-        preview, guess = pipeline.table_preview(path)
+        preview, guess = pipeline.table_preview(path, settings=settings)
         st.caption("Map the columns (prefilled from the column names):")
         options = [NONE, *map(str, preview.columns)]
         cols = st.columns(3)

@@ -74,3 +74,54 @@ def test_real_offline_call_fails_fast_with_the_message(monkeypatch):
 def test_hub_table_without_usable_columns():
     with pytest.raises(DataError, match=r"the dataset: no query column found \(columns found: foo, bar"):
         load_hub(datasets.Dataset.from_dict({"foo": ["a"], "bar": ["b"]}))
+
+
+# ------------------------------------------------------------------------------------ issue 12 item 3
+def _fake_hub(monkeypatch, size: int, n_rows: int = 1000):
+    """The hub's metadata call and a streaming load_dataset, offline, with the real return shapes."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import DatasetInfo
+
+    calls: dict = {"info": [], "load": [], "yielded": 0}
+
+    def dataset_info(self, repo_id, *, files_metadata=False, token=None, **kwargs):
+        calls["info"].append({"repo_id": repo_id, "files_metadata": files_metadata, "token": token})
+        return DatasetInfo(id=repo_id, private=False, downloads=0, likes=0, tags=[], sha="0" * 40, siblings=[
+            {"rfilename": "README.md", "size": 5_000},
+            {"rfilename": "pair/train-00000-of-00001.parquet", "size": size},
+        ])
+
+    def rows():
+        for i in range(n_rows):
+            calls["yielded"] += 1
+            yield {"anchor": f"question {i} about things", "positive": f"answer {i} about things"}
+
+    def load_dataset(path, name=None, *, split=None, streaming=False, token=None, **kwargs):
+        calls["load"].append({"path": path, "name": name, "split": split, "streaming": streaming, "token": token})
+        return datasets.IterableDataset.from_generator(rows)
+
+    monkeypatch.setattr(HfApi, "dataset_info", dataset_info)
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    return calls
+
+
+def test_public_hub_request_checks_the_size_first_and_refuses_a_large_dataset(monkeypatch):
+    from explorer.data.limits import Limits
+
+    calls = _fake_hub(monkeypatch, size=3 * 1024**3)
+    with pytest.raises(DataError, match=r"holds 3\.0 GB of data files, over the 50\.0 MB this server downloads"):
+        load_hub("hf:big/triplets", local_files=False, limits=Limits(max_unpacked_bytes=50 * 1024 * 1024))
+    assert calls["info"] and calls["info"][0]["files_metadata"] is True
+    assert calls["load"] == [], "nothing may be downloaded once the metadata says it is too large"
+
+
+def test_public_hub_request_streams_capped_rows_and_never_uses_the_owners_token(monkeypatch):
+    from explorer.data.limits import Limits
+
+    monkeypatch.setenv("HF_TOKEN", "hf_owner_secret")
+    calls = _fake_hub(monkeypatch, size=10 * 1024 * 1024, n_rows=5000)
+    ds = load_hub("hf:small/pairs:pair", local_files=False, limits=Limits(max_queries=60, max_passages=60))
+    assert calls["info"][0]["token"] is False and calls["load"][0]["token"] is False
+    assert calls["load"][0]["streaming"] is True and calls["load"][0]["name"] == "pair"
+    assert len(ds.queries) == 60 and calls["yielded"] <= 62, "only the capped rows are read from the stream"
+    assert ds.notes["rows after the first 60 (not loaded)"] == 1

@@ -132,3 +132,50 @@ def test_public_mode_bounds_training_memory_by_default(monkeypatch, tmp_path):
     monkeypatch.setenv("EXPLORER_PUBLIC", "0")
     monkeypatch.delenv("EXPLORER_LOW_MEMORY")
     assert get_settings().low_memory is False
+
+
+# ------------------------------------------------------------------------------------ issue 12 item 4
+def test_public_mode_accepts_only_bounded_memory_settings(tiny_data):
+    from explorer.training.config import (
+        LOW_MEMORY_MINI_BATCH, PUBLIC_MAX_BATCH_SIZE, PUBLIC_MAX_HARD_NEGATIVES, PUBLIC_MAX_PAIR_BATCH_SIZE,
+        PUBLIC_MAX_SEQ_LENGTH,
+    )
+
+    greedy = TrainConfig(loss="mnrl", batch_size=128, max_seq_length=512, mini_batch_size=64, num_hard_negatives=5,
+                         eval_max_passages=50_000)
+    bounded = greedy.resolve(tiny_data, public=True)
+    assert bounded.loss == "cached_mnrl" and bounded.mini_batch_size == LOW_MEMORY_MINI_BATCH
+    assert bounded.batch_size == PUBLIC_MAX_BATCH_SIZE and bounded.max_seq_length == PUBLIC_MAX_SEQ_LENGTH
+    assert bounded.num_hard_negatives == PUBLIC_MAX_HARD_NEGATIVES and bounded.eval_max_passages == 500
+    pairs = TrainConfig(loss="contrastive", batch_size=128).resolve(tiny_data, public=True)
+    assert pairs.loss == "contrastive" and pairs.batch_size == PUBLIC_MAX_PAIR_BATCH_SIZE
+    auto = TrainConfig().resolve(tiny_data, public=True)  # "auto" becomes the bounded value, recorded in the run
+    assert auto.max_seq_length == PUBLIC_MAX_SEQ_LENGTH and auto.batch_size == 32 and auto.loss == "cached_mnrl"
+    small = TrainConfig(batch_size=8, max_seq_length=64).resolve(tiny_data, public=True)
+    assert (small.batch_size, small.max_seq_length) == (8, 64)  # within bounds: kept
+    local = greedy.resolve(tiny_data)
+    assert (local.loss, local.batch_size, local.max_seq_length) == ("mnrl", 128, 512)
+
+
+def test_public_mode_fine_tunes_only_the_bundled_model(tiny_data):
+    with pytest.raises(TrainingError, match="fine-tunes only the bundled all-MiniLM-L6-v2"):
+        TrainConfig(base_model="BAAI/bge-large-en-v1.5").resolve(tiny_data, public=True)
+    adapter = TrainConfig(method="adapter", base_model="openai:text-embedding-3-small").resolve(tiny_data, public=True)
+    assert adapter.method == "adapter"
+
+
+def test_the_pipeline_bounds_a_public_workspaces_training(monkeypatch, tmp_path, tiny_data):
+    """start_training resolves the config under the workspace's (public) settings, so the bounds apply."""
+    from explorer.pipeline import training as pipeline_training
+    from explorer.config import Settings
+    from explorer.workspace import DatasetChoice, Workspace
+
+    settings = Settings(home=tmp_path, public=True, low_memory=True).for_workspace("abc")
+    seen = {}
+    monkeypatch.setattr("explorer.pipeline.data.load_dataset", lambda choice, s: tiny_data)
+    monkeypatch.setattr("explorer.pipeline.data.saved_negatives", lambda ws: None)
+    monkeypatch.setattr("explorer.training.execute.submit_run",
+                        lambda manager, ds, config, **kw: seen.setdefault("config", config) and "job-1")
+    pipeline_training.start_training(None, Workspace("abc", settings), DatasetChoice(spec="demo"),
+                                     {"method": "full", "batch_size": 128, "max_seq_length": 512})
+    assert seen["config"].batch_size == 64 and seen["config"].max_seq_length == 256

@@ -187,3 +187,76 @@ def test_unknown_job_and_bad_slots():
 def test_default_slots_come_from_settings(monkeypatch):
     monkeypatch.setenv("EXPLORER_MAX_JOBS", "3")
     assert JobManager().max_concurrent == 3
+
+
+# ------------------------------------------------------------------------------------ issue 12 items 6 and 7
+def test_one_queued_or_running_job_per_workspace():
+    """Item 7: a visitor cannot fill the shared queue; other visitors still can queue."""
+    from explorer.training.jobs import JobLimitError
+
+    gate = threading.Event()
+    manager = JobManager(max_concurrent=1, max_per_owner=1)
+    first = manager.submit(_gate_body(gate, [], "a"), name="a", owner="ws1")
+    with pytest.raises(JobLimitError, match="already have one training job queued or running"):
+        manager.submit(_gate_body(gate, [], "b"), name="b", owner="ws1")
+    other = manager.submit(_gate_body(gate, [], "c"), name="c", owner="ws2")  # queued behind ws1's
+    assert manager.snapshot(other).queue_position == 1
+    gate.set()
+    manager.wait(first, 5)
+    manager.wait(other, 5)
+    again = manager.submit(_gate_body(gate, [], "d"), name="d", owner="ws1")  # finished jobs do not count
+    assert manager.wait(again, 5).status == "succeeded"
+
+
+def test_a_job_past_the_time_limit_fails_with_the_limit_in_its_message():
+    """Item 7: the job's stop flag raises once the limit passed; the job fails (it was not cancelled)."""
+    def body(report, should_stop):
+        while not should_stop():
+            time.sleep(0.01)
+        return "never"
+
+    manager = JobManager(max_concurrent=1, time_limit=0.2)
+    snap = manager.wait(manager.submit(body, name="slow", owner="ws"), 10)
+    assert snap.status == "failed" and "limit of" in snap.error and "minutes per job" in snap.error
+
+
+def test_public_settings_bound_jobs_per_workspace_and_time(monkeypatch, tmp_path):
+    from explorer.pipeline.training import make_job_manager
+    from explorer.config import get_settings
+
+    monkeypatch.setenv("EXPLORER_HOME", str(tmp_path))
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    manager = make_job_manager(get_settings())
+    assert manager.max_per_owner == 1 and manager.time_limit == 30 * 60
+    monkeypatch.setenv("EXPLORER_PUBLIC", "0")
+    local = make_job_manager(get_settings())
+    assert local.max_per_owner == 0 and local.time_limit == 0
+
+
+def test_finished_jobs_release_their_dataset_and_are_bounded(monkeypatch):
+    """Item 6: the job body (which holds the dataset) is dropped when the job ends; old jobs are forgotten."""
+    import gc
+    import weakref
+
+    from explorer.training.jobs import FINISHED_LIMIT
+
+    class Data:  # stands in for a Dataset the body closes over
+        pass
+
+    manager = JobManager(max_concurrent=1)
+    data = Data()
+    ref = weakref.ref(data)
+
+    def make_body(held):
+        return lambda report, should_stop: len([held])
+
+    job = manager.submit(make_body(data), name="one", owner="ws")
+    del data
+    assert manager.wait(job, 5).status == "succeeded"
+    gc.collect()
+    assert ref() is None, "a finished job still holds its dataset"
+    monkeypatch.setattr("explorer.training.jobs.release_memory", lambda: None)  # a gc pass per job is slow
+    ids = [manager.submit(make_body(None), name=f"j{i}", owner="ws") for i in range(FINISHED_LIMIT + 10)]
+    assert manager.wait(ids[-1], 120).done  # each job ends with a gc pass: slow on a loaded machine
+    assert len(manager.snapshots()) <= FINISHED_LIMIT
+    assert manager.snapshot(ids[-1]).status == "succeeded"

@@ -162,3 +162,34 @@ def test_create_refuses_a_non_empty_folder(tmp_path, tiny_data):
 def test_default_root_is_the_workspace(explorer_home, tiny_data):
     run = RunStore().create(TrainConfig(), tiny_data)
     assert run.path.parent == explorer_home / "runs"
+
+
+def test_restarted_server_with_the_old_pid_sees_the_run_interrupted_at_once(tmp_path, tiny_data):
+    """Issue 12 item 14: the killed server's pid is ours now; the fresh heartbeat must not keep it "running"."""
+    store = RunStore(tmp_path, stale_seconds=3600)
+    run = store.create(TrainConfig(), tiny_data)
+    run.set_status("running")
+    _pretend_other_process(run, pid=os.getpid(), heartbeat=time.time())
+    assert store.get(run.id).state == "interrupted"
+
+
+def test_a_reused_pid_of_another_process_is_told_apart_by_its_start_time(tmp_path, tiny_data):
+    """The run's pid is alive but belongs to a process that started later than the run's owner."""
+    store = RunStore(tmp_path, stale_seconds=3600)
+    run = store.create(TrainConfig(), tiny_data)
+    run.set_status("running")
+    assert json.loads((run.path / "status.json").read_text())["pid_started"] > 0
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        from explorer.training.runs import process_started
+
+        started = process_started(live.pid)
+        _pretend_other_process(run, pid=live.pid, pid_started=started - 600, heartbeat=time.time())
+        assert store.get(run.id).state == "interrupted"
+        same = store.create(TrainConfig(), tiny_data)
+        same.set_status("running")
+        _pretend_other_process(same, pid=live.pid, pid_started=started, heartbeat=time.time())
+        assert store.get(same.id).state == "running"  # the recorded owner is alive and working
+    finally:
+        live.kill()
+        live.wait()

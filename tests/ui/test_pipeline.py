@@ -37,7 +37,7 @@ def test_upload_size_cap(monkeypatch):
 
 def test_corpus_cap(monkeypatch, tiny_csv):
     monkeypatch.setenv("EXPLORER_MAX_PASSAGES", "10")
-    with pytest.raises(DataError, match="72 passages"):
+    with pytest.raises(DataError, match="more than 10 passages"):  # stopped while parsing, not after
         pipeline.load_dataset(DatasetChoice(spec=str(tiny_csv)))
 
 
@@ -141,3 +141,20 @@ def test_neighbourhoods_are_computed_once_and_read_back(tmp_path, tiny_csv):
     nb = again.neighbours(point, 5)
     assert set(nb["status"]) <= {"kept", "gained", "lost"}
     assert (nb["rank_before"].notna().sum(), nb["rank_after"].notna().sum()) == (5, 5)
+
+
+def test_projection_caps_queries_too(tmp_path):
+    """Issue 12 item 5: the latent-space chart's point limit holds for queries, not only passages."""
+    import pandas as pd
+
+    from explorer.data.tables import load_table
+
+    rows = [{"query": f"question {i} about topic {i % 7}", "passage": f"answer {i} on topic {i % 7}"} for i in range(1200)]
+    ds = load_table(pd.DataFrame(rows), name="many", test_fraction=0.5)
+    assert len(ds.query_ids("test")) > 500
+    base = pipeline.load_encoder("minilm")
+    data = pipeline.projection(ds, base, base, max_passages=100, max_queries=40)
+    before = data.points[data.points["stage"] == "before"]
+    assert (before["kind"] == "query").sum() == 40 and (before["kind"] == "passage").sum() == 100
+    default = pipeline.projection(ds, base, base, max_passages=100)
+    assert (default.points["kind"] == "query").sum() // 2 == pipeline.views.MAX_QUERIES
