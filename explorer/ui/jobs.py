@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from explorer.ui import charts, state
+from explorer.ui import charts, state, text
 
 ACTIVE = ("queued", "running")
 
@@ -85,7 +85,7 @@ def _job_panel_body(job_id: str, on_done: str | None) -> None:
                 state.workspace().set_selected_run(view.run_id)
                 st.switch_page(on_done)
         elif view.status == "failed":
-            st.error(f"Training failed: {view.error}")
+            st.error("Training failed: " + text.message(view.error, state.workspace_folder()))
         else:
             st.info(f"Training {view.status}.")
         # Loss and held-out metrics side by side; the loss alone takes the full width.
