@@ -18,7 +18,8 @@ Environment variables:
         mode, where the host allows 2.7 GB for everything).
     EXPLORER_WARMUP: seconds after server start before the heavy libraries are imported in the background
         (default 1.5; ``off`` or a negative number turns the warm-up off).
-    OPENAI_API_KEY: for the OpenAI embeddings encoder.
+    OPENAI_API_KEY: for the OpenAI embeddings encoder (``openai:<model>``, command line and library only:
+        no page of the app offers it, so a hosted app never spends its owner's key on a visitor).
 """
 
 from __future__ import annotations
@@ -195,5 +196,5 @@ def _warmup_delay() -> float | None:
 
 
 def openai_api_key() -> str | None:
-    """The OpenAI key from the environment (the UI layer adds Streamlit secrets on top)."""
+    """The OpenAI key from the environment (the app's pages never use it; see the module docstring)."""
     return os.environ.get("OPENAI_API_KEY") or None

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import datasets, guard, negatives, state
+from explorer.ui import datasets, guard, negatives, state, text
 from explorer.workspace import DatasetChoice
 
 with guard.page("Data", "Choose a dataset, check its statistics, and mine and audit training negatives."):
@@ -24,7 +24,7 @@ with guard.page("Data", "Choose a dataset, check its statistics, and mine and au
     dataset = state.current_dataset()
     guard.need(dataset, "No dataset yet: pick the demo or upload a file above.")
     st.divider()
-    st.subheader(f"Statistics: {dataset.name}")
+    st.subheader("Statistics: " + text.plain(dataset.name))
     datasets.statistics(dataset)
 
     st.divider()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import guard, state
+from explorer.ui import guard, state, text
 
 with guard.page("Embedding fine-tuning explorer"):
     st.markdown(
@@ -14,7 +14,7 @@ with guard.page("Embedding fine-tuning explorer"):
     choice = ws.dataset_choice()
     runs = state.runs(ws)
     c1, c2, c3 = st.columns(3)
-    c1.metric("Dataset", choice.name or choice.spec if choice else "none")
+    c1.metric("Dataset", text.message(choice.name or choice.spec, ws.folder) if choice else "none")  # user text
     c2.metric("Finished runs", sum(r.status == "succeeded" for r in runs))
     c3.metric("Runs in total", len(runs))
 

@@ -33,4 +33,4 @@ with guard.page("Inspect", "Pick a test query and see both rankings side by side
     if missing:
         with st.expander(f"{len(missing)} relevant passage(s) in neither top {k}"):
             for p in missing:
-                st.markdown(f"- grade {judged[p]}: {m.dataset.corpus[p].full_text[:300]}")
+                st.text(f"grade {judged[p]}: {m.dataset.corpus[p].full_text[:300]}")  # user text: never markdown

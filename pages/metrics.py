@@ -27,7 +27,7 @@ with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-ou
     d1.download_button("Download report (HTML)", report.html_report(comp, [bars, scatter], f"Comparison: {m.run_id}"),
                        file_name=f"comparison_{m.run_id}.html", mime="text/html", key="download_html",
                        icon=":material/download:")
-    d2.download_button("Download per-query table (CSV)", comp.per_query.to_csv(index=False),
+    d2.download_button("Download per-query table (CSV)", report.per_query_csv(comp),
                        file_name=f"per_query_{m.run_id}.csv", mime="text/csv", key="download_csv",
                        icon=":material/download:")
     with st.expander("Per-query table"):

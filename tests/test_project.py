@@ -38,3 +38,15 @@ def test_no_other_dependency_file_shadows_requirements_on_community_cloud():
     # Community Cloud prefers these over requirements.txt when present.
     for name in ("uv.lock", "Pipfile", "environment.yml", "environment.yaml", "pyproject.toml", "poetry.lock"):
         assert not (ROOT / name).exists(), name
+
+
+def test_docs_promise_openai_in_the_app_only_if_a_page_offers_it():
+    # The README once told owners to put an OpenAI key in the app's secrets, but no page could use it.
+    ui_code = "\n".join(p.read_text(encoding="utf-8").lower()
+                        for p in [*(ROOT / "pages").glob("*.py"), *(ROOT / "explorer" / "ui").glob("*.py")])
+    if "openai" in ui_code:
+        return
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert not re.search(r"OPENAI_API_KEY[^.;]*\bsecrets\b", readme, re.IGNORECASE)
+    for path in (ROOT / "explorer").rglob("*.py"):
+        assert "secrets.toml" not in path.read_text(encoding="utf-8"), path

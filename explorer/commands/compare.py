@@ -15,6 +15,7 @@ from typing import Any
 
 from explorer.commands.evaluate import StderrProgress, add_common, load_data, load_model, write_json
 from explorer.errors import StorageError
+from explorer.spreadsheet import safe_csv
 
 
 def add_parser(subparsers: Any) -> None:
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         path = Path(args.per_query).expanduser()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            comparison.per_query.to_csv(path, index=False)
+            path.write_text(safe_csv(comparison.per_query), encoding="utf-8")  # opened in spreadsheets
         except OSError as exc:
             raise StorageError(f"Cannot write {path}: {exc.strerror or exc}; choose another --per-query path.") from exc
     write_json(payload, args.out)

@@ -34,8 +34,7 @@ logger = logging.getLogger(__name__)
 
 OPENAI_URL = "https://api.openai.com/v1"
 Overflow = Literal["truncate", "chunk", "error"]
-KEY_HELP = ("set the environment variable OPENAI_API_KEY (for the app: add OPENAI_API_KEY to "
-            ".streamlit/secrets.toml), or pass api_key=")
+KEY_HELP = "set the environment variable OPENAI_API_KEY, or pass api_key="
 
 
 class OverlongInputWarning(UserWarning):

@@ -8,6 +8,7 @@ keeps plotly's mode bar (its camera button saves a PNG named by :func:`png_confi
 from __future__ import annotations
 
 import textwrap
+from html import escape
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -34,12 +35,20 @@ def png_config(filename: str) -> dict:
     return {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
 
 
-def wrap(text: str, width: int = 60, limit: int = 300) -> str:
-    """Hover text: truncated to ``limit`` characters and wrapped with ``<br>`` every ``width``."""
+def wrap(text: str, width: int = 60, limit: int = 300, *, html: bool = True) -> str:
+    """Hover text: truncated to ``limit`` characters and wrapped with ``<br>`` every ``width``.
+
+    Plotly reads a subset of HTML in hover and marker text (``<a href>``, ``<b>`` ...), so user text is
+    HTML-escaped (``html=True``) and only the ``<br>`` added here is markup. ``html=False`` only truncates
+    and wraps, for plain-text sinks such as dataframe cells.
+    """
     text = " ".join(str(text).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return "<br>".join(textwrap.wrap(text, width)) or "(empty)"
+    lines = textwrap.wrap(text, width)
+    if html:
+        lines = [escape(line, quote=False) for line in lines]
+    return "<br>".join(lines) or "(empty)"
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.ui import charts, state
+from explorer.ui import charts, state, text
 from explorer.workspace import DatasetChoice
 
 ROLES = [("query", "Query text", True), ("passage", "Passage text", True), ("label", "Relevance grade", False),
@@ -27,12 +27,13 @@ def split_widgets(key: str) -> tuple[float, int]:
 def choose(choice: DatasetChoice) -> None:
     """Load ``choice`` (showing a spinner), persist it in the workspace and rerun the page."""
     ws = state.workspace()
-    with st.spinner(f"Loading {choice.name or choice.spec}…"):
+    label = text.message(choice.name or choice.spec, ws.folder)
+    with st.spinner(f"Loading {label}…"):
         from explorer import pipeline
 
         pipeline.load_dataset(choice, ws.settings)  # raises DataError before the choice is persisted
         ws.set_dataset_choice(choice)
-    state.set_flash(f"Loaded {choice.name or choice.spec}.")
+    state.set_flash(f"Loaded {label}.")
     st.rerun()
 
 

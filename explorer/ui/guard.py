@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from explorer.errors import ExplorerError
+from explorer.ui import text
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +37,48 @@ def page(title: str, caption: str | None = None, *, sidebar: bool = True) -> Ite
     if caption:
         st.caption(caption)
     state.show_flash()
-    try:
-        if sidebar:
+    # The sidebar runs before the ``yield``: an error there must stop the page with its message, not return
+    # from this generator without yielding (which Streamlit shows as "generator didn't yield").
+    if sidebar:
+        try:
             from explorer.ui.sidebar import draw_sidebar
 
             draw_sidebar()
+        except Exception as exc:
+            _show_error(exc, title)
+            st.stop()
+    try:
         yield
-    except ExplorerError as exc:
-        st.error(str(exc), icon=":material/error:")
-    except Exception as exc:  # a bug: say so briefly, keep the details in the server log
-        if type(exc).__module__.startswith("streamlit"):  # st.rerun / st.switch_page / st.stop use exceptions
-            raise
-        log.exception("page %s failed", title)
-        st.error(f"Something went wrong ({type(exc).__name__}: {exc}). The details are in the server log.",
-                 icon=":material/bug_report:")
+    except Exception as exc:
+        _show_error(exc, title)
+
+
+def _show_error(exc: Exception, title: str) -> None:
+    """Draw ``exc`` as a message (re-raising Streamlit's own control-flow exceptions).
+
+    The message is shown as plain text (it may quote a file name or a line of the visitor's data) and, in
+    public mode, without server paths.
+    """
+    if not isinstance(exc, ExplorerError) and type(exc).__module__.startswith("streamlit"):
+        raise exc  # st.rerun / st.switch_page / st.stop use exceptions
+    folder = _workspace_folder()
+    if isinstance(exc, ExplorerError):
+        st.error(text.message(exc, folder), icon=":material/error:")
+        return
+    # A bug: say so briefly, keep the details in the server log.
+    log.exception("page %s failed", title, exc_info=exc)
+    st.error(f"Something went wrong ({type(exc).__name__}: {text.message(exc, folder)}). The details are in the "
+             "server log.", icon=":material/bug_report:")
+
+
+def _workspace_folder() -> object:
+    # Only to shorten paths in messages: the folder is known even when the workspace cannot be created.
+    from explorer.ui import state
+
+    try:
+        return state.workspace_folder()
+    except Exception:  # the error being shown may be about the workspace itself
+        return None
 
 
 def need(condition: object, message: str, page_path: str | None = None, label: str | None = None) -> None:

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.ui import charts, state
+from explorer.ui import text as text_  # `text` is a local name in _progress_text
 
 ACTIVE = ("queued", "running")
 
@@ -32,7 +33,7 @@ def _progress_text(view) -> str:
         return f"Queued{place}: waiting for the running job to finish."
     text = PHASES.get(view.phase, view.phase)
     if view.message:
-        text += f" — {view.message[:120]}"
+        text += " — " + text_.plain(text_.redact(view.message, state.workspace_folder())[:120])
     if view.phase == "training":
         text += f" — ETA {_fmt_eta(view.eta_seconds)}"
     return text
@@ -85,7 +86,7 @@ def _job_panel_body(job_id: str, on_done: str | None) -> None:
                 state.workspace().set_selected_run(view.run_id)
                 st.switch_page(on_done)
         elif view.status == "failed":
-            st.error(f"Training failed: {view.error}")
+            st.error("Training failed: " + text_.message(view.error, state.workspace_folder()))
         else:
             st.info(f"Training {view.status}.")
         # Loss and held-out metrics side by side; the loss alone takes the full width.

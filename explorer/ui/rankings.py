@@ -28,7 +28,7 @@ def ranking_frame(frame: pd.DataFrame, dataset, tuned_side: bool) -> pd.DataFram
         "move": [movement(r, o, tuned_side) for r, o in zip(frame["rank"], frame["other_rank"] if "other_rank" in frame else [pd.NA] * len(frame))],
         "grade": frame["grade"].astype(int),
         "score": frame["score"].astype(float),
-        "passage": [wrap(dataset.corpus[p].full_text, 10_000, 240).replace("<br>", " ") for p in frame["pid"]],
+        "passage": [wrap(dataset.corpus[p].full_text, 10_000, 240, html=False) for p in frame["pid"]],
         "id": frame["pid"],
     })
     return out

@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from explorer.spreadsheet import safe_csv
+
 METRIC_LABELS = {"ndcg@10": "NDCG@10", "mrr@10": "MRR@10", "recall@10": "Recall@10", "recall@100": "Recall@100",
                  "map@100": "MAP@100", "precision@10": "P@10"}
 
@@ -44,6 +46,11 @@ def scatter_frame(comp: Any) -> pd.DataFrame:
     pq = comp.per_query
     return pd.DataFrame({"qid": pq["qid"], "query": pq["query"], "baseline": pq["ndcg@10_a"],
                          "tuned": pq["ndcg@10_b"], "status": pq["status"]})
+
+
+def per_query_csv(comp: Any) -> str:
+    """The per-query table as CSV, its query texts unable to act as spreadsheet formulas."""
+    return safe_csv(comp.per_query)
 
 
 def html_report(comp: Any, figures: list[go.Figure], title: str) -> str:

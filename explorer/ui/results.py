@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from explorer.ui import guard, state
+from explorer.ui import guard, state, text
 
 
 @dataclass
@@ -42,7 +42,7 @@ def models(need_tuned: bool = True) -> Models:
         base = state.base_encoder()
         tuned = state.run_encoder(run_id, ws) if run_id else None
     if run_id:
-        st.caption(f"Dataset **{dataset.name}** · baseline `{base.name}` vs fine-tuned run `{run_id}` "
+        st.caption(f"Dataset **{text.plain(dataset.name)}** · baseline `{base.name}` vs fine-tuned run `{run_id}` "
                    "(change the run on the Train page)")
     return Models(dataset, base, tuned, run_id or "")
 

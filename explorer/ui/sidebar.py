@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.config import get_settings
-from explorer.ui import state
+from explorer.ui import state, text
 
 
 def draw_sidebar() -> None:
@@ -18,7 +18,8 @@ def draw_sidebar() -> None:
         page_links()
         st.divider()
         choice = ws.dataset_choice()
-        st.markdown(f"**Dataset:** {choice.name or choice.spec if choice else '— none yet'}")
+        label = text.message(choice.name or choice.spec, ws.folder) if choice else "— none yet"
+        st.markdown(f"**Dataset:** {label}")
         run = state.tuned_run_id(ws)
         if run:
             st.markdown(f"**Compared run:** `{run}`")

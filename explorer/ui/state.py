@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
+from explorer import workspace_ids
 from explorer.config import get_settings
-from explorer.workspace import DatasetChoice, Workspace, new_workspace_id, open_workspace
+from explorer.workspace import DatasetChoice, Workspace, open_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -28,20 +29,39 @@ BASE_ENCODER = "minilm"
 def workspace() -> Workspace:
     """The visitor's workspace: the shared local one, or (public mode) the private one named in the URL.
 
-    In public mode a visitor without ``?ws=`` in the URL gets a new id, written into the URL so a reload or
-    a bookmark finds the same workspace again.
+    In public mode the URL's ``?ws=`` is accepted only when it names a workspace this server issued and that
+    still exists (:mod:`explorer.workspace_ids`); any other value, and a visit without one, gets a fresh id,
+    written into the URL so a reload or a bookmark finds the same workspace again. So a link can never
+    make a visitor work in a workspace whose id someone chose.
     """
     settings = get_settings()
     if not settings.public:
         return _open_workspace(None)
-    ws_id = st.query_params.get(WORKSPACE_PARAM) or st.session_state.get("_ws_id")
-    if not ws_id or not str(ws_id).replace("-", "").isalnum():
-        ws_id = new_workspace_id()
+    requested = st.query_params.get(WORKSPACE_PARAM)
+    own = st.session_state.get("_ws_id")
+    if requested and (requested == own or workspace_ids.is_open_workspace(requested, settings)):
+        ws_id = requested
+    elif own:
+        ws_id = own
+    else:
+        ws_id = workspace_ids.issue_workspace_id(settings)
+        if requested:
+            st.toast("The workspace in this link does not exist (it may have expired): this is a new, empty one.",
+                     icon=":material/info:")
     st.session_state["_ws_id"] = ws_id
-    if st.query_params.get(WORKSPACE_PARAM) != ws_id:
+    if requested != ws_id:
         st.query_params[WORKSPACE_PARAM] = ws_id
     _cleanup_once()
     return _open_workspace(ws_id)
+
+
+def workspace_folder() -> Path:
+    """The visitor's workspace folder, without creating it (to show paths relative to it in messages)."""
+    settings = get_settings()
+    ws_id = st.session_state.get("_ws_id")
+    if not settings.public:
+        return settings.home
+    return workspace_ids.workspace_folder(ws_id, settings) if ws_id else settings.home / "workspaces"
 
 
 def _open_workspace(ws_id: str | None) -> Workspace:

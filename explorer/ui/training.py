@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.config import get_settings
-from explorer.ui import state
+from explorer.ui import state, text
 
 LOSS_HELP = {
     "mnrl": "MultipleNegativesRankingLoss: in-batch negatives plus one hard negative per pair (the usual choice).",
@@ -58,7 +58,8 @@ def runs_table(runs: list) -> None:
     ws = state.workspace()
     rows = [{"run": r.id, "status": r.status, "method": r.method, "created": r.created,
              "NDCG@10 before": r.metrics_before.get("ndcg@10"), "NDCG@10 after": r.metrics_after.get("ndcg@10"),
-             "MRR@10 after": r.metrics_after.get("mrr@10"), "error": r.error or ""} for r in runs]
+             "MRR@10 after": r.metrics_after.get("mrr@10"), "error": text.redact(r.error or "", ws.folder)}
+            for r in runs]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_table",
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
                                 for c in ("NDCG@10 before", "NDCG@10 after", "MRR@10 after")})
