@@ -44,3 +44,32 @@ def test_a_full_frame_of_minilm_width_stays_under_256_kb(tmp_path):
     store.add(0, "baseline", np.ones((MAX_POINTS, 384), dtype=np.float32))
     (frame,) = (tmp_path / "snapshots").glob("*.npy")
     assert frame.stat().st_size < 256 * 1024
+
+
+def test_training_frames_put_every_snapshot_in_one_space_and_play_in_order(tmp_path):
+    from explorer.encoders.fake import FakeEncoder
+    from explorer.pipeline.views import training_frames
+    from explorer.ui.latent import training_animation
+
+    ds = tiny_dataset()
+    assert training_frames(tmp_path, ds) is None  # no snapshots yet
+    qids, pids = snapshot_points(ds, max_queries=4, max_points=16)
+    texts = [ds.queries[q] for q in qids] + ds.passage_texts(pids)
+    store = SnapshotStore(tmp_path)
+    store.start(qids, pids)
+    base = FakeEncoder(dim=32, seed=1).encode(texts, "passage")
+    moved = base.copy()
+    moved[: len(qids)] = FakeEncoder(dim=32, seed=2).encode(texts[: len(qids)], "query")  # only queries move
+    store.add(0, "baseline", base, {"ndcg@10": 0.4})
+    store.add(5, "step 5", moved, {"ndcg@10": 0.5})
+    store.add(9, "final", moved, {"ndcg@10": 0.55})
+    tf = training_frames(tmp_path, ds, method="pca")
+    assert [f["label"] for f in tf.frames] == ["baseline", "step 5", "final"]
+    xy = {i: tf.points[tf.points["frame"] == i][["x", "y"]].to_numpy() for i in range(3)}
+    n_q = len(qids)
+    assert np.array_equal(xy[0][n_q:], xy[1][n_q:])  # passages did not move: same place in every frame
+    assert np.array_equal(xy[1], xy[2])
+    fig = training_animation(tf, "kind", 2, "pca")
+    assert [f.name for f in fig.frames] == ["0", "1", "2"]
+    labels = [s["label"] for s in fig.layout.sliders[0]["steps"]]
+    assert labels == ["baseline · NDCG@10 0.400", "step 5 · NDCG@10 0.500", "final · NDCG@10 0.550"]

@@ -38,10 +38,19 @@ from explorer.pipeline.training import (
     tuned_run_id,
     workspace_jobs,
 )
-from explorer.pipeline.views import Neighbourhoods, compare, neighbourhoods, projection, search, similarity
+from explorer.pipeline.views import (
+    Neighbourhoods,
+    TrainingFrames,
+    compare,
+    neighbourhoods,
+    projection,
+    search,
+    similarity,
+    training_frames,
+)
 
 __all__ = [
-    "JobView", "Neighbourhoods", "RunInfo", "apply_exclusions", "baseline_evaluation", "cancel_job", "compare", "demo_config",
+    "JobView", "Neighbourhoods", "RunInfo", "TrainingFrames", "training_frames", "apply_exclusions", "baseline_evaluation", "cancel_job", "compare", "demo_config",
     "is_table", "job_view", "list_runs", "load_dataset", "load_encoder", "make_job_manager", "mine_negatives", "neighbourhoods",
     "negatives_path", "projection", "run_folder", "run_zip", "save_audit", "save_upload", "saved_negatives",
     "search", "similarity", "start_training", "table_preview", "tuned_run_id", "workspace_jobs",

@@ -230,6 +230,63 @@ def neighbourhoods(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, cac
     return Neighbourhoods(change=change, points=points, qrels={q: dict(dataset.qrels.get(q, {})) for q in qids})
 
 
+@dataclass
+class TrainingFrames:
+    """Snapshots of a run, projected into one space: what the Latent page plays while a job trains.
+
+    Attributes:
+        points: one row per (point, frame): id, kind, text, grade, frame (index), label, step, x, y[, z].
+        frames: one dict per frame, in order: index, label, step and its held-out metrics.
+        edges: (query id, passage id) of each sampled query to its relevant sampled passages.
+    """
+
+    points: pd.DataFrame
+    frames: list[dict[str, Any]]
+    edges: list[tuple[str, str]] = field(default_factory=list)
+
+
+def training_frames(run_path: Path, dataset: "Dataset", *, method: str = "pca", n_components: int = 2,
+                    seed: int = 13) -> TrainingFrames | None:
+    """The run's training snapshots (baseline first, final last) in one jointly fitted 2D/3D space.
+
+    Reads what the job wrote so far (:class:`explorer.snapshots.SnapshotStore`), so it works while the job
+    runs. Returns None when the run has no snapshots (yet). No model is loaded: the vectors are stored.
+    """
+    from explorer.projection import project_frames
+    from explorer.snapshots import SnapshotStore
+
+    store = SnapshotStore(run_path)
+    ids = store.points()
+    frames = store.frames()
+    if ids is None or not frames:
+        return None
+    qids, pids = ids
+    known_q = [q for q in qids if q in dataset.queries]
+    if len(known_q) != len(qids) or any(p not in dataset.corpus for p in pids):
+        return None  # snapshots of another dataset (the workspace changed dataset since)
+    coords = project_frames([f.vectors for f in frames], method=method, n_components=n_components, seed=seed)
+    grades: dict[str, int] = {}
+    for q in qids:
+        for p, g in dataset.qrels.get(q, {}).items():
+            grades[p] = max(grades.get(p, 0), g)
+    base = pd.DataFrame({
+        "id": qids + pids,
+        "kind": ["query"] * len(qids) + ["passage"] * len(pids),
+        "text": [dataset.queries[q] for q in qids] + dataset.passage_texts(pids),
+        "grade": [np.nan] * len(qids) + [grades.get(p, 0) for p in pids],
+    })
+    parts = []
+    for i, (frame, xy) in enumerate(zip(frames, coords)):
+        part = base.assign(frame=i, label=frame.label, step=frame.step)
+        for j, axis in enumerate("xyz"[:n_components]):
+            part[axis] = xy[:, j]
+        parts.append(part)
+    chosen = set(pids)
+    edges = [(q, p) for q in qids for p in dataset.positives(q) if p in chosen]
+    info = [{"index": i, "label": f.label, "step": f.step, **f.metrics} for i, f in enumerate(frames)]
+    return TrainingFrames(points=pd.concat(parts, ignore_index=True), frames=info, edges=edges)
+
+
 def search(dataset: "Dataset", encoder: "Encoder", query: str, k: int = 10, store: Any = None) -> pd.DataFrame:
     """Top-k passages of a free-text query from the vector store: columns rank, pid, score, title, text.
 

@@ -146,13 +146,22 @@ def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int, method: 
 def animated(points: pd.DataFrame, edges, color_by: str, dims: int, method: str = "",
              highlight: set[str] | None = None) -> go.Figure:
     """One plot that morphs from before to after (play button and a two-step slider)."""
-    before = stage_traces(points, "before", color_by, edges, dims, legend=True, highlight=highlight)
-    after = stage_traces(points, "after", color_by, edges, dims, legend=True, highlight=highlight)
+    return play(points, ["before", "after"], ["before", "after"], edges, color_by, dims, method, highlight,
+                title="Queries and passages: before → after (press play)", prefix="stage: ")
+
+
+def play(points: pd.DataFrame, stages: list, labels: list[str], edges, color_by: str, dims: int, method: str = "",
+         highlight: set[str] | None = None, *, title: str, prefix: str = "", duration: int = 800) -> go.Figure:
+    """An animation over ``stages`` (values of the points' ``stage`` column), one frame each, in one space.
+
+    Axes are fixed to all frames' extent (plus 8%), or plotly would rescale between frames and hide the
+    motion. The slider names each frame by ``labels``; play runs through them in order.
+    """
+    per_stage = [stage_traces(points, s, color_by, edges, dims, legend=True, highlight=highlight) for s in stages]
     if dims == 2:  # plotly animates SVG scatter, not WebGL: swap the trace type for this view
-        before = [go.Scatter(t.to_plotly_json()) for t in before]
-        after = [go.Scatter(t.to_plotly_json()) for t in after]
-    fig = go.Figure(data=before, frames=[go.Frame(data=before, name="before"), go.Frame(data=after, name="after")])
-    # Fixed axes (both stages' extent plus 8%), or plotly rescales between frames and the motion is lost.
+        per_stage = [[go.Scatter(t.to_plotly_json()) for t in traces] for traces in per_stage]
+    names = [str(i) for i in range(len(stages))]
+    fig = go.Figure(data=per_stage[0], frames=[go.Frame(data=t, name=n) for t, n in zip(per_stage, names)])
     span = points[["x", "y"]].max() - points[["x", "y"]].min()
     lo = points[["x", "y"]].min() - 0.08 * span
     hi = points[["x", "y"]].max() + 0.08 * span
@@ -162,20 +171,36 @@ def animated(points: pd.DataFrame, edges, color_by: str, dims: int, method: str 
         fig.update_yaxes(range=[lo["y"], hi["y"]], title=titles[1])
     else:
         fig.update_scenes(xaxis_title=titles[0], yaxis_title=titles[1], zaxis_title=titles[2])
-    steps = [dict(method="animate", label=s, args=[[s], dict(mode="immediate", frame=dict(duration=800, redraw=dims == 3),
-                                                              transition=dict(duration=800))]) for s in ("before", "after")]
+    motion = dict(frame=dict(duration=duration, redraw=dims == 3), transition=dict(duration=duration))
+    steps = [dict(method="animate", label=label, args=[[n], dict(mode="immediate", **motion)])
+             for n, label in zip(names, labels)]
     # Play button and slider sit under the plot so they never cover the title or the points.
     fig.update_layout(
-        height=680, template="plotly_white", title="Queries and passages: before → after (press play)",
+        height=680, template="plotly_white", title=title,
         margin=dict(l=10, r=10, t=60, b=140), legend=dict(orientation="h", y=-0.32),
         updatemenus=[dict(type="buttons", showactive=False, x=0, y=-0.1, xanchor="left", yanchor="top", buttons=[
             dict(label="▶ play", method="animate",
-                 args=[None, dict(frame=dict(duration=1000, redraw=dims == 3), transition=dict(duration=800),
-                                  fromcurrent=True)])])],
-        sliders=[dict(active=0, steps=steps, x=0.1, len=0.6, y=-0.06, yanchor="top",
-                      currentvalue=dict(prefix="stage: "))],
+                 args=[None, dict(frame=dict(duration=duration + 200, redraw=dims == 3),
+                                  transition=dict(duration=duration), fromcurrent=True)])])],
+        sliders=[dict(active=0, steps=steps, x=0.1, len=0.85, y=-0.06, yanchor="top",
+                      currentvalue=dict(prefix=prefix))],
     )
     return fig
+
+
+def frame_label(frame: dict) -> str:
+    """A snapshot's slider label: "baseline", "step 40" or "final", with its held-out NDCG@10."""
+    ndcg = next((v for k, v in frame.items() if k.endswith("ndcg@10")), None)
+    return frame["label"] + (f" · NDCG@10 {ndcg:.3f}" if ndcg is not None else "")
+
+
+def training_animation(tf, color_by: str, dims: int, method: str = "") -> go.Figure:
+    """The run's training snapshots as an animation (baseline first, final last), in one aligned space."""
+    points = tf.points.assign(stage=tf.points["frame"], change="unchanged")
+    labels = [frame_label(f) for f in tf.frames]
+    return play(points, [f["index"] for f in tf.frames], labels, tf.edges, color_by if color_by in ("kind", "grade")
+                else "kind", dims, method, title="Watching the model learn: a fixed sample of test points at each "
+                "held-out evaluation (press play)", prefix="")
 
 
 # ------------------------------------------------------------------------------------ neighbourhoods
