@@ -146,6 +146,7 @@ def _cached(key: str, compute: Any, use_cache: bool) -> tuple[np.ndarray, ...]:
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = tuple(data[f"a{i}"] for i in range(len(data.files)))
+            os.utime(path)  # used now: the workspace clean-up removes only projections unused for a day
         except (OSError, ValueError, KeyError):
             arrays = None  # a damaged file is recomputed and overwritten
     if arrays is None:

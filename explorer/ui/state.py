@@ -67,7 +67,11 @@ def _cleanup_token() -> float:
 
     from explorer.workspace import cleanup_workspaces
 
-    cleanup_workspaces()
+    settings = get_settings()
+    # Workspaces with a queued job have no active run folder yet: the job manager knows them.
+    active = {s.owner for s in job_manager().snapshots() if not s.done and s.owner}
+    removed = cleanup_workspaces(settings=settings, active_owners=active)
+    forget_workspaces([str(settings.home / "workspaces" / ws_id) for ws_id in removed])
     return time.time()
 
 
