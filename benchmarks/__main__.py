@@ -11,7 +11,8 @@ import time
 import traceback
 from pathlib import Path
 
-ORDER = ("mining", "projection", "neighbourhood", "encode", "compression", "memory", "train", "quality", "app")
+ORDER = ("mining", "projection", "neighbourhood", "encode", "compression", "memory", "public_training", "train", "quality",
+         "app")
 
 
 def main(argv: list[str] | None = None) -> int:

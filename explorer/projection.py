@@ -32,12 +32,12 @@ import json
 import os
 import threading
 import uuid
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 from explorer.errors import DataError
+from explorer.memory import MB, ByteLRU
 
 NUMBA_LOCK = threading.RLock()
 """Process-wide lock around numba-parallel work (UMAP, ranx)."""
@@ -51,9 +51,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 _SAME = 1e-6  # per-coordinate tolerance under which an embedding counts as unchanged
 _VERSION = "2"  # bump when a reducer's behaviour changes, so old disk caches are ignored
-_MEMORY: OrderedDict[str, tuple[np.ndarray, ...]] = OrderedDict()
-_MEMORY_SIZE = 32
-_MEMORY_LOCK = threading.Lock()
+_MEMORY = ByteLRU(64 * MB)
+"""Projections in memory, bounded by bytes (least recently used out); the disk cache keeps the rest."""
 
 
 def _resolve(method: str, n_components: int, n_points: int, params: dict[str, Any]) -> dict[str, Any]:
@@ -138,16 +137,16 @@ def _cached(key: str, compute: Any, use_cache: bool) -> tuple[np.ndarray, ...]:
     from explorer.config import get_settings
 
     if use_cache:
-        with _MEMORY_LOCK:
-            if key in _MEMORY:
-                _MEMORY.move_to_end(key)
-                return tuple(a.copy() for a in _MEMORY[key])
+        found = _MEMORY.get(key)
+        if found is not None:
+            return tuple(a.copy() for a in found)
     path = get_settings().projection_cache_dir / f"{key}.npz"
     arrays: tuple[np.ndarray, ...] | None = None
     if use_cache and path.is_file():
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = tuple(data[f"a{i}"] for i in range(len(data.files)))
+            os.utime(path)  # used now: the workspace clean-up removes only projections unused for a day
         except (OSError, ValueError, KeyError):
             arrays = None  # a damaged file is recomputed and overwritten
     if arrays is None:
@@ -162,11 +161,7 @@ def _cached(key: str, compute: Any, use_cache: bool) -> tuple[np.ndarray, ...]:
             except OSError:
                 pass  # read-only or full disk: the projection is only recomputed next time
     if use_cache:
-        with _MEMORY_LOCK:
-            _MEMORY[key] = arrays
-            _MEMORY.move_to_end(key)
-            while len(_MEMORY) > _MEMORY_SIZE:
-                _MEMORY.popitem(last=False)
+        _MEMORY.put(key, arrays)
     return tuple(a.copy() for a in arrays)
 
 
@@ -302,5 +297,4 @@ def project_frames(frames: list[np.ndarray], method: str = "pca", n_components: 
 
 def clear_memory_cache() -> None:
     """Forget in-memory projections (the disk cache stays)."""
-    with _MEMORY_LOCK:
-        _MEMORY.clear()
+    _MEMORY.clear()

@@ -205,6 +205,20 @@ class VectorStore:
                 return False
         return True
 
+    def close(self) -> None:
+        """Release the chromadb client (its SQLite connections and loaded indexes); reopened on next use.
+
+        The UI closes the stores it drops from its bounded cache, and those of removed workspaces.
+        """
+        with self._lock:
+            client, self._client = self._client, None
+        close = getattr(client, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - releasing must never fail the caller
+                pass
+
     def list_collections(self) -> list[str]:
         """Names of this tool's collections in the store."""
         with self._errors("list collections"):

@@ -193,12 +193,32 @@ def open_workspace(workspace_id: str | None = None, settings: Settings | None = 
     return ws
 
 
-def cleanup_workspaces(max_age_hours: float | None = None, settings: Settings | None = None) -> list[str]:
+def _has_active_run(folder: Path, settings: Settings) -> bool:
+    """Whether a workspace folder holds a queued or running run whose owner is alive (orphans don't count)."""
+    from explorer.training.runs import RunStore
+
+    runs_dir = folder / settings.runs_dir.relative_to(settings.home)
+    try:
+        return any(run.state in ("queued", "running") for run in RunStore(runs_dir).list())
+    except OSError:
+        return True  # unreadable: keep it rather than delete a job's files under it
+
+
+def cleanup_workspaces(max_age_hours: float | None = None, settings: Settings | None = None, *,
+                       active_owners: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Delete private workspaces unused for longer than ``max_age_hours`` (public mode housekeeping).
+
+    A workspace is kept, whatever its age, while it has a queued or running job: named in ``active_owners``
+    (the job manager's, which knows queued jobs before their run folder exists) or found as an active run
+    in its runs folder. "Used" is the newest modification time of the folder, its files and its runs'
+    status files (a running job's heartbeat counts), so a recent visit or a job's progress keeps it.
+    Projections in the shared projection cache unused for as long are removed too (they are keyed by the
+    embeddings' hash, so they cannot be traced to a workspace; age is what is left).
 
     Args:
         max_age_hours: age limit (default ``settings.workspace_ttl_hours``).
         settings: base settings (default :func:`get_settings`).
+        active_owners: workspace ids with a queued or running job.
 
     Returns:
         The ids of the removed workspaces.
@@ -213,10 +233,28 @@ def cleanup_workspaces(max_age_hours: float | None = None, settings: Settings | 
     cutoff = time.time() - hours * 3600
     removed = []
     for folder in root.iterdir():
-        if not folder.is_dir():
+        if not folder.is_dir() or folder.name in active_owners:
             continue
-        newest = max((p.stat().st_mtime for p in [folder, *folder.glob("*")]), default=folder.stat().st_mtime)
-        if newest < cutoff:
+        try:
+            paths = [folder, *folder.glob("*"), *folder.glob("runs/*/status.json")]
+            newest = max(p.stat().st_mtime for p in paths)
+        except OSError:
+            continue  # changing under us: in use
+        if newest < cutoff and not _has_active_run(folder, base):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder.name)
+    _prune_projection_cache(base, cutoff)
     return sorted(removed)
+
+
+def _prune_projection_cache(settings: Settings, cutoff: float) -> None:
+    """Remove shared projection-cache files not used since ``cutoff`` (explorer.projection touches on read)."""
+    folder = settings.projection_cache_dir
+    if not folder.is_dir():
+        return
+    for path in folder.glob("*.npz"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+        except OSError:
+            continue

@@ -5,6 +5,10 @@ recomputes nothing: objects that must not be copied (datasets, encoders, the job
 ``st.cache_resource``; plain results live in ``st.cache_data`` or in ``cache_resource`` when they hold
 numpy arrays too big to pickle on every rerun. Heavy libraries are imported inside the functions, so a page
 that only reads the workspace (Home) paints without importing torch.
+
+Datasets, encoders and vector-store clients are held in :class:`~explorer.memory.ByteLRU` caches (one each,
+kept in ``st.cache_resource``) bounded by bytes, least recently used out, so the server's memory after many
+visitors who each loaded a dataset and trained a model stays where it was after a few.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import streamlit as st
 
 from explorer import workspace_ids
 from explorer.config import get_settings
+from explorer.memory import MB, ByteLRU, dataset_bytes, encoder_bytes
 from explorer.workspace import DatasetChoice, Workspace, open_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,6 +29,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 WORKSPACE_PARAM = "ws"
 BASE_ENCODER = "minilm"
+DATASETS_BUDGET = 256 * MB
+"""Loaded datasets of all visitors together (public caps: 20,000 passages of at most 20,000 characters)."""
+ENCODERS_BUDGET = 400 * MB
+"""Encoders in memory: the base MiniLM (~90 MB) and the last few fine-tuned ones."""
+OPEN_STORES = 4
+"""Vector-store clients kept open (counted, not measured: chromadb does not report its memory)."""
 
 
 def workspace() -> Workspace:
@@ -76,7 +87,11 @@ def _cleanup_token() -> float:
 
     from explorer.workspace import cleanup_workspaces
 
-    cleanup_workspaces()
+    settings = get_settings()
+    # Workspaces with a queued job have no active run folder yet: the job manager knows them.
+    active = {s.owner for s in job_manager().snapshots() if not s.done and s.owner}
+    removed = cleanup_workspaces(settings=settings, active_owners=active)
+    forget_workspaces([str(settings.home / "workspaces" / ws_id) for ws_id in removed])
     return time.time()
 
 
@@ -88,14 +103,19 @@ def _cleanup_once() -> None:
 
 
 # ------------------------------------------------------------------------------------------ dataset
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _load_dataset(choice_key: str, home: str, _settings: Any) -> "Dataset":
-    # ``home`` (the workspace folder and the file's stamp) keys the cache; ``_settings`` is not hashed.
+@st.cache_resource(show_spinner=False)
+def _datasets() -> ByteLRU:
+    """The server's loaded datasets, by (choice, workspace folder and file stamp), bounded by bytes."""
+    return ByteLRU(DATASETS_BUDGET, sizeof=dataset_bytes)
+
+
+def _load_dataset(choice_key: str, home: str, settings: Any) -> "Dataset":
     import json
 
     from explorer import pipeline
 
-    return pipeline.load_dataset(DatasetChoice(**json.loads(choice_key)), _settings)
+    return _datasets().get_or_create(
+        (choice_key, home), lambda: pipeline.load_dataset(DatasetChoice(**json.loads(choice_key)), settings))
 
 
 def current_dataset(ws: Workspace | None = None) -> "Dataset | None":
@@ -105,17 +125,24 @@ def current_dataset(ws: Workspace | None = None) -> "Dataset | None":
     if choice is None:
         return None
     # The file's modification time is part of the key: a re-upload under the same name is a new dataset.
+    if choice.spec == "demo":  # the bundled demo is the same for every workspace: one copy in memory
+        return _load_dataset(choice.key(), "demo", ws.settings)
     path = Path(choice.spec)
-    stamp = str(path.stat().st_mtime_ns) if choice.spec not in ("demo",) and path.exists() else ""
+    stamp = str(path.stat().st_mtime_ns) if path.exists() else ""
     return _load_dataset(choice.key(), f"{ws.folder}|{stamp}", ws.settings)
 
 
 # ------------------------------------------------------------------------------------------ encoders
-@st.cache_resource(max_entries=6, show_spinner=False)
+@st.cache_resource(show_spinner=False)
+def _encoders() -> ByteLRU:
+    """The server's encoders (base and fine-tuned), bounded by the bytes of their weights."""
+    return ByteLRU(ENCODERS_BUDGET, sizeof=encoder_bytes)
+
+
 def _encoder(spec: str, home: str) -> "Encoder":
     from explorer import pipeline
 
-    return pipeline.load_encoder(spec)
+    return _encoders().get_or_create((spec, home), lambda: pipeline.load_encoder(spec))
 
 
 def base_encoder() -> "Encoder":
@@ -192,13 +219,37 @@ def tuned_run_id(ws: Workspace | None = None) -> str | None:
 
 
 @st.cache_resource(show_spinner=False)
-def _store(store_dir: str, _settings: Any) -> Any:
+def _stores() -> ByteLRU:
+    """Open vector stores by folder, at most :data:`OPEN_STORES` (each entry counts 1); evicted ones are closed."""
+    return ByteLRU(OPEN_STORES, sizeof=lambda _store: 1, on_evict=lambda _key, store: store.close())
+
+
+def _store(store_dir: str, settings: Any) -> Any:
     from explorer.store import VectorStore
 
-    return VectorStore(_settings)
+    return _stores().get_or_create(store_dir, lambda: VectorStore(settings))
 
 
 def vector_store() -> Any:
-    """The workspace's vector store (one open chromadb client per store folder)."""
+    """The workspace's vector store (one open chromadb client per store folder, the most recent few)."""
     settings = workspace().settings
     return _store(str(settings.store_dir), settings)
+
+
+def _under(text: str, folders: list[str]) -> bool:
+    """Whether a cache key part names one of ``folders`` or something inside it."""
+    import os
+
+    return any(text == f or text.startswith((f + os.sep, f + "|")) for f in folders)
+
+
+def forget_workspaces(folders: list[str]) -> None:
+    """Drop the cached datasets, encoders and vector stores of removed workspaces (closing the stores)."""
+    for cache in (_datasets(), _encoders()):
+        for key in cache.keys():
+            if any(_under(str(part), folders) for part in key):
+                cache.pop(key)
+    stores = _stores()
+    for key in stores.keys():
+        if _under(str(key), folders):
+            stores.pop(key)

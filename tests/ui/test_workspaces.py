@@ -77,3 +77,36 @@ def test_two_public_sessions_get_different_workspaces_and_runs(monkeypatch, tiny
     assert any(run_id in str(df.value.to_dict()) for df in first.dataframe)
     assert not any(run_id in str(df.value.to_dict()) for df in second.dataframe)
     assert any("public" in c.value.lower() for c in first.sidebar.caption)
+
+
+def test_cleanup_never_removes_a_workspace_with_an_active_job_or_a_recent_visit(monkeypatch, tmp_path, tiny_csv):
+    """Issue 12 item 9: age alone never deletes a workspace whose job runs or waits; old projections go."""
+    import os
+    import time
+
+    from explorer.config import get_settings
+    from explorer.training.config import TrainConfig
+    from explorer.training.runs import RunStore
+
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    monkeypatch.setenv("EXPLORER_HOME", str(tmp_path / "home"))
+    settings = get_settings()
+    spaces = {name: open_workspace(name, settings) for name in ("running1", "queued1", "idle1", "visited1")}
+    from explorer import pipeline
+
+    dataset = pipeline.load_dataset(DatasetChoice(spec="demo"), spaces["running1"].settings)
+    run = RunStore(spaces["running1"].settings.runs_dir).create(TrainConfig(), dataset)
+    run.set_status("running")  # owned by this (live) process
+    projections = settings.projection_cache_dir
+    projections.mkdir(parents=True)
+    (projections / "old.npz").write_bytes(b"x")
+    (projections / "new.npz").write_bytes(b"x")
+    long_ago = time.time() - 3 * 86400
+    for path in [*tmp_path.rglob("*"), projections / "old.npz"]:
+        os.utime(path, (long_ago, long_ago))
+    os.utime(projections / "new.npz")
+    spaces["visited1"].touch()
+    removed = cleanup_workspaces(max_age_hours=24, settings=settings, active_owners={"queued1"})
+    assert removed == ["idle1"]
+    assert spaces["running1"].folder.is_dir() and spaces["queued1"].folder.is_dir() and spaces["visited1"].folder.is_dir()
+    assert not (projections / "old.npz").exists() and (projections / "new.npz").exists()
