@@ -52,7 +52,7 @@ def load_dataset(choice: DatasetChoice, settings: Settings | None = None) -> "Da
                limits=Limits.from_settings(settings), hub_token=False if settings.public else None)
     if len(ds.corpus) > settings.max_passages:
         raise DataError(
-            f"{choice.name or choice.spec} has {len(ds.corpus):,} passages; this server accepts at most "
+            f"{choice.name or ds.name} has {len(ds.corpus):,} passages; this server accepts at most "
             f"{settings.max_passages:,}. Upload a smaller sample of the corpus."
         )
     return ds
