@@ -25,11 +25,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def compare(dataset: "Dataset", base: "Encoder", tuned: "Encoder", split: str = "test",
-            baseline: "RetrievalResult | None" = None, progress: Any = None) -> "Comparison":
-    """Baseline vs fine-tuned on ``split`` (reusing an already computed baseline result)."""
+            baseline: "RetrievalResult | None" = None, progress: Any = None,
+            names: tuple[str, str] | None = None) -> "Comparison":
+    """Model A (the baseline, or any run) vs model B on ``split``, reusing an already computed result of A.
+
+    Args:
+        names: display names of A and B carried by the comparison (default: the encoders' own names).
+    """
     from explorer.evaluation.compare import compare_encoders
 
-    return compare_encoders(dataset, base, tuned, split=split, progress=progress, results=(baseline, None))
+    comp = compare_encoders(dataset, base, tuned, split=split, progress=progress, results=(baseline, None))
+    if names:
+        comp.name_a, comp.name_b = names
+    return comp
 
 
 def similarity(dataset: "Dataset", encoder: "Encoder", negatives: Any = None) -> tuple[Any, pd.DataFrame]:
@@ -65,29 +73,33 @@ def sample_passages(dataset: "Dataset", qids: list[str], max_passages: int, seed
     return relevant + sorted(extra)
 
 
-def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, method: str = "pca",
+def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, method: str = "pca",
                n_components: int = 2, seed: int = 13, max_passages: int = 2000,
                status: dict[str, str] | None = None) -> ProjectionData:
     """Test queries and sampled passages, embedded by both encoders, projected into one aligned space.
 
     Args:
         dataset: the dataset (its test queries are shown).
-        base, tuned: the two encoders.
+        base, tuned: the two encoders; with ``tuned`` None, ``base`` alone is projected (stage "before" only).
         method: "pca", "umap" or "tsne" (see :func:`explorer.projection.project_aligned`).
         n_components: 2 or 3.
         seed: sampling and reducer seed.
         max_passages: passage cap (fluid charts need a few thousand points at most).
         status: query id -> "fixed"/"broken"/"unchanged" from a comparison, for colouring.
     """
-    from explorer.projection import project_aligned
+    from explorer.projection import project, project_aligned
 
     qids = dataset.query_ids("test") or dataset.query_ids()
     pids = sample_passages(dataset, qids, max_passages, seed)
     qtexts = [dataset.queries[q] for q in qids]
     ptexts = dataset.passage_texts(pids)
     before = np.vstack([base.encode(qtexts, "query"), base.encode(ptexts, "passage")])
-    after = np.vstack([tuned.encode(qtexts, "query"), tuned.encode(ptexts, "passage")])
-    b2, a2 = project_aligned(before, after, method=method, n_components=n_components, seed=seed)
+    if tuned is None:  # the baseline alone (no run yet): one plain projection, nothing to align
+        stages = [("before", project(before, method, n_components, seed))]
+    else:
+        after = np.vstack([tuned.encode(qtexts, "query"), tuned.encode(ptexts, "passage")])
+        stages = list(zip(("before", "after"), project_aligned(before, after, method=method,
+                                                                  n_components=n_components, seed=seed)))
     grades: dict[str, int] = {}
     for q in qids:
         for p, g in dataset.qrels.get(q, {}).items():
@@ -101,7 +113,7 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, method:
         "change": [status.get(q, "unchanged") for q in qids] + [""] * len(pids),
     })
     frames = []
-    for stage, coords in (("before", b2), ("after", a2)):
+    for stage, coords in stages:
         part = base_rows.copy()
         part["stage"] = stage
         for i, axis in enumerate("xyz"[:n_components]):
