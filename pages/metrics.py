@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import baseline, charts, guard, report, results
+from explorer.ui import baseline, charts, generalization, guard, report, results
 
 with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-out test queries, with confidence."):
     m = results.models()
@@ -36,3 +36,4 @@ with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-ou
                        icon=":material/download:")
     with st.expander("Per-query table"):
         st.dataframe(comp.per_query, hide_index=True, key="per_query_table")
+    generalization.section(m, comp)

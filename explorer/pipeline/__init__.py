@@ -10,6 +10,7 @@ functions. The steps:
 4. :func:`start_training`, :func:`job_view`, :func:`list_runs`: background training and its runs.
 5. :func:`compared_pair` / :func:`choose_pair`: which two models (baseline or runs) the pages compare.
 6. :func:`compare`, :func:`similarity`, :func:`projection`, :func:`search`: what changed.
+7. :func:`check_generalization`: what it cost elsewhere (both models on a second dataset, stored with the run).
 """
 
 from explorer.pipeline.compared import BASELINE, ComparedPair, choose_pair, compared_pair, run_label
@@ -26,6 +27,7 @@ from explorer.pipeline.data import (
     saved_negatives,
     table_preview,
 )
+from explorer.pipeline.generalization import check_generalization, stored_checks
 from explorer.pipeline.training import (
     JobView,
     RunInfo,
@@ -43,7 +45,7 @@ from explorer.pipeline.training import (
 from explorer.pipeline.views import Neighbourhoods, compare, neighbourhoods, projection, search, similarity
 
 __all__ = [
-    "BASELINE", "ComparedPair", "choose_pair", "compared_pair", "run_label",
+    "BASELINE", "ComparedPair", "check_generalization", "choose_pair", "compared_pair", "run_label", "stored_checks",
     "JobView", "Neighbourhoods", "RunInfo", "apply_exclusions", "baseline_evaluation", "cancel_job", "compare", "demo_config",
     "is_table", "job_view", "list_runs", "load_dataset", "load_encoder", "make_job_manager", "mine_negatives", "neighbourhoods",
     "negatives_path", "projection", "run_folder", "run_zip", "save_audit", "save_upload", "saved_negatives",

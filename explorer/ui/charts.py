@@ -170,6 +170,22 @@ def metrics_bars(frame: pd.DataFrame, names: tuple[str, str] | None = None, titl
     return fig
 
 
+def delta_intervals(frame: pd.DataFrame, names: tuple[str, str]) -> go.Figure:
+    """Δ NDCG@10 (B − A) per dataset with its 95% interval, a dashed line at no change.
+
+    ``frame``: columns dataset, Δ, low, high (one row per dataset, drawn top to bottom).
+    """
+    fig = go.Figure(go.Scatter(
+        x=frame["Δ"], y=frame["dataset"], mode="markers", marker=dict(size=11, color=TUNED),
+        error_x=dict(type="data", symmetric=False, array=frame["high"] - frame["Δ"], arrayminus=frame["Δ"] - frame["low"]),
+        hovertemplate="%{y}: Δ %{x:+.3f}<extra></extra>", name="Δ NDCG@10"))
+    fig.add_vline(x=0, line=dict(color="#94a3b8", dash="dash"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(showlegend=False)
+    return _layout(fig, f"NDCG@10 change, {names[1]} − {names[0]} (95% CI)", "Δ NDCG@10", "",
+                   height=140 + 50 * len(frame))
+
+
 # ------------------------------------------------------------------------------------------ similarity
 def similarity_histograms(frame: pd.DataFrame, threshold: float | None, title: str) -> go.Figure:
     """Overlaid histograms of cosine similarity by pair kind (``frame``: columns ``kind``, ``score``)."""
