@@ -46,8 +46,10 @@ def metrics_view(m: results.Models) -> None:
     st.caption(f"The {min(WORST_SHOWN, len(per_query))} test queries with the lowest NDCG@10: where fine-tuning "
                "has the most to gain. Open one on the Inspect page to see its ranking.")
     st.dataframe(per_query.head(WORST_SHOWN), hide_index=True, key="worst_queries", column_config={
-        c: st.column_config.NumberColumn(format="%.3f") for c in ("ndcg@10", "mrr@10", "recall@10")} | {
-        "first_relevant": st.column_config.NumberColumn("first relevant rank"),
+        c: st.column_config.NumberColumn(report.METRIC_LABELS[c], format="%.3f") for c in ("ndcg@10", "mrr@10",
+                                                                                          "recall@10")} | {
+        "qid": None,  # the text says which query it is; the id is in the CSV
+        "first_relevant": st.column_config.NumberColumn("first relevant rank", help="Empty: none in the top 100."),
         "relevant": st.column_config.NumberColumn("relevant passages")})
     st.download_button("Download per-query table (CSV)", per_query.to_csv(index=False), file_name="per_query_baseline.csv",
                        mime="text/csv", key="download_csv", icon=":material/download:")

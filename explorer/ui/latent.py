@@ -137,7 +137,7 @@ def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int, method: 
     # Legend below the x axis titles (at y=-0.05 it covered "PC 1").
     fig.update_layout(height=640, margin=dict(l=10, r=10, t=60, b=10), template="plotly_white",
                       legend=dict(orientation="h", yanchor="top", y=-0.1), dragmode="lasso" if dims == 2 else "orbit",
-                      title="Queries and passages, before and after (one aligned space)")
+                      title="Queries and passages of both models, in one aligned space")
     titles = axis_titles(method, dims)
     if dims == 2:
         fig.update_xaxes(title_text=titles[0])

@@ -30,7 +30,7 @@ def metrics_table(comp: Any) -> pd.DataFrame:
             a: m.mean_a, f"{a} 95% CI": f"[{m.ci_a[0]:.3f}, {m.ci_a[1]:.3f}]",
             b: m.mean_b, f"{b} 95% CI": f"[{m.ci_b[0]:.3f}, {m.ci_b[1]:.3f}]",
             "Δ": m.delta, "Δ 95% CI": f"[{m.ci_delta[0]:+.3f}, {m.ci_delta[1]:+.3f}]",
-            "p-value": m.p_value, "significant (p<0.05)": "yes" if m.p_value < 0.05 else "no",
+            "p-value": m.p_value, "p < 0.05": "yes" if m.p_value < 0.05 else "no",
         })
     return pd.DataFrame(rows)
 

@@ -83,15 +83,17 @@ def models(need_tuned: bool = False) -> Models:
         pair = _pair_selector(ws, pair, dataset.fingerprint())
     else:
         left, right = st.columns([5, 1], vertical_alignment="center")
-        left.info("Showing the baseline alone: the comparison with a fine-tuned model appears here after training.",
+        left.info("Baseline only for now: the comparison with a fine-tuned model appears here after training.",
                   icon=":material/info:")
         right.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
     with st.spinner("Loading the encoders…"):
         base = state.base_encoder() if pair.a == pipeline.BASELINE else state.run_encoder(pair.a, ws)
         tuned = state.run_encoder(pair.b, ws) if pair.b else None
     if pair.paired:
-        ids = " vs ".join(f"`{x}`" if x != pipeline.BASELINE else f"baseline `{base.name}`" for x in (pair.a, pair.b))
-        st.caption(f"Dataset **{plain(dataset.name)}** · {ids}")
+        sides = [f"{side} = {label} ({'encoder' if key == pipeline.BASELINE else 'run'} `{ident}`)" for side, label, key, ident
+                 in (("A", pair.label_a, pair.a, base.name if pair.a == pipeline.BASELINE else pair.a),
+                     ("B", pair.label_b, pair.b, pair.b))]
+        st.caption(f"Dataset **{plain(dataset.name)}** · {' vs '.join(sides)}")
     else:
         st.caption(f"Dataset **{plain(dataset.name)}** · baseline `{base.name}`")
     for warning in pair.warnings:
