@@ -33,7 +33,8 @@ with guard.page("Latent space", "Where queries and passages sit under each model
     if not m.paired:
         fig = latent.single(points, edges, c["color_by"], dims, method, set(selected), f"Queries and passages: {m.name_a}")
     elif c["view"] == "side by side":
-        fig = latent.side_by_side(points, edges, c["color_by"], dims, method, set(selected), (f"A: {m.name_a}", f"B: {m.name_b}"))
+        fig = latent.side_by_side(points, edges, c["color_by"], dims, method, set(selected),
+                                  (f"A: {m.name_a}", f"B: {m.name_b}"))
     else:
         fig = latent.animated(points, edges, c["color_by"], dims, method, highlight=set(selected))
     selectable = dims == 2 and c["view"] == "side by side"

@@ -75,6 +75,22 @@ def inspect_view(m: results.Models) -> None:
     judged = {p: g for p, g in m.dataset.qrels.get(qid, {}).items() if g > 0}
     st.caption(f"{len(judged)} relevant passage(s) for this query; grades shown in the table.")
     ranking = ranked_list(result, qid, k, m.dataset.qrels)
-    frame = rankings.ranking_frame(ranking, m.dataset, tuned_side=False).drop(columns="move")
-    rankings.show_ranking(frame, m.name_a, "rank_base")
-    missing_passages(m.dataset, judged, set(ranking["pid"]), k)
+    left, right = st.columns(2)
+    with left:
+        frame = rankings.ranking_frame(ranking, m.dataset, tuned_side=False).drop(columns="move")
+        rankings.show_ranking(frame, f"{m.name_a}: top {k}", "rank_base")
+    with right:
+        st.markdown("**Relevant passages and where they rank**")
+        st.dataframe(relevant_ranks(result, qid, judged, m.dataset), hide_index=True, key="relevant_ranks",
+                     column_config={"rank": st.column_config.NumberColumn(help="Empty: not in the top 100.")})
+
+
+def relevant_ranks(result: Any, qid: str, judged: dict[str, int], dataset: Any) -> pd.DataFrame:
+    """A query's relevant passages, best ranked first: grade, rank in the model's top 100 (<NA> beyond), text."""
+    from explorer.evaluation.overlap import top_ids
+
+    where = {p: i for i, p in enumerate(top_ids(result.run.get(qid, {})), start=1)}
+    table = pd.DataFrame({"grade": list(judged.values()),
+                          "rank": pd.array([where.get(p) for p in judged], dtype="Int64"),
+                          "passage": [dataset.corpus[p].full_text[:300] for p in judged]})
+    return table.sort_values(["rank", "grade"], ascending=[True, False], na_position="last").reset_index(drop=True)

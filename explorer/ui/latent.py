@@ -242,11 +242,12 @@ def neighbour_panel(nb, point_id: str, k: int, names: tuple[str, str] = ("before
     """One point's k nearest neighbours before and after, side by side (text shown as text, never markdown)."""
     info = nb.points.set_index("id").loc[point_id]
     row = nb.movers(k).set_index("id").loc[point_id]
-    st.subheader("Neighbours before and after")
+    st.subheader(f"Neighbours under A ({names[0]}) and B ({names[1]})")
     st.text(f"{info['kind']}: {info['text']}"[:400])
     extra = "" if info["kind"] != "query" or row["delta_ndcg"] != row["delta_ndcg"] else \
         f" · NDCG@10 change {row['delta_ndcg']:+.3f}"
-    st.caption(f"{k} nearest neighbours in the full space (A: {names[0]}, B: {names[1]}) · Jaccard@{k} {row['jaccard']:.2f} · "
+    st.caption(f"{k} nearest neighbours in the full space (A: {names[0]}, B: {names[1]}) · "
+               f"Jaccard@{k} {row['jaccard']:.2f} · "
                f"RBO {row['rbo']:.2f}{extra}. Grade: relevance between this point and the neighbour.")
     before, after = neighbour_columns(nb.neighbours(point_id, k))
     left, right = st.columns(2)

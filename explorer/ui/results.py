@@ -90,10 +90,9 @@ def models(need_tuned: bool = False) -> Models:
         base = state.base_encoder() if pair.a == pipeline.BASELINE else state.run_encoder(pair.a, ws)
         tuned = state.run_encoder(pair.b, ws) if pair.b else None
     if pair.paired:
-        sides = [f"{side} = {label} ({'encoder' if key == pipeline.BASELINE else 'run'} `{ident}`)" for side, label, key, ident
-                 in (("A", pair.label_a, pair.a, base.name if pair.a == pipeline.BASELINE else pair.a),
-                     ("B", pair.label_b, pair.b, pair.b))]
-        st.caption(f"Dataset **{plain(dataset.name)}** · {' vs '.join(sides)}")
+        what_a = f"encoder `{base.name}`" if pair.a == pipeline.BASELINE else f"run `{pair.a}`"
+        st.caption(f"Dataset **{plain(dataset.name)}** · A = {pair.label_a} ({what_a}) vs "
+                   f"B = {pair.label_b} (run `{pair.b}`)")
     else:
         st.caption(f"Dataset **{plain(dataset.name)}** · baseline `{base.name}`")
     for warning in pair.warnings:
