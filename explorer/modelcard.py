@@ -58,6 +58,8 @@ def _metric_rows(evaluation: dict[str, Any]) -> list[str]:
 def _generalization_rows(evaluation: dict[str, Any]) -> list[str]:
     rows = []
     for check in evaluation.get("generalization") or []:
+        if check.get("a", "baseline") != "baseline":  # a check against another run: not this card's baseline column
+            continue
         c = (check.get("comparison") or {}).get("metrics", {}).get("ndcg@10") or {}
         if c:
             rows.append(f"| {check.get('dataset', '?')} | {_fmt(c.get('mean_a'))} | {_fmt(c.get('mean_b'))} | "

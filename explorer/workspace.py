@@ -121,6 +121,7 @@ class Workspace:
         if old != state["dataset"]:
             # Negatives and exclusions belong to the old dataset: drop them so training never mixes datasets.
             state.pop("selected_run", None)
+            state.pop("reference_run", None)
             self.set_excluded_negatives([])
             for path in self.folder.glob(NEGATIVES_FILE + "*"):
                 path.unlink(missing_ok=True)
@@ -145,6 +146,16 @@ class Workspace:
         """Persist the selected run id."""
         state = self._load()
         state["selected_run"] = run_id
+        self._save(state)
+
+    def reference_run(self) -> str | None:
+        """What the selected run is compared against: a run id, or None for the baseline encoder."""
+        return self._load().get("reference_run")
+
+    def set_reference_run(self, run_id: str | None) -> None:
+        """Persist the reference side of the comparison (None: the baseline encoder)."""
+        state = self._load()
+        state["reference_run"] = run_id
         self._save(state)
 
     @property

@@ -1,16 +1,19 @@
-"""Inspect: one query's top-k under both models, side by side, with relevant passages and rank moves."""
+"""Inspect: one query's top-k under model A and model B side by side (model A's alone before any run)."""
 
 import streamlit as st
 
-from explorer.ui import guard, rankings, results
+from explorer.ui import baseline, guard, rankings, results
 
-with guard.page("Inspect", "Pick a test query and see both rankings side by side (relevant passages in green)."):
+with guard.page("Inspect", "Pick a test query and see its rankings (relevant passages in green)."):
     m = results.models()
+    if not m.paired:
+        baseline.inspect_view(m)
+        st.stop()
     comp = results.comparison(m)
     pq = comp.per_query
     c1, c2, c3 = st.columns([1, 3, 1])
     which = c1.radio("Queries", ["all", "fixed", "broken", "unchanged"], key="inspect_filter",
-                     help="Fixed: NDCG@10 went up after fine-tuning; broken: it went down.")
+                     help=f"Fixed: NDCG@10 higher with {m.name_b} than with {m.name_a}; broken: lower.")
     pool = pq if which == "all" else pq[pq["status"] == which]
     guard.need(len(pool), f"No {which} queries.")
     labels = {q: f"{text}  ({status}, NDCG@10 {a:.2f} → {b:.2f})" for q, text, status, a, b
@@ -25,12 +28,9 @@ with guard.page("Inspect", "Pick a test query and see both rankings side by side
     st.caption(f"{len(judged)} relevant passage(s) for this query; grades shown in the tables.")
     left, right = st.columns(2)
     with left:
-        rankings.show_ranking(rankings.ranking_frame(base_list, m.dataset, tuned_side=False), "Baseline", "rank_base")
+        rankings.show_ranking(rankings.ranking_frame(base_list, m.dataset, tuned_side=False), f"A: {m.name_a}",
+                              "rank_base")
     with right:
-        rankings.show_ranking(rankings.ranking_frame(tuned_list, m.dataset, tuned_side=True),
-                              f"Fine-tuned ({m.run_id})", "rank_tuned")
-    missing = [p for p in judged if p not in set(tuned_list["pid"]) | set(base_list["pid"])]
-    if missing:
-        with st.expander(f"{len(missing)} relevant passage(s) in neither top {k}"):
-            for p in missing:
-                st.text(f"grade {judged[p]}: {m.dataset.corpus[p].full_text[:300]}")  # user text: never markdown
+        rankings.show_ranking(rankings.ranking_frame(tuned_list, m.dataset, tuned_side=True), f"B: {m.name_b}",
+                              "rank_tuned")
+    baseline.missing_passages(m.dataset, judged, set(tuned_list["pid"]) | set(base_list["pid"]), k)

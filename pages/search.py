@@ -1,11 +1,11 @@
-"""Search: type any query and compare both models' results from the vector store."""
+"""Search: type any query and compare the models' results from the vector store (model A's alone before a run)."""
 
 import streamlit as st
 
 from explorer import pipeline
 from explorer.ui import guard, rankings, results, state
 
-with guard.page("Search", "Type any query; both models search the whole corpus."):
+with guard.page("Search", "Type any query; the models search the whole corpus."):
     m = results.models()
     c1, c2 = st.columns([4, 1])
     query = c1.text_input("Query", key="search_query", placeholder="e.g. how do vaccines train the immune system")
@@ -13,13 +13,12 @@ with guard.page("Search", "Type any query; both models search the whole corpus."
     guard.need(query.strip(), "Type a query above.")
     with st.spinner("Searching (the first search of a model indexes the corpus)…"):
         store = state.vector_store()
-        base = pipeline.search(m.dataset, m.base, query, k, store)
-        tuned = pipeline.search(m.dataset, m.tuned, query, k, store)
-    left, right = st.columns(2)
-    sides = ((left, base, tuned, "Baseline", "search_base", False),
-             (right, tuned, base, f"Fine-tuned ({m.run_id})", "search_tuned", True))
-    for col, frame, other, title, key, tuned_side in sides:
-        where = dict(zip(other["pid"], other["rank"]))
+        hits = [pipeline.search(m.dataset, enc, query, k, store) for enc in (m.base, m.tuned) if enc is not None]
+    titles = [f"A: {m.name_a}", f"B: {m.name_b}"] if m.paired else [m.name_a]
+    for i, (col, frame) in enumerate(zip(st.columns(len(hits)), hits)):
+        other = hits[1 - i] if m.paired else None
+        where = dict(zip(other["pid"], other["rank"])) if other is not None else {}
         frame = frame.assign(other_rank=[where.get(p) for p in frame["pid"]], grade=0)
+        shown = rankings.ranking_frame(frame, m.dataset, tuned_side=i == 1)
         with col:
-            rankings.show_ranking(rankings.ranking_frame(frame, m.dataset, tuned_side), title, key)
+            rankings.show_ranking(shown if m.paired else shown.drop(columns="move"), titles[i], f"search_{i}")

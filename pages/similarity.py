@@ -1,22 +1,22 @@
-"""Similarity: how well cosine similarity separates relevant pairs from negatives, before and after."""
+"""Similarity: how well cosine similarity separates relevant pairs from negatives, for model A and model B."""
 
 import streamlit as st
 
 from explorer.ui import charts, guard, results
 
-with guard.page("Similarity", "Cosine similarity of relevant pairs vs weak and hard negatives, before and after "
-                "fine-tuning. The threshold is chosen on train pairs and scored on test pairs."):
+with guard.page("Similarity", "Cosine similarity of relevant pairs vs weak and hard negatives, for each model. "
+                "The threshold is chosen on train pairs and scored on test pairs."):
     m = results.models()
     split = st.radio("Pairs shown", ["test", "train"], horizontal=True, key="sim_split",
                      help="The threshold is always chosen on train; accuracy is always measured on test.")
-    columns = st.columns(2)
-    for col, label, encoder in ((columns[0], "Baseline", m.base), (columns[1], "Fine-tuned", m.tuned)):
-        with col, st.spinner(f"Scoring pairs with the {label.lower()} model…"):
+    sides = [("A", m.name_a, m.base), ("B", m.name_b, m.tuned)] if m.paired else [("A", m.name_a, m.base)]
+    for col, (side, name, encoder) in zip(st.columns(2), sides):
+        with col, st.spinner(f"Scoring pairs with {name}…"):
             clf, pairs = results.similarity(m.dataset, encoder)
             shown = pairs[pairs["split"] == split].rename(columns={"similarity": "score"})
-            fig = charts.similarity_histograms(shown, clf.threshold, f"{label}: {split} pairs")
-            st.plotly_chart(fig, config=charts.png_config(f"similarity_{label.split()[0].lower()}"),
-                            key=f"sim_{label.split()[0]}")
+            title = f"{side}: {name}, {split} pairs" if m.paired else f"{name}: {split} pairs"
+            fig = charts.similarity_histograms(shown, clf.threshold, title)
+            st.plotly_chart(fig, config=charts.png_config(f"similarity_{side}"), key=f"sim_{side}")
             a, b, c = st.columns(3)
             a.metric("Test accuracy", f"{clf.test_accuracy:.1%}", help=f"± {clf.test_accuracy_se:.1%} standard error, "
                      f"{clf.n_test} test pairs, threshold {clf.threshold:.3f} chosen on train.")

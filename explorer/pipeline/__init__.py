@@ -8,9 +8,12 @@ functions. The steps:
 2. :func:`load_encoder`, :func:`baseline_evaluation`: the baseline retrieval result.
 3. :func:`mine_negatives`, :func:`save_audit`: weak + hard negatives, audited, saved in the workspace.
 4. :func:`start_training`, :func:`job_view`, :func:`list_runs`: background training and its runs.
-5. :func:`compare`, :func:`similarity`, :func:`projection`, :func:`search`: what changed.
+5. :func:`compared_pair` / :func:`choose_pair`: which two models (baseline or runs) the pages compare.
+6. :func:`compare`, :func:`similarity`, :func:`projection`, :func:`search`: what changed.
+7. :func:`check_generalization`: what it cost elsewhere (both models on a second dataset, stored with the run).
 """
 
+from explorer.pipeline.compared import BASELINE, ComparedPair, choose_pair, compared_pair, run_label
 from explorer.pipeline.data import (
     apply_exclusions,
     baseline_evaluation,
@@ -24,6 +27,7 @@ from explorer.pipeline.data import (
     saved_negatives,
     table_preview,
 )
+from explorer.pipeline.generalization import check_generalization, stored_checks
 from explorer.pipeline.training import (
     JobView,
     RunInfo,
@@ -50,6 +54,7 @@ from explorer.pipeline.views import (
 )
 
 __all__ = [
+    "BASELINE", "ComparedPair", "check_generalization", "choose_pair", "compared_pair", "run_label", "stored_checks",
     "JobView", "Neighbourhoods", "RunInfo", "TrainingFrames", "training_frames", "apply_exclusions", "baseline_evaluation", "cancel_job", "compare", "demo_config",
     "is_table", "job_view", "list_runs", "load_dataset", "load_encoder", "make_job_manager", "mine_negatives", "neighbourhoods",
     "negatives_path", "projection", "run_folder", "run_zip", "save_audit", "save_upload", "saved_negatives",

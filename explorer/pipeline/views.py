@@ -25,11 +25,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def compare(dataset: "Dataset", base: "Encoder", tuned: "Encoder", split: str = "test",
-            baseline: "RetrievalResult | None" = None, progress: Any = None) -> "Comparison":
-    """Baseline vs fine-tuned on ``split`` (reusing an already computed baseline result)."""
+            baseline: "RetrievalResult | None" = None, progress: Any = None,
+            names: tuple[str, str] | None = None) -> "Comparison":
+    """Model A (the baseline, or any run) vs model B on ``split``, reusing an already computed result of A.
+
+    Args:
+        names: display names of A and B carried by the comparison (default: the encoders' own names).
+    """
     from explorer.evaluation.compare import compare_encoders
 
-    return compare_encoders(dataset, base, tuned, split=split, progress=progress, results=(baseline, None))
+    comp = compare_encoders(dataset, base, tuned, split=split, progress=progress, results=(baseline, None))
+    if names:
+        comp.name_a, comp.name_b = names
+    return comp
 
 
 def similarity(dataset: "Dataset", encoder: "Encoder", negatives: Any = None) -> tuple[Any, pd.DataFrame]:
@@ -70,14 +78,14 @@ MAX_QUERIES = 500
 stages, the chart then holds at most 5,000 points, which WebGL keeps fluid."""
 
 
-def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, method: str = "pca",
+def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, method: str = "pca",
                n_components: int = 2, seed: int = 13, max_passages: int = 2000,
                status: dict[str, str] | None = None, max_queries: int = MAX_QUERIES) -> ProjectionData:
     """Test queries and sampled passages, embedded by both encoders, projected into one aligned space.
 
     Args:
         dataset: the dataset (its test queries are shown).
-        base, tuned: the two encoders.
+        base, tuned: the two encoders; with ``tuned`` None, ``base`` alone is projected (stage "before" only).
         method: "pca", "umap" or "tsne" (see :func:`explorer.projection.project_aligned`).
         n_components: 2 or 3.
         seed: sampling and reducer seed.
@@ -86,7 +94,7 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, method:
             passages come first among the passages).
         status: query id -> "fixed"/"broken"/"unchanged" from a comparison, for colouring.
     """
-    from explorer.projection import project_aligned
+    from explorer.projection import project, project_aligned
 
     if max_queries < 1 or max_passages < 1:
         raise ValueError(f"max_queries and max_passages must be >= 1, got {max_queries} and {max_passages}.")
@@ -97,8 +105,12 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, method:
     qtexts = [dataset.queries[q] for q in qids]
     ptexts = dataset.passage_texts(pids)
     before = np.vstack([base.encode(qtexts, "query"), base.encode(ptexts, "passage")])
-    after = np.vstack([tuned.encode(qtexts, "query"), tuned.encode(ptexts, "passage")])
-    b2, a2 = project_aligned(before, after, method=method, n_components=n_components, seed=seed)
+    if tuned is None:  # the baseline alone (no run yet): one plain projection, nothing to align
+        stages = [("before", project(before, method, n_components, seed))]
+    else:
+        after = np.vstack([tuned.encode(qtexts, "query"), tuned.encode(ptexts, "passage")])
+        stages = list(zip(("before", "after"), project_aligned(before, after, method=method,
+                                                                  n_components=n_components, seed=seed)))
     grades: dict[str, int] = {}
     for q in qids:
         for p, g in dataset.qrels.get(q, {}).items():
@@ -112,7 +124,7 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, method:
         "change": [status.get(q, "unchanged") for q in qids] + [""] * len(pids),
     })
     frames = []
-    for stage, coords in (("before", b2), ("after", a2)):
+    for stage, coords in stages:
         part = base_rows.copy()
         part["stage"] = stage
         for i, axis in enumerate("xyz"[:n_components]):

@@ -122,13 +122,15 @@ def jitter(n: int, scale: float = 0.012, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-scale, scale, n)
 
 
-def per_query_scatter(frame: pd.DataFrame, metric: str = "NDCG@10") -> go.Figure:
+def per_query_scatter(frame: pd.DataFrame, metric: str = "NDCG@10",
+                      names: tuple[str, str] = ("baseline", "fine-tuned")) -> go.Figure:
     """Baseline vs tuned score per query, coloured fixed/broken/unchanged, with the diagonal.
 
     Many queries score exactly the same before and after (often 1.0 → 1.0), so markers get a small seeded
     jitter; the hover text shows the exact scores.
 
-    ``frame`` needs columns ``qid``, ``query``, ``baseline``, ``tuned``, ``status``.
+    ``frame`` needs columns ``qid``, ``query``, ``baseline``, ``tuned``, ``status``; ``names`` labels the two
+    models (model A on x, model B on y).
     """
     fig = go.Figure()
     for i, (status, color) in enumerate(STATUS_COLORS.items()):
@@ -138,16 +140,23 @@ def per_query_scatter(frame: pd.DataFrame, metric: str = "NDCG@10") -> go.Figure
             mode="markers", name=f"{status} ({len(part)})",
             marker=dict(color=color, size=8, opacity=0.7, line=dict(color="white", width=0.5)),
             text=[wrap(t) for t in part["query"]], customdata=np.stack([part["baseline"], part["tuned"]], axis=-1),
-            hovertemplate="%{text}<br>baseline %{customdata[0]:.3f} → fine-tuned %{customdata[1]:.3f}<extra></extra>",
+            hovertemplate="%{text}<br>" + f"{names[0]} " + "%{customdata[0]:.3f} → " + f"{names[1]} "
+                          + "%{customdata[1]:.3f}<extra></extra>",
         ))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#94a3b8", dash="dash"), name="no change"))
     fig.update_xaxes(range=[-0.05, 1.05])
     fig.update_yaxes(range=[-0.05, 1.05])
-    return _layout(fig, f"Per-query {metric}: baseline vs fine-tuned", f"baseline {metric}", f"fine-tuned {metric}", 460)
+    return _layout(fig, f"Per-query {metric}: {names[0]} vs {names[1]}", f"{names[0]} {metric}",
+                   f"{names[1]} {metric}", 460)
 
 
-def metrics_bars(frame: pd.DataFrame) -> go.Figure:
-    """Grouped bars of the metric table: ``frame`` indexed by metric with baseline/tuned and CI columns."""
+def metrics_bars(frame: pd.DataFrame, names: tuple[str, str] | None = None, title: str | None = None) -> go.Figure:
+    """Grouped bars of the metric table: ``frame`` indexed by metric with baseline/tuned and CI columns.
+
+    ``names`` labels the "baseline" (model A) and "tuned" (model B) bars; a frame with only the baseline
+    columns draws one model.
+    """
+    labels = dict(zip(MODEL_COLORS, names)) if names else MODEL_LABELS
     fig = go.Figure()
     for model, color in MODEL_COLORS.items():
         if model not in frame:
@@ -156,10 +165,10 @@ def metrics_bars(frame: pd.DataFrame) -> go.Figure:
         if f"{model}_low" in frame and f"{model}_high" in frame:
             err = dict(type="data", symmetric=False, array=frame[f"{model}_high"] - frame[model],
                        arrayminus=frame[model] - frame[f"{model}_low"])
-        fig.add_trace(go.Bar(x=list(frame.index), y=frame[model], name=MODEL_LABELS[model], marker_color=color,
+        fig.add_trace(go.Bar(x=list(frame.index), y=frame[model], name=labels[model], marker_color=color,
                              error_y=err))
     fig.update_layout(barmode="group")
-    _layout(fig, "Retrieval metrics on the test split (95% CI)", "", "score", height=460)
+    _layout(fig, title or "Retrieval metrics on the test split (95% CI)", "", "score", height=460)
     # Metric names stay horizontal (tilted ones get clipped); the legend sits above the plot, under the title,
     # so it covers neither the bars nor an axis title.
     # Two-line tick labels ("Recall<br>@100") fit side by side in half the page width.
@@ -168,6 +177,22 @@ def metrics_bars(frame: pd.DataFrame) -> go.Figure:
     fig.update_layout(margin=dict(l=10, r=10, t=80, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0))
     return fig
+
+
+def delta_intervals(frame: pd.DataFrame, names: tuple[str, str]) -> go.Figure:
+    """Δ NDCG@10 (B − A) per dataset with its 95% interval, a dashed line at no change.
+
+    ``frame``: columns dataset, Δ, low, high (one row per dataset, drawn top to bottom).
+    """
+    fig = go.Figure(go.Scatter(
+        x=frame["Δ"], y=frame["dataset"], mode="markers", marker=dict(size=11, color=TUNED),
+        error_x=dict(type="data", symmetric=False, array=frame["high"] - frame["Δ"], arrayminus=frame["Δ"] - frame["low"]),
+        hovertemplate="%{y}: Δ %{x:+.3f}<extra></extra>", name="Δ NDCG@10"))
+    fig.add_vline(x=0, line=dict(color="#94a3b8", dash="dash"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(showlegend=False)
+    return _layout(fig, f"NDCG@10 change, {names[1]} − {names[0]} (95% CI)", "Δ NDCG@10", "",
+                   height=140 + 50 * len(frame))
 
 
 # ------------------------------------------------------------------------------------------ similarity

@@ -121,10 +121,14 @@ def stage_traces(points: pd.DataFrame, stage: str, color_by: str, edges, dims: i
 
 
 def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int, method: str = "",
-                 highlight: set[str] | None = None) -> go.Figure:
-    """Before (left) and after (right) in the same aligned coordinates, legends shared."""
+                 highlight: set[str] | None = None,
+                 titles: tuple[str, str] = ("Before fine-tuning", "After fine-tuning")) -> go.Figure:
+    """Before (left) and after (right) in the same aligned coordinates, legends shared.
+
+    ``titles`` names the two panels (model A's and model B's when two runs are compared).
+    """
     spec = {"type": "scene"} if dims == 3 else {}
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Before fine-tuning", "After fine-tuning"),
+    fig = make_subplots(rows=1, cols=2, subplot_titles=titles,
                         specs=[[spec, spec]], shared_xaxes=dims == 2, shared_yaxes=dims == 2,
                         horizontal_spacing=0.04)
     for col, stage in ((1, "before"), (2, "after")):
@@ -133,13 +137,28 @@ def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int, method: 
     # Legend below the x axis titles (at y=-0.05 it covered "PC 1").
     fig.update_layout(height=640, margin=dict(l=10, r=10, t=60, b=10), template="plotly_white",
                       legend=dict(orientation="h", yanchor="top", y=-0.1), dragmode="lasso" if dims == 2 else "orbit",
-                      title="Queries and passages, before and after (one aligned space)")
+                      title="Queries and passages of both models, in one aligned space")
     titles = axis_titles(method, dims)
     if dims == 2:
         fig.update_xaxes(title_text=titles[0])
         fig.update_yaxes(title_text=titles[1], col=1)
     else:
         fig.update_scenes(xaxis_title=titles[0], yaxis_title=titles[1], zaxis_title=titles[2])
+    return fig
+
+
+def single(points: pd.DataFrame, edges, color_by: str, dims: int, method: str = "",
+           highlight: set[str] | None = None, title: str = "Queries and passages") -> go.Figure:
+    """One model's points alone (stage "before"): the view before any run has finished."""
+    fig = go.Figure(stage_traces(points, "before", color_by, edges, dims, legend=True, highlight=highlight))
+    fig.update_layout(height=640, margin=dict(l=10, r=10, t=60, b=10), template="plotly_white", title=title,
+                      legend=dict(orientation="h", yanchor="top", y=-0.1), dragmode="lasso" if dims == 2 else "orbit")
+    names = axis_titles(method, dims)
+    if dims == 2:
+        fig.update_xaxes(title_text=names[0])
+        fig.update_yaxes(title_text=names[1])
+    else:
+        fig.update_scenes(xaxis_title=names[0], yaxis_title=names[1], zaxis_title=names[2])
     return fig
 
 
@@ -222,13 +241,16 @@ def neighbour_columns(nb: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return before[shown].reset_index(drop=True), after[shown].reset_index(drop=True)
 
 
-def focus(data, movers: pd.DataFrame, show: str, lines: str, selected: list[str]) -> tuple[pd.DataFrame, list]:
+def focus(data, movers: pd.DataFrame | None, show: str, lines: str, selected: list[str]) -> tuple[pd.DataFrame, list]:
     """The points and query→passage lines to draw, given the "Show" filter, the lines choice and the selection.
 
-    Points gain a ``moved`` column (neighbourhood change), so any colouring can show it on hover.
+    Points gain a ``moved`` column (neighbourhood change), so any colouring can show it on hover; without
+    ``movers`` (one model alone) the points are drawn as they are and the "Show" filter does not apply.
     """
-    points = data.points.merge(movers[["id", "change"]].rename(columns={"change": "moved"}), on="id", how="left")
-    if show.startswith("top "):
+    points = data.points
+    if movers is not None:
+        points = points.merge(movers[["id", "change"]].rename(columns={"change": "moved"}), on="id", how="left")
+    if show.startswith("top ") and movers is not None:
         keep = set(movers["id"].head(int(show.split()[1]))) | set(selected)
         points = points[points["id"].isin(keep)]
     if lines == "all queries":
@@ -241,19 +263,65 @@ def focus(data, movers: pd.DataFrame, show: str, lines: str, selected: list[str]
     return points, edges
 
 
-def neighbour_panel(nb, point_id: str, k: int) -> None:
+def neighbour_panel(nb, point_id: str, k: int, names: tuple[str, str] = ("before fine-tuning", "after fine-tuning")) -> None:
     """One point's k nearest neighbours before and after, side by side (text shown as text, never markdown)."""
     info = nb.points.set_index("id").loc[point_id]
     row = nb.movers(k).set_index("id").loc[point_id]
-    st.subheader("Neighbours before and after")
+    st.subheader(f"Neighbours under A ({names[0]}) and B ({names[1]})")
     st.text(f"{info['kind']}: {info['text']}"[:400])
     extra = "" if info["kind"] != "query" or row["delta_ndcg"] != row["delta_ndcg"] else \
         f" · NDCG@10 change {row['delta_ndcg']:+.3f}"
-    st.caption(f"{k} nearest neighbours in the full space · Jaccard@{k} {row['jaccard']:.2f} · "
+    st.caption(f"{k} nearest neighbours in the full space (A: {names[0]}, B: {names[1]}) · "
+               f"Jaccard@{k} {row['jaccard']:.2f} · "
                f"RBO {row['rbo']:.2f}{extra}. Grade: relevance between this point and the neighbour.")
     before, after = neighbour_columns(nb.neighbours(point_id, k))
     left, right = st.columns(2)
-    left.caption("Before fine-tuning (lost neighbours marked)")
+    left.caption(f"{names[0]} (lost neighbours marked)")
     left.dataframe(before, hide_index=True, key="latent_nb_before")
-    right.caption("After fine-tuning (gained neighbours marked)")
+    right.caption(f"{names[1]} (gained neighbours marked)")
     right.dataframe(after, hide_index=True, key="latent_nb_after")
+
+
+# ------------------------------------------------------------------------------------ controls
+PAIRED_ONLY = {"change", "moved"}
+"""Colourings that need two models (a query's NDCG change, a point's neighbourhood change)."""
+
+
+def controls(paired: bool) -> dict:
+    """The Latent page's two rows of controls; with one model alone the two-model ones are left out.
+
+    Returns:
+        method, dims, view, color_by, max_p, k, show, lines.
+    """
+    c = st.columns(5)
+    out = {"method": c[0].selectbox("Projection", ["pca", "umap", "tsne"], key="latent_method",
+                                    format_func={"pca": "PCA (fast)", "umap": "UMAP", "tsne": "t-SNE"}.get,
+                                    help="PCA keeps global distances; UMAP and t-SNE keep neighbourhoods (slower).")}
+    out["dims"] = c[1].radio("Dimensions", [2, 3], horizontal=True, key="latent_dims")
+    out["view"] = c[2].radio("View", ["side by side", "animated"], key="latent_view", disabled=not paired,
+                             help="Animated morphs A → B." if paired else "Animation needs a second model: train one.")
+    colours = [x for x in COLOR_BY if paired or x not in PAIRED_ONLY]
+    out["color_by"] = c[3].selectbox("Colour by", colours, format_func=COLOR_BY.get, key="latent_color",
+                                     help=COLOR_BY_HELP)
+    out["max_p"] = c[4].select_slider("Passages (max)", [200, 500, 1000, 2000, 5000], 2000, key="latent_max",
+                                      help="All test queries' relevant passages plus a seeded sample of the rest.")
+    c = st.columns([1, 1, 2])
+    out["k"] = c[0].select_slider("Neighbours k", [5, 10, 20, 50], 10, key="latent_k", disabled=not paired,
+                                  help="How many nearest neighbours (full space) are compared between A and B.")
+    out["show"] = c[1].selectbox("Show", ["all points", "top 50 movers", "top 200 movers"], key="latent_show",
+                                 disabled=not paired, help="Keep only the points whose neighbourhood changed most.")
+    out["lines"] = c[2].radio("Query → relevant passage lines", ["selected queries", "all queries", "none"],
+                              horizontal=True, key="latent_lines", help="Lines for every query at once are busy; by "
+                              "default only for the queries selected in the table below.")
+    if not paired:
+        out["view"], out["show"] = "side by side", "all points"
+        if out["color_by"] in PAIRED_ONLY:  # a colouring kept from a paired view of this session
+            out["color_by"] = "kind"
+    return out
+
+
+def queries_table(per_query: pd.DataFrame) -> pd.DataFrame:
+    """Model A's test queries, worst first, as the Latent page lists them before any run: id, text, scores."""
+    table = per_query[["qid", "query", "ndcg@10", "first_relevant"]].rename(
+        columns={"qid": "id", "query": "text", "ndcg@10": "NDCG@10", "first_relevant": "first relevant rank"})
+    return table.round({"NDCG@10": 3})

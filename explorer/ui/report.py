@@ -15,22 +15,31 @@ METRIC_LABELS = {"ndcg@10": "NDCG@10", "mrr@10": "MRR@10", "recall@10": "Recall@
                  "map@100": "MAP@100", "precision@10": "P@10"}
 
 
+def model_names(comp: Any) -> tuple[str, str]:
+    """The two models' column names: the comparison's own names, made distinct if they coincide."""
+    a, b = str(comp.name_a or "A"), str(comp.name_b or "B")
+    return (a, b) if a != b else (f"{a} (A)", f"{b} (B)")
+
+
 def metrics_table(comp: Any) -> pd.DataFrame:
-    """One row per metric: baseline and tuned means with 95% CIs, the delta with its CI, the p-value."""
+    """One row per metric: both models' means with 95% CIs (columns named after the models), the delta B − A
+    with its CI, the p-value."""
+    a, b = model_names(comp)
     rows = []
     for key, m in comp.metrics.items():
         rows.append({
             "metric": METRIC_LABELS.get(key, key),
-            "baseline": m.mean_a, "baseline 95% CI": f"[{m.ci_a[0]:.3f}, {m.ci_a[1]:.3f}]",
-            "fine-tuned": m.mean_b, "fine-tuned 95% CI": f"[{m.ci_b[0]:.3f}, {m.ci_b[1]:.3f}]",
+            a: m.mean_a, f"{a} 95% CI": f"[{m.ci_a[0]:.3f}, {m.ci_a[1]:.3f}]",
+            b: m.mean_b, f"{b} 95% CI": f"[{m.ci_b[0]:.3f}, {m.ci_b[1]:.3f}]",
             "Δ": m.delta, "Δ 95% CI": f"[{m.ci_delta[0]:+.3f}, {m.ci_delta[1]:+.3f}]",
-            "p-value": m.p_value, "significant (p<0.05)": "yes" if m.p_value < 0.05 else "no",
+            "p-value": m.p_value, "p < 0.05": "yes" if m.p_value < 0.05 else "no",
         })
     return pd.DataFrame(rows)
 
 
 def bars_frame(comp: Any) -> pd.DataFrame:
-    """The means and CI bounds in the shape :func:`explorer.ui.charts.metrics_bars` draws."""
+    """The means and CI bounds in the shape :func:`explorer.ui.charts.metrics_bars` draws (A as "baseline",
+    B as "tuned": the chart's colour roles; pass :func:`model_names` as its ``names``)."""
     return pd.DataFrame({
         "baseline": {METRIC_LABELS.get(k, k): m.mean_a for k, m in comp.metrics.items()},
         "baseline_low": {METRIC_LABELS.get(k, k): m.ci_a[0] for k, m in comp.metrics.items()},
@@ -65,5 +74,6 @@ def html_report(comp: Any, figures: list[go.Figure], title: str) -> str:
 table{{border-collapse:collapse}}td,th{{padding:4px 10px;border-bottom:1px solid #e2e8f0;text-align:right}}</style>
 </head><body><h1>{html.escape(title)}</h1><p>Generated {when}. Split: {html.escape(comp.split)},
 {len(comp.per_query)} queries. Significance: paired {html.escape(comp.test)} test; 95% bootstrap intervals.</p>
-<h2>Metrics</h2>{table}<h2>Per-query changes (NDCG@10)</h2><p>{html.escape(counts)}; mean RBO@10 of the two
+<h2>Metrics</h2><p>A: {html.escape(model_names(comp)[0])}; B: {html.escape(model_names(comp)[1])};
+Δ = B − A.</p>{table}<h2>Per-query changes (NDCG@10)</h2><p>{html.escape(counts)}; mean RBO@10 of the two
 top-10 lists: {comp.mean_rbo:.3f}</p>{charts}</body></html>"""

@@ -1,7 +1,10 @@
-"""What the result pages share: "the dataset, the baseline and the tuned model", and their cached results.
+"""What the result pages share: the dataset, the two models compared (A and B), and their cached results.
 
-:func:`models` stops the page with an explanation and a link when something is missing, so a page never
-crashes on an empty workspace. Results are cached by (dataset fingerprint, encoder fingerprints, options).
+:func:`models` draws the one "compare model A with model B" selector every result page shares (the baseline or
+any finished run against a run; stored in the workspace so all pages agree), or, before any run has finished,
+one line saying the comparison comes after training: the pages then show model A, the baseline, alone. It
+stops the page with an explanation and a link when no dataset is loaded, so a page never crashes on an empty
+workspace. Results are cached by (dataset fingerprint, encoder fingerprints, options).
 """
 
 from __future__ import annotations
@@ -11,67 +14,136 @@ from typing import Any
 
 import streamlit as st
 
+from explorer import pipeline
 from explorer.ui import guard, state, text
 
 
 @dataclass
 class Models:
-    """The dataset and the two encoders a result page compares."""
+    """The dataset and the two models a result page compares (only the first before any run has finished).
+
+    Attributes:
+        dataset: the loaded dataset.
+        base: model A, the reference: the baseline encoder unless another run was chosen.
+        tuned: model B, a finished run's encoder; None when no run has succeeded yet.
+        run_id: B's run id ("" when there is no B).
+        pair: which two models these are, their labels and any warning.
+    """
 
     dataset: Any
     base: Any
     tuned: Any
     run_id: str
+    pair: Any = None
+
+    @property
+    def paired(self) -> bool:
+        """Whether there are two models to compare (False: the baseline alone)."""
+        return self.tuned is not None
+
+    @property
+    def name_a(self) -> str:
+        """Label of model A ("baseline", or a run's label)."""
+        return self.pair.label_a if self.pair else "baseline"
+
+    @property
+    def name_b(self) -> str:
+        """Label of model B (a run's label; "" when there is none)."""
+        return self.pair.label_b if self.pair else ""
 
     @property
     def key(self) -> tuple[str, str, str]:
         """Cache key: what the results depend on."""
-        return self.dataset.fingerprint(), self.base.fingerprint, self.tuned.fingerprint
+        return self.dataset.fingerprint(), self.base.fingerprint, self.tuned.fingerprint if self.tuned else ""
 
 
-def models(need_tuned: bool = True) -> Models:
-    """The workspace's dataset, baseline encoder and selected fine-tuned run (stops the page if missing)."""
+def models(need_tuned: bool = False) -> Models:
+    """The workspace's dataset and the two models compared (stops the page if no dataset is loaded).
+
+    Draws the shared "compare A with B" selector once a run has finished (the choice is stored in the
+    workspace, so every page agrees), or one line saying the comparison appears after training.
+
+    Args:
+        need_tuned: stop the page when no run has finished (for views that only make sense with two models).
+    """
     ws = state.workspace()
     guard.need(ws.dataset_choice(), "No dataset yet: load the demo or upload one.", "pages/data.py", "Open the Data page")
     dataset = state.current_dataset(ws)
-    run_id = state.tuned_run_id(ws)
+    pair = pipeline.compared_pair(ws, dataset.fingerprint())
     if need_tuned:
-        guard.need(run_id, "No finished training run yet: train a model (or run the one-click demo) to compare.",
+        guard.need(pair.paired, "No finished training run yet: train a model (or run the one-click demo) to compare.",
                    "pages/train.py", "Open the Train page")
+    if pair.paired:
+        pair = _pair_selector(ws, pair, dataset.fingerprint())
+    else:
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        left.info("Baseline only for now: the comparison with a fine-tuned model appears here after training.",
+                  icon=":material/info:")
+        right.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
     with st.spinner("Loading the encoders…"):
-        base = state.base_encoder()
-        tuned = state.run_encoder(run_id, ws) if run_id else None
-    if run_id:
-        st.caption(f"Dataset **{text.plain(dataset.name)}** · baseline `{base.name}` vs fine-tuned run `{run_id}` "
-                   "(change the run on the Train page)")
-    return Models(dataset, base, tuned, run_id or "")
+        base = state.base_encoder() if pair.a == pipeline.BASELINE else state.run_encoder(pair.a, ws)
+        tuned = state.run_encoder(pair.b, ws) if pair.b else None
+    if pair.paired:
+        what_a = f"encoder `{base.name}`" if pair.a == pipeline.BASELINE else f"run `{pair.a}`"
+        st.caption(f"Dataset **{text.plain(dataset.name)}** · A = {pair.label_a} ({what_a}) vs "
+                   f"B = {pair.label_b} (run `{pair.b}`)")
+    else:
+        st.caption(f"Dataset **{text.plain(dataset.name)}** · baseline `{base.name}`")
+    for warning in pair.warnings:
+        st.warning(warning, icon=":material/warning:")
+    return Models(dataset, base, tuned, pair.b or "", pair)
+
+
+def _pair_selector(ws: Any, pair: Any, fingerprint: str) -> Any:
+    """The "compare A with B" selectboxes; a change is stored in the workspace and read back."""
+    runs = [k for k in pair.options if k != pipeline.BASELINE]
+    left, right = st.columns(2)
+    b = right.selectbox("…with model B", runs, index=runs.index(pair.b), format_func=pair.options.get, key="pair_b",
+                        help="A finished run (drawn right / \"after\"). The Train page's run choice is the same one.")
+    choices = [k for k in pair.options if k != b]
+    a = left.selectbox("Compare model A…", choices, index=choices.index(pair.a) if pair.a in choices else 0,
+                       format_func=pair.options.get, key="pair_a",
+                       help="The baseline encoder or another finished run (drawn left / \"before\"). Every result "
+                            "page compares the same two models, with the same significance tests.")
+    if (a, b) != (pair.a, pair.b):
+        pipeline.choose_pair(ws, a, b)
+        pair = pipeline.compared_pair(ws, fingerprint)
+    return pair
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _comparison(key: tuple, _m: Models) -> Any:
-    from explorer import pipeline
-
+def _comparison(key: tuple, names: tuple[str, str], _m: Models) -> Any:
     baseline = state.baseline_result(_m.dataset, _m.base)
-    return pipeline.compare(_m.dataset, _m.base, _m.tuned, baseline=baseline)
+    return pipeline.compare(_m.dataset, _m.base, _m.tuned, baseline=baseline, names=names)
 
 
 def comparison(m: Models) -> Any:
-    """The baseline-vs-tuned :class:`~explorer.evaluation.compare.Comparison`, computed once."""
+    """The A-vs-B :class:`~explorer.evaluation.compare.Comparison`, computed once (it names both models)."""
     with st.spinner("Evaluating both models on the test queries…"):
-        return _comparison(m.key, m)
+        return _comparison(m.key, (m.name_a, m.name_b), m)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _summary(key: tuple, _result: Any, _dataset: Any) -> tuple[Any, Any]:
+    from explorer.evaluation.summary import metric_summary, per_query
+
+    return metric_summary(_result), per_query(_dataset, _result)
+
+
+def single(m: Models) -> tuple[Any, Any, Any]:
+    """Model A alone: (its retrieval result, metric means with 95% CIs, per-query table worst first)."""
+    with st.spinner("Evaluating the baseline on the test queries…"):
+        result = state.baseline_result(m.dataset, m.base)
+        return (result, *_summary(m.key[:2], result, m.dataset))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _similarity(ds_fp: str, enc_fp: str, neg_key: str, _dataset: Any, _encoder: Any, _negs: Any) -> Any:
-    from explorer import pipeline
-
     return pipeline.similarity(_dataset, _encoder, negatives=_negs)
 
 
 def similarity(dataset: Any, encoder: Any) -> Any:
     """(PairClassification, pairs frame) of one encoder, with the workspace's hard negatives if mined."""
-    from explorer import pipeline
-
     ws = state.workspace()
     path = pipeline.negatives_path(ws)
     negs = pipeline.saved_negatives(ws)
@@ -81,15 +153,13 @@ def similarity(dataset: Any, encoder: Any) -> Any:
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _projection(key: tuple, method: str, dims: int, max_passages: int, _m: Models, _status: dict) -> Any:
-    from explorer import pipeline
-
     return pipeline.projection(_m.dataset, _m.base, _m.tuned, method=method, n_components=dims,
                                max_passages=max_passages, status=_status)
 
 
 def projection(m: Models, method: str, dims: int, max_passages: int) -> Any:
-    """The aligned before/after projection, computed once per options."""
-    status = dict(zip(comparison(m).per_query["qid"], comparison(m).per_query["status"]))
+    """The aligned A/B projection (model A's alone before any run), computed once per options."""
+    status = dict(zip(comparison(m).per_query["qid"], comparison(m).per_query["status"])) if m.paired else {}
     with st.spinner(f"Projecting with {method.upper()}… (UMAP and t-SNE take a little while)"):
         return _projection(m.key, method, dims, max_passages, m, status)
 
@@ -98,16 +168,12 @@ def projection(m: Models, method: str, dims: int, max_passages: int) -> Any:
 def _neighbourhoods(key: tuple, run_folder: str, _m: Models, _per_query: Any) -> Any:
     from pathlib import Path
 
-    from explorer import pipeline
-
     return pipeline.neighbourhoods(_m.dataset, _m.base, _m.tuned, cache_dir=Path(run_folder) if run_folder else None,
                                    per_query=_per_query)
 
 
 def neighbourhoods(m: Models) -> Any:
-    """The run's :class:`~explorer.pipeline.views.Neighbourhoods` (computed once, stored in the run folder)."""
-    from explorer import pipeline
-
+    """The pair's :class:`~explorer.pipeline.views.Neighbourhoods` (computed once, stored in B's run folder)."""
     folder = str(pipeline.run_folder(state.workspace(), m.run_id)) if m.run_id else ""
     per_query = comparison(m).per_query
     with st.spinner("Comparing every point's nearest neighbours before and after…"):
