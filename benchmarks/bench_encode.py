@@ -94,7 +94,7 @@ def speed(texts: list[str], chunk: int = 64) -> tuple[dict[str, Any], dict[str, 
         for name in names[1:]:
             row[f"{name}_ratio"] = r(row["plain_s"] / row[f"{name}_s"], 3)
         row["loadavg"] = loadavg()[0]
-        rows.append({k: (r(v, 2) if isinstance(v, float) else v) for k, v in row.items()})
+        rows.append({k: (r(v, 2) if k.endswith("_s") else v) for k, v in row.items()})
         print("   chunk", i, {k: v for k, v in rows[-1].items() if k.endswith(("_s", "loadavg"))}, flush=True)
     back = np.argsort(order_by_length)  # rows back into the order of ``texts``
     stacked = {n: np.vstack(v)[back] for n, v in vectors.items()}
