@@ -81,6 +81,10 @@ class Encoder(ABC):
     def embed_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
         """Embed one batch; return an array of shape (len(texts), dim). Need not be normalized."""
 
+    def _before_embedding(self, texts: list[str], kind: Kind) -> None:
+        """Called once per :meth:`encode` with the texts about to be embedded (none cached), before the first
+        batch; an encoder can pick its runtime by the size of the work here. Does nothing by default."""
+
     def kind_fingerprint(self, kind: Kind) -> str:
         """Cache identity of one side. Symmetric encoders use the same key for queries and passages;
         asymmetric ones (query-side adapters, models with prompts) override this."""
@@ -127,6 +131,8 @@ class Encoder(ABC):
         # files load faster), and whatever was embedded is flushed even when a later batch fails or a
         # progress callback stops the work, so it is not paid for twice.
         unsaved: list[str] = []
+        if order:
+            self._before_embedding([missing[k] for k in order], kind)
         try:
             for start in range(0, len(order), size):
                 chunk = order[start : start + size]

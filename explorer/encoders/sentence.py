@@ -5,6 +5,12 @@ The model loads lazily, once, on first use, so building an encoder and fingerpri
 cached encode needs) reads a few files and never loads the weights. Queries go through ``encode_query`` and
 passages through ``encode_document``, so models with prompts ("query: " / "passage: ") or Router modules
 get each side right; the cache keeps the two sides apart only when they actually differ.
+
+On a CPU without native bfloat16 a local model folder runs on onnxruntime instead of torch once it has been
+exported (:mod:`explorer.encoders.onnx_runtime`): the same fp32 vectors (to ~1e-7, so the same fingerprint and
+cache), faster. The export is made on first use by an encode large enough to repay it
+(:data:`ONNX_EXPORT_MIN_CHARS`), or ahead with :meth:`SentenceTransformerEncoder.prepare_onnx`; any failure
+leaves the encoder on torch. Models in memory (a fine-tune being evaluated) always run on torch.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -22,13 +29,22 @@ import numpy as np
 
 from explorer.config import BUNDLED_MODEL_ALIASES
 from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, resolve_cache_dir
+from explorer.encoders import onnx_runtime
 from explorer.encoders.fingerprints import folder_fingerprint, looks_like_model_folder, model_weights_fingerprint
 from explorer.errors import ModelError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+log = logging.getLogger(__name__)
+
 BUNDLED_NAME = "all-MiniLM-L6-v2"
+BACKENDS = ("auto", "torch", "onnx")
+ONNX_EXPORT_MIN_CHARS = 1_000_000
+"""An encode of at least this many characters still to embed (about 250k tokens: a few minutes of torch fp32
+on 2 cores, e.g. 700 SciFact abstracts) exports the model to ONNX first, since the export (~30 s, once per
+model and home) then pays for itself; smaller encodes (the demo's few hundred products) stay on torch until
+an export exists."""
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -67,9 +83,13 @@ class SentenceTransformerEncoder(Encoder):
         batch_size: texts per forward pass.
         cache_dir: embedding cache root; by default the settings' cache, None disables caching.
         trust_remote_code: let a hub model run its own Python code (never on unless asked for).
+        backend: "auto" (None): onnxruntime for a supported local folder on a CPU without bf16 once exported
+            (see the module docstring), torch otherwise; "torch": always torch; "onnx": export at the first
+            encode whatever its size (still torch where ONNX cannot run: GPU, bf16, unsupported pipeline).
 
     Raises:
         ModelError: ``model`` is neither a model folder nor a plausible hub id.
+        ValueError: an unknown ``backend``.
     """
 
     def __init__(
@@ -82,8 +102,15 @@ class SentenceTransformerEncoder(Encoder):
         batch_size: int = 32,
         cache_dir: Path | str | None | DefaultCache = DEFAULT_CACHE,
         trust_remote_code: bool = False,
+        backend: str | None = None,
     ) -> None:
         super().__init__(resolve_cache_dir(cache_dir))
+        backend = (backend or "auto").lower()
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.backend = backend
+        self._onnx: onnx_runtime.OnnxModel | None = None
+        self._onnx_failed = False
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if max_seq_length is not None and max_seq_length < 1:
@@ -143,6 +170,7 @@ class SentenceTransformerEncoder(Encoder):
         Encoder.__init__(self, resolve_cache_dir(cache_dir))
         self.spec, self.model_path, self.is_local, self.name = name, None, True, name
         self.batch_size, self.max_seq_length, self.trust_remote_code = int(batch_size), None, False
+        self.backend, self._onnx, self._onnx_failed = "torch", None, False  # the weights may still change
         self._device = str(model.device)
         self._bf16 = bf16
         self._model = model
@@ -250,8 +278,59 @@ class SentenceTransformerEncoder(Encoder):
         routed = any(type(m).__name__ in ("Router", "Asym") for m in model.modules())
         return routed or len(set(_prompt_pair(dict(model.prompts or {})))) > 1
 
+    # ------------------------------------------------------------------------------------ runtime
+    @property
+    def runtime(self) -> str:
+        """"onnx" once the onnxruntime path is loaded, else "torch" (what the next batch runs on)."""
+        return "onnx" if self._onnx is not None else "torch"
+
+    def _onnx_eligible(self) -> bool:
+        """Whether this encoder may run on onnxruntime: a local folder of a supported pipeline, on a CPU,
+        without bf16 (where torch's bf16 autocast is the faster path) and with onnxruntime installed."""
+        if self.backend == "torch" or self._onnx_failed or self.model_path is None or not self.is_local:
+            return False
+        if self.device.split(":", 1)[0] != "cpu" or self.bf16:
+            return False
+        return onnx_runtime.runtime_available() and onnx_runtime.supported_folder(Path(self.model_path))
+
+    def _onnx_root(self) -> Path:
+        """Where exports live: next to the embedding cache (under the configured home), never site-packages."""
+        return (self.cache_dir or resolve_cache_dir(DEFAULT_CACHE)) / "onnx"
+
+    def prepare_onnx(self, export: bool = True) -> bool:
+        """Switch to onnxruntime now, exporting the model first if ``export`` (else only if already exported).
+
+        Returns:
+            Whether the encoder now runs on onnxruntime (False where it is not eligible or the export failed;
+            the encoder then stays on torch, and does not try again).
+        """
+        if self._onnx is not None:
+            return True
+        if not self._onnx_eligible():
+            return False
+        with self._load_lock:
+            if self._onnx is None and not self._onnx_failed:
+                folder, root = Path(self.model_path), self._onnx_root()
+                try:
+                    target = onnx_runtime.ensure_export(folder, root) if export else onnx_runtime.exported(folder, root)
+                    if target is not None:
+                        self._onnx = onnx_runtime.OnnxModel(target, self.max_seq_length)
+                except Exception as exc:  # noqa: BLE001 - whatever broke, torch still gives the same vectors
+                    self._onnx_failed = True
+                    log.warning("%s stays on torch: %s", self.name, _first_line(exc))
+        return self._onnx is not None
+
+    def _before_embedding(self, texts: list[str], kind: Kind) -> None:
+        """Pick the runtime for an encode of ``texts`` (see :data:`ONNX_EXPORT_MIN_CHARS`)."""
+        if self._onnx is not None or not self._onnx_eligible():
+            return
+        big = self.backend == "onnx" or sum(len(t) for t in texts) >= ONNX_EXPORT_MIN_CHARS
+        self.prepare_onnx(export=big)
+
     # ------------------------------------------------------------------------------------ embedding
     def embed_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        if self._onnx is not None:
+            return self._onnx.embed(texts)  # the same fp32 function as below; queries and passages alike
         import torch
 
         model = self.model
