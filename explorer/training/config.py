@@ -92,6 +92,7 @@ class TrainConfig:
     hard_negative_range_min: int = 0
     hard_negative_range_max: int = 30
     mini_batch_size: int = 16
+    train_layers: int | None = None
     matryoshka_dims: tuple[int, ...] = ()
     eval_every_steps: int | None = None
     eval_max_queries: int = 100
@@ -136,6 +137,8 @@ class TrainConfig:
                 f"num_hard_negatives={self.num_hard_negatives} does not fit in the rank window "
                 f"[{self.hard_negative_range_min}, {self.hard_negative_range_max}); widen the window."
             )
+        if self.train_layers is not None and (not isinstance(self.train_layers, int) or self.train_layers < 0):
+            raise TrainingError(f"train_layers must be a whole number >= 0 (0 trains every layer), got {self.train_layers!r}.")
         if self.mini_batch_size < 1:
             raise TrainingError(f"mini_batch_size must be >= 1, got {self.mini_batch_size!r}.")
         if any((not isinstance(d, int)) or d < 1 for d in self.matryoshka_dims):

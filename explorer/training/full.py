@@ -261,6 +261,28 @@ def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_dat
     return ProgressBridge()
 
 
+def _frozen_bottom(model: Any, config: TrainConfig, columns: dict[str, list[Any]], eval_data: "Dataset | None",
+                   report: Reporter) -> Any:
+    """The context training runs in: with ``config.train_layers`` set, everything below the top layers is frozen
+    and its outputs computed once per text (:mod:`explorer.training.lower_cache`); otherwise nothing changes."""
+    import contextlib
+
+    from explorer.training.lower_cache import cached_lower_layers, transformer_parts
+
+    parts = transformer_parts(model)
+    if not config.train_layers or parts is None or config.train_layers >= len(parts[2]):
+        if config.train_layers and parts is None:
+            report(ProgressEvent("training", 0, 0, message="this model's layers cannot be frozen: training all of them"))
+        return contextlib.nullcontext()
+    texts = [t for name, col in columns.items() if name != "label" for t in col if isinstance(t, str)]
+    if eval_data is not None:
+        texts += list(eval_data.queries.values()) + [p.full_text for p in eval_data.corpus.values()]
+    frozen = len(parts[2]) - config.train_layers
+    report(ProgressEvent("training", 0, 0, message=f"computing the {frozen} frozen lower layers once for "
+                                                    f"{len(set(texts)):,} texts"))
+    return cached_lower_layers(model, frozen, texts)
+
+
 def training_arguments(config: TrainConfig, output_dir: str, device: str) -> Any:
     """``SentenceTransformerTrainingArguments`` for a run: no hub, no reporting, no checkpoints."""
     from sentence_transformers import SentenceTransformerTrainingArguments
@@ -353,18 +375,19 @@ def train_full(
         raise TrainingStopped("stopped before training started")
     tmp = tempfile.mkdtemp(prefix="explorer-trainer-")
     try:
-        args = training_arguments(replace(config, batch_size=min(config.batch_size, max(2, n_rows))), tmp, device)
-        card = getattr(model, "model_card_data", None)
-        if card is not None:
-            # The model card would look the base model up online and sample "widget examples" with the global
-            # random module (slow, and it moves every other user's random state): skip both.
-            card.local_files_only = True
-            card.set_widget_examples = lambda dataset: None
-        trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=train_data, loss=build_loss(model, config), callbacks=[bridge],
-        )
-        trainer.remove_callback(PrinterCallback)  # prints every log dict to stdout; our bridge reports instead
-        trainer.train()
+        with _frozen_bottom(model, config, columns, eval_data, report):
+            args = training_arguments(replace(config, batch_size=min(config.batch_size, max(2, n_rows))), tmp, device)
+            card = getattr(model, "model_card_data", None)
+            if card is not None:
+                # The model card would look the base model up online and sample "widget examples" with the global
+                # random module (slow, and it moves every other user's random state): skip both.
+                card.local_files_only = True
+                card.set_widget_examples = lambda dataset: None
+            trainer = SentenceTransformerTrainer(
+                model=model, args=args, train_dataset=train_data, loss=build_loss(model, config), callbacks=[bridge],
+            )
+            trainer.remove_callback(PrinterCallback)  # prints every log dict to stdout; our bridge reports instead
+            trainer.train()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if bridge.stopped:
