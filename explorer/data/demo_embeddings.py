@@ -66,7 +66,7 @@ def write_demo_embeddings(encoder: "Encoder") -> int:
     """Embed every demo text with ``encoder`` and write the shipped files; returns the number of texts."""
     dataset = load_demo()
     texts = sorted(set(dataset.queries.values()) | {p.full_text for p in dataset.corpus.values()})
-    vectors = encoder.encode(texts, "passage", use_cache=False)
+    vectors = encoder.encode(texts, "passage")  # cached vectors are this very encoder's (same fingerprint)
     keys = np.array([text_key(t) for t in texts])
     with open(VECTORS, "wb") as fh:
         np.savez_compressed(fh, keys=keys, vectors=vectors.astype(np.float32))
