@@ -71,8 +71,9 @@ class TrainConfig:
       (the false-negative guard of NV-Retriever); pairs without a surviving negative get a random one.
     - ``min_positive_grade``: auto = 2 when the train judgements use grades above 2, else 1 (so 3/2/1 graded
       sets train on their clearly relevant pairs and binary sets on all of them).
-    - ``eval_every_steps``: None = evaluate on a sample of the held-out split at the end of every epoch but the
-      last (the run's full evaluation follows it); 0 = never; N = every N steps.
+    - ``eval_every_steps``: None = evaluate on a sample of the held-out split 30 s into training, then as often as
+      keeps evaluation at about a tenth of the training time (not after the last step: the run's full evaluation
+      follows it); 0 = never; N = every N steps.
     - ``seed=42``; ``matryoshka_dims=()`` (e.g. ``(384, 256, 128, 64)`` wraps the loss in MatryoshkaLoss).
     - ``adapter``: options passed through to the adapter trainer (ignored by full fine-tuning).
     """

@@ -106,25 +106,30 @@ def plan_full_run(
     distinct = sum(q_tokens) + mean_p * min(len(dataset.corpus), len(positives) * (1 + negatives))
     corpus = [p.full_text for p in dataset.corpus.values()] + [dataset.queries[q] for q in dataset.query_ids("test")]
     corpus_work = sum(count_tokens(corpus))
-    training = (frozen * (distinct + eval_work)
-                + len(pairs) * epochs * row_tokens * trained * TRAIN_FACTOR
-                + _planned_evaluations(config, steps, epochs) * eval_work * trained)
+    steps_seconds = len(pairs) * epochs * row_tokens * trained * TRAIN_FACTOR * speed
+    eval_seconds = eval_work * trained * speed
+    training = (frozen * (distinct + eval_work) * speed + steps_seconds
+                + _planned_evaluations(config, steps, steps_seconds, eval_seconds) * eval_seconds)
     return {
         "baseline": corpus_work * layers * speed * uncached_baseline / max(1, len(corpus)),
         "mining": FIXED_SECONDS["mining"],
-        "training": training * speed,
+        "training": training,
         "saving": FIXED_SECONDS["saving"],
         "evaluating": corpus_work * layers * speed,
     }
 
 
-def _planned_evaluations(config: TrainConfig, steps: int, epochs: int) -> int:
-    """Held-out evaluations during training (the rule of :func:`explorer.training.full` callbacks)."""
+def _planned_evaluations(config: TrainConfig, steps: int, steps_seconds: float, eval_seconds: float) -> int:
+    """Held-out evaluations during training, by the rule of the trainer's callback (:mod:`explorer.training.full`):
+    every N steps, or with the auto cadence one after ``FIRST_EVAL_SECONDS`` and then at least
+    ``EVAL_COST_SHARE`` evaluation-costs apart."""
+    from explorer.training.full import EVAL_COST_SHARE, FIRST_EVAL_SECONDS
+
     every = config.eval_every_steps
-    if every == 0:
+    if every == 0 or eval_seconds <= 0:
         return 0
     if every is None:
-        return max(0, epochs - 1)
+        return int(steps_seconds // max(FIRST_EVAL_SECONDS, EVAL_COST_SHARE * eval_seconds))
     return max(0, (steps - 1) // every)
 
 
