@@ -11,7 +11,7 @@ import time
 import traceback
 from pathlib import Path
 
-ORDER = ("mining", "projection", "encode", "compression", "memory", "train", "quality", "app")
+ORDER = ("mining", "projection", "encode", "compression", "memory", "train", "quality", "app", "demo")
 
 
 def main(argv: list[str] | None = None) -> int:
