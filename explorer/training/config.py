@@ -21,6 +21,12 @@ IN_BATCH_LOSSES = ("mnrl", "cached_mnrl")
 PAIR_LOSSES = ("contrastive", "online_contrastive")
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_LEARNING_RATE = 3e-5
+DEFAULT_TRAIN_LAYERS = 3
+"""Top transformer layers a full fine-tune trains by default (the rest is frozen and computed once per text;
+see :mod:`explorer.training.lower_cache`). Measured on the demo, AVX2 CPU without bf16 (docs/benchmarks.md)."""
+PARTIAL_LEARNING_RATE = 1e-4
+"""Learning rate when only the top layers train: fewer weights move, and larger steps were measured to gain
+more in one epoch (demo, top 2 layers, 1 epoch: 3e-5 -> NDCG@10 0.627, 1e-4 -> 0.643)."""
 LOW_MEMORY_MINI_BATCH = 8
 
 
@@ -28,7 +34,7 @@ LONG_PASSAGE_WORDS = 150
 """Mean words per training passage above which a dataset counts as long-passage (see :func:`auto_epochs`)."""
 
 
-def auto_epochs(n_pairs: int, mean_passage_words: float = 0.0) -> int:
+def auto_epochs(n_pairs: int, mean_passage_words: float = 0.0, partial: bool = False) -> int:
     """Epochs by training-set size: small sets need more passes, large ones converge in one or two.
 
     By pairs: <=600: 4, <=3,000: 3, <=20,000: 2, else 1. Long passages (mean > ``LONG_PASSAGE_WORDS`` words,
@@ -36,6 +42,9 @@ def auto_epochs(n_pairs: int, mean_passage_words: float = 0.0) -> int:
     more there. Measured on a 2-core CPU with bf16 (see docs/benchmarks.md): the demo set (1,150 short pairs)
     gains +0.068 NDCG@10 in 3 epochs (3.3 min of training); SciFact (919 pairs of ~215-word abstracts) reaches
     0.702 in 2 epochs (9.4 min) and 0.724 in 3 (14.7 min, 17 min for the whole job).
+
+    ``partial`` (only the top layers train, at :data:`PARTIAL_LEARNING_RATE`): two epochs fewer, at least one,
+    because each pass moves the few trained weights further and the point of the recipe is a short job.
     """
     if n_pairs <= 600:
         epochs = 4
@@ -45,7 +54,11 @@ def auto_epochs(n_pairs: int, mean_passage_words: float = 0.0) -> int:
         epochs = 2
     else:
         epochs = 1
-    return max(1, epochs - 1) if mean_passage_words > LONG_PASSAGE_WORDS else epochs
+    if mean_passage_words > LONG_PASSAGE_WORDS:
+        epochs -= 1
+    if partial:
+        epochs -= 2
+    return max(1, epochs)
 
 
 @dataclass
@@ -62,9 +75,13 @@ class TrainConfig:
       (``mini_batch_size`` texts at a time); ``"contrastive"`` / ``"online_contrastive"`` train on labelled
       pairs (positives 1, hard or weak negatives 0).
     - ``epochs``: auto by training pairs, see :func:`auto_epochs` (<=600: 4, <=3k: 3, <=20k: 2, else 1; one
-      fewer for long passages), capped by the server's ``max_epochs``.
+      fewer for long passages, two fewer when only the top layers train, at least 1), capped by the server's
+      ``max_epochs``.
     - ``batch_size``: auto = 32, the in-batch negatives of MNRL; larger helps retrieval but costs time.
-    - ``learning_rate``: auto = 3e-5; ``warmup_ratio=0.1`` (linear warmup then linear decay), ``weight_decay=0.01``.
+    - ``train_layers``: auto = :data:`DEFAULT_TRAIN_LAYERS` top transformer layers train, the embeddings and
+      layers below are frozen and computed once per text (several times faster per step on a CPU); 0 = every
+      weight trains (the previous default). Models whose layers cannot be found train every weight.
+    - ``learning_rate``: auto = 1e-4 when only the top layers train, 3e-5 when every weight does; ``warmup_ratio=0.1`` (linear warmup then linear decay), ``weight_decay=0.01``.
     - ``max_seq_length``: auto = the model's own limit (256 tokens for MiniLM).
     - ``use_hard_negatives=True``, ``num_hard_negatives=1``: negatives mined with the *base* model
       between ranks ``hard_negative_range_min`` and ``hard_negative_range_max`` under a 5% relative margin
@@ -198,11 +215,13 @@ class TrainConfig:
         if self.method == "adapter":
             return replace(self, min_positive_grade=grade)
         positives = [p for q in dataset.query_ids("train") for p in dataset.positives(q, grade)]
+        train_layers = DEFAULT_TRAIN_LAYERS if self.train_layers is None else self.train_layers
+        partial = train_layers > 0
         if self.epochs is not None:
             epochs = self.epochs
         else:
             words = [len(dataset.corpus[p].full_text.split()) for p in positives if p in dataset.corpus]
-            epochs = auto_epochs(len(positives), sum(words) / len(words) if words else 0.0)
+            epochs = auto_epochs(len(positives), sum(words) / len(words) if words else 0.0, partial)
         if max_epochs is not None:
             epochs = min(epochs, max_epochs)
         loss, mini_batch = self.loss, self.mini_batch_size
@@ -210,7 +229,8 @@ class TrainConfig:
             loss, mini_batch = "cached_mnrl", min(mini_batch, LOW_MEMORY_MINI_BATCH)
         return replace(
             self, epochs=epochs, min_positive_grade=grade, loss=loss, mini_batch_size=mini_batch,
-            batch_size=self.batch_size or DEFAULT_BATCH_SIZE, learning_rate=self.learning_rate or DEFAULT_LEARNING_RATE,
+            batch_size=self.batch_size or DEFAULT_BATCH_SIZE, train_layers=train_layers,
+            learning_rate=self.learning_rate or (PARTIAL_LEARNING_RATE if partial else DEFAULT_LEARNING_RATE),
         )
 
     # ------------------------------------------------------------------------------------------ (de)serialise
