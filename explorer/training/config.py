@@ -89,8 +89,8 @@ class TrainConfig:
     - ``min_positive_grade``: auto = 2 when the train judgements use grades above 2, else 1 (so 3/2/1 graded
       sets train on their clearly relevant pairs and binary sets on all of them).
     - ``eval_every_steps``: None = evaluate on a sample of the held-out split 30 s into training, then as often as
-      keeps evaluation at about a tenth of the training time (not after the last step: the run's full evaluation
-      follows it); 0 = never; N = every N steps.
+      keeps evaluation at about a tenth of the training time, and at the end of every epoch (never after the last
+      step: the run's full evaluation follows it); 0 = never; N = every N steps.
     - ``seed=42``; ``matryoshka_dims=()`` (e.g. ``(384, 256, 128, 64)`` wraps the loss in MatryoshkaLoss).
     - ``adapter``: options passed through to the adapter trainer (ignored by full fine-tuning).
     """

@@ -249,6 +249,13 @@ def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_dat
             elif every is None and self._eval_due():
                 self._evaluate(state)
 
+        def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            # Auto cadence: also at the end of every epoch but the last (the run's full evaluation follows that).
+            if self.stopped or config.eval_every_steps is not None or state.global_step >= state.max_steps:
+                return
+            if self.last_eval is None or time.monotonic() - self.last_eval > 1.0:  # not twice for one step
+                self._evaluate(state)
+
         def _eval_due(self) -> bool:
             """Auto cadence: a first evaluation :data:`FIRST_EVAL_SECONDS` into training (so the live chart has a
             point within the first minute), then whenever the time since the last one is at least
