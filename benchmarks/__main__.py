@@ -11,7 +11,7 @@ import time
 import traceback
 from pathlib import Path
 
-ORDER = ("mining", "projection", "encode", "compression", "memory", "train", "quality", "app", "demo")
+ORDER = ("mining", "projection", "encode", "compression", "memory", "train", "quality", "app", "demo", "recipe")
 
 
 def main(argv: list[str] | None = None) -> int:
