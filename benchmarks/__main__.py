@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 
 ORDER = ("mining", "projection", "neighbourhood", "encode", "compression", "memory", "public_training", "train", "quality",
-         "app", "visitors")
+         "app", "visitors", "demo", "recipe")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,14 +5,18 @@ Each method runs ``explorer.training.execute.execute_run`` with the *default* ``
 training, tuned evaluation, on SciFact (BEIR train/test qrels) and on the bundled demo dataset when present.
 ``--quick`` trains the adapter only (a full fine-tune of SciFact takes tens of minutes on 2 shared cores).
 Significance (paired, per query) comes from the run's own evaluation.json comparison.
+``BENCH_QUALITY_RUNS=demo/full,scifact/full`` runs only those (one heavy job at a time on a shared machine);
+results of other runs already in ``benchmarks/results/quality.json`` are kept.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from typing import Any
 
-from benchmarks.common import Context, load_scifact, loadavg, r
+from benchmarks.common import REPO, Context, load_scifact, loadavg, machine_info, r
 
 NAME = "quality"
 METRICS = ("ndcg@10", "mrr@10", "recall@100")
@@ -45,6 +49,10 @@ def run(ctx: Context) -> dict[str, Any]:
     from explorer.data.loaders import load_dataset
 
     out: dict[str, Any] = {"loadavg_before": loadavg(), "results": {}}
+    only = [x for x in os.environ.get("BENCH_QUALITY_RUNS", "").split(",") if x]
+    previous = REPO / "benchmarks" / "results" / "quality.json"
+    if only and previous.is_file():  # keep the other runs' results (each says when and where it ran)
+        out["results"] = {k: v for k, v in json.loads(previous.read_text()).get("results", {}).items() if k not in only}
     datasets = []
     if ctx.scifact is not None:
         datasets.append(("scifact", lambda: load_scifact(ctx.scifact)))
@@ -58,9 +66,12 @@ def run(ctx: Context) -> dict[str, Any]:
     for name, load in datasets:
         ds = load()
         for method in methods:
+            if only and f"{name}/{method}" not in only:
+                continue
             print(f"   {name} / {method} ...", flush=True)
             out["results"][f"{name}/{method}"] = train_and_evaluate(ds, method, ctx)
             out["results"][f"{name}/{method}"]["loadavg_after"] = loadavg()
+            out["results"][f"{name}/{method}"]["machine"] = {k: machine_info().get(k) for k in ("cpu_model", "bf16_native", "date")}
             print(f"   {name} / {method}: {out['results'][f'{name}/{method}']['tuned']}", flush=True)
     out["summary"] = {k: {"baseline": v["baseline"], "tuned": v["tuned"], "training_seconds": v["training_seconds"]}
                       for k, v in out["results"].items()}

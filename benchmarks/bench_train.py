@@ -70,7 +70,8 @@ def run(ctx: Context) -> dict[str, Any]:
     ds = load_scifact(ctx.need_scifact())
     n_pairs = 64 if ctx.quick else 256
     sub = train_subset(ds, n_pairs)
-    config = TrainConfig(epochs=1, batch_size=32, max_seq_length=256, eval_every_steps=0).resolve(sub)
+    # Every layer trains on both sides (train_layers=0): this compares the trainers, not the recipes.
+    config = TrainConfig(epochs=1, batch_size=32, max_seq_length=256, eval_every_steps=0, train_layers=0).resolve(sub)
     columns = training_columns(sub, config)
     pairs = len(columns["anchor"])
     order = ("plain", "explorer") if ctx.quick else ("plain", "explorer", "explorer", "plain")

@@ -29,6 +29,7 @@ with guard.page("Embedding fine-tuning explorer"):
         from explorer.ui.demo import run_demo
 
         st.session_state["demo_job"] = run_demo(method)
+        st.rerun()  # the counters above and the sidebar were drawn before the demo loaded its dataset
     job = st.session_state.get("demo_job")
     if job:
         from explorer.ui.jobs import job_panel

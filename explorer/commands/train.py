@@ -36,6 +36,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--warmup-ratio", type=float, help="share of steps with a rising learning rate (default: 0.1)")
     p.add_argument("--seed", type=int, help="random seed (default: 42)")
     p.add_argument("--max-seq-length", type=int, help="tokens per text (default: the model's own limit)")
+    p.add_argument("--train-layers", type=int,
+                   help="top transformer layers to train; the rest is frozen and computed once per text "
+                        "(default: auto, see TrainConfig; 0 trains every layer)")
     p.add_argument("--no-hard-negatives", action="store_true", help="train on in-batch negatives only (no mining)")
     p.add_argument("--num-hard-negatives", type=int, help="mined negatives per pair (default: 1)")
     p.add_argument("--matryoshka-dims", help="comma-separated dims for MatryoshkaLoss, e.g. 384,256,128,64")
@@ -57,7 +60,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     for flag, key in (("epochs", "epochs"), ("loss", "loss"), ("batch_size", "batch_size"), ("lr", "learning_rate"),
                       ("warmup_ratio", "warmup_ratio"), ("seed", "seed"), ("max_seq_length", "max_seq_length"),
                       ("num_hard_negatives", "num_hard_negatives"), ("min_positive_grade", "min_positive_grade"),
-                      ("eval_every_steps", "eval_every_steps")):
+                      ("eval_every_steps", "eval_every_steps"), ("train_layers", "train_layers")):
         if getattr(args, flag, None) is not None:
             values[key] = getattr(args, flag)
     if args.no_hard_negatives:

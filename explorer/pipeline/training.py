@@ -41,6 +41,8 @@ class JobView:
         id, run_id, method, status: identity and state ("queued", "running", "succeeded", "failed", "cancelled").
         phase, message, fraction, eta_seconds: the latest progress event.
         losses: (step, loss) pairs so far; evals: ``{"step": s, metric: value, ...}`` rows.
+        eta_total: seconds left in the whole job (plan of its first event, refined by the measured step rate).
+        plan: planned seconds per phase (empty when the job did not announce one).
         queue_position: 1-based place in the queue while queued (None otherwise).
         error: the failure message, if any.
     """
@@ -57,6 +59,8 @@ class JobView:
     evals: list[dict[str, float]] = field(default_factory=list)
     queue_position: int | None = None
     error: str | None = None
+    eta_total: float | None = None
+    plan: dict[str, float] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------ runs
@@ -126,14 +130,13 @@ def make_job_manager(settings: Settings | None = None) -> Any:
 
 
 def demo_config(method: str = "full") -> dict[str, Any]:
-    """Training parameters of the one-click demo: the defaults, a little shorter in public mode."""
+    """Training parameters of the one-click demo: exactly the defaults ``python -m explorer train --data demo``
+    uses (the same :meth:`TrainConfig.resolve` fills them in), so the demo shows what the CLI reproduces."""
     if method not in ("full", "adapter"):
         raise ValueError(f"method must be 'full' or 'adapter', got {method!r}")
     params: dict[str, Any] = {"method": method}
     if method == "adapter":
         params["learning_rate"] = ADAPTER_LEARNING_RATE
-    if get_settings().public and method == "full":
-        params["epochs"] = min(2, get_settings().max_epochs)
     return params
 
 
@@ -179,12 +182,20 @@ def _view(snap: Any) -> JobView:
     evals = [{"step": e.step, **{k: v for k, v in e.metrics.items() if any(k.endswith(m) for m in shown)}}
              for e in history if e.metrics and e.phase == "training"]
     method = snap.name.split(" ", 1)[0] if snap.name else ""
+    plan = next((dict(e.plan) for e in history if e.plan), {})
+    eta_total = None
+    if plan and event is not None and snap.status == "running":
+        from explorer.training.eta import remaining_seconds
+
+        started = next((e.time for e in history if e.phase == event.phase), event.time)
+        measured = event.eta_seconds if event.phase == "training" and event.step > 0 else None
+        eta_total = remaining_seconds(plan, event.phase, started, measured)
     return JobView(
         id=snap.id, run_id=snap.run_id or snap.id, method=method, status=snap.status,
         phase=getattr(event, "phase", "") or "starting", message=getattr(event, "message", ""),
         fraction=float(event.fraction) if event is not None else 0.0,
         eta_seconds=getattr(event, "eta_seconds", None), losses=losses, evals=evals,
-        queue_position=snap.queue_position, error=snap.error,
+        queue_position=snap.queue_position, error=snap.error, eta_total=eta_total, plan=plan,
     )
 
 

@@ -21,6 +21,13 @@ IN_BATCH_LOSSES = ("mnrl", "cached_mnrl")
 PAIR_LOSSES = ("contrastive", "online_contrastive")
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_LEARNING_RATE = 3e-5
+DEFAULT_TRAIN_LAYERS = 3
+"""Top transformer layers a full fine-tune trains by default (the rest is frozen and computed once per text;
+see :mod:`explorer.training.lower_cache`). Measured on the demo, AVX2 CPU without bf16 (docs/benchmarks.md)."""
+PARTIAL_LEARNING_RATE = 1e-4
+"""Learning rate when only the top layers train: fewer weights move, and larger steps were measured to gain
+more in one epoch (demo, fp32, baseline 0.599, 1 epoch: top 2 layers at 3e-5 -> NDCG@10 0.627, at 1e-4 ->
+0.643; top 3 layers at 1e-4 -> 0.653)."""
 LOW_MEMORY_MINI_BATCH = 8
 
 # Public mode (a shared 2.7 GB host): the bounds :func:`bound_for_public` applies. Measured worst case within
@@ -42,7 +49,7 @@ LONG_PASSAGE_WORDS = 150
 """Mean words per training passage above which a dataset counts as long-passage (see :func:`auto_epochs`)."""
 
 
-def auto_epochs(n_pairs: int, mean_passage_words: float = 0.0) -> int:
+def auto_epochs(n_pairs: int, mean_passage_words: float = 0.0, partial: bool = False) -> int:
     """Epochs by training-set size: small sets need more passes, large ones converge in one or two.
 
     By pairs: <=600: 4, <=3,000: 3, <=20,000: 2, else 1. Long passages (mean > ``LONG_PASSAGE_WORDS`` words,
@@ -50,6 +57,9 @@ def auto_epochs(n_pairs: int, mean_passage_words: float = 0.0) -> int:
     more there. Measured on a 2-core CPU with bf16 (see docs/benchmarks.md): the demo set (1,150 short pairs)
     gains +0.068 NDCG@10 in 3 epochs (3.3 min of training); SciFact (919 pairs of ~215-word abstracts) reaches
     0.702 in 2 epochs (9.4 min) and 0.724 in 3 (14.7 min, 17 min for the whole job).
+
+    ``partial`` (only the top layers train, at :data:`PARTIAL_LEARNING_RATE`): two epochs fewer, at least one,
+    because each pass moves the few trained weights further and the point of the recipe is a short job.
     """
     if n_pairs <= 600:
         epochs = 4
@@ -59,7 +69,11 @@ def auto_epochs(n_pairs: int, mean_passage_words: float = 0.0) -> int:
         epochs = 2
     else:
         epochs = 1
-    return max(1, epochs - 1) if mean_passage_words > LONG_PASSAGE_WORDS else epochs
+    if mean_passage_words > LONG_PASSAGE_WORDS:
+        epochs -= 1
+    if partial:
+        epochs -= 2
+    return max(1, epochs)
 
 
 @dataclass
@@ -76,17 +90,23 @@ class TrainConfig:
       (``mini_batch_size`` texts at a time); ``"contrastive"`` / ``"online_contrastive"`` train on labelled
       pairs (positives 1, hard or weak negatives 0).
     - ``epochs``: auto by training pairs, see :func:`auto_epochs` (<=600: 4, <=3k: 3, <=20k: 2, else 1; one
-      fewer for long passages), capped by the server's ``max_epochs``.
+      fewer for long passages, two fewer when only the top layers train, at least 1), capped by the server's
+      ``max_epochs``.
     - ``batch_size``: auto = 32, the in-batch negatives of MNRL; larger helps retrieval but costs time.
-    - ``learning_rate``: auto = 3e-5; ``warmup_ratio=0.1`` (linear warmup then linear decay), ``weight_decay=0.01``.
+    - ``train_layers``: auto = :data:`DEFAULT_TRAIN_LAYERS` top transformer layers train, the embeddings and
+      layers below are frozen and computed once per text (several times faster per step on a CPU); for
+      long-passage datasets (mean > ``LONG_PASSAGE_WORDS`` words, e.g. SciFact) auto = 0, where this recipe is
+      not measured yet; 0 = every weight trains. Models whose layers cannot be found train every weight.
+    - ``learning_rate``: auto = 1e-4 when only the top layers train, 3e-5 when every weight does; ``warmup_ratio=0.1`` (linear warmup then linear decay), ``weight_decay=0.01``.
     - ``max_seq_length``: auto = the model's own limit (256 tokens for MiniLM).
     - ``use_hard_negatives=True``, ``num_hard_negatives=1``: negatives mined with the *base* model
       between ranks ``hard_negative_range_min`` and ``hard_negative_range_max`` under a 5% relative margin
       (the false-negative guard of NV-Retriever); pairs without a surviving negative get a random one.
     - ``min_positive_grade``: auto = 2 when the train judgements use grades above 2, else 1 (so 3/2/1 graded
       sets train on their clearly relevant pairs and binary sets on all of them).
-    - ``eval_every_steps``: None = evaluate on a sample of the held-out split at the end of every epoch but the
-      last (the run's full evaluation follows it); 0 = never; N = every N steps.
+    - ``eval_every_steps``: None = evaluate on a sample of the held-out split 30 s into training, then as often as
+      keeps evaluation at about a tenth of the training time, and at the end of every epoch (never after the last
+      step: the run's full evaluation follows it); 0 = never; N = every N steps.
     - ``seed=42``; ``matryoshka_dims=()`` (e.g. ``(384, 256, 128, 64)`` wraps the loss in MatryoshkaLoss).
     - ``adapter``: options passed through to the adapter trainer (ignored by full fine-tuning).
     """
@@ -106,6 +126,7 @@ class TrainConfig:
     hard_negative_range_min: int = 0
     hard_negative_range_max: int = 30
     mini_batch_size: int = 16
+    train_layers: int | None = None
     matryoshka_dims: tuple[int, ...] = ()
     eval_every_steps: int | None = None
     eval_max_queries: int = 100
@@ -150,6 +171,8 @@ class TrainConfig:
                 f"num_hard_negatives={self.num_hard_negatives} does not fit in the rank window "
                 f"[{self.hard_negative_range_min}, {self.hard_negative_range_max}); widen the window."
             )
+        if self.train_layers is not None and (not isinstance(self.train_layers, int) or self.train_layers < 0):
+            raise TrainingError(f"train_layers must be a whole number >= 0 (0 trains every layer), got {self.train_layers!r}.")
         if self.mini_batch_size < 1:
             raise TrainingError(f"mini_batch_size must be >= 1, got {self.mini_batch_size!r}.")
         if any((not isinstance(d, int)) or d < 1 for d in self.matryoshka_dims):
@@ -216,11 +239,14 @@ class TrainConfig:
         if self.method == "adapter":
             return replace(self, min_positive_grade=grade)
         positives = [p for q in dataset.query_ids("train") for p in dataset.positives(q, grade)]
-        if self.epochs is not None:
-            epochs = self.epochs
-        else:
-            words = [len(dataset.corpus[p].full_text.split()) for p in positives if p in dataset.corpus]
-            epochs = auto_epochs(len(positives), sum(words) / len(words) if words else 0.0)
+        words = [len(dataset.corpus[p].full_text.split()) for p in positives if p in dataset.corpus]
+        mean_words = sum(words) / len(words) if words else 0.0
+        train_layers = self.train_layers
+        if train_layers is None:
+            # Long passages keep training every layer: the top-layer recipe is measured on short ones only.
+            train_layers = 0 if mean_words > LONG_PASSAGE_WORDS else DEFAULT_TRAIN_LAYERS
+        partial = train_layers > 0
+        epochs = self.epochs if self.epochs is not None else auto_epochs(len(positives), mean_words, partial)
         if max_epochs is not None:
             epochs = min(epochs, max_epochs)
         loss, mini_batch = self.loss, self.mini_batch_size
@@ -228,7 +254,8 @@ class TrainConfig:
             loss, mini_batch = "cached_mnrl", min(mini_batch, LOW_MEMORY_MINI_BATCH)
         return replace(
             self, epochs=epochs, min_positive_grade=grade, loss=loss, mini_batch_size=mini_batch,
-            batch_size=self.batch_size or DEFAULT_BATCH_SIZE, learning_rate=self.learning_rate or DEFAULT_LEARNING_RATE,
+            batch_size=self.batch_size or DEFAULT_BATCH_SIZE, train_layers=train_layers,
+            learning_rate=self.learning_rate or (PARTIAL_LEARNING_RATE if partial else DEFAULT_LEARNING_RATE),
         )
 
     # ------------------------------------------------------------------------------------------ (de)serialise

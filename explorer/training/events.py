@@ -35,6 +35,7 @@ class ProgressEvent:
         metrics: evaluation metrics (e.g. ``{"ndcg@10": 0.71}``) logged with this event.
         message: a short human-readable line.
         time: Unix time the event was created.
+        plan: planned seconds per phase (the first event of a run; see :mod:`explorer.training.eta`).
     """
 
     phase: str
@@ -47,6 +48,7 @@ class ProgressEvent:
     metrics: dict[str, float] = field(default_factory=dict)
     message: str = ""
     time: float = field(default_factory=time.time)
+    plan: dict[str, float] = field(default_factory=dict)
 
     @property
     def fraction(self) -> float:
@@ -71,6 +73,7 @@ class ProgressEvent:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         known.setdefault("phase", "training")
         known["metrics"] = dict(known.get("metrics") or {})
+        known["plan"] = dict(known.get("plan") or {})
         return cls(**known)
 
 

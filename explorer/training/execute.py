@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from explorer.data.demo import DEMO_NAME
+from explorer.data.demo_embeddings import seed_demo_embeddings
 from explorer.errors import TrainingError
 from explorer.training import distributed
 from explorer.training.config import TrainConfig
@@ -148,6 +150,9 @@ def _execute(run: Run, dataset: "Dataset", config: TrainConfig, report: Reporter
         with _Heartbeat(run):
             base = base_encoder or _load_encoder(config.base_model)
             _record_base(run, base)
+            if dataset.source == DEMO_NAME:
+                seed_demo_embeddings(base)  # the shipped baseline vectors, if they are this encoder's
+            _announce_plan(dataset, config, base, emit)
             baseline = _evaluate(dataset, base, emit, "baseline", "base model")
             _check(stop)
             if negatives is None and config.use_hard_negatives:
@@ -232,6 +237,41 @@ def _record_base(run: Run, base: "Encoder") -> None:
         info["path"] = str(base.model_path)
     run.config = {**run.config, "base_model_info": {**run.config.get("base_model_info", {}), **info}}
     write_json_atomic(run.path / "config.json", run.config)
+
+
+def _announce_plan(dataset: "Dataset", config: TrainConfig, base: "Encoder", emit: _Emitter) -> None:
+    """Emit the run's plan (seconds per phase, :mod:`explorer.training.eta`) as its first event, so a page can
+    show an ETA for the whole job from the start. Only full fine-tunes of sentence-transformers models are
+    planned (an adapter trains in seconds); a failing estimate never fails the run."""
+    from explorer.training import eta
+
+    model = getattr(base, "model", None) if config.method == "full" else None
+    if model is None or not hasattr(model, "tokenizer"):
+        return
+    try:
+        texts = [p.full_text for p in dataset.corpus.values()]
+        queries = [dataset.queries[q] for q in dataset.query_ids("test")]
+        uncached = _uncached(base, texts, "passage") + _uncached(base, queries, "query")
+        auto = getattr(model[0], "auto_model", None)
+        layers = int(getattr(getattr(auto, "config", None), "num_hidden_layers", 6) or 6)
+        plan = eta.plan_full_run(dataset, config, speed=eta.measure_speed(model, texts), layers=layers,
+                                 count_tokens=lambda batch: eta.token_counts(model, batch), uncached_baseline=uncached)
+    except Exception:  # noqa: BLE001 - the estimate is a courtesy; the run must go on without it
+        return
+    total = sum(plan.values())
+    emit(ProgressEvent("baseline", 0, 0, eta_seconds=None, plan={k: round(v, 1) for k, v in plan.items()},
+                       message=f"planned: about {total / 60:.1f} min in all"))
+
+
+def _uncached(encoder: "Encoder", texts: list[str], kind: str) -> int:
+    """How many of ``texts`` the encoder's cache does not hold yet."""
+    from explorer.encoders.cache import EmbeddingCache, text_key
+
+    if encoder.cache_dir is None:
+        return len(set(texts))
+    keys = list({text_key(t) for t in texts})
+    found = EmbeddingCache(Path(encoder.cache_dir) / encoder.kind_fingerprint(kind)).get_many(keys)
+    return len(keys) - len(found)
 
 
 def _evaluate(dataset: "Dataset", encoder: "Encoder", emit: _Emitter, phase: str, label: str) -> Any:

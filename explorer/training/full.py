@@ -29,6 +29,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from explorer.encoders.base import Encoder
 
 
+FIRST_EVAL_SECONDS = 30.0
+"""With the auto cadence, the first held-out evaluation comes this far into training (then at least as often)."""
+EVAL_COST_SHARE = 10.0
+"""With the auto cadence, the time between two evaluations is at least this many times one evaluation's cost."""
+
+
 # ------------------------------------------------------------------------------------------ training data
 def training_columns(
     dataset: "Dataset", config: TrainConfig, negatives: "NegativeSet | None" = None
@@ -196,6 +202,8 @@ def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_dat
             self.started = time.monotonic()
             self.stopped = False
             self.loss: float | None = None
+            self.last_eval: float | None = None
+            self.eval_seconds = 0.0
 
         def _eta(self, state: Any) -> float | None:
             if state.global_step <= 0 or not state.max_steps:
@@ -233,25 +241,40 @@ def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_dat
             return self.stopped
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if self._check_stop(control):
-                return
+            if self._check_stop(control) or state.global_step >= state.max_steps:
+                return  # the last step is followed by the run's full evaluation
             every = config.eval_every_steps
-            if every and state.global_step % every == 0 and state.global_step < state.max_steps:
+            if every and state.global_step % every == 0:
+                self._evaluate(state)
+            elif every is None and self._eval_due():
                 self._evaluate(state)
 
         def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if self.stopped or config.eval_every_steps is not None:
+            # Auto cadence: also at the end of every epoch but the last (the run's full evaluation follows that).
+            if self.stopped or config.eval_every_steps is not None or state.global_step >= state.max_steps:
                 return
-            if state.global_step < state.max_steps:  # the last epoch is followed by the run's full evaluation
+            if self.last_eval is None or time.monotonic() - self.last_eval > 1.0:  # not twice for one step
                 self._evaluate(state)
+
+        def _eval_due(self) -> bool:
+            """Auto cadence: a first evaluation :data:`FIRST_EVAL_SECONDS` into training (so the live chart has a
+            point within the first minute), then whenever the time since the last one is at least
+            :data:`EVAL_COST_SHARE` times what evaluating costs, so evaluation stays a tenth of the job."""
+            now = time.monotonic()
+            if self.last_eval is None:
+                return now - self.started >= FIRST_EVAL_SECONDS
+            return now - self.last_eval >= max(FIRST_EVAL_SECONDS, self.eval_seconds * EVAL_COST_SHARE)
 
         def _evaluate(self, state: Any) -> None:
             if eval_data is None or not state.is_world_process_zero:
                 return
             from explorer.evaluation.retrieval import evaluate_encoder
 
+            began = time.monotonic()
             result = evaluate_encoder(eval_data, wrap_model(model, "training"), split="test", k=100)
             model.train()  # encode() switched to eval mode; dropout must be back on for the next steps
+            self.last_eval = time.monotonic()
+            self.eval_seconds = self.last_eval - began
             report(ProgressEvent(
                 "training", state.global_step, state.max_steps, epoch=state.epoch, loss=self.loss,
                 eta_seconds=self._eta(state), metrics=dict(result.metrics),
@@ -259,6 +282,28 @@ def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_dat
             ))
 
     return ProgressBridge()
+
+
+def _frozen_bottom(model: Any, config: TrainConfig, columns: dict[str, list[Any]], eval_data: "Dataset | None",
+                   report: Reporter) -> Any:
+    """The context training runs in: with ``config.train_layers`` set, everything below the top layers is frozen
+    and its outputs computed once per text (:mod:`explorer.training.lower_cache`); otherwise nothing changes."""
+    import contextlib
+
+    from explorer.training.lower_cache import cached_lower_layers, transformer_parts
+
+    parts = transformer_parts(model)
+    if not config.train_layers or parts is None or config.train_layers >= len(parts[2]):
+        if config.train_layers and parts is None:
+            report(ProgressEvent("training", 0, 0, message="this model's layers cannot be frozen: training all of them"))
+        return contextlib.nullcontext()
+    texts = [t for name, col in columns.items() if name != "label" for t in col if isinstance(t, str)]
+    if eval_data is not None:
+        texts += list(eval_data.queries.values()) + [p.full_text for p in eval_data.corpus.values()]
+    frozen = len(parts[2]) - config.train_layers
+    report(ProgressEvent("training", 0, 0, message=f"computing the {frozen} frozen lower layers once for "
+                                                    f"{len(set(texts)):,} texts"))
+    return cached_lower_layers(model, frozen, texts)
 
 
 def training_arguments(config: TrainConfig, output_dir: str, device: str) -> Any:
@@ -353,18 +398,19 @@ def train_full(
         raise TrainingStopped("stopped before training started")
     tmp = tempfile.mkdtemp(prefix="explorer-trainer-")
     try:
-        args = training_arguments(replace(config, batch_size=min(config.batch_size, max(2, n_rows))), tmp, device)
-        card = getattr(model, "model_card_data", None)
-        if card is not None:
-            # The model card would look the base model up online and sample "widget examples" with the global
-            # random module (slow, and it moves every other user's random state): skip both.
-            card.local_files_only = True
-            card.set_widget_examples = lambda dataset: None
-        trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=train_data, loss=build_loss(model, config), callbacks=[bridge],
-        )
-        trainer.remove_callback(PrinterCallback)  # prints every log dict to stdout; our bridge reports instead
-        trainer.train()
+        with _frozen_bottom(model, config, columns, eval_data, report):
+            args = training_arguments(replace(config, batch_size=min(config.batch_size, max(2, n_rows))), tmp, device)
+            card = getattr(model, "model_card_data", None)
+            if card is not None:
+                # The model card would look the base model up online and sample "widget examples" with the global
+                # random module (slow, and it moves every other user's random state): skip both.
+                card.local_files_only = True
+                card.set_widget_examples = lambda dataset: None
+            trainer = SentenceTransformerTrainer(
+                model=model, args=args, train_dataset=train_data, loss=build_loss(model, config), callbacks=[bridge],
+            )
+            trainer.remove_callback(PrinterCallback)  # prints every log dict to stdout; our bridge reports instead
+            trainer.train()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if bridge.stopped:

@@ -1,8 +1,11 @@
 """The live job panel: a fragment that polls the job manager and redraws progress, ETA, loss and metrics.
 
 The worker thread never touches Streamlit: it updates the manager's snapshot, and this fragment reads it
-every 1.5 s (``run_every``) without rerunning the rest of the page. The compact version sits in the sidebar
-of every page, so a training started on the Train page stays visible while the user looks elsewhere.
+every :data:`PANEL_EVERY` seconds (``run_every``) without rerunning the rest of the page. The compact version
+sits in the sidebar of every page (polling less often), so a training started on the Train page stays visible
+while the user looks elsewhere. Why not faster: every rerun costs the server Python time (the GIL the training
+thread needs) and the browser a redraw, on the same two cores as the job; the figures are rebuilt only when a
+new point arrived.
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ from explorer.ui import charts, state
 from explorer.ui import text as text_  # `text` is a local name in _progress_text
 
 ACTIVE = ("queued", "running")
+PANEL_EVERY = 2.0
+"""Seconds between two polls of the full job panel."""
+SIDEBAR_EVERY = 5.0
+"""Seconds between two polls of the compact sidebar panel."""
 
 
 def _fmt_eta(seconds: float | None) -> str:
@@ -34,9 +41,32 @@ def _progress_text(view) -> str:
     text = PHASES.get(view.phase, view.phase)
     if view.message:
         text += " — " + text_.plain(text_.redact(view.message, state.workspace_folder())[:120])
-    if view.phase == "training":
+    if view.eta_total is not None:
+        text += f" — about {_fmt_eta(view.eta_total)} left in all"
+    elif view.phase == "training":
         text += f" — ETA {_fmt_eta(view.eta_seconds)}"
     return text
+
+
+def _plan_text(view) -> str:
+    """The job's steps with their planned durations (shown from the first second of a planned job)."""
+    if not view.plan:
+        return ""
+    steps = [f"{PHASES.get(p, p).split(' ', 1)[-1]} ~{_fmt_eta(s)}" for p, s in view.plan.items() if s >= 0.5]
+    return "Plan: " + " → ".join(steps)
+
+
+def _figures(job_id: str, view) -> tuple:
+    """The loss and held-out-metric figures, rebuilt only when a new point arrived (kept in the session)."""
+    key = f"_job_figs_{job_id}"
+    stamp = (len(view.losses), len(view.evals))
+    cached = st.session_state.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    loss_fig = charts.loss_curve(*zip(*view.losses)) if view.losses else None
+    eval_fig = charts.eval_curve(pd.DataFrame(view.evals)) if view.evals else None
+    st.session_state[key] = (stamp, (loss_fig, eval_fig))
+    return loss_fig, eval_fig
 
 
 def active_job_ids() -> list[str]:
@@ -77,6 +107,8 @@ def _job_panel_body(job_id: str, on_done: str | None) -> None:
         st.markdown(f"**Run `{view.run_id}`** · {view.method} · status **{view.status}**")
         if view.status in ACTIVE:
             st.progress(view.fraction, text=_progress_text(view))
+            if view.plan:
+                st.caption(_plan_text(view))
             if st.button("Cancel training", key=f"cancel_{job_id}", icon=":material/stop_circle:"):
                 pipeline.cancel_job(state.job_manager(), job_id)
                 st.toast("Cancelling… the job stops at the next step.")
@@ -91,16 +123,14 @@ def _job_panel_body(job_id: str, on_done: str | None) -> None:
             st.info(f"Training {view.status}.")
         # Loss and held-out metrics side by side; the loss alone takes the full width.
         left, right = st.columns(2) if view.evals else (st.container(), None)
-        if view.losses:
-            steps, losses = zip(*view.losses)
-            left.plotly_chart(charts.loss_curve(steps, losses), key=f"loss_{job_id}",
-                              config=charts.png_config("loss"))
-        if view.evals and right is not None:
-            right.plotly_chart(charts.eval_curve(pd.DataFrame(view.evals)), key=f"eval_{job_id}",
-                               config=charts.png_config("held_out_metrics"))
+        loss_fig, eval_fig = _figures(job_id, view)
+        if loss_fig is not None:
+            left.plotly_chart(loss_fig, key=f"loss_{job_id}", config=charts.png_config("loss"))
+        if eval_fig is not None and right is not None:
+            right.plotly_chart(eval_fig, key=f"eval_{job_id}", config=charts.png_config("held_out_metrics"))
 
 
-_live_job_panel = st.fragment(run_every=1.5)(_job_panel_body)
+_live_job_panel = st.fragment(run_every=PANEL_EVERY)(_job_panel_body)
 
 
 def sidebar_jobs() -> None:
@@ -109,7 +139,7 @@ def sidebar_jobs() -> None:
         _live_sidebar_jobs()
 
 
-@st.fragment(run_every=1.5)
+@st.fragment(run_every=SIDEBAR_EVERY)
 def _live_sidebar_jobs() -> None:
     from explorer import pipeline
 

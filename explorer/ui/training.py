@@ -43,13 +43,20 @@ def training_form() -> dict | None:
                                      "needs larger steps).")
         c = st.columns(3)
         seed = c[0].number_input("Seed", 0, 100_000, 42, key="train_seed", help="Same seed, same run.")
-        max_len = c[1].select_slider("Max sequence length (tokens)", [64, 128, 256, 512], 256, key="train_maxlen",
-                                     help="Longer passages are truncated; shorter is faster.")
+        max_len = c[1].select_slider("Max sequence length (tokens)", ["auto", 64, 128, 256, 512], "auto",
+                                     key="train_maxlen", help="Longer passages are truncated; shorter is faster. "
+                                                              "auto: the model's own limit (256 for MiniLM).")
+        layers = c[2].select_slider("Trained layers", ["auto", 1, 2, 3, 4, 6, "all"], "auto", key="train_layers",
+                                    help="Top transformer layers to train; the ones below are frozen and computed "
+                                         "once per text, which makes a step several times faster. auto: the "
+                                         "measured default (see docs/benchmarks.md); all: every weight.")
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
     if not start:
         return None
     return {"method": method, "loss": loss, "epochs": int(epochs) or None, "batch_size": int(batch),
-            "learning_rate": None if lr == "auto" else float(lr), "seed": int(seed), "max_seq_length": int(max_len),
+            "learning_rate": None if lr == "auto" else float(lr), "seed": int(seed),
+            "max_seq_length": None if max_len == "auto" else int(max_len),
+            "train_layers": None if layers == "auto" else 0 if layers == "all" else int(layers),
             "use_hard_negatives": bool(hard)}
 
 

@@ -59,8 +59,8 @@ def write_beir(dataset: Dataset, folder: Path) -> Path:
     return folder
 
 
-def build_tiny_model(folder: Path) -> Path:
-    """Save a random 1-layer BERT with mean pooling as a sentence-transformers folder; returns the folder."""
+def build_tiny_model(folder: Path, layers: int = 1) -> Path:
+    """Save a random BERT (1 layer unless told) with mean pooling as a sentence-transformers folder; returns it."""
     from sentence_transformers import SentenceTransformer, models
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
@@ -71,7 +71,7 @@ def build_tiny_model(folder: Path) -> Path:
     raw.mkdir(parents=True)
     (raw / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tokenizer = BertTokenizerFast(vocab_file=str(raw / "vocab.txt"), do_lower_case=True)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
                         intermediate_size=37, max_position_embeddings=64)
     import torch
 
@@ -100,6 +100,12 @@ def _one_torch_thread():
 def tiny_model_dir(tmp_path_factory) -> str:
     """Path (str) of the tiny sentence-transformers model, built once per session."""
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny-bert")))
+
+
+@pytest.fixture(scope="session")
+def tiny_deep_model_dir(tmp_path_factory) -> str:
+    """A 3-layer version of the tiny model (for freezing lower layers)."""
+    return str(build_tiny_model(tmp_path_factory.mktemp("tiny-bert-3"), layers=3))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from explorer.errors import TrainingError
-from explorer.training.config import TrainConfig, auto_epochs
+from explorer.training.config import DEFAULT_TRAIN_LAYERS, TrainConfig, auto_epochs
 
 
 @pytest.mark.parametrize(
@@ -60,8 +60,12 @@ def test_resolve_fills_auto_fields(tiny_data):
     resolved = TrainConfig().resolve(tiny_data)
     # 12 train queries x 2 positives (grades 2 and 1; the top grade is 2, so grade >= 1 counts) = 24 pairs
     assert resolved.min_positive_grade == 1
-    assert resolved.epochs == auto_epochs(24) == 4
-    assert resolved.batch_size == 32 and resolved.learning_rate == 3e-5
+    # The default recipe trains the top layers only: two epochs fewer and a larger learning rate.
+    assert resolved.train_layers == DEFAULT_TRAIN_LAYERS > 0
+    assert resolved.epochs == auto_epochs(24, partial=True) == 2
+    assert resolved.batch_size == 32 and resolved.learning_rate == 1e-4
+    every = TrainConfig(train_layers=0).resolve(tiny_data)
+    assert every.epochs == auto_epochs(24) == 4 and every.learning_rate == 3e-5
     assert TrainConfig(epochs=2).resolve(tiny_data).epochs == 2
     assert TrainConfig().resolve(tiny_data, max_epochs=2).epochs == 2
     with pytest.raises(TrainingError, match="exceeds this server's limit of 2"):
@@ -86,6 +90,7 @@ def test_auto_epochs_by_size():
 def test_auto_epochs_one_fewer_for_long_passages():
     assert [auto_epochs(n, 215.0) for n in (10, 919, 5000, 20001)] == [3, 2, 1, 1]
     assert auto_epochs(919, 41.0) == 3  # short product descriptions keep the size rule
+    assert [auto_epochs(n, 41.0, partial=True) for n in (10, 1150, 5000)] == [2, 1, 1]
 
 
 def test_resolve_counts_the_words_of_the_training_positives(tiny_data):
@@ -96,8 +101,11 @@ def test_resolve_counts_the_words_of_the_training_positives(tiny_data):
     long_text = " ".join(["word"] * 400)
     corpus = {pid: Passage(pid, long_text) for pid in tiny_data.corpus}
     long_data = replace(tiny_data, corpus=corpus)
-    assert TrainConfig().resolve(tiny_data).epochs == 4
-    assert TrainConfig().resolve(long_data).epochs == 3
+    assert TrainConfig(train_layers=0).resolve(tiny_data).epochs == 4
+    assert TrainConfig(train_layers=0).resolve(long_data).epochs == 3
+    # long passages keep training every layer (the top-layer recipe is measured on short passages only)
+    assert TrainConfig().resolve(long_data).train_layers == 0 and TrainConfig().resolve(long_data).epochs == 3
+    assert TrainConfig(train_layers=2).resolve(long_data).epochs == 1
     assert TrainConfig(epochs=4).resolve(long_data).epochs == 4  # an explicit choice is kept
 
 

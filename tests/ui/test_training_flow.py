@@ -48,6 +48,7 @@ def test_one_click_demo_lands_on_metrics(monkeypatch, tiny_csv):
     at.button(key="run_demo").click().run()
     assert problems(at) == []
     assert open_workspace().dataset_choice().spec == str(tiny_csv)
+    assert [m.value for m in at.metric if m.label == "Dataset"] == ["demo"], "the counters follow the demo's dataset"
     assert at.get("progress"), "each step shows progress"
     finished = _wait_for_jobs()
     assert finished[-1].status == "succeeded", finished[-1].error
