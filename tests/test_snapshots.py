@@ -72,4 +72,4 @@ def test_training_frames_put_every_snapshot_in_one_space_and_play_in_order(tmp_p
     fig = training_animation(tf, "kind", 2, "pca")
     assert [f.name for f in fig.frames] == ["0", "1", "2"]
     labels = [s["label"] for s in fig.layout.sliders[0]["steps"]]
-    assert labels == ["baseline · NDCG@10 0.400", "step 5 · NDCG@10 0.500", "final · NDCG@10 0.550"]
+    assert labels == ["baseline · NDCG@10 0.400", "step 5 · sample NDCG@10 0.500", "final · NDCG@10 0.550"]

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explorer.data.demo import DEMO_NAME
 from explorer.data.demo_embeddings import seed_demo_embeddings
-from explorer.errors import TrainingError
+from explorer.errors import StorageError, TrainingError
 from explorer.training import distributed
 from explorer.training.config import TrainConfig
 from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped, never_stop, no_report
@@ -154,6 +155,8 @@ def _execute(run: Run, dataset: "Dataset", config: TrainConfig, report: Reporter
                 seed_demo_embeddings(base)  # the shipped baseline vectors, if they are this encoder's
             _announce_plan(dataset, config, base, emit)
             baseline = _evaluate(dataset, base, emit, "baseline", "base model")
+            frames = _Frames(run, dataset)
+            frames(0, "baseline", base, baseline.metrics)
             _check(stop)
             if negatives is None and config.use_hard_negatives:
                 negatives = _mine(dataset, base, config, emit)
@@ -162,13 +165,14 @@ def _execute(run: Run, dataset: "Dataset", config: TrainConfig, report: Reporter
                 state["shared"] = True
             _check(stop)
             started = time.monotonic()
-            trained = _train(dataset, config, base, emit, stop, negatives)
+            trained = _train(dataset, config, base, emit, stop, negatives, frames)
             seconds = time.monotonic() - started
             emit(ProgressEvent("saving", 0, 1, message=f"saving the {config.method} to {run.artifact_dir}"))
             _save(run, config, trained, negatives)
             emit(ProgressEvent("saving", 1, 1, message="saved"))
             tuned = _load_encoder(str(run.path))
             tuned_result = _evaluate(dataset, tuned, emit, "evaluating", "tuned model")
+            frames(frames.last_step + 1, "final", tuned, tuned_result.metrics)
             evaluation = _compare(dataset, baseline, tuned_result, seconds, negatives)
             run.write_evaluation(evaluation)
         summary = {m: {"baseline": baseline.metrics.get(m), "tuned": tuned_result.metrics.get(m)}
@@ -298,12 +302,53 @@ def _mine(dataset: "Dataset", base: "Encoder", config: TrainConfig, emit: _Emitt
 
 
 def _train(dataset: "Dataset", config: TrainConfig, base: "Encoder", emit: _Emitter, stop: StopFlag,
-           negatives: "NegativeSet | None") -> Any:
+           negatives: "NegativeSet | None", frames: "_Frames | None" = None) -> Any:
     if config.method == "adapter":
         return _train_adapter(dataset, config, base, emit, stop, negatives)
     from explorer.training.full import train_full
 
-    return train_full(dataset, config, callback=emit, should_stop=stop, negatives=negatives)
+    def snapshot(step: int, encoder: "Encoder", metrics: dict) -> None:
+        if frames is not None:
+            frames(step, f"step {step}", encoder, metrics)
+
+    return train_full(dataset, config, callback=emit, should_stop=stop, negatives=negatives, snapshot=snapshot)
+
+
+class _Frames:
+    """Writes the run's training snapshots (:mod:`explorer.snapshots`): baseline, each held-out point, final.
+
+    A snapshot is a picture for the Latent page, never part of the result: a failure to write one is
+    logged in the run's events and training goes on.
+    """
+
+    def __init__(self, run: Run, dataset: "Dataset") -> None:
+        from explorer.snapshots import SnapshotStore, snapshot_points
+
+        self.store = SnapshotStore(run.path)
+        self.run = run
+        qids, pids = snapshot_points(dataset)
+        self.queries = [dataset.queries[q] for q in qids]
+        self.passages = dataset.passage_texts(pids)
+        self.last_step = 0
+        self.ok = self._try(lambda: self.store.start(qids, pids))
+
+    def _try(self, write: Callable[[], None]) -> bool:
+        try:
+            write()
+            return True
+        except (StorageError, OSError, ValueError) as exc:
+            self.run.append_event(ProgressEvent("training", 0, 0, message=f"snapshot not saved: {exc}"))
+            return False
+
+    def __call__(self, step: int, label: str, encoder: "Encoder", metrics: dict) -> None:
+        if not self.ok:
+            return
+        import numpy as np
+
+        vectors = np.vstack([encoder.encode(self.queries, "query"), encoder.encode(self.passages, "passage")])
+        self.last_step = max(self.last_step, int(step))
+        shown = {k: float(v) for k, v in metrics.items() if k in ("ndcg@10", "mrr@10", "recall@10")}
+        self._try(lambda: self.store.add(step, label, vectors, shown))
 
 
 def adapter_config(config: TrainConfig) -> Any:

@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from explorer.errors import ModelError, TrainingError
@@ -192,7 +193,12 @@ def _eval_subset(dataset: "Dataset", max_queries: int, max_passages: int, seed: 
 
 
 # ------------------------------------------------------------------------------------------ the trainer bridge
-def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_data: "Dataset | None", config: TrainConfig) -> Any:
+Snapshot = Callable[[int, "Encoder", dict], None]
+"""``snapshot(step, encoder, held_out_metrics)``: called at each held-out evaluation with the model as it is."""
+
+
+def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_data: "Dataset | None", config: TrainConfig,
+                   snapshot: Snapshot | None = None) -> Any:
     from transformers import TrainerCallback
 
     class ProgressBridge(TrainerCallback):
@@ -271,7 +277,10 @@ def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_dat
             from explorer.evaluation.retrieval import evaluate_encoder
 
             began = time.monotonic()
-            result = evaluate_encoder(eval_data, wrap_model(model, "training"), split="test", k=100)
+            encoder = wrap_model(model, "training")
+            result = evaluate_encoder(eval_data, encoder, split="test", k=100)
+            if snapshot is not None:  # where a fixed sample of test points sits now (the Latent page plays them)
+                snapshot(state.global_step, encoder, dict(result.metrics))
             model.train()  # encode() switched to eval mode; dropout must be back on for the next steps
             self.last_eval = time.monotonic()
             self.eval_seconds = self.last_eval - began
@@ -348,6 +357,7 @@ def train_full(
     should_stop: StopFlag | None = None,
     negatives: "NegativeSet | None" = None,
     out_dir: str | Path | None = None,
+    snapshot: Snapshot | None = None,
 ) -> "Encoder":
     """Fine-tune a fresh copy of ``config.base_model`` on the dataset's train split.
 
@@ -356,6 +366,8 @@ def train_full(
         config: a resolved or unresolved :class:`TrainConfig` (auto fields are resolved here).
         callback: receives a ProgressEvent per optimizer step (loss, lr, ETA) and per sampled evaluation.
         should_stop: polled after every step; when it turns true training stops and TrainingStopped is raised.
+        snapshot: called at each held-out evaluation with the model being trained, wrapped as an encoder
+            (see :mod:`explorer.snapshots`); not called for runs without held-out evaluations.
         negatives: hard (or weak) negatives; rows marked excluded are left out.
         out_dir: if given, the trained model is saved there (sentence-transformers folder layout).
 
@@ -393,7 +405,7 @@ def train_full(
     eval_data = None
     if config.eval_every_steps != 0 and dataset.query_ids("test"):
         eval_data = _eval_subset(dataset, config.eval_max_queries, config.eval_max_passages, config.seed)
-    bridge = _make_callback(report, stop, model, eval_data, config)
+    bridge = _make_callback(report, stop, model, eval_data, config, snapshot)
     if stop():
         raise TrainingStopped("stopped before training started")
     tmp = tempfile.mkdtemp(prefix="explorer-trainer-")

@@ -208,9 +208,16 @@ def play(points: pd.DataFrame, stages: list, labels: list[str], edges, color_by:
 
 
 def frame_label(frame: dict) -> str:
-    """A snapshot's slider label: "baseline", "step 40" or "final", with its held-out NDCG@10."""
+    """A snapshot's slider label: "baseline", "step 40" or "final", with its NDCG@10.
+
+    Baseline and final frames carry the whole test split's NDCG@10; the frames in between carry the held-out
+    sample's (a subset of the test queries evaluated during training), and say so.
+    """
     ndcg = next((v for k, v in frame.items() if k.endswith("ndcg@10")), None)
-    return frame["label"] + (f" · NDCG@10 {ndcg:.3f}" if ndcg is not None else "")
+    if ndcg is None:
+        return frame["label"]
+    scope = "sample " if frame["label"].startswith("step") else ""
+    return f"{frame['label']} · {scope}NDCG@10 {ndcg:.3f}"
 
 
 def training_animation(tf, color_by: str, dims: int, method: str = "") -> go.Figure:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 
 from explorer.errors import ModelError, TrainingError
@@ -40,6 +42,16 @@ def test_full_run_writes_a_complete_folder(tiny_data, tiny_model_dir, tmp_path):
     status = json.loads((run.path / "status.json").read_text())
     assert status["state"] == "succeeded" and status["summary"]["ndcg@10"]["tuned"] == evaluation["tuned"]["ndcg@10"]
     assert (run.path / "negatives.jsonl").is_file()
+    # Snapshots for the Latent page: baseline, each held-out evaluation, final; same sample in every frame.
+    from explorer.snapshots import SnapshotStore
+
+    frames = SnapshotStore(run.path).frames()
+    held_out = [line for line in lines if line["phase"] == "training" and line["metrics"].get("ndcg@10") is not None]
+    assert [f.label for f in frames] == ["baseline", *[f"step {line['step']}" for line in held_out], "final"]
+    assert frames[0].metrics["ndcg@10"] == pytest.approx(evaluation["baseline"]["ndcg@10"])
+    assert frames[-1].metrics["ndcg@10"] == pytest.approx(evaluation["tuned"]["ndcg@10"])
+    assert len({f.vectors.shape for f in frames}) == 1
+    assert not np.allclose(frames[0].vectors, frames[-1].vectors, atol=1e-3)  # the model moved the points
 
 
 def test_cancel_marks_the_run_cancelled(tiny_data, tiny_model_dir, tmp_path):
