@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import charts, guard, latent, results
+from explorer.ui import charts, guard, latent, learning, results
 
 with guard.page("Latent space", "Where queries and passages sit under each model. Two models share ONE aligned "
                 "projection, so a point that did not move stays put. Neighbourhood change is measured in the full "
@@ -46,3 +46,4 @@ with guard.page("Latent space", "Where queries and passages sit under each model
         latent.neighbour_panel(nb, focus_id, k, (m.name_a, m.name_b))
     elif m.paired and selectable:
         st.caption("Tip: select a row above, or click / lasso points on the chart, to compare their neighbours.")
+    learning.section(m, method, dims)

@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from explorer.ui import baseline, charts, generalization, guard, report, results
+from explorer.ui import baseline, charts, generalization, guard, learning, report, results
 
 with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-out test queries, with confidence."):
     m = results.models()
+    learning.so_far()
     if not m.paired:
         baseline.metrics_view(m)
         st.stop()

@@ -129,3 +129,26 @@ def test_latent_page_ranks_biggest_movers_and_stores_them_with_the_run(workspace
     at.run()
     assert problems(at) == []
     assert at.dataframe(key="latent_movers").value["change"].is_monotonic_decreasing
+
+
+def test_latent_page_plays_the_runs_training_snapshots(workspace_with_run):
+    import numpy as np
+
+    from explorer import pipeline
+    from explorer.snapshots import SnapshotStore, snapshot_points
+
+    ws, run_id = workspace_with_run
+    dataset = pipeline.load_dataset(ws.dataset_choice(), ws.settings)
+    qids, pids = snapshot_points(dataset, max_queries=5, max_points=20)
+    store = SnapshotStore(pipeline.run_folder(ws, run_id))
+    store.start(qids, pids)
+    rng = np.random.default_rng(0)
+    for step, label in ((0, "baseline"), (3, "step 3"), (6, "final")):
+        store.add(step, label, rng.standard_normal((len(qids) + len(pids), 16)), {"ndcg@10": 0.5 + step / 100})
+    at = app(default_timeout=180)
+    at.run()
+    at.switch_page("pages/latent.py").run()
+    assert problems(at) == []
+    frames = next(df.value for df in at.dataframe if "measured on" in df.value.columns)
+    assert list(frames["frame"]) == ["baseline", "step 3", "final"]
+    assert list(frames["measured on"]) == ["whole test split", "held-out sample", "whole test split"]
