@@ -9,6 +9,8 @@ Environment variables:
         running on Streamlit Community Cloud, off elsewhere).
     EXPLORER_MAX_UPLOAD_MB, EXPLORER_MAX_PASSAGES, EXPLORER_MAX_EPOCHS, EXPLORER_MAX_JOBS,
     EXPLORER_WORKSPACE_TTL_HOURS: limits, see :class:`Settings`.
+    EXPLORER_WORKSPACE_KEY: the key that signs public workspace ids (default: a random key kept in
+        ``<home>/.workspace_key``; see :mod:`explorer.workspace_ids`).
     EXPLORER_CHROMA_HOST / EXPLORER_CHROMA_PORT: use a Chroma server instead of the on-disk store.
     EXPLORER_ENCODER: ``fake`` swaps the default encoder for the deterministic fake (tests, fast demos).
     EXPLORER_DEVICE: force ``cpu`` / ``cuda``; EXPLORER_BF16: ``0``/``1`` to force bfloat16 autocast.
