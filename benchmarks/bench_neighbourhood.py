@@ -72,6 +72,35 @@ def _scifact(ctx: Context) -> dict[str, Any]:
     }
 
 
+def _snapshots(ctx: Context) -> dict[str, Any]:
+    """What a training snapshot adds at each held-out evaluation on SciFact: encoding the fixed sample with
+    the model being trained (no cache: its weights change) and writing one float16 frame."""
+    import tempfile
+
+    from sentence_transformers import SentenceTransformer
+
+    from explorer.encoders.sentence import SentenceTransformerEncoder
+    from explorer.snapshots import SnapshotStore, snapshot_points
+
+    from benchmarks.common import minilm_path
+
+    dataset = load_scifact(ctx.need_scifact())
+    qids, pids = snapshot_points(dataset)
+    texts_q, texts_p = [dataset.queries[q] for q in qids], dataset.passage_texts(pids)
+    model = SentenceTransformer(minilm_path(), device="cpu")
+    live = SentenceTransformerEncoder.from_model(model, name="training", fingerprint="live-bench", cache_dir=None)
+    with tempfile.TemporaryDirectory() as folder:
+        store = SnapshotStore(folder)
+        store.start(qids, pids)
+        import numpy as np
+
+        seconds, _ = timed(lambda: store.add(1, "step 1", np.vstack([live.encode(texts_q, "query"),
+                                                                      live.encode(texts_p, "passage")])))
+        size = sum(p.stat().st_size for p in (Path(folder) / "snapshots").glob("*.npy"))
+    return {"points": len(qids) + len(pids), "queries": len(qids), "seconds_per_frame": r(seconds, 2),
+            "frame_kb": r(size / 1024, 1)}
+
+
 def _scale(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
     from explorer.evaluation.neighbourhood import neighbourhood_change
 
@@ -96,6 +125,11 @@ def run(ctx: Context) -> dict[str, Any]:
         out["scifact"] = _scifact(ctx)
     except Exception as exc:  # noqa: BLE001 - a missing dataset must not hide the scale part
         out["scifact"] = {"skipped": f"{type(exc).__name__}: {exc}"}
-    out["summary"] = {"scifact": out["scifact"], "scale": out["scale"], "loadavg_before": before,
+    try:
+        out["snapshots"] = _snapshots(ctx)
+    except Exception as exc:  # noqa: BLE001
+        out["snapshots"] = {"skipped": f"{type(exc).__name__}: {exc}"}
+    out["summary"] = {"scifact": out["scifact"], "snapshots": out["snapshots"], "scale": out["scale"],
+                      "loadavg_before": before,
                       "loadavg_after": loadavg()}
     return out
