@@ -9,7 +9,8 @@ Usage::
 It starts ``streamlit run app.py`` on a free port with a temporary workspace, runs the one-click demo in
 headless Debian chromium at laptop width (1280 px), visits every page through the sidebar and saves
 ``home.png``, ``data.png``, ``train.png``, ``latent.png``, ``similarity.png``, ``metrics.png``, ``inspect.png``
-and ``search.png``. It stops with an error if a page shows an exception.
+and ``search.png``, then ``latent-learning.png`` (the Latent page coloured by neighbourhood change, with its
+"Watching the model learn" section open). It stops with an error if a page shows an exception.
 """
 
 from __future__ import annotations
@@ -22,7 +23,35 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_flows import ROOT, launch_chromium, new_context, open_app, run_demo, start_server, stop_server, visit_all  # noqa: E402
+from browser_flows import (  # noqa: E402
+    PLOT,
+    ROOT,
+    heading,
+    launch_chromium,
+    nav,
+    new_context,
+    open_app,
+    run_demo,
+    screenshot,
+    settle,
+    start_server,
+    stop_server,
+    visit_all,
+)
+
+
+def learning_shot(page, out: Path) -> None:
+    """The Latent page coloured by neighbourhood change, with the training snapshots' section open."""
+    nav(page, "Latent space")
+    heading(page, "Latent space").wait_for()
+    page.locator(PLOT).first.wait_for()
+    page.get_by_label("Colour by").click()
+    page.get_by_role("option", name="Neighbourhood change").click()
+    settle(page)
+    page.get_by_text("Watching the model learn").click()
+    page.locator(PLOT).nth(1).wait_for()
+    settle(page)
+    screenshot(page, out / "latent-learning.png")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_demo(page, args.method, timeout_ms=int(args.demo_timeout * 1000))
                 print(f"demo done in {time.monotonic() - start:.0f} s")
                 timings = visit_all(page, [args.out])
+                learning_shot(page, args.out)
                 print(f"pages (s): {timings}\nscreenshots in {args.out}")
                 browser.close()
         except Exception:
