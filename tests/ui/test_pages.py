@@ -152,3 +152,37 @@ def test_latent_page_plays_the_runs_training_snapshots(workspace_with_run):
     frames = next(df.value for df in at.dataframe if "measured on" in df.value.columns)
     assert list(frames["frame"]) == ["baseline", "step 3", "final"]
     assert list(frames["measured on"]) == ["whole test split", "held-out sample", "whole test split"]
+
+
+def test_why_views_on_a_beir_folder(tmp_path):
+    """A BEIR folder uploaded as a zip through the Data page: every result page with the baseline alone, then
+    the Latent page's biggest movers and the Metrics page's comparison once a run exists."""
+    import shutil
+
+    from explorer import pipeline
+    from explorer.workspace import open_workspace
+    from tests.training.conftest import tiny_dataset, write_beir
+    from tests.ui.conftest import make_finished_run
+
+    folder = write_beir(tiny_dataset(), tmp_path / "beir" / "tinybeir")
+    archive = shutil.make_archive(str(tmp_path / "tinybeir"), "zip", folder.parent)
+    at = app(default_timeout=180)
+    at.run()
+    at.switch_page("pages/data.py").run()
+    at.radio(key="data_source").set_value("Upload a file").run()
+    with open(archive, "rb") as fh:
+        at.file_uploader(key="upload").upload("tinybeir.zip", fh.read(), "application/zip").run()
+    at.button(key="load_upload").click().run()
+    assert problems(at) == []
+    ws = open_workspace()
+    assert ws.dataset_choice().spec.endswith("tinybeir.zip")
+    for page in ("pages/latent.py", "pages/similarity.py", "pages/metrics.py", "pages/inspect.py"):
+        at.switch_page(page).run()
+        assert problems(at) == [], page
+    run_id = make_finished_run(ws, pipeline.load_dataset(ws.dataset_choice()))
+    at.switch_page("pages/latent.py").run()
+    assert problems(at) == []
+    movers = at.dataframe(key="latent_movers").value
+    assert "change" in movers.columns and movers["change"].is_monotonic_decreasing
+    at.switch_page("pages/metrics.py").run()
+    assert problems(at) == [] and any(run_id[-6:] in str(df.value.columns.tolist()) for df in at.dataframe)
