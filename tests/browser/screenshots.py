@@ -9,8 +9,8 @@ Usage::
 It starts ``streamlit run app.py`` on a free port with a temporary workspace, runs the one-click demo in
 headless Debian chromium at laptop width (1280 px), visits every page through the sidebar and saves
 ``home.png``, ``data.png``, ``train.png``, ``latent.png``, ``similarity.png``, ``metrics.png``, ``inspect.png``
-and ``search.png``, then ``latent-learning.png`` (the Latent page coloured by neighbourhood change, with its
-"Watching the model learn" section open). It stops with an error if a page shows an exception.
+and ``search.png``, then ``latent-learning.png`` (the Latent page with its "Watching the model learn" section
+open). It stops with an error if a page shows an exception.
 """
 
 from __future__ import annotations
@@ -41,13 +41,10 @@ from browser_flows import (  # noqa: E402
 
 
 def learning_shot(page, out: Path) -> None:
-    """The Latent page coloured by neighbourhood change, with the training snapshots' section open."""
+    """The Latent page with its training snapshots' section ("Watching the model learn") open."""
     nav(page, "Latent space")
     heading(page, "Latent space").wait_for()
     page.locator(PLOT).first.wait_for()
-    page.get_by_label("Colour by").click()
-    page.get_by_role("option", name="Neighbourhood change").click()
-    settle(page)
     page.get_by_text("Watching the model learn").click()
     page.locator(PLOT).nth(1).wait_for()
     settle(page)
