@@ -224,7 +224,8 @@ def training_animation(tf, color_by: str, dims: int, method: str = "") -> go.Fig
     """The run's training snapshots as an animation (baseline first, final last), in one aligned space."""
     points = tf.points.assign(stage=tf.points["frame"], change="unchanged")
     labels = [frame_label(f) for f in tf.frames]
-    return play(points, [f["index"] for f in tf.frames], labels, tf.edges, color_by if color_by in ("kind", "grade")
+    # No query -> passage lines: sixty queries' lines at once hide the motion the animation is for.
+    return play(points, [f["index"] for f in tf.frames], labels, [], color_by if color_by in ("kind", "grade")
                 else "kind", dims, method, title="Watching the model learn: a fixed sample of test points at each "
                 "held-out evaluation (press play)", prefix="")
 

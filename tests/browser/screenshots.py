@@ -45,7 +45,7 @@ def learning_shot(page, out: Path) -> None:
     nav(page, "Latent space")
     heading(page, "Latent space").wait_for()
     page.locator(PLOT).first.wait_for()
-    page.get_by_text("Watching the model learn").click()
+    page.locator("summary").filter(has_text="Watching the model learn").first.click()
     page.locator(PLOT).nth(1).wait_for()
     settle(page)
     screenshot(page, out / "latent-learning.png")
