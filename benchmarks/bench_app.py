@@ -89,13 +89,20 @@ def _runs_training(home: Path) -> bool:
     return False
 
 
-def run(ctx: Context) -> dict[str, Any]:
+def require_browser() -> None:
+    """Skip (with the reason) where Playwright or Debian's chromium is missing."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright  # noqa: F401
     except ImportError as exc:
         raise Skip(f"playwright is not installed ({exc})") from exc
     if not Path(CHROMIUM).is_file():
         raise Skip(f"no chromium at {CHROMIUM}")
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
     port = _port()
     home = tempfile.mkdtemp(prefix="bench-app-")
     # The real encoder: with the fake one the demo's full fine-tune has no weights to train and ends at once.

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_app import ARGS, CHROMIUM, IDLE, _port, _title, _wait_health
-from benchmarks.common import REPO, Context, Skip, loadavg, r
+from benchmarks.bench_app import ARGS, CHROMIUM, IDLE, _port, _title, _wait_health, require_browser
+from benchmarks.common import REPO, Context, loadavg, r
 
 NAME = "demo"
 ETA = re.compile(r"about (?:(\d+) min )?(\d+) s left in all")
@@ -160,12 +160,7 @@ def _app_demo(home: Path, out: dict[str, Any]) -> None:
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    try:
-        import playwright  # noqa: F401
-    except ImportError as exc:
-        raise Skip(f"playwright is not installed ({exc})") from exc
-    if not Path(CHROMIUM).is_file():
-        raise Skip(f"no chromium at {CHROMIUM}")
+    require_browser()
     out: dict[str, Any] = {"loadavg_before": loadavg(), "bf16": os.environ.get("EXPLORER_BF16", "auto")}
     homes = [Path(tempfile.mkdtemp(prefix="bench-demo-cli-")), Path(tempfile.mkdtemp(prefix="bench-demo-app-"))]
     try:

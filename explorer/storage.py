@@ -23,8 +23,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path``, on error it is removed.
 
     Raises:
-        StorageError: the folder cannot be created or written (disk full, read-only), with the file's name
-            (never its absolute path: messages may reach a visitor).
+        StorageError: the folder cannot be created or written (disk full, read-only), naming the file (in
+            public mode the UI shows it relative to the visitor's workspace, :mod:`explorer.messages`).
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
@@ -36,7 +36,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        raise StorageError(f"Cannot write {path.name}: {exc.strerror or exc}. "
+        raise StorageError(f"Cannot write {path}: {exc.strerror or exc}. "
                            "Check that the folder is writable and the disk is not full.") from exc
     finally:
         if tmp.exists():

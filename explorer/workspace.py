@@ -23,6 +23,7 @@ from typing import Any
 
 from explorer.config import Settings, get_settings
 from explorer.errors import StorageError
+from explorer.storage import write_json_atomic
 
 CURRENT_FILE = "current.json"
 EXCLUDED_FILE = "excluded_negatives.json"
@@ -32,18 +33,6 @@ NEGATIVES_FILE = "negatives.jsonl"
 def new_workspace_id() -> str:
     """A fresh, unguessable workspace id (letters and digits only, valid for ``Settings.for_workspace``)."""
     return uuid.uuid4().hex[:16]
-
-
-def _write_json(path: Path, data: Any) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + f".{uuid.uuid4().hex[:6]}.tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise StorageError(
-            f"Cannot write {path}: {exc.strerror or exc}. Check that the folder is writable and not full."
-        ) from exc
 
 
 def _read_json(path: Path, default: Any) -> Any:
@@ -103,7 +92,7 @@ class Workspace:
 
     def _save(self, state: dict[str, Any]) -> None:
         state["updated"] = time.time()
-        _write_json(self.folder / CURRENT_FILE, state)
+        write_json_atomic(self.folder / CURRENT_FILE, state)
 
     def dataset_choice(self) -> DatasetChoice | None:
         """The persisted dataset choice, or None when the user has not picked one yet."""
@@ -169,7 +158,7 @@ class Workspace:
 
     def set_excluded_negatives(self, ids: list[str]) -> None:
         """Persist the excluded negatives; the next training run leaves them out."""
-        _write_json(self.folder / EXCLUDED_FILE, sorted(set(map(str, ids))))
+        write_json_atomic(self.folder / EXCLUDED_FILE, sorted(set(map(str, ids))))
 
     def touch(self) -> None:
         """Mark the workspace as used now (public-mode clean-up keeps recently used workspaces)."""

@@ -62,21 +62,12 @@ class Limits:
 
     def check_queries(self, count: int, label: str, where: str = "") -> None:
         """Raise when ``count`` queries exceed :attr:`max_queries` (``where``: the line reached)."""
-        if count > self.max_queries:
-            at = f" (reached at {where})" if where else ""
-            raise DataError(
-                f"{label} has more than {self.max_queries:,} queries{at}, the most this server accepts; "
-                "use a sample of the queries, or raise the limit with EXPLORER_MAX_QUERIES."
-            )
+        _check_count(count, self.max_queries, "queries", label, where, "a sample of the queries", "EXPLORER_MAX_QUERIES")
 
     def check_passages(self, count: int, label: str, where: str = "") -> None:
         """Raise when ``count`` passages exceed :attr:`max_passages`."""
-        if count > self.max_passages:
-            at = f" (reached at {where})" if where else ""
-            raise DataError(
-                f"{label} has more than {self.max_passages:,} passages{at}, the most this server accepts; "
-                "use a sample of the corpus, or raise the limit with EXPLORER_MAX_PASSAGES."
-            )
+        _check_count(count, self.max_passages, "passages", label, where, "a sample of the corpus",
+                     "EXPLORER_MAX_PASSAGES")
 
     def check_rows(self, count: int, label: str) -> None:
         """Raise when a table has more than :attr:`max_rows` rows."""
@@ -112,3 +103,11 @@ def resolve_limits(limits: Limits | None, max_bytes: int | None = None) -> Limit
     from explorer.config import get_settings
 
     return Limits.from_settings(get_settings(), max_bytes)
+
+
+def _check_count(count: int, limit: int, noun: str, label: str, where: str, sample: str, variable: str) -> None:
+    """The query and passage caps' shared refusal: what overflowed, where, and how to get under the limit."""
+    if count > limit:
+        at = f" (reached at {where})" if where else ""
+        raise DataError(f"{label} has more than {limit:,} {noun}{at}, the most this server accepts; "
+                        f"use {sample}, or raise the limit with {variable}.")

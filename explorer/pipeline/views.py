@@ -64,6 +64,15 @@ class ProjectionData:
     n_passages_total: int = 0
 
 
+def best_grades(dataset: "Dataset", qids: list[str]) -> dict[str, int]:
+    """Each passage's best relevance grade for any of ``qids`` (unjudged passages are absent)."""
+    grades: dict[str, int] = {}
+    for q in qids:
+        for p, g in dataset.qrels.get(q, {}).items():
+            grades[p] = max(grades.get(p, 0), g)
+    return grades
+
+
 def sample_passages(dataset: "Dataset", qids: list[str], max_passages: int, seed: int = 13) -> list[str]:
     """All relevant passages of ``qids`` plus a seeded sample of the rest, at most ``max_passages`` in all."""
     relevant = sorted({p for q in qids for p in dataset.positives(q)})[:max_passages]
@@ -111,10 +120,7 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, 
         after = np.vstack([tuned.encode(qtexts, "query"), tuned.encode(ptexts, "passage")])
         stages = list(zip(("before", "after"), project_aligned(before, after, method=method,
                                                                   n_components=n_components, seed=seed)))
-    grades: dict[str, int] = {}
-    for q in qids:
-        for p, g in dataset.qrels.get(q, {}).items():
-            grades[p] = max(grades.get(p, 0), g)
+    grades = best_grades(dataset, qids)
     status = status or {}
     base_rows = pd.DataFrame({
         "id": qids + pids,
@@ -225,10 +231,7 @@ def neighbourhoods(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, cac
                 change.save(path)
             except StorageError:
                 pass  # storing is an optimisation: a read-only run folder only costs a recomputation
-    grades: dict[str, int] = {}
-    for q in qids:
-        for p, g in dataset.qrels.get(q, {}).items():
-            grades[p] = max(grades.get(p, 0), g)
+    grades = best_grades(dataset, qids)
     deltas = {}
     if per_query is not None and len(per_query):
         deltas = dict(zip(per_query["qid"], per_query["delta_ndcg@10"]))
@@ -277,10 +280,7 @@ def training_frames(run_path: Path, dataset: "Dataset", *, method: str = "pca", 
     if len(known_q) != len(qids) or any(p not in dataset.corpus for p in pids):
         return None  # snapshots of another dataset (the workspace changed dataset since)
     coords = project_frames([f.vectors for f in frames], method=method, n_components=n_components, seed=seed)
-    grades: dict[str, int] = {}
-    for q in qids:
-        for p, g in dataset.qrels.get(q, {}).items():
-            grades[p] = max(grades.get(p, 0), g)
+    grades = best_grades(dataset, qids)
     base = pd.DataFrame({
         "id": qids + pids,
         "kind": ["query"] * len(qids) + ["passage"] * len(pids),

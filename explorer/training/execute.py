@@ -234,7 +234,7 @@ def _load_encoder(spec: str) -> "Encoder":
 
 def _record_base(run: Run, base: "Encoder") -> None:
     """Add the base model's fingerprint and path to config.json."""
-    from explorer.training.runs import write_json_atomic
+    from explorer.storage import write_json_atomic
 
     info = {"name": getattr(base, "name", type(base).__name__), "fingerprint": base.fingerprint}
     if getattr(base, "model_path", None) is not None:

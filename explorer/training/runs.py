@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from explorer.errors import StorageError
 from explorer.modelcard import CARD_FILE
+from explorer.storage import write_json_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -95,21 +96,6 @@ def pid_alive(pid: int | None) -> bool:
     except OSError:
         return False
     return True
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so readers see the old file or the new one, never half of one (tmp + fsync + rename)."""
-    path = Path(path)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"Cannot write {path}: {exc.strerror or exc}. Check that the folder is writable and not full.") from exc
 
 
 def library_versions() -> dict[str, str]:

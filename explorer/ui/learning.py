@@ -27,8 +27,9 @@ def _active(ws: Any) -> list[Any]:
     return [v for v in pipeline.workspace_jobs(state.job_manager(), ws) if v.status in ACTIVE]
 
 
-def _frame_count(folder: Path) -> int:
-    """How many frames the run holds now (a cheap stat of the index), part of the figure's cache key."""
+def _frames_stamp(folder: Path) -> int:
+    """When the run's snapshot index last changed (a cheap stat): part of the figure's cache key, so a new
+    frame rebuilds the figure and nothing else does."""
     try:
         return int((folder / "snapshots" / "index.json").stat().st_mtime_ns)
     except OSError:
@@ -64,7 +65,7 @@ def _body(run_id: str, method: str, dims: int) -> None:
         st.caption("The job has not created its run folder yet.")
         return
     dataset = state.current_dataset(ws)
-    tf = _frames(str(folder), _frame_count(folder), method, dims, dataset.fingerprint(), dataset)
+    tf = _frames(str(folder), _frames_stamp(folder), method, dims, dataset.fingerprint(), dataset)
     if tf is None:
         st.caption("No snapshots yet: the first is the baseline, taken when training starts.")
         return
