@@ -14,7 +14,7 @@ import pytest
 from explorer.errors import StorageError
 from explorer.training.config import TrainConfig
 from explorer.training.events import ProgressEvent
-from explorer.training.runs import Run, RunStore
+from explorer.training.runs import Run, RunStore, process_started
 
 
 def _dead_pid() -> int:
@@ -96,11 +96,12 @@ def test_stale_heartbeat_of_a_live_pid_is_interrupted(tmp_path, tiny_data):
     store = RunStore(tmp_path, stale_seconds=60)
     run = store.create(TrainConfig(), tiny_data)
     run.set_status("running")
-    _pretend_other_process(run, pid=os.getppid(), heartbeat=time.time() - 3600)
+    parent = {"pid": os.getppid(), "pid_started": process_started(os.getppid())}  # a live process, named fully
+    _pretend_other_process(run, **parent, heartbeat=time.time() - 3600)
     assert store.get(run.id).state == "interrupted"
     fresh = store.create(TrainConfig(), tiny_data)
     fresh.set_status("running")
-    _pretend_other_process(fresh, pid=os.getppid(), heartbeat=time.time())
+    _pretend_other_process(fresh, **parent, heartbeat=time.time())
     assert store.get(fresh.id).state == "running"
 
 
