@@ -77,6 +77,14 @@ class ProgressEvent:
         return cls(**known)
 
 
+def check_loss(loss: float | None, step: int) -> None:
+    """Raise :class:`~explorer.errors.TrainingError` when a training loss is NaN or infinite (the run diverged)."""
+    if loss is not None and not math.isfinite(loss):
+        from explorer.errors import TrainingError
+
+        raise TrainingError(f"loss became NaN at step {step}; lower the learning rate and try again.")
+
+
 Reporter = Callable[[ProgressEvent], None]
 StopFlag = Callable[[], bool]
 

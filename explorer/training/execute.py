@@ -210,16 +210,27 @@ def submit_run(
     negatives: "NegativeSet | None" = None,
     owner: str | None = None,
     name: str | None = None,
+    in_process: bool = False,
 ) -> str:
     """Queue :func:`execute_run` as a background job; returns the job id (its ``run_id`` names the folder,
-    which appears when the job starts, so a job cancelled while queued leaves nothing behind)."""
+    which appears when the job starts, so a job cancelled while queued leaves nothing behind).
+
+    By default the job's thread supervises a child process that does the work at a lower priority
+    (:mod:`explorer.training.process`), so pages stay quick while it trains; ``in_process=True`` runs
+    :func:`execute_run` in the job's thread instead (for encoders that exist only in this process).
+    """
     config = _resolved(config, dataset)
     store = run_store or RunStore()
     run_id = store.new_id(dataset.fingerprint())
 
-    def body(report: Reporter, should_stop: StopFlag) -> Run:
-        return execute_run(dataset, config, run_store=store, run_folder=store.root / run_id, report=report,
-                           should_stop=should_stop, negatives=negatives)
+    if in_process:
+        def body(report: Reporter, should_stop: StopFlag) -> Run:
+            return execute_run(dataset, config, run_store=store, run_folder=store.root / run_id, report=report,
+                               should_stop=should_stop, negatives=negatives)
+    else:
+        from explorer.training.process import process_body
+
+        body = process_body(store, run_id, dataset, config, negatives)
 
     label = name or f"{config.method} fine-tune of {config.base_model} on {dataset.name}"
     return manager.submit(body, name=label, run_id=run_id, owner=owner)

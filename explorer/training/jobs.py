@@ -9,7 +9,6 @@ one lock; readers get frozen :class:`JobSnapshot` copies. Worker threads never t
 from __future__ import annotations
 
 import itertools
-import math
 import threading
 import time
 from collections import deque
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from explorer.errors import ExplorerError, TrainingError
-from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped
+from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped, check_loss
 
 JobBody = Callable[[Reporter, StopFlag], Any]
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -259,9 +258,7 @@ class JobManager:
 
     def _work(self, job: _Job) -> None:
         def report(event: ProgressEvent) -> None:
-            if event.loss is not None and not math.isfinite(event.loss):
-                # A diverged loss ends the job as a failure even if the body would carry on.
-                raise TrainingError(f"loss became NaN at step {event.step}; lower the learning rate and try again.")
+            check_loss(event.loss, event.step)  # a diverged loss ends the job even if the body would carry on
             with self._lock:
                 job.history.append(event)
 

@@ -96,7 +96,7 @@ def job_panel(job_id: str, *, on_done: str | None = None) -> None:
         _job_panel_body(job_id, on_done)
 
 
-def _job_panel_body(job_id: str, on_done: str | None) -> None:
+def _job_panel_body(job_id: str, on_done: str | None, live: bool = False) -> None:
     from explorer import pipeline
 
     view = pipeline.job_view(state.job_manager(), job_id)
@@ -114,7 +114,12 @@ def _job_panel_body(job_id: str, on_done: str | None) -> None:
                 st.toast("Cancelling… the job stops at the next step.")
         elif view.status == "succeeded":
             st.success("Training finished. See the comparison on the Metrics page.", icon=":material/check_circle:")
-            if on_done and st.session_state.pop("_follow_job", None) == job_id:
+            if on_done and st.session_state.get("_follow_job") == job_id:
+                if live:
+                    # Switch pages from a full run of the page, never from inside a fragment rerun (the
+                    # new page would be drawn through the fragment's partial update).
+                    st.rerun()
+                st.session_state.pop("_follow_job", None)
                 state.workspace().set_selected_run(view.run_id)
                 st.switch_page(on_done)
         elif view.status == "failed":
@@ -130,7 +135,9 @@ def _job_panel_body(job_id: str, on_done: str | None) -> None:
             right.plotly_chart(eval_fig, key=f"eval_{job_id}", config=charts.png_config("held_out_metrics"))
 
 
-_live_job_panel = st.fragment(run_every=PANEL_EVERY)(_job_panel_body)
+@st.fragment(run_every=PANEL_EVERY)
+def _live_job_panel(job_id: str, on_done: str | None) -> None:
+    _job_panel_body(job_id, on_done, live=True)
 
 
 def sidebar_jobs() -> None:

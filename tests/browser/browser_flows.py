@@ -161,10 +161,30 @@ def open_app(page, server: AppServer, path: str = "") -> None:
 
 
 def nav(page, label: str) -> None:
-    """Click a page link in the sidebar, as a user does (keeps the browser session)."""
+    """Click a page link in the sidebar, as a user does (keeps the browser session).
+
+    Raises:
+        AssertionError: the link did not show up; the message says what the sidebar and the page showed instead.
+    """
     # Not get_by_role("link"): the link of the page on screen may have no href, hence no link role.
     links = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]')
-    links.filter(has=page.get_by_text(label, exact=True)).click()
+    link = links.filter(has=page.get_by_text(label, exact=True))
+    try:
+        link.wait_for(timeout=STEP_TIMEOUT_MS)
+    except Exception as exc:  # Playwright's TimeoutError: say what was on screen instead
+        raise AssertionError(f"no sidebar link {label!r} after {STEP_TIMEOUT_MS / 1000:.0f} s; {what_is_shown(page)}") from exc
+    link.click()
+
+
+def what_is_shown(page) -> str:
+    """A short description of the page for failure messages: URL, sidebar text, status widget, main text."""
+    def text(selector: str) -> str:
+        found = page.locator(selector)
+        return found.first.inner_text()[:600] if found.count() else "(absent)"
+
+    return (f"url {page.url}; sidebar: {text('[data-testid=stSidebar]')!r}; expanded: "
+            f"{page.locator('[data-testid=stSidebar]').first.get_attribute('aria-expanded') if page.locator('[data-testid=stSidebar]').count() else None}; "
+            f"status widget: {text(STATUS_WIDGET)!r}; main: {text('[data-testid=stMain]')!r}")
 
 
 def screenshot(page, path: Path) -> None:

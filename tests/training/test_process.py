@@ -1,0 +1,125 @@
+"""Training in a child process: events reach the job, stop requests reach the child, deaths are reported."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from explorer.training.config import TrainConfig
+from explorer.training.execute import submit_run
+from explorer.training.jobs import JobManager
+from explorer.training.process import NICE, EventTail, log_path, stop_path
+from explorer.training.runs import RunStore
+
+LONG = TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 100_000})
+
+
+def _running_child(store: RunStore, snap_id: str, manager: JobManager, timeout: float = 60.0) -> psutil.Process:
+    """The child process once its run folder says it is training (its pid is in status.json)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = manager.snapshot(snap_id)
+        status = store.root / snap.run_id / "status.json"
+        if status.exists() and any(e.phase == "training" for e in snap.history):
+            return psutil.Process(json.loads(status.read_text())["pid"])
+        assert not snap.done, snap.error
+        time.sleep(0.2)
+    raise AssertionError("the child never started training")
+
+
+def test_a_child_trains_at_lower_priority_and_reports_its_events(tiny_data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    manager = JobManager(max_concurrent=1)
+    job = submit_run(manager, tiny_data, LONG, run_store=store)
+    child = _running_child(store, job, manager)
+    assert child.pid != os.getpid()
+    assert child.nice() >= os.getpriority(os.PRIO_PROCESS, 0) + NICE or child.nice() == 19
+    manager.cancel(job)
+    snap = manager.wait(job, timeout=60)
+    assert snap.status == "cancelled"
+    assert store.get(snap.run_id).state == "cancelled"
+    assert {e.phase for e in snap.history} >= {"baseline", "training"}  # forwarded from metrics.jsonl
+    assert not stop_path(store.root, snap.run_id).exists()
+    assert not child.is_running()
+    manager.shutdown()
+
+
+def test_the_time_limit_fails_the_run_with_its_message(tiny_data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    manager = JobManager(max_concurrent=1, time_limit=8)
+    job = submit_run(manager, tiny_data, LONG, run_store=store)
+    snap = manager.wait(job, timeout=120)
+    assert snap.status == "failed" and "limit" in snap.error
+    run = store.get(snap.run_id)
+    assert run.state == "failed" and "limit" in run.error
+    manager.shutdown()
+
+
+def test_a_killed_child_fails_the_job_and_the_run_with_the_reason(tiny_data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    manager = JobManager(max_concurrent=1)
+    job = submit_run(manager, tiny_data, LONG, run_store=store)
+    child = _running_child(store, job, manager)
+    os.kill(child.pid, signal.SIGKILL)
+    snap = manager.wait(job, timeout=60)
+    assert snap.status == "failed"
+    assert "killed by signal 9" in snap.error and "out of memory" in snap.error
+    run = store.get(snap.run_id)
+    assert run.state == "failed" and "killed by signal 9" in run.error
+    assert log_path(store.root, snap.run_id).exists()  # kept for the owner to read
+    manager.shutdown()
+
+
+def test_a_successful_child_leaves_only_the_run_folder(tiny_data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    manager = JobManager(max_concurrent=1)
+    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 2}),
+                     run_store=store)
+    snap = manager.wait(job, timeout=120)
+    assert snap.status == "succeeded", snap.error
+    assert snap.result.state == "succeeded" and snap.result.evaluation()["tuned"]
+    assert sorted(p.name for p in store.root.iterdir()) == [snap.run_id]
+    manager.shutdown()
+
+
+def test_a_failing_child_reports_the_runs_own_message(tiny_data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    manager = JobManager(max_concurrent=1)
+    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="no-such-encoder-xyz"),
+                     run_store=store)
+    snap = manager.wait(job, timeout=120)
+    assert snap.status == "failed" and "no-such-encoder-xyz" in snap.error
+    assert "signal" not in snap.error and "exited" not in snap.error  # the run's message, not the process's
+
+
+def test_the_event_tail_reads_complete_lines_once(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    tail = EventTail(path)
+    assert tail.read() == []
+    path.write_text('{"phase": "training", "step": 1}\n{"phase": "training", "st')
+    assert [e.step for e in tail.read()] == [1]
+    with open(path, "a") as fh:
+        fh.write('ep": 2}\nnot json\n{"phase": "evaluating", "step": 3}\n')
+    assert [(e.phase, e.step) for e in tail.read()] == [("training", 2), ("evaluating", 3)]
+    assert tail.read() == []
+
+
+@pytest.mark.parametrize("reason", ["cancel", "error"])
+def test_the_childs_stop_flag_reads_the_parents_request(tmp_path, reason):
+    from explorer.errors import TrainingError
+    from explorer.training.process import _ask_to_stop, _stop_flag
+
+    flag = _stop_flag(stop_path(tmp_path, "r1"), os.getppid())
+    assert flag() is False
+    _ask_to_stop(tmp_path, "r1", reason, "The job ran past this server's limit.")
+    if reason == "cancel":
+        assert flag() is True
+    else:
+        with pytest.raises(TrainingError, match="limit"):
+            flag()
+    assert _stop_flag(stop_path(tmp_path, "r2"), os.getpid() + 10**6)() is True  # the parent is gone
