@@ -221,3 +221,61 @@ def test_importing_the_store_swaps_sqlite_before_chromadb_is_imported():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "pysqlite3"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A real ``chroma run`` server on loopback, with its own folder; stopped after the test."""
+    import shutil
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    port = _free_port()
+    log = open(tmp_path / "chroma.log", "wb")
+    server = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port",
+                               str(port)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        assert server.poll() is None, (tmp_path / "chroma.log").read_text(errors="replace")
+    else:
+        server.kill()
+        pytest.fail("chroma run did not answer within 60 s")
+    yield port
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+def test_a_real_chroma_server_indexes_and_searches(chroma_server, encoder, tmp_path, adds):
+    """Settings with a Chroma host talk to a real server: the index is built there, found current, and searched."""
+    from dataclasses import replace
+
+    settings = replace(get_settings(), home=tmp_path / "home", chroma_host="127.0.0.1", chroma_port=chroma_server)
+    data = dataset()
+    first = VectorStore(settings)
+    first.ensure_index(data, encoder)
+    assert collection_name(data, encoder) in first.list_collections()
+    assert not (tmp_path / "home" / "chroma").exists()  # nothing written locally: the server holds it
+    built = len(adds)
+    assert built >= 1
+    again = VectorStore(settings)  # a second client (another page, another process) sees the same index
+    hits = again.search(data, encoder, ["why does my cat purr"], k=2)
+    assert len(adds) == built  # found current on the server, not rebuilt
+    assert hits[0][0].id == "cat" and len(hits[0]) == 2
+    assert again.drop(data, encoder) and collection_name(data, encoder) not in again.list_collections()
