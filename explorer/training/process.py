@@ -110,7 +110,7 @@ def supervise(store: "RunStore", run_id: str, payload: bytes, report: Reporter, 
     store.root.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         child = subprocess.Popen([sys.executable, "-m", "explorer.training.process"], stdin=subprocess.PIPE,
-                                 stdout=out, stderr=subprocess.STDOUT, close_fds=True)
+                                 stdout=out, stderr=subprocess.STDOUT, close_fds=True, env=_child_env())
     try:
         child.stdin.write(payload)
         child.stdin.close()
@@ -143,6 +143,15 @@ def supervise(store: "RunStore", run_id: str, payload: bytes, report: Reporter, 
         time.sleep(POLL_SECONDS)
     stop_path(store.root, run_id).unlink(missing_ok=True)
     return _outcome(store, run_id, child.returncode, log, failure)
+
+
+def _child_env() -> dict[str, str]:
+    """The server's environment, with this package importable wherever the server was started from."""
+    import explorer
+
+    source = str(Path(explorer.__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": source + (os.pathsep + path if path else "")}
 
 
 def _ask_to_stop(root: Path, run_id: str, reason: str, message: str) -> None:

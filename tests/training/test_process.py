@@ -123,3 +123,14 @@ def test_the_childs_stop_flag_reads_the_parents_request(tmp_path, reason):
         with pytest.raises(TrainingError, match="limit"):
             flag()
     assert _stop_flag(stop_path(tmp_path, "r2"), os.getpid() + 10**6)() is True  # the parent is gone
+
+
+def test_the_child_finds_the_package_from_any_working_directory(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a server started elsewhere: ``streamlit run /path/to/app.py``
+    store = RunStore(tmp_path / "runs")
+    manager = JobManager(max_concurrent=1)
+    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 1}),
+                     run_store=store)
+    snap = manager.wait(job, timeout=120)
+    assert snap.status == "succeeded", snap.error
+    manager.shutdown()
