@@ -197,12 +197,21 @@ def pair_comparison(dataset: "Dataset", sides: Sequence[StoredSide | None], *,
     return compare_results(dataset, result_a, result_b, split=split, name_a=names[0], name_b=names[1], method=method)
 
 
-def base_model_name(ws: Workspace, run_id: str) -> str | None:
-    """The name of the base model a run was trained from, as its config.json recorded it (None if unknown)."""
+def base_model_name(ws: Workspace, run_id: str, spec: str | None = None) -> str | None:
+    """The name of the base model a run was trained from, as its config.json recorded it.
+
+    Args:
+        ws: the workspace.
+        run_id: the run.
+        spec: when given, the name is returned only if the run's base model is this spec (so a caller showing
+            "the baseline" never names another model).
+
+    Returns:
+        The name, or None when unknown (or another base model than ``spec``).
+    """
     run = _run(ws, run_id)
-    if run is None:
+    if run is None or (spec is not None and run.config.get("base_model") != spec):
         return None
     info = run.config.get("base_model_info") or {}
     name = info.get("name") if isinstance(info, dict) else None
     return str(name or run.config.get("base_model") or "") or None
-

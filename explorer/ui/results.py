@@ -109,8 +109,10 @@ def models(need_tuned: bool = False) -> Models:
                load_base=state.base_encoder if a == pipeline.BASELINE else lambda: state.run_encoder(a, ws),
                load_tuned=(lambda: state.run_encoder(b, ws)) if b else None)
     if pair.paired:
-        base_name = pipeline.base_model_name(ws, b) or state.BASE_ENCODER
-        what_a = f"encoder `{base_name}`" if a == pipeline.BASELINE else f"run `{a}`"
+        if a == pipeline.BASELINE:  # named from B's config.json when B was trained from it: nothing to load
+            what_a = f"encoder `{pipeline.base_model_name(ws, b, spec=state.BASE_ENCODER) or m.base.name}`"
+        else:
+            what_a = f"run `{a}`"
         st.caption(f"Dataset **{text.plain(dataset.name)}** · A = {pair.label_a} ({what_a}) vs "
                    f"B = {pair.label_b} (run `{b}`)")
     else:
@@ -155,7 +157,7 @@ def comparison(m: Models) -> Any:
     key = (fingerprint,
            sides[0].key if sides[0] else m.base.fingerprint,
            sides[1].key if sides[1] else m.tuned.fingerprint)
-    with st.spinner("Evaluating both models on the test queries…"):
+    with st.spinner("Comparing both models on the test queries…"):
         return _comparison(key, (m.name_a, m.name_b), m, sides)
 
 

@@ -56,6 +56,8 @@ def test_run_folder_keeps_results_readable_by_old_and_new_readers(two_runs):
     for side in ("baseline", "tuned"):  # the flat metric summaries older code reads are unchanged
         assert evaluation[side]["ndcg@10"] == stored.results[side].metrics["ndcg@10"]
         assert evaluation[side]["n_queries"] == stored.results[side].n_queries == 4
+    assert pipeline.base_model_name(ws, run_a.id, spec="fake") == "fake"
+    assert pipeline.base_model_name(ws, run_a.id, spec="minilm") is None  # not the pages' baseline: never named so
     info = next(r for r in pipeline.list_runs(ws) if r.id == run_a.id)
     assert info.metrics_after["ndcg@10"] == stored.results["tuned"].metrics["ndcg@10"]
 
