@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from explorer.errors import StorageError
 from explorer.evaluation.stored import RESULTS_FILE, StoredResults, load_results
 from explorer.pipeline.compared import BASELINE
 from explorer.workspace import Workspace
@@ -41,23 +42,25 @@ class StoredSide:
         run_id: the run that stored it.
         folder: the run folder.
         model: the model's name in the file.
+        file: the file's name in the folder.
         stamp: modification time of the file (ns), so a cache keyed by :attr:`key` sees a rewritten file.
     """
 
     run_id: str
     folder: Path
     model: str
+    file: str
     stamp: int
 
     @property
     def path(self) -> Path:
         """The results file."""
-        return self.folder / RESULTS_FILE
+        return self.folder / self.file
 
     @property
     def key(self) -> tuple[str, str, int]:
         """What the stored result depends on: a cache key part standing for the model's results."""
-        return str(self.folder), self.model, self.stamp
+        return str(self.path), self.model, self.stamp
 
 
 def stored_results(folder: str | Path) -> StoredResults | None:
@@ -68,11 +71,7 @@ def stored_results(folder: str | Path) -> StoredResults | None:
     """
     from explorer.training.runs import RunStore
 
-    try:
-        evaluation = RunStore.read(folder).evaluation() or {}
-    except Exception:  # noqa: BLE001 - an unreadable run only means nothing stored: the caller recomputes
-        return None
-    entry = evaluation.get("stored")
+    entry = (RunStore.read(folder).evaluation() or {}).get("stored")  # unreadable files read as None
     if not isinstance(entry, dict) or not entry.get("file"):
         return None
     try:
@@ -97,7 +96,7 @@ def _run(ws: Workspace, run_id: str) -> "Run | None":
 
     try:
         return RunStore(ws.settings.runs_dir).get(run_id)
-    except Exception:  # noqa: BLE001 - a vanished or unreadable run has nothing stored
+    except StorageError:  # a vanished run has nothing stored
         return None
 
 
@@ -126,12 +125,12 @@ def stored_side(ws: Workspace, side: str, partner: str, dataset_fingerprint: str
         return None
     if side == BASELINE and baseline_model is not None and run.config.get("base_model") != baseline_model:
         return None
-    path = run.path / str(entry.get("file") or RESULTS_FILE)
+    file = str(entry.get("file") or RESULTS_FILE)
     try:
-        stamp = path.stat().st_mtime_ns
+        stamp = (run.path / file).stat().st_mtime_ns
     except OSError:
         return None
-    return StoredSide(run_id=run.id, folder=run.path, model=model, stamp=stamp)
+    return StoredSide(run_id=run.id, folder=run.path, model=model, file=file, stamp=stamp)
 
 
 def stored_pair(ws: Workspace, dataset_fingerprint: str, a: str, b: str, split: str = "test",
