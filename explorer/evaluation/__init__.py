@@ -7,6 +7,7 @@ Modules:
     overlap: :func:`rbo`, :func:`mean_rbo`.
     pairs: :func:`pair_similarities`, :func:`classify_pairs`, :class:`PairClassification`.
     compare: :func:`compare_encoders`, :class:`Comparison`.
+    stored: :func:`save_results`, :func:`load_results`, :class:`StoredResults` (results kept with a run).
 
 Names are re-exported lazily, so ``import explorer.evaluation`` costs nothing until one is used.
 """
@@ -34,6 +35,9 @@ _EXPORTS = {
     "compare_encoders": "compare",
     "compare_results": "compare",
     "Comparison": "compare",
+    "StoredResults": "stored",
+    "save_results": "stored",
+    "load_results": "stored",
 }
 
 __all__ = sorted(_EXPORTS)

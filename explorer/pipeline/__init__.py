@@ -9,7 +9,8 @@ functions. The steps:
 3. :func:`mine_negatives`, :func:`save_audit`: weak + hard negatives, audited, saved in the workspace.
 4. :func:`start_training`, :func:`job_view`, :func:`list_runs`: background training and its runs.
 5. :func:`compared_pair` / :func:`choose_pair`: which two models (baseline or runs) the pages compare.
-6. :func:`compare`, :func:`similarity`, :func:`projection`, :func:`search`: what changed.
+6. :func:`compare`, :func:`similarity`, :func:`projection`, :func:`search`: what changed; a finished run's
+   stored results (:func:`run_results`) give :func:`pair_comparison` without loading a model.
 7. :func:`check_generalization`: what it cost elsewhere (both models on a second dataset, stored with the run).
 """
 
@@ -28,6 +29,14 @@ from explorer.pipeline.data import (
     table_preview,
 )
 from explorer.pipeline.generalization import check_generalization, stored_checks
+from explorer.pipeline.stored import (
+    StoredSide,
+    base_model_name,
+    pair_comparison,
+    run_results,
+    stored_pair,
+    stored_results,
+)
 from explorer.pipeline.training import (
     JobView,
     RunInfo,
@@ -58,5 +67,6 @@ __all__ = [
     "JobView", "Neighbourhoods", "RunInfo", "TrainingFrames", "training_frames", "apply_exclusions", "baseline_evaluation", "cancel_job", "compare", "demo_config",
     "is_table", "job_view", "list_runs", "load_dataset", "load_encoder", "make_job_manager", "mine_negatives", "neighbourhoods",
     "negatives_path", "projection", "run_folder", "run_zip", "save_audit", "save_upload", "saved_negatives",
-    "search", "similarity", "start_training", "table_preview", "tuned_run_id", "workspace_jobs",
+    "search", "similarity", "StoredSide", "base_model_name", "pair_comparison", "run_results", "stored_pair",
+    "stored_results", "start_training", "table_preview", "tuned_run_id", "workspace_jobs",
 ]

@@ -173,7 +173,7 @@ def _execute(run: Run, dataset: "Dataset", config: TrainConfig, report: Reporter
             tuned = _load_encoder(str(run.path))
             tuned_result = _evaluate(dataset, tuned, emit, "evaluating", "tuned model")
             frames(frames.last_step + 1, "final", tuned, tuned_result.metrics)
-            evaluation = _compare(dataset, baseline, tuned_result, seconds, negatives)
+            evaluation = _compare(dataset, baseline, tuned_result, seconds, negatives, run.path)
             run.write_evaluation(evaluation)
         summary = {m: {"baseline": baseline.metrics.get(m), "tuned": tuned_result.metrics.get(m)}
                    for m in ("ndcg@10", "mrr@10", "recall@100")}
@@ -408,12 +408,18 @@ def _save(run: Run, config: TrainConfig, trained: Any, negatives: "NegativeSet |
 
 
 def _compare(dataset: "Dataset", baseline: Any, tuned_result: Any, seconds: float,
-             negatives: "NegativeSet | None") -> dict[str, Any]:
-    """evaluation.json: both metric sets and their paired comparison (the results are reused, not recomputed)."""
+             negatives: "NegativeSet | None", folder: Path | None = None) -> dict[str, Any]:
+    """evaluation.json: both metric sets and their paired comparison (the results are reused, not recomputed).
+
+    With ``folder`` (the run folder), both models' per-query scores and ranked lists are also written there
+    (:data:`~explorer.evaluation.stored.RESULTS_FILE`), and evaluation.json's ``stored`` entry names that file,
+    so the result pages rebuild both results and their comparison without loading either model.
+    """
     from explorer.evaluation.compare import compare_results
+    from explorer.evaluation.stored import RESULTS_FILE, StoredResults, save_results
 
     comparison = compare_results(dataset, baseline, tuned_result, split="test", name_a="baseline", name_b="tuned")
-    return {
+    evaluation: dict[str, Any] = {
         "split": "test",
         "baseline": baseline.to_dict(),
         "tuned": tuned_result.to_dict(),
@@ -421,3 +427,9 @@ def _compare(dataset: "Dataset", baseline: Any, tuned_result: Any, seconds: floa
         "training_seconds": round(seconds, 1),
         "negatives": None if negatives is None else {"triplets": len(negatives.triplets()), "skipped": negatives.skipped},
     }
+    if folder is not None:
+        stored = StoredResults({"baseline": baseline, "tuned": tuned_result}, dataset.fingerprint(), "test")
+        size = save_results(Path(folder) / RESULTS_FILE, stored)
+        evaluation["stored"] = {"file": RESULTS_FILE, "models": ["baseline", "tuned"], "split": "test",
+                                "dataset_fingerprint": stored.dataset_fingerprint, "k": stored.k, "bytes": size}
+    return evaluation

@@ -4,12 +4,16 @@
 any finished run against a run; stored in the workspace so all pages agree), or, before any run has finished,
 one line saying the comparison comes after training: the pages then show model A, the baseline, alone. It
 stops the page with an explanation and a link when no dataset is loaded, so a page never crashes on an empty
-workspace. Results are cached by (dataset fingerprint, encoder fingerprints, options).
+workspace. Encoders load only for the views that need vectors: the comparison comes from the runs' stored
+results when they have them (:func:`explorer.pipeline.pair_comparison`). Results are cached by (dataset
+fingerprint, stored file or encoder fingerprint of each side, options).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import streamlit as st
@@ -22,24 +26,43 @@ from explorer.ui import guard, state, text
 class Models:
     """The dataset and the two models a result page compares (only the first before any run has finished).
 
+    The encoders load on first use (:attr:`base`, :attr:`tuned`): the Metrics and Inspect pages of a run whose
+    results are stored never touch them; the views that need vectors (Latent, Similarity, Search) do.
+
     Attributes:
         dataset: the loaded dataset.
-        base: model A, the reference: the baseline encoder unless another run was chosen.
-        tuned: model B, a finished run's encoder; None when no run has succeeded yet.
         run_id: B's run id ("" when there is no B).
         pair: which two models these are, their labels and any warning.
+        load_base: returns model A's encoder (the baseline unless another run was chosen).
+        load_tuned: returns model B's encoder (a finished run's); None when no run has succeeded yet.
     """
 
     dataset: Any
-    base: Any
-    tuned: Any
     run_id: str
     pair: Any = None
+    load_base: Callable[[], Any] | None = field(default=None, repr=False)
+    load_tuned: Callable[[], Any] | None = field(default=None, repr=False)
+
+    @cached_property
+    def base(self) -> Any:
+        """Model A's encoder, loaded on first use."""
+        if self.load_base is None:
+            raise ValueError("these models have no loader for model A")
+        with st.spinner("Loading the encoders…"):
+            return self.load_base()
+
+    @cached_property
+    def tuned(self) -> Any:
+        """Model B's encoder, loaded on first use; None when no run has succeeded yet."""
+        if self.load_tuned is None:
+            return None
+        with st.spinner("Loading the encoders…"):
+            return self.load_tuned()
 
     @property
     def paired(self) -> bool:
         """Whether there are two models to compare (False: the baseline alone)."""
-        return self.tuned is not None
+        return self.load_tuned is not None
 
     @property
     def name_a(self) -> str:
@@ -53,7 +76,7 @@ class Models:
 
     @property
     def key(self) -> tuple[str, str, str]:
-        """Cache key: what the results depend on."""
+        """Cache key of what is computed from the encoders' vectors (loads both encoders)."""
         return self.dataset.fingerprint(), self.base.fingerprint, self.tuned.fingerprint if self.tuned else ""
 
 
@@ -61,7 +84,8 @@ def models(need_tuned: bool = False) -> Models:
     """The workspace's dataset and the two models compared (stops the page if no dataset is loaded).
 
     Draws the shared "compare A with B" selector once a run has finished (the choice is stored in the
-    workspace, so every page agrees), or one line saying the comparison appears after training.
+    workspace, so every page agrees), or one line saying the comparison appears after training. Loads no
+    encoder: :class:`Models` loads each on first use.
 
     Args:
         need_tuned: stop the page when no run has finished (for views that only make sense with two models).
@@ -80,18 +104,22 @@ def models(need_tuned: bool = False) -> Models:
         left.info("Baseline only for now: the comparison with a fine-tuned model appears here after training.",
                   icon=":material/info:")
         right.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
-    with st.spinner("Loading the encoders…"):
-        base = state.base_encoder() if pair.a == pipeline.BASELINE else state.run_encoder(pair.a, ws)
-        tuned = state.run_encoder(pair.b, ws) if pair.b else None
+    a, b = pair.a, pair.b
+    m = Models(dataset, b or "", pair,
+               load_base=state.base_encoder if a == pipeline.BASELINE else lambda: state.run_encoder(a, ws),
+               load_tuned=(lambda: state.run_encoder(b, ws)) if b else None)
     if pair.paired:
-        what_a = f"encoder `{base.name}`" if pair.a == pipeline.BASELINE else f"run `{pair.a}`"
+        if a == pipeline.BASELINE:  # named from B's config.json when B was trained from it: nothing to load
+            what_a = f"encoder `{pipeline.base_model_name(ws, b, spec=state.BASE_ENCODER) or m.base.name}`"
+        else:
+            what_a = f"run `{a}`"
         st.caption(f"Dataset **{text.plain(dataset.name)}** · A = {pair.label_a} ({what_a}) vs "
-                   f"B = {pair.label_b} (run `{pair.b}`)")
+                   f"B = {pair.label_b} (run `{b}`)")
     else:
-        st.caption(f"Dataset **{text.plain(dataset.name)}** · baseline `{base.name}`")
+        st.caption(f"Dataset **{text.plain(dataset.name)}** · baseline `{m.base.name}`")
     for warning in pair.warnings:
         st.warning(warning, icon=":material/warning:")
-    return Models(dataset, base, tuned, pair.b or "", pair)
+    return m
 
 
 def _pair_selector(ws: Any, pair: Any, fingerprint: str) -> Any:
@@ -112,15 +140,25 @@ def _pair_selector(ws: Any, pair: Any, fingerprint: str) -> Any:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _comparison(key: tuple, names: tuple[str, str], _m: Models) -> Any:
-    baseline = state.baseline_result(_m.dataset, _m.base)
-    return pipeline.compare(_m.dataset, _m.base, _m.tuned, baseline=baseline, names=names)
+def _comparison(key: tuple, names: tuple[str, str], _m: Models, _sides: tuple) -> Any:
+    return pipeline.pair_comparison(_m.dataset, _sides, encoder_a=lambda: _m.base, encoder_b=lambda: _m.tuned,
+                                    names=names, evaluate=lambda ds, enc, split: state.baseline_result(ds, enc, split))
 
 
 def comparison(m: Models) -> Any:
-    """The A-vs-B :class:`~explorer.evaluation.compare.Comparison`, computed once (it names both models)."""
-    with st.spinner("Evaluating both models on the test queries…"):
-        return _comparison(m.key, (m.name_a, m.name_b), m)
+    """The A-vs-B :class:`~explorer.evaluation.compare.Comparison`, built once (it names both models).
+
+    From the runs' stored results when they hold both sides (no encoder loaded, nothing embedded), else each
+    missing side is evaluated with its encoder. The cache key names each side by its stored file, or by its
+    encoder's fingerprint when it is computed.
+    """
+    fingerprint = m.dataset.fingerprint()
+    sides = pipeline.stored_pair(state.workspace(), fingerprint, m.pair.a, m.pair.b, baseline_model=state.BASE_ENCODER)
+    key = (fingerprint,
+           sides[0].key if sides[0] else m.base.fingerprint,
+           sides[1].key if sides[1] else m.tuned.fingerprint)
+    with st.spinner("Comparing both models on the test queries…"):
+        return _comparison(key, (m.name_a, m.name_b), m, sides)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

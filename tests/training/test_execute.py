@@ -99,6 +99,9 @@ def test_adapter_run_on_the_fake_encoder(tiny_data, tmp_path):
     assert json.loads((run.path / "config.json").read_text())["base_model"] == "fake"
     evaluation = run.evaluation()
     assert evaluation["baseline"]["n_queries"] == evaluation["tuned"]["n_queries"] == 4
+    # Both models' per-query scores and ranked lists are kept next to it, for the result pages.
+    assert evaluation["stored"]["models"] == ["baseline", "tuned"] and evaluation["stored"]["k"] > 0
+    assert (run.path / evaluation["stored"]["file"]).stat().st_size == evaluation["stored"]["bytes"]
     assert store.zip_artifact(run.id).name.endswith("-adapter.zip")
 
 

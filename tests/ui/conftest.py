@@ -64,11 +64,13 @@ def problems(at) -> list[str]:
     return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
 
 
-def make_finished_run(ws, dataset, seed: int = 1) -> str:
+def make_finished_run(ws, dataset, seed: int = 1, stored: bool = True) -> str:
     """A succeeded adapter run written by hand (a random near-identity adapter over the fake encoder).
 
     Stands in for training so page tests stay fast; it has the files a real run has (config.json,
-    status.json, adapter/, evaluation.json) and loads through the encoder registry like one.
+    status.json, adapter/, evaluation.json, results.npz) and loads through the encoder registry like one.
+    With ``stored`` False it is a run folder from before results were stored: evaluation.json holds metric
+    summaries only, and no results file.
     """
     import numpy as np
 
@@ -84,7 +86,14 @@ def make_finished_run(ws, dataset, seed: int = 1) -> str:
     run = RunStore(ws.settings.runs_dir).create(TrainConfig(method="adapter", epochs=1), dataset, state="running")
     with run.artifact_writer("adapter") as folder:
         AdapterEncoder(base, weights).save(folder, base_spec="minilm")
-    run.write_evaluation({"baseline": {"ndcg@10": 0.5}, "tuned": {"ndcg@10": 0.6}})
+    if stored:  # what a real run's evaluation step writes, from both models' results
+        from explorer.evaluation.retrieval import evaluate_encoder
+        from explorer.training.execute import _compare
+
+        results = [evaluate_encoder(dataset, enc) for enc in (base, pipeline.load_encoder(str(run.path)))]
+        run.write_evaluation(_compare(dataset, *results, 0.0, None, run.path))
+    else:
+        run.write_evaluation({"baseline": {"ndcg@10": 0.5}, "tuned": {"ndcg@10": 0.6}})
     run.set_status("succeeded")
     return run.id
 
