@@ -33,15 +33,6 @@ UNPACK_FACTOR = 4.0
 _EXPECTED = "corpus.jsonl, queries.jsonl and qrels/train.tsv or qrels/test.tsv"
 
 
-def is_beir_folder(path: str | Path) -> bool:
-    """Whether ``path`` is a folder holding BEIR files (directly or in its one sub-folder)."""
-    try:
-        find_beir_root(Path(path))
-    except DataError:
-        return False
-    return True
-
-
 def find_beir_root(folder: Path, label: str | None = None) -> Path:
     """The folder holding ``corpus.jsonl``: ``folder`` itself or its only sub-folder (zips often add one).
 

@@ -84,7 +84,8 @@ def make_finished_run(ws, dataset, seed: int = 1) -> str:
     run = RunStore(ws.settings.runs_dir).create(TrainConfig(method="adapter", epochs=1), dataset, state="running")
     with run.artifact_writer("adapter") as folder:
         AdapterEncoder(base, weights).save(folder, base_spec="minilm")
-    run.write_evaluation({"baseline": {"ndcg@10": 0.5}, "tuned": {"ndcg@10": 0.6}})
+    run.write_evaluation({"split": "test", "baseline": {"ndcg@10": 0.5, "n_queries": 2},
+                          "tuned": {"ndcg@10": 0.6, "n_queries": 2}, "comparison": {}})
     run.set_status("succeeded")
     return run.id
 
