@@ -27,7 +27,7 @@ def test_check_is_stored_with_the_run_and_replaced_on_rerun(workspace_with_run):
     assert entry["comparison"]["a"] == "baseline" and entry["comparison"]["b"] == "adapter"
     pipeline.check_generalization(ws, run_id, demo, base, tuned, ids=("baseline", run_id), in_domain=in_domain)
     stored = json.loads((pipeline.run_folder(ws, run_id) / "evaluation.json").read_text())
-    assert len(stored["generalization"]) == 1 and stored["tuned"] == {"ndcg@10": 0.6}  # the rest is kept
+    assert len(stored["generalization"]) == 1 and stored["tuned"] == {"ndcg@10": 0.6, "n_queries": 2}  # the rest is kept
     assert pipeline.stored_checks(ws, run_id)[0]["comparison"]["metrics"]["ndcg@10"] == ndcg
     from explorer.modelcard import _generalization_rows
 
