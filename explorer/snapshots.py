@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from explorer.data.sampling import sample_passages, sample_queries
 from explorer.storage import write_bytes_atomic, write_json_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,15 +51,8 @@ def snapshot_points(dataset: "Dataset", max_queries: int = MAX_QUERIES, max_poin
     if max_queries < 1 or max_points <= max_queries:
         raise ValueError(f"need max_queries >= 1 and max_points > max_queries, got {max_queries}, {max_points}")
     rng = random.Random(seed)
-    qids = dataset.query_ids("test") or dataset.query_ids()
-    if len(qids) > max_queries:
-        qids = sorted(rng.sample(qids, max_queries))
-    budget = max_points - len(qids)
-    relevant = sorted({p for q in qids for p, g in dataset.qrels.get(q, {}).items() if g > 0})[:budget]
-    chosen = set(relevant)
-    others = [p for p in dataset.passage_ids() if p not in chosen]
-    extra = sorted(rng.sample(others, min(len(others), max(0, budget - len(relevant)))))
-    return list(qids), relevant + extra
+    qids = sample_queries(dataset.query_ids("test") or dataset.query_ids(), max_queries, rng)
+    return qids, sample_passages(dataset, qids, max_points - len(qids), rng)
 
 
 @dataclass

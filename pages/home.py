@@ -3,6 +3,8 @@
 import streamlit as st
 
 from explorer.ui import guard, state, text
+from explorer.ui.demo import run_demo
+from explorer.ui.jobs import job_panel
 
 with guard.page("Embedding fine-tuning explorer"):
     st.markdown(
@@ -26,14 +28,10 @@ with guard.page("Embedding fine-tuning explorer"):
                       help="A full fine-tune updates every weight of the encoder; an adapter learns one linear "
                            "map on top of frozen embeddings, which trains in seconds.")
     if st.button("Run the demo", type="primary", icon=":material/play_arrow:", key="run_demo"):
-        from explorer.ui.demo import run_demo
-
         st.session_state["demo_job"] = run_demo(method)
         st.rerun()  # the counters above and the sidebar were drawn before the demo loaded its dataset
     job = st.session_state.get("demo_job")
     if job:
-        from explorer.ui.jobs import job_panel
-
         job_panel(job, on_done="pages/metrics.py")
 
     st.subheader("Or step by step")

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from explorer import pipeline
 from explorer.ui import guard, jobs, state, training
 
 with guard.page("Train", "Fine-tune the encoder (or an adapter) in the background; keep exploring meanwhile."):
@@ -10,8 +11,6 @@ with guard.page("Train", "Fine-tune the encoder (or an adapter) in the backgroun
     guard.need(choice, "Choose a dataset first.", "pages/data.py", "Open the Data page")
     params = training.training_form()
     if params:
-        from explorer import pipeline
-
         with st.spinner("Submitting the job…"):
             job_id = pipeline.start_training(state.job_manager(), ws, choice, params)
         st.session_state["train_job"] = job_id

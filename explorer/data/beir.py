@@ -18,6 +18,7 @@ from __future__ import annotations
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from explorer.data.archive import safe_extract
 from explorer.data.limits import Limits, resolve_limits
@@ -31,15 +32,6 @@ QRELS_HEADER = ("query-id", "corpus-id", "score")
 #: How many times the upload limit a zip may unpack to (text compresses about 3-5x).
 UNPACK_FACTOR = 4.0
 _EXPECTED = "corpus.jsonl, queries.jsonl and qrels/train.tsv or qrels/test.tsv"
-
-
-def is_beir_folder(path: str | Path) -> bool:
-    """Whether ``path`` is a folder holding BEIR files (directly or in its one sub-folder)."""
-    try:
-        find_beir_root(Path(path))
-    except DataError:
-        return False
-    return True
 
 
 def find_beir_root(folder: Path, label: str | None = None) -> Path:
@@ -171,18 +163,8 @@ def read_corpus(path: Path, limit: int, notes: dict[str, int], limits: Limits | 
                 f"{path.name}: line {number} (passage {pid!r}) has an empty text and title; fill it in or remove the line."
             )
         limits.check_text(title + text, path.name, f"line {number} (passage {pid!r})")
-        passage = Passage(pid, text, title)
-        if pid in corpus:
-            if corpus[pid] != passage:
-                raise DataError(
-                    f"{path.name}: passage id {pid!r} appears on lines {lines[pid]} and {number} with different "
-                    "texts; give each passage its own id."
-                )
-            add_note(notes, "duplicate passage lines (merged)")
-            continue
-        corpus[pid] = passage
-        lines[pid] = number
-        limits.check_passages(len(corpus), path.name, f"line {number}")
+        if _add_once(corpus, lines, pid, Passage(pid, text, title), number, path.name, "passage", notes):
+            limits.check_passages(len(corpus), path.name, f"line {number}")
     return corpus
 
 
@@ -196,18 +178,32 @@ def read_queries(path: Path, limit: int, notes: dict[str, int], limits: Limits |
         qid = require_text(record["_id"], path.name, f"line {number}", "_id").strip()
         text = limits.check_text(require_text(record["text"], path.name, f"line {number} (query {qid!r})"),
                                  path.name, f"line {number} (query {qid!r})")
-        if qid in queries:
-            if queries[qid] != text:
-                raise DataError(
-                    f"{path.name}: query id {qid!r} appears on lines {lines[qid]} and {number} with different "
-                    "texts; give each query its own id."
-                )
-            add_note(notes, "duplicate query lines (merged)")
-            continue
-        queries[qid] = text
-        lines[qid] = number
-        limits.check_queries(len(queries), path.name, f"line {number}")
+        if _add_once(queries, lines, qid, text, number, path.name, "query", notes):
+            limits.check_queries(len(queries), path.name, f"line {number}")
     return queries
+
+
+def _add_once(items: dict[str, Any], lines: dict[str, int], item_id: str, item: Any, number: int, label: str,
+              what: str, notes: dict[str, int]) -> bool:
+    """Add a passage or query read from line ``number``, unless its id was read before.
+
+    A repeated identical line is merged (and counted in ``notes``); the same id with another text is an error.
+    ``lines`` remembers where each id was first read, for that message. Returns whether the item was new.
+
+    Raises:
+        DataError: ``item_id`` was read before with a different text.
+    """
+    if item_id not in items:
+        items[item_id] = item
+        lines[item_id] = number
+        return True
+    if items[item_id] != item:
+        raise DataError(
+            f"{label}: {what} id {item_id!r} appears on lines {lines[item_id]} and {number} with different "
+            f"texts; give each {what} its own id."
+        )
+    add_note(notes, f"duplicate {what} lines (merged)")
+    return False
 
 
 def read_qrels(

@@ -1,4 +1,4 @@
-"""One entry point for every dataset source: :func:`load_dataset` (a spec) and :func:`load_upload` (bytes).
+"""One entry point for every dataset source: :func:`load_dataset` (an upload is loaded from the file it was saved as).
 
 A spec is one of:
 
@@ -15,7 +15,6 @@ Loaders are imported on use, so importing this module stays cheap (pandas only l
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import re
 from collections.abc import Mapping
@@ -24,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.data.limits import Limits
 from explorer.data.model import Dataset
-from explorer.data.validation import Source
 from explorer.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,53 +46,40 @@ def _first_record(head: bytes) -> dict[str, Any] | None:
     return None
 
 
-def _peek(source: Source, gzipped: bool, size: int = 1 << 20) -> bytes:
-    """The first ``size`` bytes of a file or upload (decompressed when gzipped); reads no more than needed."""
-    if isinstance(source, (str, Path)):
-        with (gzip.open(source, "rb") if gzipped else open(source, "rb")) as fh:
-            try:
-                return fh.readline(size)
-            except (OSError, EOFError):
-                return b""
-    data = bytes(source.getvalue()) if hasattr(source, "getvalue") else source
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        return b""
-    data = bytes(data)
-    if gzipped:
+def _peek(path: Path, gzipped: bool, size: int = 1 << 20) -> bytes:
+    """The first line of a file, at most ``size`` bytes (decompressed when gzipped); reads no more than needed."""
+    with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as fh:
         try:
-            with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
-                return fh.readline(size)
+            return fh.readline(size)
         except (OSError, EOFError):
             return b""
-    return data[:size]
 
 
-def detect_kind(spec: str | Path, data: Source | None = None) -> str:
-    """Which loader a spec (or an upload's file name plus its ``data``) needs: one of :data:`KINDS`.
+def detect_kind(spec: str | Path) -> str:
+    """Which loader a spec needs: one of :data:`KINDS`.
 
     Raises:
         DataError: the path does not exist or its type is not supported.
     """
     text = str(spec)
-    if data is None and text.strip().lower() == "demo":
+    if text.strip().lower() == "demo":
         return "demo"
-    if data is None and text.startswith("hf:"):
+    if text.startswith("hf:"):
         return "hub"
     path = Path(text).expanduser()
-    if data is None:
-        if path.is_dir():
-            return "beir"
-        if not path.exists():
-            looks_hub = re.fullmatch(r"[\w.-]+/[\w.-]+", text) is not None and not path.suffix
-            hint = f" (for a Hugging Face dataset write hf:{text})" if looks_hub else ""
-            raise DataError(f"{text!r} not found{hint}; give {_ACCEPTED}.")
+    if path.is_dir():
+        return "beir"
+    if not path.exists():
+        looks_hub = re.fullmatch(r"[\w.-]+/[\w.-]+", text) is not None and not path.suffix
+        hint = f" (for a Hugging Face dataset write hf:{text})" if looks_hub else ""
+        raise DataError(f"{text!r} not found{hint}; give {_ACCEPTED}.")
     lower = path.name.lower()
     if lower.endswith(".zip"):
         return "beir"
     gzipped = lower.endswith(".gz")
     bare = lower[:-3] if gzipped else lower
     if bare.endswith(_JSON_SUFFIXES):
-        record = _first_record(_peek(data if data is not None else path, gzipped))
+        record = _first_record(_peek(path, gzipped))
         if record is not None:
             from explorer.data.nq import looks_like_nq
 
@@ -143,42 +128,14 @@ def load_dataset(
         DataError: the spec is unknown or the data is malformed (the message says where and what to do).
     """
     kind = detect_kind(spec)
-    return _dispatch(kind, spec, None, name=name, columns=columns, test_fraction=test_fraction, seed=seed,
+    return _dispatch(kind, spec, name=name, columns=columns, test_fraction=test_fraction, seed=seed,
                      max_bytes=max_bytes, local_files=local_files, limits=limits, hub_token=hub_token)
 
 
-def load_upload(
-    filename: str,
-    data: bytes | Any,
-    *,
-    name: str | None = None,
-    columns: "ColumnMap | Mapping[str, Any] | None" = None,
-    test_fraction: float = 0.3,
-    seed: int = 13,
-    max_bytes: int | None = None,
-    limits: Limits | None = None,
-) -> Dataset:
-    """Load an uploaded file (its name decides the format; ``data`` is its bytes or a file object).
-
-    Same arguments and errors as :func:`load_dataset`; ``name`` defaults to the file name without extension.
-    """
-    kind = detect_kind(filename, data)
-    ds = _dispatch(kind, filename, data, name=None, columns=columns, test_fraction=test_fraction, seed=seed,
-                   max_bytes=max_bytes, limits=limits)
-    if name:
-        ds.name = name
-    return ds
-
-
-def _dispatch(kind: str, spec: str | Path, data: Source | None, *, name: str | None, columns: Any,
-              test_fraction: float, seed: int, max_bytes: int | None, local_files: bool = True,
-              limits: Limits | None = None, hub_token: bool | str | None = None) -> Dataset:
-    # An upload travels as a file object that carries its file name (for the format and the messages).
-    source: Source
-    if data is None:
-        source = Path(str(spec)).expanduser()
-    else:
-        source = data if getattr(data, "name", None) else _Named(data, Path(str(spec)).name)
+def _dispatch(kind: str, spec: str | Path, *, name: str | None, columns: Any, test_fraction: float, seed: int,
+              max_bytes: int | None, local_files: bool = True, limits: Limits | None = None,
+              hub_token: bool | str | None = None) -> Dataset:
+    source = Path(str(spec)).expanduser()
     if kind == "demo":
         from explorer.data.demo import load_demo
 
@@ -202,11 +159,3 @@ def _dispatch(kind: str, spec: str | Path, data: Source | None, *, name: str | N
 
     return load_table(source, columns, name=name, test_fraction=test_fraction, seed=seed,
                       max_bytes=max_bytes, limits=limits)
-
-
-class _Named(io.BytesIO):
-    """Bytes with a file name, so loaders can name an upload in their messages."""
-
-    def __init__(self, data: Any, name: str | None) -> None:
-        super().__init__(bytes(data.getvalue()) if hasattr(data, "getvalue") else bytes(data))
-        self.name = name or "the upload"

@@ -91,9 +91,6 @@ def guess_partial(df: pd.DataFrame) -> dict[str, Any]:
     return found
 
 
-_guess = guess_partial  # older name, kept for callers that used it
-
-
 def guess_columns(df: pd.DataFrame) -> ColumnMap:
     """Propose a :class:`ColumnMap` from common column names (query/question/anchor, passage/text/positive ...).
 

@@ -161,14 +161,6 @@ class Encoder(ABC):
             self._dim = int(out.shape[1])
         return out
 
-    def encode_queries(self, texts: Sequence[str], **kwargs) -> np.ndarray:
-        """:meth:`encode` for queries."""
-        return self.encode(texts, "query", **kwargs)
-
-    def encode_passages(self, texts: Sequence[str], **kwargs) -> np.ndarray:
-        """:meth:`encode` for passages."""
-        return self.encode(texts, "passage", **kwargs)
-
     _dim: int | None = None
 
     @property

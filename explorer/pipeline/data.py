@@ -145,7 +145,7 @@ def table_preview(path: Path, rows: int = 20, settings: Settings | None = None) 
         guess = tables.guess_columns(df).to_dict()
     except DataError:
         # No obvious query/passage column: still prefill what can be guessed; the user maps the rest.
-        guess = dict(tables._guess(df))
+        guess = dict(tables.guess_partial(df))
     guess["negatives"] = list(guess.get("negatives") or ())
     return df.head(rows), guess
 

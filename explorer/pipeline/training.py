@@ -14,6 +14,7 @@ from typing import Any
 
 from explorer.config import Settings, get_settings
 from explorer.errors import StorageError, TrainingError
+from explorer.evaluation.retrieval import RetrievalResult
 from explorer.workspace import DatasetChoice, Workspace
 
 ADAPTER_LEARNING_RATE = 1e-3
@@ -71,13 +72,13 @@ def _store(ws: Workspace) -> Any:
 
 
 def _metrics(evaluation: dict[str, Any] | None, side: str) -> dict[str, float]:
-    """Metric means of one side ("baseline"/"tuned") from evaluation.json, whatever its exact nesting."""
-    if not evaluation:
-        return {}
-    block = evaluation.get(side) or evaluation.get({"baseline": "a", "tuned": "b"}[side]) or {}
-    if isinstance(block, dict) and isinstance(block.get("metrics"), dict):
-        block = block["metrics"]
-    return {k: float(v) for k, v in block.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    """Metric means of one side ("baseline" or "tuned") of a run's evaluation.json.
+
+    Each side is a :meth:`RetrievalResult.to_dict` (flat metric keys plus ``n_queries``); a side that is
+    missing (a run that failed before its evaluation) gives no metrics.
+    """
+    block = (evaluation or {}).get(side)
+    return RetrievalResult.from_dict(block).metrics if isinstance(block, dict) else {}
 
 
 def list_runs(ws: Workspace) -> list[RunInfo]:

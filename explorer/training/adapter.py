@@ -27,7 +27,7 @@ import numpy as np
 
 from explorer.encoders.adapter import AdapterEncoder
 from explorer.errors import TrainingError
-from explorer.training.events import TrainingStopped
+from explorer.training.events import TrainingStopped, check_loss
 
 if TYPE_CHECKING:
     from explorer.data.model import Dataset
@@ -172,14 +172,12 @@ def _train(torch: Any, data: "_TrainingData", base_encoder: "Encoder", config: A
             if config.weight_decay:
                 loss = loss + config.weight_decay * ((weights - initial) ** 2).sum()
             step += 1
-            if not torch.isfinite(loss):
-                raise TrainingError(f"loss became NaN at step {step}; lower the learning rate (now {config.lr:g}).")
+            value = check_loss(loss.detach(), step)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            if not torch.isfinite(weights).all():
-                raise TrainingError(f"loss became NaN at step {step}; lower the learning rate (now {config.lr:g}).")
-            value = float(loss.detach())
+            # A step can overflow the weights with a finite loss; on the last step no later loss would show it.
+            check_loss(value if bool(torch.isfinite(weights).all()) else math.nan, step)
             epoch_losses.append(value)
             event: dict[str, Any] = {"step": step, "total_steps": total, "epoch": step / steps_per_epoch,
                                      "loss": value, "lr": config.lr}

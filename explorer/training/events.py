@@ -1,7 +1,7 @@
 """Progress events a training job reports, and the exception that ends a job on request.
 
 Every long step (baseline evaluation, negative mining, training, evaluation, saving) reports through a plain
-callback taking a :class:`ProgressEvent`; the job manager keeps the latest one for the UI to poll and the run
+callback taking a :class:`ProgressEvent` (its losses checked by :func:`check_loss`); the job manager keeps the latest one for the UI to poll and the run
 store appends each one to ``metrics.jsonl``. Nothing here imports a heavy library.
 """
 
@@ -11,6 +11,8 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Literal
+
+from explorer.errors import TrainingError
 
 Phase = Literal["baseline", "mining", "training", "evaluating", "saving"]
 PHASES: tuple[str, ...] = ("baseline", "mining", "training", "evaluating", "saving")
@@ -77,12 +79,25 @@ class ProgressEvent:
         return cls(**known)
 
 
-def check_loss(loss: float | None, step: int) -> None:
-    """Raise :class:`~explorer.errors.TrainingError` when a training loss is NaN or infinite (the run diverged)."""
-    if loss is not None and not math.isfinite(loss):
-        from explorer.errors import TrainingError
+def check_loss(loss: Any, step: int) -> float | None:
+    """The loss as a float (None stays None), or :class:`TrainingError` when it is NaN or infinite (training diverged).
 
+    Every trainer calls this on each loss it sees, so a diverged run ends with the same message whichever
+    way it trained.
+
+    Args:
+        loss: the training loss (anything ``float()`` accepts, such as a 0-d tensor).
+        step: the optimizer step it belongs to, named in the message.
+
+    Raises:
+        TrainingError: "loss became NaN at step N; lower the learning rate and try again."
+    """
+    if loss is None:
+        return None
+    value = float(loss)
+    if not math.isfinite(value):
         raise TrainingError(f"loss became NaN at step {step}; lower the learning rate and try again.")
+    return value
 
 
 Reporter = Callable[[ProgressEvent], None]

@@ -9,7 +9,6 @@ loaded from the base model's folder, never a model object someone else holds.
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import shutil
@@ -20,9 +19,13 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from explorer.data.sampling import random_negatives as sample_negatives
+from explorer.data.sampling import sample_passages, sample_queries
 from explorer.errors import ModelError, TrainingError
 from explorer.training.config import IN_BATCH_LOSSES, TrainConfig
-from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped, never_stop, no_report
+from explorer.training.events import (
+    ProgressEvent, Reporter, StopFlag, TrainingStopped, check_loss, never_stop, no_report,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -61,17 +64,13 @@ def training_columns(
         if negative not in found:
             found.append(negative)
 
+    def text(pid: str) -> str:
+        return dataset.corpus[pid].full_text
+
     def random_negatives(qid: str, n: int, taken: list[str]) -> list[str]:
-        relevant = set(dataset.positives(qid, 1))
-        out: list[str] = []
-        for _ in range(50 * n):
-            if len(out) == n:
-                break
-            pid = pids[rng.randrange(len(pids))]
-            text = dataset.corpus[pid].full_text
-            if pid not in relevant and text not in taken and text not in out:
-                out.append(text)
-        return out
+        # Distinct by text: a negative must differ from the pair's positive and its other negatives.
+        drawn = sample_negatives(rng, pids, n, exclude=set(dataset.positives(qid, 1)), key=text, taken=taken)
+        return [text(pid) for pid in drawn]
 
     if config.loss in IN_BATCH_LOSSES:
         cols: dict[str, list[Any]] = {"anchor": [], "positive": []}
@@ -171,22 +170,17 @@ def wrap_model(model: Any, name: str, cached: bool = False) -> "Encoder":
 
 def _eval_subset(dataset: "Dataset", max_queries: int, max_passages: int, seed: int) -> "Dataset":
     """A held-out sample small enough to evaluate during training: test queries (at most ``max_queries``),
-    their relevant passages, and random other passages up to ``max_passages`` (the whole corpus if smaller)."""
+    every passage judged for them, and random other passages up to ``max_passages`` (the whole corpus if
+    smaller), in corpus order."""
     rng = random.Random(seed)
-    qids = dataset.query_ids("test")
-    if len(qids) > max_queries:
-        qids = sorted(rng.sample(qids, max_queries))
-    corpus_ids = dataset.passage_ids()
-    if len(corpus_ids) > max_passages:
-        keep = {p for q in qids for p in dataset.qrels[q]}
-        others = [p for p in corpus_ids if p not in keep]
-        keep.update(rng.sample(others, max(0, min(len(others), max_passages - len(keep)))))
-        corpus_ids = [p for p in corpus_ids if p in keep]
+    qids = sample_queries(dataset.query_ids("test"), max_queries, rng)
+    keep = set(sample_passages(dataset, qids, max_passages, rng, min_grade=0, keep_all_judged=True))
+    corpus_ids = [p for p in dataset.passage_ids() if p in keep]
     return replace(
         dataset,
         queries={q: dataset.queries[q] for q in qids},
         corpus={p: dataset.corpus[p] for p in corpus_ids},
-        qrels={q: {p: g for p, g in dataset.qrels[q].items() if p in set(corpus_ids)} for q in qids},
+        qrels={q: {p: g for p, g in dataset.qrels[q].items() if p in keep} for q in qids},
         split={q: "test" for q in qids},
         hard_negative_candidates={},
     )
@@ -225,12 +219,7 @@ def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_dat
             logs = logs or {}
             if "loss" not in logs:
                 return
-            loss = float(logs["loss"])
-            if not math.isfinite(loss):
-                raise TrainingError(
-                    f"loss became NaN at step {state.global_step} (value {loss}); lower the learning rate "
-                    f"(now {config.learning_rate:g}) or check the training texts."
-                )
+            loss = check_loss(logs["loss"], state.global_step)
             self.loss = loss
             if state.is_world_process_zero:
                 report(ProgressEvent(

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import streamlit as st
 
+from explorer import pipeline
+from explorer.data.model import Dataset
 from explorer.ui import charts, state, text
 from explorer.workspace import DatasetChoice
 
 ROLES = [("query", "Query text", True), ("passage", "Passage text", True), ("label", "Relevance grade", False),
          ("query_id", "Query id", False), ("passage_id", "Passage id", False), ("title", "Passage title", False)]
 NONE = "— none —"
+MAX_LENGTHS_DRAWN = 20_000
+"""Passage lengths sent to the browser's histogram at most (every one is a point in the page's payload)."""
 
 
 def split_widgets(key: str) -> tuple[float, int]:
@@ -29,8 +32,6 @@ def choose(choice: DatasetChoice) -> None:
     ws = state.workspace()
     label = text.message(choice.name or choice.spec, ws.folder)
     with st.spinner(f"Loading {label}…"):
-        from explorer import pipeline
-
         pipeline.load_dataset(choice, ws.settings)  # raises DataError before the choice is persisted
         ws.set_dataset_choice(choice)
     state.set_flash(f"Loaded {label}.")
@@ -39,8 +40,6 @@ def choose(choice: DatasetChoice) -> None:
 
 def upload_section() -> None:
     """File uploader, column mapping prefilled by guessing, preview, and the load button."""
-    from explorer import pipeline
-
     settings = state.workspace().settings
     up = st.file_uploader(
         "Upload a dataset", type=["csv", "tsv", "jsonl", "json", "parquet", "zip", "gz"], key="upload",
@@ -69,22 +68,20 @@ def upload_section() -> None:
         choose(DatasetChoice(spec=str(path), name=Path(up.name).stem, columns=columns, test_fraction=frac, seed=seed))
 
 
-def statistics(dataset) -> None:
+def statistics(dataset: Dataset) -> None:
     """Counts, text lengths, grade distribution and judgements per query, as metrics and charts."""
-    train, test = dataset.query_ids("train"), dataset.query_ids("test")
-    grades = Counter(g for judged in dataset.qrels.values() for g in judged.values())
+    stats = state.dataset_stats(dataset)
     c = st.columns(5)
-    c[0].metric("Queries", f"{len(dataset.queries):,}")
-    c[1].metric("Passages", f"{len(dataset.corpus):,}")
-    c[2].metric("Judgements", f"{sum(grades.values()):,}")
-    c[3].metric("Train queries", f"{len(train):,}")
-    c[4].metric("Test queries", f"{len(test):,}")
-    lengths = {"queries": [len(t.split()) for t in dataset.queries.values()],
-               "passages": [len(p.full_text.split()) for p in list(dataset.corpus.values())[:20_000]]}
+    c[0].metric("Queries", f"{stats.n_queries:,}")
+    c[1].metric("Passages", f"{stats.n_passages:,}")
+    c[2].metric("Judgements", f"{stats.n_judgements:,}")
+    c[3].metric("Train queries", f"{stats.n_train_queries:,}")
+    c[4].metric("Test queries", f"{stats.n_test_queries:,}")
+    lengths = {"queries": stats.query_lengths, "passages": stats.passage_lengths[:MAX_LENGTHS_DRAWN]}
     left, mid, right = st.columns(3)
     left.plotly_chart(charts.length_histogram(lengths), config=charts.png_config("text_lengths"), key="chart_lengths")
-    mid.plotly_chart(charts.grades_bar(dict(grades)), config=charts.png_config("grades"), key="chart_grades")
-    right.plotly_chart(charts.judgements_histogram([len(v) for v in dataset.qrels.values()]),
+    mid.plotly_chart(charts.grades_bar(stats.grade_counts), config=charts.png_config("grades"), key="chart_grades")
+    right.plotly_chart(charts.judgements_histogram(stats.judgements_per_query),
                        config=charts.png_config("judgements_per_query"), key="chart_judgements")
-    if dataset.notes:
-        st.caption("While loading: " + "; ".join(f"{k}: {v:,}" for k, v in dataset.notes.items()))
+    if stats.notes:
+        st.caption("While loading: " + "; ".join(f"{k}: {v:,}" for k, v in stats.notes.items()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer import pipeline
 from explorer.data.demo_embeddings import seed_demo_embeddings
 from explorer.ui import state
 from explorer.workspace import DatasetChoice
@@ -26,8 +27,6 @@ def stage_progress(bar, label: str):
 
 def run_demo(method: str) -> str:
     """Load the demo, compute the baseline, submit the fine-tune; returns the job id."""
-    from explorer import pipeline
-
     ws = state.workspace()
     with st.status("Running the demo…", expanded=True) as status:
         st.write("1/3 Loading the bundled demo dataset")

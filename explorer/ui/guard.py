@@ -14,7 +14,8 @@ from contextlib import contextmanager
 import streamlit as st
 
 from explorer.errors import ExplorerError
-from explorer.ui import text
+from explorer.ui import state, text
+from explorer.ui.sidebar import draw_sidebar
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,6 @@ def page(title: str, caption: str | None = None, *, sidebar: bool = True) -> Ite
         caption: one line under the heading saying what the page is for.
         sidebar: draw the workspace summary and the compact job panel in the sidebar.
     """
-    from explorer.ui import state
-
     # Also set here, not only in app.py: with a pages/ folder next to app.py, Streamlit 1.67 runs a page
     # opened by its URL (/data ...) without the entry script, which would leave the layout centered.
     st.set_page_config(page_title=f"{title} · Embedding fine-tuning explorer", page_icon="🧭", layout="wide")
@@ -41,8 +40,6 @@ def page(title: str, caption: str | None = None, *, sidebar: bool = True) -> Ite
     # from this generator without yielding (which Streamlit shows as "generator didn't yield").
     if sidebar:
         try:
-            from explorer.ui.sidebar import draw_sidebar
-
             draw_sidebar()
         except Exception as exc:
             _show_error(exc, title)
@@ -73,8 +70,6 @@ def _show_error(exc: Exception, title: str) -> None:
 
 def _workspace_folder() -> object:
     # Only to shorten paths in messages: the folder is known even when the workspace cannot be created.
-    from explorer.ui import state
-
     try:
         return state.workspace_folder()
     except Exception:  # the error being shown may be about the workspace itself

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from explorer import pipeline
 from explorer.ui import charts, state
 from explorer.ui import text as text_  # `text` is a local name in _progress_text
 
@@ -71,8 +72,6 @@ def _figures(job_id: str, view) -> tuple:
 
 def active_job_ids() -> list[str]:
     """This workspace's queued or running jobs."""
-    from explorer import pipeline
-
     return [v.id for v in pipeline.workspace_jobs(state.job_manager(), state.workspace()) if v.status in ACTIVE]
 
 
@@ -87,8 +86,6 @@ def job_panel(job_id: str, *, on_done: str | None = None) -> None:
         job_id: the job to follow.
         on_done: a page path to switch to once the job succeeded (the one-click demo lands on Metrics).
     """
-    from explorer import pipeline
-
     view = pipeline.job_view(state.job_manager(), job_id)
     if view is not None and view.status in ACTIVE:
         _live_job_panel(job_id, on_done)
@@ -97,8 +94,6 @@ def job_panel(job_id: str, *, on_done: str | None = None) -> None:
 
 
 def _job_panel_body(job_id: str, on_done: str | None, live: bool = False) -> None:
-    from explorer import pipeline
-
     view = pipeline.job_view(state.job_manager(), job_id)
     if view is None:
         st.warning("This job is no longer known to the server (it restarted); its run is listed below.")
@@ -148,8 +143,6 @@ def sidebar_jobs() -> None:
 
 @st.fragment(run_every=SIDEBAR_EVERY)
 def _live_sidebar_jobs() -> None:
-    from explorer import pipeline
-
     views = [v for v in pipeline.workspace_jobs(state.job_manager(), state.workspace()) if v.status in ACTIVE]
     for view in views:
         st.caption(f"Training `{view.run_id}` ({view.method})")

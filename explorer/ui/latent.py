@@ -134,16 +134,8 @@ def side_by_side(points: pd.DataFrame, edges, color_by: str, dims: int, method: 
     for col, stage in ((1, "before"), (2, "after")):
         for trace in stage_traces(points, stage, color_by, edges, dims, legend=col == 1, highlight=highlight):
             fig.add_trace(trace, row=1, col=col)
-    # Legend below the x axis titles (at y=-0.05 it covered "PC 1").
-    fig.update_layout(height=640, margin=dict(l=10, r=10, t=60, b=10), template="plotly_white",
-                      legend=dict(orientation="h", yanchor="top", y=-0.1), dragmode="lasso" if dims == 2 else "orbit",
-                      title="Queries and passages of both models, in one aligned space")
-    titles = axis_titles(method, dims)
-    if dims == 2:
-        fig.update_xaxes(title_text=titles[0])
-        fig.update_yaxes(title_text=titles[1], col=1)
-    else:
-        fig.update_scenes(xaxis_title=titles[0], yaxis_title=titles[1], zaxis_title=titles[2])
+    _scatter_layout(fig, dims, "Queries and passages of both models, in one aligned space")
+    _title_axes(fig, method, dims, first_column_only=True)
     return fig
 
 
@@ -151,15 +143,29 @@ def single(points: pd.DataFrame, edges, color_by: str, dims: int, method: str = 
            highlight: set[str] | None = None, title: str = "Queries and passages") -> go.Figure:
     """One model's points alone (stage "before"): the view before any run has finished."""
     fig = go.Figure(stage_traces(points, "before", color_by, edges, dims, legend=True, highlight=highlight))
+    _scatter_layout(fig, dims, title)
+    _title_axes(fig, method, dims)
+    return fig
+
+
+def _scatter_layout(fig: go.Figure, dims: int, title: str) -> None:
+    """Size, margins, title and selection tool of a still latent-space chart."""
+    # Legend below the x axis titles (at y=-0.05 it covered "PC 1").
     fig.update_layout(height=640, margin=dict(l=10, r=10, t=60, b=10), template="plotly_white", title=title,
                       legend=dict(orientation="h", yanchor="top", y=-0.1), dragmode="lasso" if dims == 2 else "orbit")
-    names = axis_titles(method, dims)
+
+
+def _title_axes(fig: go.Figure, method: str, dims: int, *, first_column_only: bool = False) -> None:
+    """Name the axes after the projection (:func:`axis_titles`); in 3D, the scenes' axes.
+
+    ``first_column_only``: side-by-side subplots share the y axis title, written once at the left.
+    """
+    titles = axis_titles(method, dims)
     if dims == 2:
-        fig.update_xaxes(title_text=names[0])
-        fig.update_yaxes(title_text=names[1])
+        fig.update_xaxes(title_text=titles[0])
+        fig.update_yaxes(title_text=titles[1], **({"col": 1} if first_column_only else {}))
     else:
-        fig.update_scenes(xaxis_title=names[0], yaxis_title=names[1], zaxis_title=names[2])
-    return fig
+        fig.update_scenes(xaxis_title=titles[0], yaxis_title=titles[1], zaxis_title=titles[2])
 
 
 def animated(points: pd.DataFrame, edges, color_by: str, dims: int, method: str = "",
@@ -184,12 +190,10 @@ def play(points: pd.DataFrame, stages: list, labels: list[str], edges, color_by:
     span = points[["x", "y"]].max() - points[["x", "y"]].min()
     lo = points[["x", "y"]].min() - 0.08 * span
     hi = points[["x", "y"]].max() + 0.08 * span
-    titles = axis_titles(method, dims)
+    _title_axes(fig, method, dims)
     if dims == 2:
-        fig.update_xaxes(range=[lo["x"], hi["x"]], title=titles[0])
-        fig.update_yaxes(range=[lo["y"], hi["y"]], title=titles[1])
-    else:
-        fig.update_scenes(xaxis_title=titles[0], yaxis_title=titles[1], zaxis_title=titles[2])
+        fig.update_xaxes(range=[lo["x"], hi["x"]])
+        fig.update_yaxes(range=[lo["y"], hi["y"]])
     motion = dict(frame=dict(duration=duration, redraw=dims == 3), transition=dict(duration=duration))
     steps = [dict(method="animate", label=label, args=[[n], dict(mode="immediate", **motion)])
              for n, label in zip(names, labels)]

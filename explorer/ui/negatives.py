@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer import pipeline
 from explorer.ui import state
 
 AUDIT_COLUMNS = ["flag", "exclude", "kind", "query", "positive", "negative", "pos_score", "neg_score", "rank"]
@@ -11,8 +12,6 @@ AUDIT_COLUMNS = ["flag", "exclude", "kind", "query", "positive", "negative", "po
 
 def mining_form(dataset) -> None:
     """Parameters of the miner and the button that runs it (results are saved in the workspace)."""
-    from explorer import pipeline
-
     with st.form("mine_form", border=True):
         c = st.columns(4)
         num = c[0].number_input("Negatives per positive", 1, 20, 3, key="neg_num",
@@ -36,8 +35,6 @@ def mining_form(dataset) -> None:
 
 def audit_table() -> None:
     """The audit: one editable row per negative, likely false negatives flagged, exclusions saved."""
-    from explorer import pipeline
-
     ws = state.workspace()
     negs = pipeline.saved_negatives(ws)
     if negs is None or not len(negs):

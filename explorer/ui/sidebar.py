@@ -6,6 +6,8 @@ import streamlit as st
 
 from explorer.config import get_settings
 from explorer.ui import state, text
+from explorer.ui.jobs import sidebar_jobs
+from explorer.ui.navigation import page_links
 
 
 def draw_sidebar() -> None:
@@ -13,8 +15,6 @@ def draw_sidebar() -> None:
     settings = get_settings()
     ws = state.workspace()
     with st.sidebar:
-        from explorer.ui.navigation import page_links
-
         page_links()
         st.divider()
         choice = ws.dataset_choice()
@@ -29,6 +29,4 @@ def draw_sidebar() -> None:
                 f"{settings.max_upload_mb:.0f} MB, ≤ {settings.max_passages:,} passages, ≤ {settings.max_epochs} epochs; "
                 f"workspaces are deleted after {settings.workspace_ttl_hours:.0f} h idle."
             )
-        from explorer.ui.jobs import sidebar_jobs
-
         sidebar_jobs()

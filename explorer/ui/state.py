@@ -13,19 +13,23 @@ visitors who each loaded a dataset and trained a model stays where it was after 
 
 from __future__ import annotations
 
+import json
+import os
+import time
+import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import streamlit as st
 
-from explorer import workspace_ids
+from explorer import pipeline, workspace_ids
 from explorer.config import get_settings
+from explorer.data.model import Dataset
+from explorer.data.stats import DatasetStats
+from explorer.data.stats import dataset_stats as measure_dataset
+from explorer.encoders.base import Encoder
 from explorer.memory import MB, ByteLRU, dataset_bytes, encoder_bytes
-from explorer.workspace import DatasetChoice, Workspace, open_workspace
-
-if TYPE_CHECKING:  # pragma: no cover
-    from explorer.data.model import Dataset
-    from explorer.encoders.base import Encoder
+from explorer.workspace import DatasetChoice, Workspace, cleanup_workspaces, open_workspace
 
 WORKSPACE_PARAM = "ws"
 BASE_ENCODER = "minilm"
@@ -83,10 +87,6 @@ def _open_workspace(ws_id: str | None) -> Workspace:
 @st.cache_resource(ttl=3600, show_spinner=False)
 def _cleanup_token() -> float:
     """Runs at most once an hour per server: removes workspaces idle past their time to live."""
-    import time
-
-    from explorer.workspace import cleanup_workspaces
-
     settings = get_settings()
     # Workspaces with a queued job have no active run folder yet: the job manager knows them.
     active = {s.owner for s in job_manager().snapshots() if not s.done and s.owner}
@@ -109,16 +109,12 @@ def _datasets() -> ByteLRU:
     return ByteLRU(DATASETS_BUDGET, sizeof=dataset_bytes)
 
 
-def _load_dataset(choice_key: str, home: str, settings: Any) -> "Dataset":
-    import json
-
-    from explorer import pipeline
-
+def _load_dataset(choice_key: str, home: str, settings: Any) -> Dataset:
     return _datasets().get_or_create(
         (choice_key, home), lambda: pipeline.load_dataset(DatasetChoice(**json.loads(choice_key)), settings))
 
 
-def current_dataset(ws: Workspace | None = None) -> "Dataset | None":
+def current_dataset(ws: Workspace | None = None) -> Dataset | None:
     """The workspace's dataset, loaded once per choice (None when no dataset is chosen)."""
     ws = ws or workspace()
     choice = ws.dataset_choice()
@@ -132,6 +128,26 @@ def current_dataset(ws: Workspace | None = None) -> "Dataset | None":
     return _load_dataset(choice.key(), f"{ws.folder}|{stamp}", ws.settings)
 
 
+@st.cache_resource(show_spinner=False)
+def _stats() -> dict[int, tuple[weakref.ref[Dataset], DatasetStats]]:
+    """Statistics of the loaded datasets, by object id (the weak reference tells a reused id apart)."""
+    return {}
+
+
+def dataset_stats(dataset: Dataset) -> DatasetStats:
+    """:func:`explorer.data.stats.dataset_stats` of a loaded dataset, measured once per dataset object (a
+    200,000-passage corpus takes over a second, and the Data page reruns on every click)."""
+    cache = _stats()
+    for key, (ref, _) in list(cache.items()):  # entries of datasets the LRU let go go with them
+        if ref() is None:
+            cache.pop(key, None)
+    entry = cache.get(id(dataset))
+    if entry is None or entry[0]() is not dataset:
+        entry = (weakref.ref(dataset), measure_dataset(dataset))
+        cache[id(dataset)] = entry
+    return entry[1]
+
+
 # ------------------------------------------------------------------------------------------ encoders
 @st.cache_resource(show_spinner=False)
 def _encoders() -> ByteLRU:
@@ -139,22 +155,18 @@ def _encoders() -> ByteLRU:
     return ByteLRU(ENCODERS_BUDGET, sizeof=encoder_bytes)
 
 
-def _encoder(spec: str, home: str) -> "Encoder":
-    from explorer import pipeline
-
+def _encoder(spec: str, home: str) -> Encoder:
     return _encoders().get_or_create((spec, home), lambda: pipeline.load_encoder(spec))
 
 
-def base_encoder() -> "Encoder":
+def base_encoder() -> Encoder:
     """The baseline encoder (MiniLM, or the fake when ``EXPLORER_ENCODER=fake``), loaded once."""
     return _encoder(BASE_ENCODER, str(get_settings().home))
 
 
-def run_encoder(run_id: str, ws: Workspace | None = None) -> "Encoder":
+def run_encoder(run_id: str, ws: Workspace | None = None) -> Encoder:
     """The fine-tuned encoder of a finished run, loaded once."""
     ws = ws or workspace()
-    from explorer import pipeline
-
     return _encoder(str(pipeline.run_folder(ws, run_id)), str(ws.folder))
 
 
@@ -162,8 +174,6 @@ def run_encoder(run_id: str, ws: Workspace | None = None) -> "Encoder":
 @st.cache_resource(show_spinner=False)
 def job_manager() -> Any:
     """The one job manager of this server (it serializes training jobs across all visitors)."""
-    from explorer import pipeline
-
     return pipeline.make_job_manager(get_settings())
 
 
@@ -191,10 +201,8 @@ def _baselines() -> dict[tuple[str, str, str], Any]:
     return {}
 
 
-def baseline_result(dataset: "Dataset", encoder: "Encoder", split: str = "test", progress: Any = None) -> Any:
+def baseline_result(dataset: Dataset, encoder: Encoder, split: str = "test", progress: Any = None) -> Any:
     """Retrieval result of ``encoder`` on ``split``, computed once per (dataset, encoder, split)."""
-    from explorer import pipeline
-
     memo = _baselines()
     key = (dataset.fingerprint(), encoder.fingerprint, split)
     if key not in memo:
@@ -206,15 +214,11 @@ def baseline_result(dataset: "Dataset", encoder: "Encoder", split: str = "test",
 
 def runs(ws: Workspace | None = None) -> list[Any]:
     """This workspace's runs, newest first (read from disk on every call: it is a few small files)."""
-    from explorer import pipeline
-
     return pipeline.list_runs(ws or workspace())
 
 
 def tuned_run_id(ws: Workspace | None = None) -> str | None:
     """The run pages compare against: the selected one if it succeeded, else the newest succeeded run."""
-    from explorer import pipeline
-
     return pipeline.tuned_run_id(ws or workspace())
 
 
@@ -225,6 +229,7 @@ def _stores() -> ByteLRU:
 
 
 def _store(store_dir: str, settings: Any) -> Any:
+    # Local: importing explorer.store checks (and may swap) SQLite, which must not break pages without a store.
     from explorer.store import VectorStore
 
     return _stores().get_or_create(store_dir, lambda: VectorStore(settings))
@@ -238,8 +243,6 @@ def vector_store() -> Any:
 
 def _under(text: str, folders: list[str]) -> bool:
     """Whether a cache key part names one of ``folders`` or something inside it."""
-    import os
-
     return any(text == f or text.startswith((f + os.sep, f + "|")) for f in folders)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from explorer import pipeline
 from explorer.config import get_settings
 from explorer.ui import state, text
 
@@ -79,8 +80,6 @@ def runs_table(runs: list) -> None:
                         key="pick_run", help="The Latent space, Similarity, Metrics, Inspect and Search pages use it.")
     if pick != ws.selected_run():
         ws.set_selected_run(pick)
-    from explorer import pipeline
-
     method = next((r.method for r in runs if r.id == pick), "full")
     formats = EXPORT_FORMATS if method == "full" else {"model": "Adapter weights"}
     kind = c2.selectbox("Format", list(formats), format_func=formats.get, key=f"download_kind_{method}",

@@ -15,6 +15,8 @@ import time
 
 import streamlit as st
 
+from explorer.config import get_settings
+
 log = logging.getLogger(__name__)
 
 MODULES = (
@@ -36,8 +38,6 @@ def _import_all(delay: float, modules: tuple[str, ...]) -> None:
 def start() -> threading.Thread | None:
     """Start the warm-up thread once per server process, after ``Settings.warmup_delay`` seconds
     (``EXPLORER_WARMUP``); None when the warm-up is off."""
-    from explorer.config import get_settings
-
     delay = get_settings().warmup_delay
     return None if delay is None else _start(delay, MODULES)
 

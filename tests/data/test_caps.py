@@ -1,4 +1,4 @@
-"""Issue 12 item 5: every cap is applied while a file is parsed, with a message naming the cap and the place.
+"""Every cap is applied while a file is parsed, with a message naming the cap and the place.
 
 Limits are set small here (a few queries, a few hundred bytes) so tiny files exercise them; the public
 server's values come from :mod:`explorer.config` (tested at the end, with ``.streamlit/config.toml``).
@@ -18,7 +18,7 @@ import pytest
 
 from explorer.config import PUBLIC_MAX_UPLOAD_MB, Settings
 from explorer.data.limits import Limits
-from explorer.data.loaders import load_dataset, load_upload
+from explorer.data.loaders import load_dataset
 from explorer.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,53 +33,60 @@ def _csv(rows: list[dict[str, str]]) -> bytes:
     return pd.DataFrame(rows).to_csv(index=False).encode()
 
 
-def test_a_gzip_upload_over_the_unpacked_cap_is_refused():
+def _load_file(folder: Path, filename: str, data: bytes, limits: Limits):
+    """Load ``data`` saved as ``folder/filename``, as an upload is loaded once saved."""
+    path = folder / filename
+    path.write_bytes(data)
+    return load_dataset(path, limits=limits)
+
+
+def test_a_gzip_upload_over_the_unpacked_cap_is_refused(tmp_path):
     packed = gzip.compress(_csv(_rows(400)))  # ~14 KB of CSV, packs to ~2 KB
     limits = Limits(max_bytes=1_000_000, max_unpacked_bytes=5_000)
     with pytest.raises(DataError, match=r"pairs\.csv\.gz unpacks to more than 4\.9 KB.*EXPLORER_MAX_UNPACKED_MB"):
-        load_upload("pairs.csv.gz", packed, limits=limits)
-    assert len(load_upload("pairs.csv.gz", packed, limits=Limits()).queries) == 400
+        _load_file(tmp_path, "pairs.csv.gz", packed, limits)
+    assert len(_load_file(tmp_path, "pairs.csv.gz", packed, Limits()).queries) == 400
 
 
-def test_a_zip_upload_over_the_unpacked_cap_is_refused():
+def test_a_zip_upload_over_the_unpacked_cap_is_refused(tmp_path):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("ds/corpus.jsonl", "\n".join(json.dumps({"_id": f"p{i}", "text": "word " * 50}) for i in range(200)))
         zf.writestr("ds/queries.jsonl", json.dumps({"_id": "q1", "text": "a question"}))
         zf.writestr("ds/qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\tp1\t1\n")
     with pytest.raises(DataError, match=r"ds\.zip unpacks to .*, over the 9\.8 KB accepted"):
-        load_upload("ds.zip", buffer.getvalue(), limits=Limits(max_bytes=1_000_000, max_unpacked_bytes=10_000))
+        _load_file(tmp_path, "ds.zip", buffer.getvalue(), Limits(max_bytes=1_000_000, max_unpacked_bytes=10_000))
 
 
-def test_queries_are_capped_in_tables_while_converting():
+def test_queries_are_capped_in_tables_while_converting(tmp_path):
     with pytest.raises(DataError, match=r"more than 10 queries \(reached at line 12\).*EXPLORER_MAX_QUERIES"):
-        load_upload("pairs.csv", _csv(_rows(30)), limits=Limits(max_queries=10))
+        _load_file(tmp_path, "pairs.csv", _csv(_rows(30)), Limits(max_queries=10))
 
 
 def test_rows_are_capped_before_the_rest_is_parsed(tmp_path):
     limits = Limits(max_queries=5, max_passages=5)  # max_rows = 10
     with pytest.raises(DataError, match=r"more than 10 rows"):
-        load_upload("pairs.csv", _csv(_rows(50)), limits=limits)
+        _load_file(tmp_path, "pairs.csv", _csv(_rows(50)), limits)
     jsonl = "\n".join(json.dumps(r) for r in _rows(50)).encode()
     with pytest.raises(DataError, match=r"more than 10 rows"):
-        load_upload("pairs.jsonl", jsonl, limits=limits)
+        _load_file(tmp_path, "pairs.jsonl", jsonl, limits)
     path = tmp_path / "pairs.parquet"
     pd.DataFrame(_rows(50)).to_parquet(path)
     with pytest.raises(DataError, match=r"pairs\.parquet has more than 10 rows"):
         load_dataset(path, limits=limits)
 
 
-def test_long_texts_are_refused_with_their_line():
+def test_long_texts_are_refused_with_their_line(tmp_path):
     rows = _rows(6)
     rows[3]["passage"] = "long " * 500
     with pytest.raises(DataError, match=r"line 5, column 'passage' has a text of 2,499 characters; .* at most 1,000"):
-        load_upload("pairs.csv", _csv(rows), limits=Limits(max_text_chars=1_000))
+        _load_file(tmp_path, "pairs.csv", _csv(rows), Limits(max_text_chars=1_000))
 
 
-def test_negatives_per_query_are_capped_and_noted():
+def test_negatives_per_query_are_capped_and_noted(tmp_path):
     rows = [{**r, **{f"negative_{k}": f"an unrelated passage {k} for {i}" for k in range(6)}}
             for i, r in enumerate(_rows(6))]
-    ds = load_upload("triplets.csv", _csv(rows), limits=Limits(max_negatives_per_query=2))
+    ds = _load_file(tmp_path, "triplets.csv", _csv(rows), Limits(max_negatives_per_query=2))
     assert max(len(v) for v in ds.hard_negative_candidates.values()) == 2
     assert ds.notes["negatives over 2 per query (skipped)"] == 6 * 4
 
@@ -116,12 +123,12 @@ def _nq_line(i: int, words: int = 12) -> str:
     })
 
 
-def test_natural_questions_caps_questions_and_skips_overlong_answers():
+def test_natural_questions_caps_questions_and_skips_overlong_answers(tmp_path):
     data = "\n".join(_nq_line(i) for i in range(12)).encode()
     with pytest.raises(DataError, match=r"more than 5 queries \(reached at line 6\)"):
-        load_upload("nq.jsonl", data, limits=Limits(max_queries=5))
+        _load_file(tmp_path, "nq.jsonl", data, Limits(max_queries=5))
     data = "\n".join([_nq_line(0, words=400), *(_nq_line(i) for i in range(1, 8))]).encode()
-    ds = load_upload("nq.jsonl", data, limits=Limits(max_text_chars=1_000))
+    ds = _load_file(tmp_path, "nq.jsonl", data, Limits(max_text_chars=1_000))
     assert len(ds.queries) == 7 and ds.notes["long answers over 1,000 characters (skipped)"] == 1
 
 

@@ -12,7 +12,7 @@ import pytest
 import explorer.data.demo as demo
 from data_builders import CORPUS, write_beir
 from data_builders import GOOD_NQ as NQ_LINES
-from explorer.data.loaders import detect_kind, load_dataset, load_upload
+from explorer.data.loaders import detect_kind, load_dataset
 from explorer.errors import DataError
 
 PAIRS = b"question,passage,grade\nq one,p one,2\nq two,p two,1\nq three,p three,1\n"
@@ -41,13 +41,11 @@ def test_each_kind_is_dispatched(tmp_path, beir_folder):
     assert sorted(g for j in table.qrels.values() for g in j.values()) == [1, 1, 2]
 
 
-def test_uploads_are_recognised_by_name_and_content(beir_folder):
-    assert load_upload("pairs.csv", PAIRS).name == "pairs"
-    assert load_upload("pairs.csv", PAIRS, name="My pairs").name == "My pairs"
-    assert len(load_upload("sample.jsonl", NQ_LINES).queries) == 3
-    assert load_upload("beir.zip", _zip_folder(beir_folder)).name == "beir"
-    jsonl_pairs = b'{"query": "a", "passage": "x"}\n{"query": "b", "passage": "y"}\n'
-    assert detect_kind("p.jsonl", jsonl_pairs) == "table" and len(load_upload("p.jsonl", jsonl_pairs).corpus) == 2
+def test_json_lines_are_told_apart_by_their_first_record(tmp_path):
+    (tmp_path / "sample.jsonl").write_bytes(NQ_LINES)
+    (tmp_path / "p.jsonl").write_bytes(b'{"query": "a", "passage": "x"}\n{"query": "b", "passage": "y"}\n')
+    assert detect_kind(tmp_path / "sample.jsonl") == "nq" and len(load_dataset(tmp_path / "sample.jsonl").queries) == 3
+    assert detect_kind(tmp_path / "p.jsonl") == "table" and len(load_dataset(tmp_path / "p.jsonl").corpus) == 2
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -65,8 +63,6 @@ def test_unsupported_file_and_lone_beir_file(tmp_path, beir_folder):
         load_dataset(tmp_path / "data.xlsx")
     with pytest.raises(DataError, match=r"corpus.jsonl looks like one file of a BEIR dataset; load the folder"):
         load_dataset(beir_folder / "corpus.jsonl")
-    with pytest.raises(DataError, match=r"unsupported file type"):
-        load_upload("notes.txt", b"hello")
 
 
 def test_demo_loads_the_bundled_folder_with_its_fixed_split(tmp_path, monkeypatch):

@@ -102,9 +102,9 @@ def test_distinct_fingerprints_do_not_share_a_cache(tmp_path):
 @pytest.mark.parametrize("asymmetric, embedded_again", [(False, 0), (True, len(TEXTS))])
 def test_query_and_passage_share_a_cache_only_when_kind_fingerprints_agree(tmp_path, asymmetric, embedded_again):
     enc = Counting(cache_dir=tmp_path, asymmetric=asymmetric)
-    enc.encode_queries(TEXTS)
+    enc.encode(TEXTS, "query")
     enc.batches.clear()
-    enc.encode_passages(TEXTS)
+    enc.encode(TEXTS, "passage")
     assert sum(len(b) for b in enc.batches) == embedded_again
 
 

@@ -53,7 +53,7 @@ def test_onnx_gives_torch_fp32_vectors_and_shares_their_fingerprint(tiny, tmp_pa
     assert enc.fingerprint == SentenceTransformerEncoder(str(tiny), bf16=False, backend="torch").fingerprint
     exports = [p for p in (tmp_path / "cache" / "onnx").iterdir()]
     assert len(exports) == 1 and (exports[0] / "export.json").is_file()  # under the cache root, no temp left
-    assert enc.encode_queries(TEXTS[:2]).shape == (2, 32)
+    assert enc.encode(TEXTS[:2], "query").shape == (2, 32)
 
 
 def test_the_export_is_made_once_and_reused(tiny, tmp_path, monkeypatch):

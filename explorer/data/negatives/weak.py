@@ -10,12 +10,11 @@ import random
 from typing import TYPE_CHECKING
 
 from explorer.data.negatives.negative_set import NegativeRow, NegativeSet
+from explorer.data.sampling import random_negatives
 from explorer.errors import DataError
 
 if TYPE_CHECKING:
     from explorer.data.model import Dataset
-
-_MAX_TRIES = 50  # random draws before falling back to listing the eligible passages
 
 
 def weak_negatives(dataset: "Dataset", split: str = "train", per_positive: int = 1, seed: int = 0) -> NegativeSet:
@@ -49,7 +48,7 @@ def weak_negatives(dataset: "Dataset", split: str = "train", per_positive: int =
     for qid in qids:
         positives = dataset.positives(qid)
         for pos_id in positives:
-            drawn = _draw(rng, pids, set(positives), per_positive)
+            drawn = random_negatives(rng, pids, per_positive, exclude=set(positives))
             short += per_positive - len(drawn)
             rows.extend(
                 NegativeRow(
@@ -61,18 +60,3 @@ def weak_negatives(dataset: "Dataset", split: str = "train", per_positive: int =
     params = {"method": "weak", "split": split, "per_positive": per_positive, "seed": seed,
               "dataset": dataset.name, "dataset_fingerprint": dataset.fingerprint()}
     return NegativeSet(rows, skipped={"corpus too small": short} if short else {}, params=params)
-
-
-def _draw(rng: random.Random, pids: list[str], relevant: set[str], k: int) -> list[str]:
-    """k distinct passages outside ``relevant``; rejection sampling, as relevant sets are tiny next to a corpus."""
-    chosen: list[str] = []
-    tries = 0
-    while len(chosen) < k and tries < _MAX_TRIES * k:
-        pid = pids[rng.randrange(len(pids))]
-        tries += 1
-        if pid not in relevant and pid not in chosen:
-            chosen.append(pid)
-    if len(chosen) < k:  # tiny corpus, or nearly all of it relevant: list what is left
-        rest = [p for p in pids if p not in relevant and p not in chosen]
-        chosen += rng.sample(rest, min(k - len(chosen), len(rest)))
-    return chosen

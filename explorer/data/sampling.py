@@ -1,0 +1,112 @@
+"""Seeded random draws over a dataset's ids, each idea written once.
+
+* :func:`random_negatives`: passages drawn at random outside a query's relevant ones (weak negatives, and
+  the top-up of a training pair that has fewer mined negatives than it needs).
+* :func:`sample_queries` and :func:`sample_passages`: a small, fixed sample of queries, the passages judged
+  for them and random other passages (training snapshots, the held-out evaluation during training).
+
+Every function draws from the ``random.Random`` its caller passes, so the caller decides which draws share
+one stream; the same seed and the same calls give the same sample.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.data.model import Dataset
+
+MAX_TRIES = 50
+"""Random draws per wanted negative before :func:`random_negatives` lists what is left to choose from."""
+
+
+def random_negatives(
+    rng: random.Random,
+    pool: Sequence[str],
+    k: int,
+    exclude: Collection[str] = frozenset(),
+    *,
+    key: Callable[[str], Hashable] | None = None,
+    taken: Iterable[Hashable] = (),
+) -> list[str]:
+    """``k`` distinct ids of ``pool``, none in ``exclude``, drawn at random.
+
+    Rejection sampling: up to ``MAX_TRIES * k`` draws of ``rng.randrange(len(pool))``, since what is excluded
+    (a query's relevant passages) is tiny next to a corpus and copying the pool for every query would cost
+    more. When that leaves fewer than ``k`` (a tiny pool, or nearly all of it excluded), the rest is a
+    ``rng.sample`` of what is still eligible; fewer than ``k`` come back only when fewer are eligible.
+
+    Args:
+        rng: the caller's random stream.
+        pool: ids to draw from (a corpus' passage ids, in a stable order).
+        k: how many to draw.
+        exclude: ids never drawn (the query's relevant passages).
+        key: what two drawn ids must differ in (default: the id itself); for example the passage text, so
+            that two ids holding the same text are not both drawn.
+        taken: keys already in use (never drawn), such as the texts of the pair's positive and its negatives.
+
+    Returns:
+        The drawn ids, in the order drawn.
+    """
+    if k <= 0 or not pool:
+        return []
+    key_of = key or (lambda pid: pid)
+    used = set(taken)
+    chosen: list[str] = []
+    for _ in range(MAX_TRIES * k):
+        if len(chosen) == k:
+            break
+        pid = pool[rng.randrange(len(pool))]
+        if pid not in exclude and key_of(pid) not in used:
+            used.add(key_of(pid))
+            chosen.append(pid)
+    if len(chosen) < k:
+        rest: dict[Hashable, str] = {}
+        for pid in pool:
+            if pid not in exclude and key_of(pid) not in used:
+                rest.setdefault(key_of(pid), pid)
+        chosen += rng.sample(list(rest.values()), min(k - len(chosen), len(rest)))
+    return chosen
+
+
+def sample_queries(qids: Sequence[str], max_queries: int, rng: random.Random) -> list[str]:
+    """``qids`` when there are at most ``max_queries``, else a random sample of that many, sorted."""
+    if len(qids) > max_queries:
+        return sorted(rng.sample(list(qids), max_queries))
+    return list(qids)
+
+
+def sample_passages(
+    dataset: "Dataset",
+    qids: Iterable[str],
+    max_passages: int,
+    rng: random.Random,
+    *,
+    min_grade: int = 1,
+    keep_all_judged: bool = False,
+) -> list[str]:
+    """The passages judged for ``qids``, then random other passages, ``max_passages`` in all.
+
+    Args:
+        dataset: the dataset.
+        qids: the sampled queries.
+        max_passages: how many passages in all.
+        rng: the caller's random stream (one ``rng.sample`` of the other passages).
+        min_grade: judged passages with at least this grade come first (1: the relevant ones; 0: every
+            judged one, so judged-irrelevant passages stay in as the distractors the data names).
+        keep_all_judged: keep every such passage even when they alone exceed ``max_passages`` (an evaluation
+            that dropped relevant passages would score wrong); otherwise the first ``max_passages`` in id
+            order are kept (a chart's point budget is a hard cap).
+
+    Returns:
+        The judged passage ids (sorted), then the random ones (sorted).
+    """
+    judged = sorted({p for q in qids for p in dataset.positives(q, min_grade)})
+    if not keep_all_judged:
+        judged = judged[:max_passages]
+    chosen = set(judged)
+    others = [p for p in dataset.passage_ids() if p not in chosen]
+    extra = rng.sample(others, min(len(others), max(0, max_passages - len(judged))))
+    return judged + sorted(extra)
