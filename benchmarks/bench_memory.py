@@ -105,7 +105,10 @@ def measure(ctx: Context) -> dict[str, Any]:
         step("baseline evaluation", lambda: __import__("explorer.evaluation.retrieval", fromlist=["x"]).evaluate_encoder(ds, base))
         negs = step("mine negatives", lambda: mine_hard_negatives(ds, base, "train", num_negatives=3))
         # --quick: 1 epoch (the peak is per step, not per epoch; the default epochs only repeat the same steps)
-        config = TrainConfig(epochs=1) if ctx.quick else TrainConfig()
+        from explorer import pipeline
+        from explorer.config import get_settings
+
+        config = pipeline.training_config(ds, TrainConfig(epochs=1) if ctx.quick else TrainConfig(), get_settings())
         run = step("train (defaults)", lambda: execute_run(ds, config, run_store=RunStore(ctx.home / "runs-memory"),
                                                           negatives=negs, base_encoder=base))
         tuned = load_encoder(str(run.path))

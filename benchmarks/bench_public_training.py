@@ -85,7 +85,9 @@ def measure(ctx: Context, case: str) -> dict[str, Any]:
 
     assert get_settings().public, "run with EXPLORER_PUBLIC=1"
     ds = _sample(ctx)
-    config = TrainConfig(epochs=1, **CASES[case])
+    from explorer import pipeline
+
+    config = pipeline.training_config(ds, TrainConfig(epochs=1, **CASES[case]), get_settings())  # public bounds
     started = time.perf_counter()
     with PeakRSS() as mem:
         run = execute_run(ds, config, run_store=RunStore(ctx.home / "runs"))

@@ -28,7 +28,7 @@ def train_and_evaluate(dataset: Any, method: str, ctx: Context) -> dict[str, Any
     from explorer.training.runs import RunStore
 
     started = time.perf_counter()
-    run = execute_run(dataset, TrainConfig(method=method), run_store=RunStore(ctx.home / "runs"))
+    run = execute_run(dataset, TrainConfig(method=method).resolve(dataset), run_store=RunStore(ctx.home / "runs"))
     wall = time.perf_counter() - started
     ev = run.evaluation() or {}
     comparison = ev.get("comparison", {})

@@ -36,14 +36,14 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compare ``--a`` and ``--b`` on ``--data``; returns the exit code."""
-    from explorer.evaluation.compare import compare_encoders
+    from explorer import pipeline
 
     started = time.perf_counter()
     dataset = load_data(args.data)
     encoder_a = load_model(args.a)
     encoder_b = load_model(args.b)
-    comparison = compare_encoders(dataset, encoder_a, encoder_b, split=args.split, k=args.k,
-                                  progress=StderrProgress(), method=args.test)
+    comparison = pipeline.compare(dataset, encoder_a, encoder_b, split=args.split, k=args.k,
+                                  progress=StderrProgress(), test=args.test)
     summary = comparison.to_dict()
     payload = {
         **summary,

@@ -38,19 +38,21 @@ class StderrProgress:
 
 
 def load_data(spec: str) -> "Dataset":
-    """The dataset of ``--data`` (raises DataError for a bad path or format)."""
-    from explorer.data.loaders import load_dataset
+    """The dataset of ``--data``, loaded as the app loads it (raises DataError for a bad path or format)."""
+    from explorer import pipeline
+    from explorer.config import get_settings
+    from explorer.workspace import DatasetChoice
 
-    dataset = load_dataset(spec)
+    dataset = pipeline.load_dataset(DatasetChoice(spec=spec), get_settings())
     print(dataset.summary(), file=sys.stderr, flush=True)
     return dataset
 
 
 def load_model(spec: str) -> "Encoder":
-    """The encoder of ``--model`` via the encoder registry (raises ModelError for a bad model)."""
-    from explorer.encoders.registry import load_encoder
+    """The encoder of ``--model``, loaded as the app loads it (raises ModelError for a bad model)."""
+    from explorer import pipeline
 
-    return load_encoder(spec)
+    return pipeline.load_encoder(spec)
 
 
 def write_json(payload: dict[str, Any], out: str | None) -> None:
@@ -100,12 +102,12 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate ``--model`` on ``--data``; returns the exit code."""
-    from explorer.evaluation.retrieval import evaluate_encoder
+    from explorer import pipeline
 
     started = time.perf_counter()
     dataset = load_data(args.data)
     encoder = load_model(args.model)
-    result = evaluate_encoder(dataset, encoder, split=args.split, k=args.k, progress=StderrProgress())
+    result = pipeline.evaluate(dataset, encoder, split=args.split, k=args.k, progress=StderrProgress())
     payload = {
         **result.to_dict(),
         "model": args.model,

@@ -65,39 +65,28 @@ def add_parser(subparsers: Any) -> None:
                         help="ignore the dataset's own hard-negative candidates (Natural Questions)")
     parser.add_argument("--weak", type=_non_negative_int, default=0, metavar="N",
                         help="also add N random (weak) negatives per positive (default 0)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weak negatives (default 0)")
+    parser.add_argument("--seed", type=int, default=13, help="seed of the weak negatives (default 13, as in the app)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Mine, save, print the summary; returns the exit code."""
-    from explorer.data.loaders import load_dataset
-    from explorer.data.negatives import NegativeSet, mine_hard_negatives, weak_negatives
-    from explorer.encoders.registry import load_encoder
-
+    from explorer import pipeline
+    from explorer.commands.evaluate import load_data, load_model
     from explorer.data.negatives.negative_set import FORMATS
     from explorer.errors import StorageError
 
     if not str(args.out).lower().endswith(FORMATS):  # say so before minutes of embedding, not after
         raise StorageError(f"--out {args.out}: the file name must end in {', '.join(FORMATS)}.")
     started = time.perf_counter()
-    dataset = load_dataset(args.data)
-    print(dataset.summary(), file=sys.stderr, flush=True)
-    encoder = load_encoder(args.model)
-    try:
-        negatives = mine_hard_negatives(
-            dataset, encoder, split=args.split, num_negatives=args.num_negatives, range_min=args.range_min,
-            range_max=args.range_max, relative_margin=args.relative_margin, absolute_margin=args.absolute_margin,
-            max_score=args.max_score, include_candidates=not args.no_candidates, progress=_Progress(),
-        )
-        if args.weak:
-            negatives = NegativeSet.concat([negatives, weak_negatives(dataset, args.split, args.weak, args.seed)])
-    except ValueError as exc:  # inconsistent options (e.g. more negatives than the rank window holds)
-        from explorer.errors import DataError
-
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"Invalid options: {exc}") from None
+    dataset = load_data(args.data)
+    encoder = load_model(args.model)
+    negatives = pipeline.negatives(
+        dataset, encoder, split=args.split, num_negatives=args.num_negatives, weak=args.weak,
+        range_min=args.range_min, range_max=args.range_max, relative_margin=args.relative_margin,
+        absolute_margin=args.absolute_margin, max_score=args.max_score, include_candidates=not args.no_candidates,
+        seed=args.seed, progress=_Progress(),
+    )
     path = negatives.save(args.out)
     summary = {**negatives.summary(), "out": str(path), "seconds": round(time.perf_counter() - started, 2)}
     print(json.dumps(summary, indent=2))

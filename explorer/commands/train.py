@@ -1,7 +1,8 @@
 """``python -m explorer train ...``: fine-tune an encoder in the foreground and report what changed.
 
-Runs :func:`explorer.training.execute.execute_run` (baseline evaluation, hard-negative mining, training,
-tuned evaluation) with a progress bar on stderr, writes the run folder at ``--out`` (the folder itself; by
+Resolves the flags with :func:`explorer.pipeline.training_config` and runs :func:`explorer.pipeline.train`
+(baseline evaluation, hard-negative mining, training, tuned evaluation), as the app does, with a progress bar
+on stderr, writes the run folder at ``--out`` (the folder itself; by
 default a new folder under the workspace's runs), and prints baseline vs tuned test metrics with the paired
 p-value. ``python -m explorer evaluate --data X --model RUN_DIR`` then evaluates the saved model.
 
@@ -51,10 +52,9 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run_train)
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
-    """The TrainConfig the flags describe (unset flags keep the defaults)."""
+def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The training parameters the flags set (unset flags stay "auto", as in the app's form)."""
     from explorer.errors import TrainingError
-    from explorer.training.config import TrainConfig
 
     values: dict[str, Any] = {"method": args.method, "base_model": args.model}
     for flag, key in (("epochs", "epochs"), ("loss", "loss"), ("batch_size", "batch_size"), ("lr", "learning_rate"),
@@ -70,7 +70,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
             values["matryoshka_dims"] = tuple(int(d) for d in args.matryoshka_dims.split(",") if d.strip())
         except ValueError:
             raise TrainingError(f"--matryoshka-dims must be comma-separated whole numbers, got {args.matryoshka_dims!r}.") from None
-    return TrainConfig(**values).validate()
+    return values
 
 
 class ProgressBar:
@@ -132,12 +132,16 @@ def format_report(evaluation: dict[str, Any], run_dir: str) -> str:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, evaluate, write the run folder, print the report; returns the exit code."""
-    from explorer.data.loaders import load_dataset
+    from explorer import pipeline
+    from explorer.config import get_settings
     from explorer.training import distributed
-    from explorer.training.execute import execute_run, execute_worker
+    from explorer.training.execute import execute_worker
+    from explorer.workspace import DatasetChoice
 
-    config = config_from_args(args)
-    dataset = load_dataset(args.data, test_fraction=args.test_fraction, seed=args.split_seed)
+    settings = get_settings()
+    dataset = pipeline.load_dataset(DatasetChoice(spec=args.data, test_fraction=args.test_fraction,
+                                                  seed=args.split_seed), settings)
+    config = pipeline.training_config(dataset, params_from_args(args), settings)
     negatives = None
     if args.negatives:
         from explorer.data.negatives import NegativeSet
@@ -151,7 +155,7 @@ def run_train(args: argparse.Namespace) -> int:
             return 0
         bar = ProgressBar()
         try:
-            run = execute_run(dataset, config, run_folder=args.out, report=bar, negatives=negatives)
+            run = pipeline.train(settings, dataset, config, folder=args.out, report=bar, negatives=negatives)
         finally:
             bar.close()
     finally:

@@ -5,9 +5,11 @@ knows about Streamlit, so a notebook can replay what the app does. Heavy librari
 functions. The steps:
 
 1. :func:`load_dataset` / :func:`save_upload` / :func:`table_preview`: a dataset choice -> Dataset.
-2. :func:`load_encoder`, :func:`baseline_evaluation`: the baseline retrieval result.
-3. :func:`mine_negatives`, :func:`save_audit`: weak + hard negatives, audited, saved in the workspace.
-4. :func:`start_training`, :func:`job_view`, :func:`list_runs`: background training and its runs.
+2. :func:`load_encoder`, :func:`evaluate`: an encoder's retrieval result (the baseline's, on the pages).
+3. :func:`negatives` (weak and/or hard, guarded), :func:`mine_negatives` / :func:`save_audit`: audited and
+   saved in the workspace.
+4. :func:`training_config` (parameters resolved once), then :func:`train` (foreground, the CLI) or
+   :func:`start_training` (a background job, the app); :func:`job_view`, :func:`list_runs`: jobs and runs.
 5. :func:`compared_pair` / :func:`choose_pair`: which two models (baseline or runs) the pages compare.
 6. :func:`compare`, :func:`similarity`, :func:`projection`, :func:`search`: what changed; a finished run's
    stored results (:func:`run_results`) give :func:`pair_comparison` without loading a model.
@@ -17,11 +19,12 @@ functions. The steps:
 from explorer.pipeline.compared import BASELINE, ComparedPair, choose_pair, compared_pair, run_label
 from explorer.pipeline.data import (
     apply_exclusions,
-    baseline_evaluation,
+    evaluate,
     is_table,
     load_dataset,
     load_encoder,
     mine_negatives,
+    negatives,
     negatives_path,
     save_audit,
     save_upload,
@@ -48,6 +51,8 @@ from explorer.pipeline.training import (
     run_folder,
     run_zip,
     start_training,
+    train,
+    training_config,
     tuned_run_id,
     workspace_jobs,
 )
@@ -64,9 +69,9 @@ from explorer.pipeline.views import (
 
 __all__ = [
     "BASELINE", "ComparedPair", "check_generalization", "choose_pair", "compared_pair", "run_label", "stored_checks",
-    "JobView", "Neighbourhoods", "RunInfo", "TrainingFrames", "training_frames", "apply_exclusions", "baseline_evaluation", "cancel_job", "compare", "demo_config",
-    "is_table", "job_view", "list_runs", "load_dataset", "load_encoder", "make_job_manager", "mine_negatives", "neighbourhoods",
+    "JobView", "Neighbourhoods", "RunInfo", "TrainingFrames", "training_frames", "apply_exclusions", "evaluate", "cancel_job", "compare", "demo_config",
+    "is_table", "job_view", "list_runs", "load_dataset", "load_encoder", "make_job_manager", "mine_negatives", "negatives", "neighbourhoods",
     "negatives_path", "projection", "run_folder", "run_zip", "save_audit", "save_upload", "saved_negatives",
     "search", "similarity", "StoredSide", "base_model_name", "pair_comparison", "run_results", "stored_pair",
-    "stored_results", "start_training", "table_preview", "tuned_run_id", "workspace_jobs",
+    "stored_results", "start_training", "train", "training_config", "table_preview", "tuned_run_id", "workspace_jobs",
 ]

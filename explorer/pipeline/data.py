@@ -173,12 +173,13 @@ def load_encoder(spec: str = "minilm") -> "Encoder":
     return _load(spec)
 
 
-def baseline_evaluation(dataset: "Dataset", encoder: "Encoder", split: str = "test",
-                        progress: Progress | None = None) -> "RetrievalResult":
-    """Retrieval metrics of ``encoder`` on ``split`` (embeddings are cached, so a second call is cheap)."""
+def evaluate(dataset: "Dataset", encoder: "Encoder", split: str = "test", k: int = 100,
+             progress: Progress | None = None) -> "RetrievalResult":
+    """Retrieval metrics of ``encoder`` on ``split``, ``k`` passages per query (embeddings are cached, so a
+    second call is cheap). The app's baseline and ``python -m explorer evaluate`` both call it."""
     from explorer.evaluation.retrieval import evaluate_encoder
 
-    return evaluate_encoder(dataset, encoder, split=split, k=100, progress=progress)
+    return evaluate_encoder(dataset, encoder, split=split, k=k, progress=progress)
 
 
 # ------------------------------------------------------------------------------------------ negatives
@@ -187,25 +188,55 @@ def negatives_path(ws: Workspace) -> Path:
     return ws.negatives_path
 
 
+MINING_SEED = 13
+"""Seed of the random (weak) negatives, the same for the Data page and ``python -m explorer negatives``."""
+
+
+def negatives(dataset: "Dataset", encoder: "Encoder", *, split: str = "train", num_negatives: int = 3,
+              hard: bool = True, weak: int = 0, range_min: int = 0, range_max: int = 50,
+              relative_margin: float | None = 0.05, absolute_margin: float | None = None,
+              max_score: float | None = None, include_candidates: bool = True, seed: int = MINING_SEED,
+              progress: Any = None) -> "NegativeSet":
+    """Negatives of the judged queries of ``split``: hard ones mined with ``encoder`` (guarded against false
+    negatives: rank window, margins, max score) and/or ``weak`` random ones per positive. The Data page and
+    ``python -m explorer negatives`` both call it, with the same defaults.
+
+    Raises:
+        DataError: neither kind asked for, or options that contradict each other (e.g. more negatives than
+            the rank window holds).
+    """
+    from explorer.data.negatives import NegativeSet, mine_hard_negatives, weak_negatives
+
+    if not hard and weak <= 0:
+        raise DataError("Choose weak negatives, hard negatives or both.")
+    parts = []
+    try:
+        if hard:
+            parts.append(mine_hard_negatives(
+                dataset, encoder, split=split, num_negatives=num_negatives, range_min=range_min,
+                range_max=range_max, relative_margin=relative_margin, absolute_margin=absolute_margin,
+                max_score=max_score, include_candidates=include_candidates, progress=progress))
+        if weak > 0:
+            parts.append(weak_negatives(dataset, split, per_positive=weak, seed=seed))
+    except ValueError as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"Invalid options: {exc}") from None
+    return NegativeSet.concat(parts) if len(parts) > 1 else parts[0]
+
+
 def mine_negatives(ws: Workspace, dataset: "Dataset", encoder: "Encoder", *, num_negatives: int = 3,
                    range_max: int = 50, relative_margin: float = 0.05, weak: bool = True,
-                   hard: bool = True, seed: int = 13) -> "NegativeSet":
-    """Mine weak and/or hard negatives of the train split, apply the workspace's exclusions, save them.
+                   hard: bool = True, seed: int = MINING_SEED) -> "NegativeSet":
+    """:func:`negatives` of the train split (``weak``: as many random ones per positive as hard ones), with
+    the workspace's earlier exclusions applied, saved in the workspace (the next training run reads them).
 
     Returns:
         The saved :class:`~explorer.data.negatives.NegativeSet`.
     """
-    from explorer.data.negatives import NegativeSet, mine_hard_negatives, weak_negatives
-
-    if not (weak or hard):
-        raise DataError("Choose weak negatives, hard negatives or both.")
-    parts = []
-    if hard:
-        parts.append(mine_hard_negatives(dataset, encoder, split="train", num_negatives=num_negatives,
-                                         range_max=range_max, relative_margin=relative_margin))
-    if weak:
-        parts.append(weak_negatives(dataset, "train", per_positive=num_negatives, seed=seed))
-    negs = NegativeSet.concat(parts) if len(parts) > 1 else parts[0]
+    negs = negatives(dataset, encoder, split="train", num_negatives=num_negatives, hard=hard,
+                     weak=num_negatives if weak else 0, range_max=range_max, relative_margin=relative_margin,
+                     seed=seed)
     negs = apply_exclusions(ws, negs)
     negs.save(negatives_path(ws))
     return negs

@@ -8,14 +8,19 @@ restart lists finished runs again. :class:`JobView` and :class:`RunInfo` are sma
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from explorer.config import Settings, get_settings
 from explorer.errors import StorageError, TrainingError
 from explorer.evaluation.retrieval import RetrievalResult
 from explorer.workspace import DatasetChoice, Workspace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.data.model import Dataset
+    from explorer.data.negatives import NegativeSet
+    from explorer.training.config import TrainConfig
 
 ADAPTER_LEARNING_RATE = 1e-3
 """Learning rate of an adapter when the user leaves it on auto: a linear map trains well with larger steps."""
@@ -141,8 +146,55 @@ def demo_config(method: str = "full") -> dict[str, Any]:
     return params
 
 
+def training_config(dataset: "Dataset", params: "dict[str, Any] | TrainConfig", settings: Settings) -> "TrainConfig":
+    """The configuration a run records and runs with: ``params`` validated and resolved, once, for this dataset
+    under these settings (epoch cap, low-memory losses, public-mode bounds). The CLI and the app both call it,
+    so the same parameters give the same ``config.json`` whichever face started the run.
+
+    Args:
+        dataset: the dataset to train on ("auto" fields depend on it).
+        params: the parameters set (a dict of :class:`~explorer.training.config.TrainConfig` fields, ``None``
+            meaning "auto"), or a TrainConfig.
+        settings: the workspace's settings.
+
+    Raises:
+        TrainingError: an unknown or invalid parameter, more epochs than the settings allow, or unusable data.
+    """
+    from explorer.training.config import TrainConfig
+
+    config = params if isinstance(params, TrainConfig) else TrainConfig.from_dict(
+        {k: v for k, v in params.items() if v is not None})
+    if config.method == "adapter" and config.learning_rate is None:
+        config = replace(config, learning_rate=ADAPTER_LEARNING_RATE)
+    return config.validate(dataset).resolve(dataset, max_epochs=settings.max_epochs, low_memory=settings.low_memory,
+                                            public=settings.public)
+
+
+def train(settings: Settings, dataset: "Dataset", config: "TrainConfig", *, folder: str | Path | None = None,
+          negatives: "NegativeSet | None" = None, report: Any = None, should_stop: Any = None) -> Any:
+    """Run one training job here, in the foreground (the CLI): baseline, mining, training, evaluation.
+
+    Args:
+        settings: whose ``runs_dir`` receives the run folder (unless ``folder`` names it).
+        dataset: train split for training, test split for the before/after evaluation.
+        config: from :func:`training_config`.
+        folder: the run folder to create instead of ``<runs_dir>/<new id>``.
+        negatives: negatives to train with instead of mining them.
+        report, should_stop: progress callback and stop flag (see :mod:`explorer.training.events`).
+
+    Returns:
+        The finished :class:`~explorer.training.runs.Run`.
+    """
+    from explorer.training.execute import execute_run
+    from explorer.training.runs import RunStore
+
+    return execute_run(dataset, config, run_store=RunStore(settings.runs_dir), run_folder=folder, report=report,
+                       should_stop=should_stop, negatives=negatives)
+
+
 def start_training(manager: Any, ws: Workspace, choice: DatasetChoice, params: dict[str, Any]) -> str:
-    """Validate the parameters against the dataset and submit a training job; returns the job id.
+    """Load the workspace's dataset, resolve the parameters (:func:`training_config`) and submit a background
+    training job (in a child process, see :mod:`explorer.training.process`); returns the job id.
 
     The workspace's audited negatives (if any) are passed on, so excluded negatives stay out of training.
 
@@ -150,22 +202,12 @@ def start_training(manager: Any, ws: Workspace, choice: DatasetChoice, params: d
         TrainingError: invalid parameters (e.g. more epochs than this server allows) or unusable data.
     """
     from explorer.pipeline.data import load_dataset, saved_negatives
-    from explorer.training.config import TrainConfig
-
     from explorer.training.execute import submit_run
     from explorer.training.runs import RunStore
 
     settings = ws.settings
     dataset = load_dataset(choice, settings)
-    params = dict(params)
-    if params.get("learning_rate") is None and params.get("method") == "adapter":
-        params["learning_rate"] = ADAPTER_LEARNING_RATE  # TrainConfig's default (3e-5) suits full fine-tunes
-    config = TrainConfig.from_dict({k: v for k, v in params.items() if v is not None})
-    if config.epochs is not None and config.epochs > settings.max_epochs:
-        raise TrainingError(f"epochs={config.epochs} exceeds this server's limit of {settings.max_epochs}; choose fewer.")
-    # Public mode: only bounded-memory settings (training.config.bound_for_public), recorded in the run.
-    config = config.validate(dataset).resolve(dataset, max_epochs=settings.max_epochs, low_memory=settings.low_memory,
-                                              public=settings.public)
+    config = training_config(dataset, params, settings)
     # The audited negatives (exclusions applied) replace the job's own mining; none when switched off.
     negatives = saved_negatives(ws) if config.use_hard_negatives else None
     name = f"{config.method} fine-tune of {config.base_model} on {dataset.name}"

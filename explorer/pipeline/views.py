@@ -26,15 +26,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def compare(dataset: "Dataset", base: "Encoder", tuned: "Encoder", split: str = "test",
             baseline: "RetrievalResult | None" = None, progress: Any = None,
-            names: tuple[str, str] | None = None) -> "Comparison":
+            names: tuple[str, str] | None = None, *, k: int = 100, test: str = "student") -> "Comparison":
     """Model A (the baseline, or any run) vs model B on ``split``, reusing an already computed result of A.
+    The pages and ``python -m explorer compare`` both call it.
 
     Args:
         names: display names of A and B carried by the comparison (default: the encoders' own names).
+        k: passages retrieved per query.
+        test: the paired significance test, "student" or "fisher".
     """
     from explorer.evaluation.compare import compare_encoders
 
-    comp = compare_encoders(dataset, base, tuned, split=split, progress=progress, results=(baseline, None))
+    comp = compare_encoders(dataset, base, tuned, split=split, k=k, progress=progress, results=(baseline, None),
+                            method=test)
     if names:
         comp.name_a, comp.name_b = names
     return comp

@@ -27,7 +27,7 @@ import numpy as np
 
 from explorer.encoders.adapter import AdapterEncoder
 from explorer.errors import TrainingError
-from explorer.training.events import TrainingStopped, check_loss
+from explorer.training.events import ProgressEvent, TrainingStopped, check_loss
 
 if TYPE_CHECKING:
     from explorer.data.model import Dataset
@@ -52,7 +52,7 @@ class AdapterConfig:
 
     Attributes:
         epochs: passes over the training pairs.
-        lr: Adam learning rate.
+        learning_rate: Adam learning rate (the same name as :class:`~explorer.training.config.TrainConfig`'s).
         batch_size: (query, positive) pairs per step; the other positives of a batch are its negatives.
         temperature: softmax temperature of the contrastive loss (0.05 = sentence-transformers' scale 20).
         query_only: adapt queries only, so the corpus keeps its base embeddings and needs no re-embedding.
@@ -67,7 +67,7 @@ class AdapterConfig:
     """
 
     epochs: int = 30
-    lr: float = 1e-3
+    learning_rate: float = 1e-3
     batch_size: int = 64
     temperature: float = 0.05
     query_only: bool = True
@@ -82,7 +82,7 @@ class AdapterConfig:
         """Raise :class:`TrainingError` naming the first setting out of range; returns self."""
         checks = [
             (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
-            (self.lr > 0 and math.isfinite(self.lr), f"lr must be a positive number, got {self.lr}"),
+            (self.learning_rate > 0 and math.isfinite(self.learning_rate), f"learning_rate must be a positive number, got {self.learning_rate}"),
             (self.batch_size >= 2, f"batch_size must be at least 2 (in-batch negatives need two pairs), got {self.batch_size}"),
             (self.temperature > 0, f"temperature must be positive, got {self.temperature}"),
             (self.init in INITS, f"init must be one of {', '.join(INITS)}, got {self.init!r}"),
@@ -99,7 +99,7 @@ def train_adapter(
     dataset: "Dataset",
     base_encoder: "Encoder",
     config: AdapterConfig | None = None,
-    callback: Callable[[dict[str, Any]], None] | None = None,
+    callback: Callable[[ProgressEvent], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     negatives: "NegativeSet | None" = None,
     progress: "ProgressCallback | None" = None,
@@ -110,8 +110,9 @@ def train_adapter(
         dataset: judged queries and corpus; only the "train" split is used.
         base_encoder: the frozen encoder (its cached embeddings are reused).
         config: settings, :class:`AdapterConfig` defaults when None.
-        callback: called after every step with a dict of step, total_steps, epoch (fractional), loss, lr,
-            and "eval" (validation metrics) at the end of each epoch when validating.
+        callback: called after every step with a :class:`~explorer.training.events.ProgressEvent` (phase
+            "training": step, total_steps, fractional epoch, loss, lr; at the end of each epoch, when
+            validating, the validation metrics), the same protocol as the full fine-tune's.
         should_stop: polled before every step; when it returns True, :class:`TrainingStopped` is raised.
         negatives: hard (or weak) negatives; their included rows of train queries become extra columns.
         progress: called with (texts embedded, texts total) while the base embeds.
@@ -139,7 +140,7 @@ def train_adapter(
 
 
 def _train(torch: Any, data: "_TrainingData", base_encoder: "Encoder", config: AdapterConfig,
-           callback: Callable[[dict[str, Any]], None] | None, should_stop: Callable[[], bool] | None,
+           callback: Callable[[ProgressEvent], None] | None, should_stop: Callable[[], bool] | None,
            started: float) -> AdapterEncoder:
     """The optimization loop of :func:`train_adapter` (torch passed in: it is imported lazily)."""
     torch_gen = torch.Generator().manual_seed(config.seed)
@@ -151,7 +152,7 @@ def _train(torch: Any, data: "_TrainingData", base_encoder: "Encoder", config: A
     else:
         initial = torch.randn(dim, dim, generator=torch_gen) / math.sqrt(dim)
     weights = initial.clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([weights], lr=config.lr)
+    optimizer = torch.optim.Adam([weights], lr=config.learning_rate)
     rng = np.random.default_rng(config.seed)
 
     n_pairs = len(data.pairs)
@@ -179,17 +180,18 @@ def _train(torch: Any, data: "_TrainingData", base_encoder: "Encoder", config: A
             # A step can overflow the weights with a finite loss; on the last step no later loss would show it.
             check_loss(value if bool(torch.isfinite(weights).all()) else math.nan, step)
             epoch_losses.append(value)
-            event: dict[str, Any] = {"step": step, "total_steps": total, "epoch": step / steps_per_epoch,
-                                     "loss": value, "lr": config.lr}
+            metrics: dict[str, float] = {}
             if start + config.batch_size >= n_pairs:  # last step of the epoch
                 history.append(sum(epoch_losses) / len(epoch_losses))
                 epoch_losses = []
                 if data.val_pairs:
-                    event["eval"] = data.evaluate(weights.detach(), config)
-                    if config.keep_best and (best is None or event["eval"]["val_mrr"] > best[0]):
-                        best = (event["eval"]["val_mrr"], epoch + 1, weights.detach().clone())
+                    metrics = data.evaluate(weights.detach(), config)
+                    if config.keep_best and (best is None or metrics["val_mrr"] > best[0]):
+                        best = (metrics["val_mrr"], epoch + 1, weights.detach().clone())
             if callback is not None:
-                callback(event)
+                callback(ProgressEvent("training", step, total, epoch=step / steps_per_epoch, loss=value,
+                                       lr=config.learning_rate, metrics=metrics,
+                                       message="validation" if metrics else ""))
 
     final = weights.detach()
     if best is not None:

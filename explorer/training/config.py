@@ -258,6 +258,15 @@ class TrainConfig:
             learning_rate=self.learning_rate or (PARTIAL_LEARNING_RATE if partial else DEFAULT_LEARNING_RATE),
         )
 
+    @property
+    def is_resolved(self) -> bool:
+        """Whether the "auto" fields a trainer needs are filled in (as :meth:`resolve` does); a run starts only
+        from a resolved config, so its config.json records what ran."""
+        if self.min_positive_grade is None:
+            return False
+        return self.method == "adapter" or None not in (self.epochs, self.batch_size, self.train_layers,
+                                                         self.learning_rate)
+
     # ------------------------------------------------------------------------------------------ (de)serialise
     def to_dict(self) -> dict[str, Any]:
         """JSON-able parameters."""

@@ -85,12 +85,12 @@ class _Emitter:
         return lambda done, total: self(ProgressEvent(phase, int(done), int(total)))
 
 
-def _resolved(config: TrainConfig, dataset: "Dataset") -> TrainConfig:
-    """``config`` with its auto fields filled in under this server's settings (epoch cap, low-memory mode), validated."""
-    from explorer.config import get_settings
-
-    settings = get_settings()
-    return config.resolve(dataset, settings.max_epochs, settings.low_memory, public=settings.public).validate(dataset)
+def _require_resolved(config: TrainConfig) -> None:
+    """Refuse a config whose "auto" fields are still open: it is resolved once, by the caller
+    (:func:`explorer.pipeline.training_config`, or :meth:`TrainConfig.resolve`), and recorded as it is."""
+    if not config.is_resolved:
+        raise TrainingError("This training configuration is not resolved yet; pass it through "
+                            "explorer.pipeline.training_config (or TrainConfig.resolve) first.")
 
 
 def _check(stop: StopFlag) -> None:
@@ -114,8 +114,8 @@ def execute_run(
 
     Args:
         dataset: train split for training, test split for the before/after evaluation.
-        config: parameters; "auto" fields are resolved and recorded in config.json.
-        run_store: where to create the run (default: the workspace's runs folder).
+        config: the resolved parameters (see :func:`explorer.pipeline.training_config`), recorded in config.json.
+        run_store: where to create the run (required unless ``run`` or ``run_folder`` is given).
         run: an existing (queued) run to fill instead of creating one.
         run_folder: the run folder to create (the CLI's ``--out``) instead of ``<runs>/<new id>``.
         report: receives every ProgressEvent.
@@ -131,8 +131,10 @@ def execute_run(
     stop = should_stop or never_stop
     state = {"shared": False}  # under torchrun, ranks > 0 wait for rank 0's negatives (or its error)
     try:
-        config = _resolved(config, dataset)
-        store = run_store or RunStore()
+        _require_resolved(config)
+        if run is None and run_store is None and run_folder is None:
+            raise TrainingError("execute_run needs a run store, a run or a run folder to write to.")
+        store = run_store or RunStore(Path(run_folder).parent if run_folder is not None else run.path.parent)
         if run is None:
             run = store.create(config, dataset, folder=run_folder, state="running")
         return _execute(run, dataset, config, report or no_report, stop, negatives, base_encoder, state)
@@ -194,7 +196,7 @@ def execute_worker(dataset: "Dataset", config: TrainConfig) -> None:
     """What ranks > 0 do under torchrun: wait for rank 0's negatives, then train alongside it (no files)."""
     from explorer.training.full import train_full
 
-    config = _resolved(config, dataset)
+    _require_resolved(config)
     payload = distributed.broadcast(None)
     if "error" in payload:
         return
@@ -206,7 +208,7 @@ def submit_run(
     dataset: "Dataset",
     config: TrainConfig,
     *,
-    run_store: RunStore | None = None,
+    run_store: RunStore,
     negatives: "NegativeSet | None" = None,
     owner: str | None = None,
     name: str | None = None,
@@ -219,8 +221,8 @@ def submit_run(
     (:mod:`explorer.training.process`), so pages stay quick while it trains; ``in_process=True`` runs
     :func:`execute_run` in the job's thread instead (for encoders that exist only in this process).
     """
-    config = _resolved(config, dataset)
-    store = run_store or RunStore()
+    _require_resolved(config)
+    store = run_store
     run_id = store.new_id(dataset.fingerprint())
 
     if in_process:
@@ -367,9 +369,9 @@ def adapter_config(config: TrainConfig) -> Any:
     from explorer.training.adapter import AdapterConfig
 
     options: dict[str, Any] = {"seed": config.seed, "use_hard_negatives": config.use_hard_negatives}
-    for ours, theirs in (("epochs", "epochs"), ("learning_rate", "lr"), ("batch_size", "batch_size")):
-        if getattr(config, ours) is not None:
-            options[theirs] = getattr(config, ours)
+    for name in ("epochs", "learning_rate", "batch_size"):
+        if getattr(config, name) is not None:
+            options[name] = getattr(config, name)
     options.update(config.adapter)
     try:
         return AdapterConfig(**options).validate()
@@ -381,18 +383,10 @@ def _train_adapter(dataset: "Dataset", config: TrainConfig, base: "Encoder", emi
                    negatives: "NegativeSet | None") -> Any:
     from explorer.training.adapter import train_adapter
 
-    def on_step(info: dict[str, Any]) -> None:
-        metrics = {k: float(v) for k, v in (info.get("eval") or {}).items() if isinstance(v, (int, float))}
-        emit(ProgressEvent(
-            "training", int(info.get("step", 0)), int(info.get("total_steps", 0)), epoch=info.get("epoch"),
-            loss=info.get("loss"), lr=info.get("lr"), metrics=metrics,
-            message="validation" if metrics else "",
-        ))
-
     def on_embed(done: int, total: int) -> None:
         emit(ProgressEvent("training", 0, 0, message=f"embedding training texts: {done}/{total}" if done >= total else ""))
 
-    return train_adapter(dataset, base, adapter_config(config), callback=on_step, should_stop=stop,
+    return train_adapter(dataset, base, adapter_config(config), callback=emit, should_stop=stop,
                          negatives=negatives, progress=on_embed)
 
 

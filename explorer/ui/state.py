@@ -206,7 +206,7 @@ def baseline_result(dataset: Dataset, encoder: Encoder, split: str = "test", pro
     memo = _baselines()
     key = (dataset.fingerprint(), encoder.fingerprint, split)
     if key not in memo:
-        memo[key] = pipeline.baseline_evaluation(dataset, encoder, split, progress=progress)
+        memo[key] = pipeline.evaluate(dataset, encoder, split, progress=progress)
         while len(memo) > 16:  # bounded: oldest first (dicts keep insertion order)
             memo.pop(next(iter(memo)))
     return memo[key]

@@ -28,7 +28,7 @@ def two_runs(tmp_path_factory):
     ws = open_workspace()
     dataset = tiny_dataset()
     store = RunStore(ws.settings.runs_dir)
-    runs = [execute_run(dataset, TrainConfig(method="adapter", base_model="fake", seed=seed, adapter={"epochs": 2}),
+    runs = [execute_run(dataset, TrainConfig(method="adapter", base_model="fake", seed=seed, adapter={"epochs": 2}).resolve(dataset),
                         run_store=store) for seed in (1, 2)]
     yield ws, dataset, runs[0], runs[1]
     mp.undo()

@@ -60,7 +60,7 @@ def make_rotated() -> tuple[Dataset, TableEncoder]:
     return ds, TableEncoder(vectors)
 
 
-FAST = AdapterConfig(epochs=40, lr=0.05, batch_size=12, temperature=0.1)
+FAST = AdapterConfig(epochs=40, learning_rate=0.05, batch_size=12, temperature=0.1)
 
 
 def _test_mrr(ds: Dataset, encoder: Encoder, split: str = "test") -> float:
@@ -78,12 +78,13 @@ _test_mrr.__test__ = False  # a helper, not a test
 
 def test_training_lowers_the_loss_and_learns_the_rotation(rotated):
     ds, base = rotated
-    events: list[dict] = []
+    events: list = []
     adapter = train_adapter(ds, base, FAST, callback=events.append)
     assert isinstance(adapter, AdapterEncoder) and adapter.query_only
-    assert [e["step"] for e in events] == list(range(1, 3 * 40 + 1))
-    assert {"step", "total_steps", "epoch", "loss", "lr"} <= set(events[0]) and events[0]["total_steps"] == 120
-    assert events[-1]["epoch"] == pytest.approx(40.0)
+    assert [e.step for e in events] == list(range(1, 3 * 40 + 1))  # ProgressEvents, as the full fine-tune's
+    assert {e.phase for e in events} == {"training"} and events[0].total_steps == 120
+    assert events[0].loss is not None and events[0].lr == FAST.learning_rate
+    assert events[-1].epoch == pytest.approx(40.0)
     losses = adapter.metadata["epoch_losses"]
     assert losses[-1] < 0.5 * losses[0]
     before, after = _test_mrr(ds, base), _test_mrr(ds, adapter)
@@ -106,7 +107,7 @@ def test_both_sides_learn_to_drop_a_noisy_subspace():
 
 def test_identity_init_starts_from_the_base(rotated):
     ds, base = rotated
-    adapter = train_adapter(ds, base, AdapterConfig(epochs=1, lr=1e-9, batch_size=12))
+    adapter = train_adapter(ds, base, AdapterConfig(epochs=1, learning_rate=1e-9, batch_size=12))
     np.testing.assert_allclose(adapter.weights, np.eye(DIM), atol=1e-6)
     texts = [ds.queries[q] for q in ds.query_ids()]
     np.testing.assert_allclose(adapter.encode(texts, "query"), base.encode(texts, "query"), atol=1e-5)
@@ -114,10 +115,10 @@ def test_identity_init_starts_from_the_base(rotated):
 
 def test_seeded_training_is_deterministic(rotated):
     ds, base = rotated
-    config = AdapterConfig(epochs=3, lr=0.05, batch_size=8, seed=5)
+    config = AdapterConfig(epochs=3, learning_rate=0.05, batch_size=8, seed=5)
     a, b = train_adapter(ds, base, config), train_adapter(ds, base, config)
     np.testing.assert_array_equal(a.weights, b.weights)
-    c = train_adapter(ds, base, AdapterConfig(epochs=3, lr=0.05, batch_size=8, seed=6))
+    c = train_adapter(ds, base, AdapterConfig(epochs=3, learning_rate=0.05, batch_size=8, seed=6))
     assert not np.array_equal(a.weights, c.weights)
 
 
@@ -132,7 +133,7 @@ def test_should_stop_stops_within_one_step(rotated):
 @pytest.mark.parametrize("how", ["huge learning rate", "injected"])
 def test_nan_loss_is_a_training_error(rotated, monkeypatch, how):
     ds, base = rotated
-    config = AdapterConfig(epochs=5, lr=1e30, batch_size=12)
+    config = AdapterConfig(epochs=5, learning_rate=1e30, batch_size=12)
     if how == "injected":
         import torch
 
@@ -150,12 +151,12 @@ def test_nan_loss_is_a_training_error(rotated, monkeypatch, how):
 def test_hard_negatives_and_validation(rotated):
     ds, base = rotated
     negatives = mine_hard_negatives(ds, base, num_negatives=2, relative_margin=None)
-    events: list[dict] = []
+    events: list = []
     config = AdapterConfig(**{**FAST.__dict__, "epochs": 10, "val_fraction": 0.25})
     adapter = train_adapter(ds, base, config, callback=events.append, negatives=negatives)
     meta = adapter.metadata
     assert meta["train_queries"] == 27 and meta["hard_negative_columns"] == 2 * 27
-    evals = [e["eval"] for e in events if "eval" in e]
+    evals = [e.metrics for e in events if e.metrics]
     assert len(evals) == 10 and evals[-1]["val_pairs"] == 9
     assert max(e["val_mrr"] for e in evals) > meta["val_before"]["val_mrr"]
     assert meta["val_best_mrr"] == max(e["val_mrr"] for e in evals)
@@ -167,7 +168,7 @@ def test_hard_negatives_and_validation(rotated):
 def test_bad_settings_and_data_are_training_errors(rotated):
     ds, base = rotated
     with pytest.raises(TrainingError, match="lr must be a positive number"):
-        train_adapter(ds, base, AdapterConfig(lr=0))
+        train_adapter(ds, base, AdapterConfig(learning_rate=0))
     with pytest.raises(TrainingError, match="init must be one of"):
         train_adapter(ds, base, AdapterConfig(init="zeros"))
     only_test = Dataset(ds.name, ds.queries, ds.corpus, ds.qrels, {q: "test" for q in ds.queries})

@@ -17,7 +17,7 @@ from explorer.training.runs import RunStore
 
 def test_full_run_writes_a_complete_folder(tiny_data, tiny_model_dir, tmp_path):
     events = []
-    config = TrainConfig(base_model=tiny_model_dir, epochs=2, batch_size=8)
+    config = TrainConfig(base_model=tiny_model_dir, epochs=2, batch_size=8).resolve(tiny_data)
     run = execute_run(tiny_data, config, run_store=RunStore(tmp_path / "runs"), report=events.append)
 
     assert run.state == "succeeded"
@@ -62,7 +62,7 @@ def test_cancel_marks_the_run_cancelled(tiny_data, tiny_model_dir, tmp_path):
 
     store = RunStore(tmp_path / "runs")
     with pytest.raises(TrainingStopped):
-        execute_run(tiny_data, TrainConfig(base_model=tiny_model_dir, epochs=3, batch_size=4), run_store=store,
+        execute_run(tiny_data, TrainConfig(base_model=tiny_model_dir, epochs=3, batch_size=4).resolve(tiny_data), run_store=store,
                     should_stop=stop_during_training)
     (run,) = store.list()
     assert run.state == "cancelled"
@@ -72,7 +72,7 @@ def test_cancel_marks_the_run_cancelled(tiny_data, tiny_model_dir, tmp_path):
 def test_failure_is_recorded_then_raised(tiny_data, tmp_path):
     store = RunStore(tmp_path / "runs")
     with pytest.raises(ModelError):
-        execute_run(tiny_data, TrainConfig(base_model=str(tmp_path / "no-such-model")), run_store=store)
+        execute_run(tiny_data, TrainConfig(base_model=str(tmp_path / "no-such-model")).resolve(tiny_data), run_store=store)
     (run,) = store.list()
     assert run.state == "failed" and "does not exist" in run.error
 
@@ -80,20 +80,25 @@ def test_failure_is_recorded_then_raised(tiny_data, tmp_path):
 def test_full_fine_tune_needs_a_model_with_weights(tiny_data, tmp_path):
     store = RunStore(tmp_path / "runs")
     with pytest.raises(TrainingError, match="not a sentence-transformers model"):
-        execute_run(tiny_data, TrainConfig(base_model="fake", use_hard_negatives=False), run_store=store)
+        execute_run(tiny_data, TrainConfig(base_model="fake", use_hard_negatives=False).resolve(tiny_data), run_store=store)
     assert store.list()[0].state == "failed"
 
 
 def test_bad_config_fails_before_any_folder(tiny_data, tmp_path):
+    from explorer import pipeline
+    from explorer.config import Settings
+
     store = RunStore(tmp_path / "runs")
     with pytest.raises(TrainingError, match="batch_size"):
-        execute_run(tiny_data, TrainConfig(batch_size=1), run_store=store)
+        pipeline.training_config(tiny_data, {"batch_size": 1}, Settings(home=tmp_path))
+    with pytest.raises(TrainingError, match="not resolved"):  # "auto" fields still open: resolved once, before
+        execute_run(tiny_data, TrainConfig(), run_store=store)
     assert store.list() == []
 
 
 def test_adapter_run_on_the_fake_encoder(tiny_data, tmp_path):
     store = RunStore(tmp_path / "runs")
-    config = TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 3})
+    config = TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 3}).resolve(tiny_data)
     run = execute_run(tiny_data, config, run_store=store)
     assert run.state == "succeeded" and (run.path / "adapter").is_dir() and not (run.path / "model").exists()
     assert json.loads((run.path / "config.json").read_text())["base_model"] == "fake"
@@ -108,7 +113,7 @@ def test_adapter_run_on_the_fake_encoder(tiny_data, tmp_path):
 def test_submit_run_through_the_manager(tiny_data, tmp_path):
     store = RunStore(tmp_path / "runs")
     manager = JobManager(max_concurrent=1)
-    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 2}),
+    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 2}).resolve(tiny_data),
                      run_store=store, owner="ws")
     snap = manager.wait(job, timeout=60)
     assert snap.status == "succeeded", snap.error

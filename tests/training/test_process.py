@@ -35,7 +35,7 @@ def _running_child(store: RunStore, snap_id: str, manager: JobManager, timeout: 
 def test_a_child_trains_at_lower_priority_and_reports_its_events(tiny_data, tmp_path):
     store = RunStore(tmp_path / "runs")
     manager = JobManager(max_concurrent=1)
-    job = submit_run(manager, tiny_data, LONG, run_store=store)
+    job = submit_run(manager, tiny_data, LONG.resolve(tiny_data), run_store=store)
     child = _running_child(store, job, manager)
     assert child.pid != os.getpid()
     assert child.nice() >= os.getpriority(os.PRIO_PROCESS, 0) + NICE or child.nice() == 19
@@ -52,7 +52,7 @@ def test_a_child_trains_at_lower_priority_and_reports_its_events(tiny_data, tmp_
 def test_the_time_limit_fails_the_run_with_its_message(tiny_data, tmp_path):
     store = RunStore(tmp_path / "runs")
     manager = JobManager(max_concurrent=1, time_limit=8)
-    job = submit_run(manager, tiny_data, LONG, run_store=store)
+    job = submit_run(manager, tiny_data, LONG.resolve(tiny_data), run_store=store)
     snap = manager.wait(job, timeout=120)
     assert snap.status == "failed" and "limit" in snap.error
     run = store.get(snap.run_id)
@@ -63,7 +63,7 @@ def test_the_time_limit_fails_the_run_with_its_message(tiny_data, tmp_path):
 def test_a_killed_child_fails_the_job_and_the_run_with_the_reason(tiny_data, tmp_path):
     store = RunStore(tmp_path / "runs")
     manager = JobManager(max_concurrent=1)
-    job = submit_run(manager, tiny_data, LONG, run_store=store)
+    job = submit_run(manager, tiny_data, LONG.resolve(tiny_data), run_store=store)
     child = _running_child(store, job, manager)
     os.kill(child.pid, signal.SIGKILL)
     snap = manager.wait(job, timeout=60)
@@ -78,7 +78,7 @@ def test_a_killed_child_fails_the_job_and_the_run_with_the_reason(tiny_data, tmp
 def test_a_successful_child_leaves_only_the_run_folder(tiny_data, tmp_path):
     store = RunStore(tmp_path / "runs")
     manager = JobManager(max_concurrent=1)
-    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 2}),
+    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 2}).resolve(tiny_data),
                      run_store=store)
     snap = manager.wait(job, timeout=120)
     assert snap.status == "succeeded", snap.error
@@ -90,7 +90,7 @@ def test_a_successful_child_leaves_only_the_run_folder(tiny_data, tmp_path):
 def test_a_failing_child_reports_the_runs_own_message(tiny_data, tmp_path):
     store = RunStore(tmp_path / "runs")
     manager = JobManager(max_concurrent=1)
-    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="no-such-encoder-xyz"),
+    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="no-such-encoder-xyz").resolve(tiny_data),
                      run_store=store)
     snap = manager.wait(job, timeout=120)
     assert snap.status == "failed" and "no-such-encoder-xyz" in snap.error
@@ -129,7 +129,7 @@ def test_the_child_finds_the_package_from_any_working_directory(tiny_data, tmp_p
     monkeypatch.chdir(tmp_path)  # a server started elsewhere: ``streamlit run /path/to/app.py``
     store = RunStore(tmp_path / "runs")
     manager = JobManager(max_concurrent=1)
-    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 1}),
+    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 1}).resolve(tiny_data),
                      run_store=store)
     snap = manager.wait(job, timeout=120)
     assert snap.status == "succeeded", snap.error
