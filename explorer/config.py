@@ -1,7 +1,11 @@
 """The one place that reads environment variables and decides default paths and limits.
 
-Everything else asks :func:`get_settings` instead of reading ``os.environ`` itself, so a test can point the
-whole library at a temporary folder by setting ``EXPLORER_HOME`` (or by passing a :class:`Settings`).
+Nothing else reads ``os.environ`` for these, so a test can point the whole library at a temporary folder by
+setting ``EXPLORER_HOME`` (or by passing a :class:`Settings`). :func:`get_settings` gives the *server's*
+settings; a function that works on a visitor's data takes the workspace's settings (or its paths) from its
+caller instead, and where it keeps a fallback for the command line it asks :func:`settings_for`, which refuses
+in public mode. The few server-wide reads of :func:`get_settings` (device, bfloat16, the shared embedding
+cache, where workspaces live) are listed with their reason in ``tests/test_settings_rule.py``.
 
 Environment variables:
     EXPLORER_HOME: root folder for runs, caches and vector stores (default ``./workspace``).

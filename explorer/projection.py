@@ -19,8 +19,12 @@ Too few points: UMAP needs at least :data:`MIN_POINTS` ["umap"] points and t-SNE
 neighbourhood graphs are meaningless below that), PCA ``n_components`` points; below that a
 :class:`~explorer.errors.DataError` says so and suggests PCA, rather than silently drawing another method.
 
-Results are cached by (SHA-256 of the embedding bytes, method, resolved parameters): in memory (LRU) and on
-disk under ``get_settings().projection_cache_dir`` as .npz written atomically. UMAP runs under
+Results are cached by (SHA-256 of the embedding bytes, method, resolved parameters): in memory (LRU) and,
+when the caller names a folder (``cache_dir``: the workspace's ``Settings.projection_cache_dir``), on disk
+there as .npz written atomically. Nothing here reads the server's settings: a projection of a visitor's
+embeddings is cached in that visitor's workspace or on no disk at all, and the workspace clean-up removes it
+with the workspace. The memory cache is shared; it is keyed by the embeddings themselves, so a hit only
+returns what the caller could compute from what it already holds. UMAP runs under
 :data:`NUMBA_LOCK` because numba aborts the process when two threads launch its parallel kernels at once;
 ranx metrics take the same lock.
 """
@@ -32,6 +36,7 @@ import json
 import os
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -132,17 +137,16 @@ def _key(arrays: tuple[np.ndarray, ...], method: str, n_components: int, seed: i
     return h.hexdigest()[:32]
 
 
-def _cached(key: str, compute: Any, use_cache: bool) -> tuple[np.ndarray, ...]:
-    """Look up memory, then disk; else compute, store both. Returns copies the caller may modify."""
-    from explorer.config import get_settings
-
+def _cached(key: str, compute: Any, use_cache: bool, cache_dir: Path | str | None) -> tuple[np.ndarray, ...]:
+    """Look up memory, then ``cache_dir`` (when given); else compute, store both. Returns copies the caller
+    may modify."""
     if use_cache:
         found = _MEMORY.get(key)
         if found is not None:
             return tuple(a.copy() for a in found)
-    path = get_settings().projection_cache_dir / f"{key}.npz"
+    path = Path(cache_dir) / f"{key}.npz" if use_cache and cache_dir is not None else None
     arrays: tuple[np.ndarray, ...] | None = None
-    if use_cache and path.is_file():
+    if path is not None and path.is_file():
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = tuple(data[f"a{i}"] for i in range(len(data.files)))
@@ -151,7 +155,7 @@ def _cached(key: str, compute: Any, use_cache: bool) -> tuple[np.ndarray, ...]:
             arrays = None  # a damaged file is recomputed and overwritten
     if arrays is None:
         arrays = tuple(np.asarray(a, dtype=np.float32) for a in compute())
-        if use_cache:
+        if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(f".{uuid.uuid4().hex}.tmp")
@@ -166,7 +170,7 @@ def _cached(key: str, compute: Any, use_cache: bool) -> tuple[np.ndarray, ...]:
 
 
 def project(embeddings: np.ndarray, method: str = "pca", n_components: int = 2, seed: int = 0,
-            use_cache: bool = True, **params: Any) -> np.ndarray:
+            use_cache: bool = True, *, cache_dir: Path | str | None = None, **params: Any) -> np.ndarray:
     """Project embeddings to 2 or 3 dimensions.
 
     Args:
@@ -174,7 +178,9 @@ def project(embeddings: np.ndarray, method: str = "pca", n_components: int = 2, 
         method: "pca", "umap" or "tsne".
         n_components: 2 or 3.
         seed: random seed (same input and seed, same output).
-        use_cache: read and write the memory and disk caches.
+        use_cache: read and write the memory cache, and the disk cache when ``cache_dir`` is given.
+        cache_dir: the folder of the disk cache: the workspace's ``Settings.projection_cache_dir``
+            (None: memory only; the server's folder is never used for a visitor's embeddings).
         **params: reducer parameters: UMAP n_neighbors (15), min_dist (0.1), metric ("cosine"),
             low_memory (True); t-SNE perplexity (30, lowered to (n - 1) / 3 for small n), metric
             ("cosine"), max_iter (500: half sklearn's default, for speed on 2 CPUs).
@@ -189,7 +195,7 @@ def project(embeddings: np.ndarray, method: str = "pca", n_components: int = 2, 
     x = _as_matrix(embeddings)
     resolved = _resolve(method, n_components, len(x), params)
     key = _key((x,), method, n_components, seed, resolved, "single")
-    return _cached(key, lambda: (_reduce(x, method, n_components, seed, resolved),), use_cache)[0]
+    return _cached(key, lambda: (_reduce(x, method, n_components, seed, resolved),), use_cache, cache_dir)[0]
 
 
 def _procrustes_onto(moving: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -206,14 +212,15 @@ def _procrustes_onto(moving: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def project_aligned(before: np.ndarray, after: np.ndarray, method: str = "pca", n_components: int = 2,
-                    seed: int = 0, use_cache: bool = True, **params: Any) -> tuple[np.ndarray, np.ndarray]:
+                    seed: int = 0, use_cache: bool = True, *, cache_dir: Path | str | None = None,
+                    **params: Any) -> tuple[np.ndarray, np.ndarray]:
     """Project the same points before and after fine-tuning into one shared 2D/3D space.
 
     Args:
         before: (n, dim) embeddings under the baseline encoder.
         after: (n, dim') embeddings of the same n points, in the same order, under the tuned encoder
             (dim' must equal dim for PCA and UMAP, which can only fit both together).
-        method, n_components, seed, use_cache, **params: as in :func:`project`.
+        method, n_components, seed, use_cache, cache_dir, **params: as in :func:`project`.
 
     Returns:
         (before coordinates, after coordinates), each float32 (n, n_components). A point whose embedding
@@ -234,7 +241,7 @@ def project_aligned(before: np.ndarray, after: np.ndarray, method: str = "pca", 
         # Float noise (a re-normalization, a bf16 round trip) must not make an unchanged point "move".
         a = np.where(np.all(np.abs(a - b) <= _SAME, axis=1, keepdims=True), b, a)
         if np.array_equal(a, b):  # nothing changed: one projection serves both, coordinates coincide
-            single = project(b, method, n_components, seed, use_cache, **params)
+            single = project(b, method, n_components, seed, use_cache, cache_dir=cache_dir, **params)
             return single, single.copy()
     # Keyed on the caller's parameters, not the resolved ones: resolving needs the distinct-row count, a
     # sort of all 2n rows that would make every cached re-render pay seconds on large inputs.
@@ -252,12 +259,12 @@ def project_aligned(before: np.ndarray, after: np.ndarray, method: str = "pca", 
         second = _reduce(a, method, n_components, seed, resolved, init=first)
         return first, _procrustes_onto(second, first)
 
-    out = _cached(key, compute, use_cache)
+    out = _cached(key, compute, use_cache, cache_dir)
     return out[0], out[1]
 
 
 def project_frames(frames: list[np.ndarray], method: str = "pca", n_components: int = 2, seed: int = 0,
-                   use_cache: bool = True, **params: Any) -> list[np.ndarray]:
+                   use_cache: bool = True, *, cache_dir: Path | str | None = None, **params: Any) -> list[np.ndarray]:
     """Project several snapshots of the same points (baseline, checkpoints..., final) into one space.
 
     The generalization of :func:`project_aligned`'s joint fit to any number of frames: one reducer is fitted
@@ -267,7 +274,7 @@ def project_frames(frames: list[np.ndarray], method: str = "pca", n_components: 
 
     Args:
         frames: (n, dim) arrays of the same n points in the same order, all of the same width.
-        method, n_components, seed, use_cache, **params: as in :func:`project`.
+        method, n_components, seed, use_cache, cache_dir, **params: as in :func:`project`.
 
     Returns:
         One float32 (n, n_components) array per frame.
@@ -292,7 +299,7 @@ def project_frames(frames: list[np.ndarray], method: str = "pca", n_components: 
         coords = _reduce(distinct, method, n_components, seed, resolved)[inverse.ravel()]
         return tuple(coords[i * n:(i + 1) * n] for i in range(len(mats)))
 
-    return list(_cached(key, compute, use_cache))
+    return list(_cached(key, compute, use_cache, cache_dir))
 
 
 def clear_memory_cache() -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from explorer import _sqlite
-from explorer.config import Settings, get_settings
+from explorer.config import Settings, settings_for
 from explorer.errors import StorageError
 
 if TYPE_CHECKING:
@@ -54,13 +54,17 @@ class VectorStore:
     """Passage vectors of (dataset, encoder) pairs in chromadb, on disk or on a Chroma server.
 
     Args:
-        settings: where the on-disk store lives (``settings.store_dir``) or which server to use
-            (``settings.chroma_host`` / ``chroma_port``); the current settings by default.
+        settings: the workspace's settings: where the on-disk store lives (``settings.store_dir``) or which
+            server to use (``settings.chroma_host`` / ``chroma_port``). Locally the current settings when
+            None; in public mode they must be given (a visitor's vectors never go to the server's folder).
         client: a chromadb client to use instead (tests, notebooks).
+
+    Raises:
+        WorkspaceRequiredError: public mode and no ``settings`` given.
     """
 
     def __init__(self, settings: Settings | None = None, *, client: Any | None = None) -> None:
-        self.settings = settings or get_settings()
+        self.settings = settings_for(settings, "open the vector store")
         self._client = client
         self._lock = threading.RLock()
 

@@ -1,6 +1,6 @@
 """Workspaces: where one visitor's dataset choice, excluded negatives and runs live.
 
-Locally there is one shared workspace (``get_settings().home``). In public mode every visitor gets a private
+Locally there is one shared workspace (the server's ``home``). In public mode every visitor gets a private
 workspace id (the UI keeps it in the page URL), whose settings come from
 :meth:`explorer.config.Settings.for_workspace`, so two visitors never see each other's uploads or runs.
 
@@ -28,6 +28,17 @@ from explorer.storage import write_json_atomic
 CURRENT_FILE = "current.json"
 EXCLUDED_FILE = "excluded_negatives.json"
 NEGATIVES_FILE = "negatives.jsonl"
+
+
+def server_settings(settings: Settings | None = None) -> Settings:
+    """The settings workspaces are derived from: ``settings`` when given, else the server's.
+
+    Server-wide by nature: they say where every workspace lives (``home/workspaces``) and the limits each
+    inherits. A visitor's own paths are never these: :func:`open_workspace` derives them with
+    :meth:`~explorer.config.Settings.for_workspace` in public mode, and refuses to open a public workspace
+    without an id.
+    """
+    return settings if settings is not None else get_settings()
 
 
 def new_workspace_id() -> str:
@@ -171,7 +182,7 @@ def open_workspace(workspace_id: str | None = None, settings: Settings | None = 
 
     Args:
         workspace_id: the visitor's id in public mode; ignored (one shared workspace) when not public.
-        settings: base settings (default :func:`get_settings`).
+        settings: the server's settings the workspace is derived from (default: :func:`server_settings`).
 
     Returns:
         A :class:`Workspace` whose folder exists.
@@ -179,7 +190,7 @@ def open_workspace(workspace_id: str | None = None, settings: Settings | None = 
     Raises:
         ValueError: public mode without an id, or an id with characters other than letters, digits, dashes.
     """
-    base = settings or get_settings()
+    base = server_settings(settings)
     if not base.public:
         ws = Workspace(id="local", settings=base)
     else:
@@ -212,25 +223,26 @@ def cleanup_workspaces(max_age_hours: float | None = None, settings: Settings | 
     (the job manager's, which knows queued jobs before their run folder exists) or found as an active run
     in its runs folder. "Used" is the newest modification time of the folder, its files and its runs'
     status files (a running job's heartbeat counts), so a recent visit or a job's progress keeps it.
-    Projections in the shared projection cache unused for as long are removed too (they are keyed by the
-    embeddings' hash, so they cannot be traced to a workspace; age is what is left).
+    Projections unused for as long are removed too, from the kept workspaces' projection caches and from
+    the server's own projection folder.
 
     Args:
         max_age_hours: age limit (default ``settings.workspace_ttl_hours``).
-        settings: base settings (default :func:`get_settings`).
+        settings: the server's settings (default: :func:`server_settings`).
         active_owners: workspace ids with a queued or running job.
 
     Returns:
         The ids of the removed workspaces.
     """
-    base = settings or get_settings()
+    base = server_settings(settings)
     hours = base.workspace_ttl_hours if max_age_hours is None else max_age_hours
     if hours < 0:
         raise ValueError(f"max_age_hours must be >= 0, got {hours}")
     root = base.home / "workspaces"
+    cutoff = time.time() - hours * 3600
+    _prune_projection_cache(base.projection_cache_dir, cutoff)
     if not root.is_dir():
         return []
-    cutoff = time.time() - hours * 3600
     removed = []
     for folder in root.iterdir():
         if not folder.is_dir() or folder.name in active_owners:
@@ -243,14 +255,18 @@ def cleanup_workspaces(max_age_hours: float | None = None, settings: Settings | 
         if newest < cutoff and not _has_active_run(folder, base):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder.name)
-    _prune_projection_cache(base, cutoff)
+        else:
+            _prune_projection_cache(folder / base.projection_cache_dir.relative_to(base.home), cutoff)
     return sorted(removed)
 
 
-def _prune_projection_cache(settings: Settings, cutoff: float) -> None:
-    """Remove shared projection-cache files not used since ``cutoff`` (explorer.projection touches on read)."""
-    folder = settings.projection_cache_dir
-    if not folder.is_dir():
+def _prune_projection_cache(folder: Path, cutoff: float) -> None:
+    """Remove projection-cache files in ``folder`` not used since ``cutoff`` (explorer.projection touches on
+    read). The folder keeps its modification time: pruning is not a visit, so it must not postpone the
+    workspace's own clean-up."""
+    try:
+        before = folder.stat()
+    except OSError:
         return
     for path in folder.glob("*.npz"):
         try:
@@ -258,3 +274,7 @@ def _prune_projection_cache(settings: Settings, cutoff: float) -> None:
                 path.unlink(missing_ok=True)
         except OSError:
             continue
+    try:
+        os.utime(folder, ns=(before.st_atime_ns, before.st_mtime_ns))
+    except OSError:
+        pass

@@ -107,7 +107,8 @@ def test_procrustes_undoes_rotation_scale_and_shift():
     np.testing.assert_allclose(_procrustes_onto(moving, target), target, atol=1e-9)
 
 
-def test_cache_hit_skips_recomputation_memory_and_disk(monkeypatch):
+def test_cache_hit_skips_recomputation_memory_and_disk(monkeypatch, tmp_path):
+    folder = tmp_path / "projections"
     calls = []
     real = projection._reduce
 
@@ -117,13 +118,13 @@ def test_cache_hit_skips_recomputation_memory_and_disk(monkeypatch):
 
     monkeypatch.setattr(projection, "_reduce", counting)
     x = _points()
-    first = project(x, method="pca", seed=0)
+    first = project(x, method="pca", seed=0, cache_dir=folder)
     first[0, 0] = 99.0  # callers get copies: mutating one must not poison the cache
-    again = project(x, method="pca", seed=0)
+    again = project(x, method="pca", seed=0, cache_dir=folder)
     assert len(calls) == 1 and again[0, 0] != 99.0
-    assert list(get_settings().projection_cache_dir.glob("*.npz"))
+    assert list(folder.glob("*.npz"))
     projection.clear_memory_cache()
-    from_disk = project(x, method="pca", seed=0)
+    from_disk = project(x, method="pca", seed=0, cache_dir=folder)
     assert len(calls) == 1
     np.testing.assert_array_equal(from_disk, again)
     project(x, method="pca", seed=1)
@@ -162,3 +163,27 @@ def test_frames_share_one_space_and_unchanged_points_stay_put():
         assert not np.allclose(coords[0][:10], coords[1][:10])
     with pytest.raises(ValueError, match="same shape"):
         project_frames([base, base[:5]])
+
+
+def test_projections_are_cached_in_the_callers_folder_never_the_servers(monkeypatch, explorer_home):
+    """Public mode: a visitor's projection lands in that visitor's workspace; none goes to <home>/projections."""
+    from explorer.workspace import new_workspace_id, open_workspace
+
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    ws = open_workspace(new_workspace_id())
+    x = _points()
+    y = _moved(x, slice(0, 4))
+    project(x, method="pca", cache_dir=ws.settings.projection_cache_dir)
+    project_aligned(x, y, cache_dir=ws.settings.projection_cache_dir)
+    projection.project_frames([x, y], cache_dir=ws.settings.projection_cache_dir)
+    assert len(list(ws.settings.projection_cache_dir.glob("*.npz"))) == 3
+    assert ws.settings.projection_cache_dir.is_relative_to(ws.folder)
+    assert not get_settings().projection_cache_dir.exists()
+
+
+def test_without_a_folder_projections_stay_in_memory(monkeypatch, explorer_home):
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    x = _points()
+    first = project(x, method="pca")
+    np.testing.assert_array_equal(project(x, method="pca"), first)  # served from memory
+    assert not list(explorer_home.rglob("*.npz"))

@@ -182,6 +182,23 @@ def test_an_unusable_folder_or_server_is_a_storage_error(monkeypatch, encoder):
         VectorStore().list_collections()
 
 
+
+def test_public_mode_needs_the_workspace_and_keeps_its_vectors_there(monkeypatch, encoder):
+    from explorer.config import WorkspaceRequiredError
+    from explorer.workspace import new_workspace_id, open_workspace
+
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    with pytest.raises(WorkspaceRequiredError, match="vector store"):
+        VectorStore()
+    ws = open_workspace(new_workspace_id())
+    store = VectorStore(ws.settings)
+    try:
+        store.ensure_index(dataset(), encoder)
+    finally:
+        store.close()
+    assert ws.settings.store_dir.is_dir() and ws.settings.store_dir.is_relative_to(ws.folder)
+    assert not get_settings().store_dir.exists()
+
 # ---------------------------------------------------------------------------------------- SQLite swap
 def test_a_new_enough_sqlite_is_left_alone():
     assert _sqlite.ensure_modern_sqlite((3, 0, 0)) is False

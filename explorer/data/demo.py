@@ -30,11 +30,14 @@ def load_demo(*, name: str | None = None) -> Dataset:
         DataError: the demo files are missing (a broken installation).
     """
     from explorer.data.beir import load_beir
+    from explorer.data.limits import Limits
 
     if not demo_available():
         raise DataError(
             f"The bundled demo data is missing from {DEMO_DIR}; reinstall the explorer, or load another dataset."
         )
-    ds = load_beir(DEMO_DIR, name=name or DEMO_NAME)
+    # The demo ships with the package, the same for every visitor: the library's default caps, which it fits
+    # well within, rather than a workspace's.
+    ds = load_beir(DEMO_DIR, name=name or DEMO_NAME, limits=Limits())
     ds.source = DEMO_NAME
     return ds

@@ -89,10 +89,14 @@ class Limits:
 
 
 def resolve_limits(limits: Limits | None, max_bytes: int | None = None) -> Limits:
-    """``limits`` as given (with ``max_bytes`` overriding the file size), else the server's settings' caps.
+    """``limits`` as given (with ``max_bytes`` overriding the file size), else the local settings' caps.
 
-    Loaders take ``limits`` as an argument; the pipeline passes the workspace's in public mode, so the
-    fallback to the server settings only serves the CLI and notebooks.
+    Loaders take ``limits`` as an argument; the pipeline passes the workspace's. The fallback serves the CLI
+    and notebooks only: it goes through :func:`explorer.config.settings_for`, so in public mode a loader
+    called without limits raises instead of applying caps that are not the visitor's.
+
+    Raises:
+        WorkspaceRequiredError: public mode and no ``limits`` given.
     """
     if limits is not None:
         if max_bytes is not None and max_bytes != limits.max_bytes:
@@ -100,9 +104,9 @@ def resolve_limits(limits: Limits | None, max_bytes: int | None = None) -> Limit
 
             return replace(limits, max_bytes=int(max_bytes))
         return limits
-    from explorer.config import get_settings
+    from explorer.config import settings_for
 
-    return Limits.from_settings(get_settings(), max_bytes)
+    return Limits.from_settings(settings_for(None, "apply a dataset's size limits"), max_bytes)
 
 
 def _check_count(count: int, limit: int, noun: str, label: str, where: str, sample: str, variable: str) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Union
 
-from explorer.config import get_settings
+from explorer.config import settings_for
 from explorer.data.limits import Limits, resolve_limits
 from explorer.data.model import Dataset
 from explorer.errors import DataError
@@ -25,12 +25,20 @@ Source = Union[str, Path, bytes, bytearray, memoryview, IO[bytes]]
 
 
 def limit_bytes(max_bytes: int | None = None) -> int:
-    """The size limit in bytes: ``max_bytes`` when given, else the configured ``max_upload_mb``."""
+    """The size limit in bytes: ``max_bytes`` when given, else the local settings' ``max_upload_mb``.
+
+    Callers that read a visitor's file pass the workspace's limit (``Limits.max_bytes``); the fallback serves
+    the CLI and notebooks and, through :func:`explorer.config.settings_for`, raises in public mode.
+
+    Raises:
+        ValueError: ``max_bytes`` is not positive.
+        WorkspaceRequiredError: public mode and no ``max_bytes`` given.
+    """
     if max_bytes is not None:
         if max_bytes <= 0:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}.")
         return int(max_bytes)
-    return int(get_settings().max_upload_mb * 1024 * 1024)
+    return int(settings_for(None, "check an upload's size").max_upload_mb * 1024 * 1024)
 
 
 def human_size(n: float) -> str:

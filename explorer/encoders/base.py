@@ -36,13 +36,18 @@ DEFAULT_CACHE = DefaultCache()
 
 
 def resolve_cache_dir(cache_dir: "Path | str | None | DefaultCache") -> Path | None:
-    """The cache folder an encoder argument means: the settings' one for :data:`DEFAULT_CACHE` (inside a
-    private workspace, the shared cache), None for no cache, else the given folder."""
+    """The cache folder an encoder argument means: the server's embedding cache for :data:`DEFAULT_CACHE`,
+    None for no cache, else the given folder.
+
+    The embedding cache is server-wide by design: it is keyed by the encoder's fingerprint and the text's
+    hash, so an entry reveals nothing a visitor could not compute, and every workspace shares it
+    (:meth:`explorer.config.Settings.for_workspace` points a workspace's ``shared_cache`` at the same folder)
+    to spare the machine's CPUs. So the server's settings are the right ones here, with or without a workspace.
+    """
     if isinstance(cache_dir, DefaultCache):
         from explorer.config import get_settings
 
-        settings = get_settings()
-        return Path(settings.extra.get("shared_cache") or settings.cache_dir)
+        return get_settings().cache_dir
     return Path(cache_dir) if cache_dir is not None else None
 
 

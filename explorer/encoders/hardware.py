@@ -6,7 +6,8 @@ AVX2, such as most cloud VMs and Streamlit Community Cloud) PyTorch emulates bf1
 MiniLM about six times *slower*, so it must stay off there. The decision reads ``/proc/cpuinfo`` flags
 (Linux); when they cannot be read the answer is the safe one, fp32.
 
-``EXPLORER_DEVICE`` and ``EXPLORER_BF16`` (see :mod:`explorer.config`) override both decisions.
+``EXPLORER_DEVICE`` and ``EXPLORER_BF16`` (see :mod:`explorer.config`) override both decisions. They are
+server-wide settings (the machine's hardware, the same for every visitor), read in :func:`_machine_settings`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,18 @@ import functools
 import sys
 from pathlib import Path
 
-from explorer.config import get_settings
+from explorer.config import Settings, get_settings
 from explorer.errors import ModelError
 
 CPUINFO = Path("/proc/cpuinfo")
 BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 DEVICES = ("cpu", "cuda", "mps")
+
+
+def _machine_settings() -> Settings:
+    """The server's settings, for ``device`` and ``bf16`` only: they describe this machine, not a visitor's
+    data, so no workspace is involved."""
+    return get_settings()
 
 
 def read_cpuinfo() -> str | None:
@@ -85,7 +92,7 @@ def pick_device(preferred: str | None = None) -> str:
     Raises:
         ModelError: a device was asked for that this machine does not have, or is unknown.
     """
-    choice = (preferred or get_settings().device or "auto").strip().lower()
+    choice = (preferred or _machine_settings().device or "auto").strip().lower()
     if choice == "auto":
         return "cuda" if _cuda_available() else "cpu"
     base = choice.split(":", 1)[0]
@@ -113,7 +120,7 @@ def use_bf16(device: str) -> bool:
     ``EXPLORER_BF16=1``/``0`` forces the answer; otherwise it is True on a CUDA GPU with bf16 support and
     on a CPU with native bf16 (AMX / AVX512-BF16), and False everywhere else (AVX2-only CPUs, MPS).
     """
-    forced = get_settings().bf16
+    forced = _machine_settings().bf16
     if forced is not None:
         return forced
     base = device.split(":", 1)[0].lower()

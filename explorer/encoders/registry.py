@@ -10,8 +10,15 @@ Specs, tried in this order:
   for a full fine-tune or ``adapter/`` for an adapter over the base model named in ``config.json``).
 - a local model folder, else a Hugging Face hub id.
 
-Encoders are kept per (spec, device, cache folder) for the life of the process, so the app and the CLI never
-load the same model twice; a model folder that changed on disk is loaded afresh.
+Encoders are kept per (spec, device, cache folder, run folder) for the life of the process, so the app and the
+CLI never load the same model twice; a model folder that changed on disk is loaded afresh.
+
+Run ids are a visitor's data: they are looked up in the runs folder of the settings the caller passes (the
+workspace's). Without settings, locally the local runs folder is used; in public mode a bare name is never
+looked up among runs, and a ``run:<id>`` spec raises
+:class:`~explorer.config.WorkspaceRequiredError`. The embedding cache folder, ``EXPLORER_ENCODER`` and the
+bfloat16 switch are server-wide (every workspace's settings carry the server's values); without settings they
+come from :func:`_server_settings`.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import os
 import threading
 from pathlib import Path
 
-from explorer.config import Settings, get_settings
+from explorer.config import Settings, WorkspaceRequiredError, get_settings, settings_for
 from explorer.encoders.base import Encoder
 from explorer.errors import ModelError
 
@@ -42,36 +49,56 @@ def load_encoder(spec: str, *, settings: Settings | None = None, device: str | N
 
     Args:
         spec: "minilm", "fake", "openai:<model>", a run folder or id, a model folder or a hub id.
-        settings: paths and overrides; the current :func:`~explorer.config.get_settings` by default.
+        settings: the workspace's settings (its runs folder resolves run ids); see the module docstring for
+            what happens without them.
         device: "cpu" / "cuda" for model encoders; None picks one.
         api_key: OpenAI key for "openai:" specs (the app passes its Streamlit secret); by default
             ``OPENAI_API_KEY`` from the environment.
 
     Raises:
         ModelError: the spec names nothing that can be loaded (one line saying what to give instead).
+        WorkspaceRequiredError: a ``run:<id>`` spec in public mode without the workspace's settings.
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ModelError("No encoder given; use 'minilm', a model folder, a training run, 'openai:<model>' or 'fake'.")
-    settings = settings or get_settings()
     spec = spec.strip()
+    server = settings if settings is not None else _server_settings()
+    runs_dir = _runs_dir(settings)
+    run = _run_folder(spec, runs_dir)
     key_id = hashlib.sha256(api_key.encode()).hexdigest() if api_key else None  # never keep the key itself in a key
-    key = (spec, device, _cache_root(settings), settings.encoder_override, _stamp(spec, settings), key_id)
+    key = (spec, device, _cache_root(server), server.encoder_override, str(run or ""), _stamp(run or Path(spec)),
+           key_id)
     with _LOCK:
         found = _ENCODERS.get(key)
     if found is not None:
         return found
-    encoder = _build(spec, settings, device, api_key)
+    encoder = _build(spec, settings, server, run, device, api_key)
     with _LOCK:
         return _ENCODERS.setdefault(key, encoder)
+
+
+def _server_settings() -> Settings:
+    """The server's settings, for the server-wide values only (embedding cache folder, ``EXPLORER_ENCODER``,
+    bfloat16): they are the same in every workspace, so a caller without a workspace may use them."""
+    return get_settings()
+
+
+def _runs_dir(settings: Settings | None) -> Path | None:
+    """Where run ids are looked up: the given settings' runs folder, else the local one; None in public mode
+    without settings (no visitor's run is ever found in the server's folder)."""
+    try:
+        return settings_for(settings, "find a training run by its id").runs_dir
+    except WorkspaceRequiredError:
+        return None
 
 
 def _cache_root(settings: Settings) -> Path:
     return Path(settings.extra.get("shared_cache") or settings.cache_dir)
 
 
-def _stamp(spec: str, settings: Settings) -> tuple:
-    """Sizes and mtimes of a folder spec's files two levels deep, so a rewritten model is reloaded."""
-    folder = _run_folder(spec, settings) or Path(spec).expanduser()
+def _stamp(folder: Path) -> tuple:
+    """Sizes and mtimes of a folder's files two levels deep, so a rewritten model is reloaded."""
+    folder = folder.expanduser()
     if not folder.is_dir():
         return ()
     entries = []
@@ -84,16 +111,21 @@ def _stamp(spec: str, settings: Settings) -> tuple:
     return tuple(sorted(entries))
 
 
-def _run_folder(spec: str, settings: Settings) -> Path | None:
-    """The training run folder a spec names, if it names one."""
+def _run_folder(spec: str, runs_dir: Path | None) -> Path | None:
+    """The training run folder a spec names, if it names one (run ids are looked up in ``runs_dir``)."""
     if spec.startswith("run:"):
-        folder = settings.runs_dir / spec[4:]
+        if runs_dir is None:
+            raise WorkspaceRequiredError(
+                f"Cannot find training run {spec[4:]!r} without a workspace in public mode: pass the visitor's "
+                "workspace settings (Workspace.settings)."
+            )
+        folder = runs_dir / spec[4:]
         if not folder.is_dir():
-            raise ModelError(f"There is no training run {spec[4:]!r} in {settings.runs_dir}; check the run id.")
+            raise ModelError(f"There is no training run {spec[4:]!r} in {runs_dir}; check the run id.")
         return folder
     candidates = [Path(spec).expanduser()]
-    if "/" not in spec and "\\" not in spec and spec not in (".", ".."):
-        candidates.append(settings.runs_dir / spec)
+    if runs_dir is not None and "/" not in spec and "\\" not in spec and spec not in (".", ".."):
+        candidates.append(runs_dir / spec)
     for folder in candidates:
         if (folder / "config.json").is_file() and any((folder / d).is_dir() for d in ("model", "adapter")):
             return folder
@@ -102,17 +134,20 @@ def _run_folder(spec: str, settings: Settings) -> Path | None:
     return None
 
 
-def _build(spec: str, settings: Settings, device: str | None, api_key: str | None = None) -> Encoder:
+def _build(spec: str, settings: Settings | None, server: Settings, run: Path | None, device: str | None,
+           api_key: str | None = None) -> Encoder:
+    """Build the encoder ``spec`` names; ``run`` is the run folder it names (already resolved), ``server``
+    the settings to take the server-wide values from."""
     from explorer.encoders.sentence import SentenceTransformerEncoder, is_bundled_alias
 
-    cache_dir = _cache_root(settings)
+    cache_dir = _cache_root(server)
     lowered = spec.lower()
     if lowered == "fake" or lowered.startswith("fake:"):
         return _fake(spec, cache_dir)
     if is_bundled_alias(spec):
-        if (settings.encoder_override or "").lower() == "fake":
+        if (server.encoder_override or "").lower() == "fake":
             return _fake("fake", cache_dir)
-        return SentenceTransformerEncoder("minilm", device=device, bf16=settings.bf16, cache_dir=cache_dir)
+        return SentenceTransformerEncoder("minilm", device=device, bf16=server.bf16, cache_dir=cache_dir)
     if lowered.startswith("openai:"):
         from explorer.encoders.openai import OpenAIEncoder
 
@@ -120,10 +155,9 @@ def _build(spec: str, settings: Settings, device: str | None, api_key: str | Non
         if not model:
             raise ModelError("'openai:' needs a model name, e.g. 'openai:text-embedding-3-small'.")
         return OpenAIEncoder(model, api_key, cache_dir=cache_dir)
-    run = _run_folder(spec, settings)
     if run is not None:
-        return _load_run(run, settings, device)
-    return SentenceTransformerEncoder(spec, device=device, bf16=settings.bf16, cache_dir=cache_dir)
+        return _load_run(run, settings, server, device)
+    return SentenceTransformerEncoder(spec, device=device, bf16=server.bf16, cache_dir=cache_dir)
 
 
 def _fake(spec: str, cache_dir: Path) -> Encoder:
@@ -138,12 +172,13 @@ def _fake(spec: str, cache_dir: Path) -> Encoder:
         raise ModelError(f"Encoder {spec!r}: {exc}.") from exc
 
 
-def _load_run(run: Path, settings: Settings, device: str | None) -> Encoder:
+def _load_run(run: Path, settings: Settings | None, server: Settings, device: str | None) -> Encoder:
     """The encoder a training run produced: its fine-tuned model, or its adapter over the base model."""
     from explorer.encoders.sentence import SentenceTransformerEncoder
 
     if (run / "model").is_dir():
-        encoder = SentenceTransformerEncoder(str(run / "model"), device=device, bf16=settings.bf16, cache_dir=_cache_root(settings))
+        encoder = SentenceTransformerEncoder(str(run / "model"), device=device, bf16=server.bf16,
+                                             cache_dir=_cache_root(server))
         encoder.name = f"{run.name} (fine-tuned)"
         return encoder
     if not (run / "adapter").is_dir():

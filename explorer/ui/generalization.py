@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from explorer import pipeline
-from explorer.config import get_settings
 from explorer.errors import ExplorerError
 from explorer.ui import charts, state
 from explorer.workspace import DatasetChoice
@@ -35,7 +34,7 @@ def checks_frame(comp: Any, dataset_name: str, checks: list[dict[str, Any]], met
 
 def _choice() -> DatasetChoice | None:
     """The second dataset the user picks (None until it is complete)."""
-    public = get_settings().public
+    public = state.server_settings().public  # a public server never offers server paths, to any visitor
     sources = [s for s in SOURCES if not (public and s == "path")]
     source = st.radio("Second dataset", sources, format_func=SOURCES.get, horizontal=True, key="gen_source",
                       help="Any dataset the models were not trained on. Offline: the demo or a file you upload.")

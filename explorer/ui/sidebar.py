@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.config import get_settings
 from explorer.ui import state, text
 from explorer.ui.jobs import sidebar_jobs
 from explorer.ui.navigation import page_links
@@ -12,8 +11,8 @@ from explorer.ui.navigation import page_links
 
 def draw_sidebar() -> None:
     """Dataset and selected run of this workspace, the limits in public mode, the compact job panel."""
-    settings = get_settings()
     ws = state.workspace()
+    settings = ws.settings  # the limits this visitor works under
     with st.sidebar:
         page_links()
         st.divider()

@@ -9,6 +9,10 @@ that only reads the workspace (Home) paints without importing torch.
 Datasets, encoders and vector-store clients are held in :class:`~explorer.memory.ByteLRU` caches (one each,
 kept in ``st.cache_resource``) bounded by bytes, least recently used out, so the server's memory after many
 visitors who each loaded a dataset and trained a model stays where it was after a few.
+
+Settings are read here and nowhere else in the UI: a visitor's paths and limits are the workspace's
+(``workspace().settings``); what is the same for every visitor (public mode or not, the warm-up delay, the
+job slots, where workspaces live) comes from :func:`server_settings`.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from typing import Any
 import streamlit as st
 
 from explorer import pipeline, workspace_ids
-from explorer.config import get_settings
+from explorer.config import Settings
 from explorer.data.model import Dataset
 from explorer.data.stats import DatasetStats
 from explorer.data.stats import dataset_stats as measure_dataset
 from explorer.encoders.base import Encoder
 from explorer.memory import MB, ByteLRU, dataset_bytes, encoder_bytes
 from explorer.workspace import DatasetChoice, Workspace, cleanup_workspaces, open_workspace
+from explorer.workspace import server_settings as _server_settings
 
 WORKSPACE_PARAM = "ws"
 BASE_ENCODER = "minilm"
@@ -41,6 +46,13 @@ OPEN_STORES = 4
 """Vector-store clients kept open (counted, not measured: chromadb does not report its memory)."""
 
 
+def server_settings() -> Settings:
+    """The server's settings, for server-wide choices only: whether this is the public app (message redaction,
+    which data sources are offered), the warm-up delay, the job manager's slots, the base encoder, and where
+    workspaces live. Never for a visitor's paths or limits: those are ``workspace().settings``."""
+    return _server_settings()
+
+
 def workspace() -> Workspace:
     """The visitor's workspace: the shared local one, or (public mode) the private one named in the URL.
 
@@ -49,9 +61,9 @@ def workspace() -> Workspace:
     written into the URL so a reload or a bookmark finds the same workspace again. So a link can never
     make a visitor work in a workspace whose id someone chose.
     """
-    settings = get_settings()
+    settings = server_settings()
     if not settings.public:
-        return _open_workspace(None)
+        return _open_workspace(None, settings)
     requested = st.query_params.get(WORKSPACE_PARAM)
     own = st.session_state.get("_ws_id")
     if requested and (requested == own or workspace_ids.is_open_workspace(requested, settings)):
@@ -67,27 +79,27 @@ def workspace() -> Workspace:
     if requested != ws_id:
         st.query_params[WORKSPACE_PARAM] = ws_id
     _cleanup_once()
-    return _open_workspace(ws_id)
+    return _open_workspace(ws_id, settings)
 
 
 def workspace_folder() -> Path:
     """The visitor's workspace folder, without creating it (to show paths relative to it in messages)."""
-    settings = get_settings()
+    settings = server_settings()
     ws_id = st.session_state.get("_ws_id")
     if not settings.public:
         return settings.home
     return workspace_ids.workspace_folder(ws_id, settings) if ws_id else settings.home / "workspaces"
 
 
-def _open_workspace(ws_id: str | None) -> Workspace:
+def _open_workspace(ws_id: str | None, settings: Settings) -> Workspace:
     # Not cached: opening is a mkdir + utime, and settings may change between tests in one process.
-    return open_workspace(ws_id)
+    return open_workspace(ws_id, settings)
 
 
 @st.cache_resource(ttl=3600, show_spinner=False)
 def _cleanup_token() -> float:
     """Runs at most once an hour per server: removes workspaces idle past their time to live."""
-    settings = get_settings()
+    settings = server_settings()
     # Workspaces with a queued job have no active run folder yet: the job manager knows them.
     active = {s.owner for s in job_manager().snapshots() if not s.done and s.owner}
     removed = cleanup_workspaces(settings=settings, active_owners=active)
@@ -161,7 +173,7 @@ def _encoder(spec: str, home: str) -> Encoder:
 
 def base_encoder() -> Encoder:
     """The baseline encoder (MiniLM, or the fake when ``EXPLORER_ENCODER=fake``), loaded once."""
-    return _encoder(BASE_ENCODER, str(get_settings().home))
+    return _encoder(BASE_ENCODER, str(server_settings().home))  # the same model for every visitor
 
 
 def run_encoder(run_id: str, ws: Workspace | None = None) -> Encoder:
@@ -174,7 +186,7 @@ def run_encoder(run_id: str, ws: Workspace | None = None) -> Encoder:
 @st.cache_resource(show_spinner=False)
 def job_manager() -> Any:
     """The one job manager of this server (it serializes training jobs across all visitors)."""
-    return pipeline.make_job_manager(get_settings())
+    return pipeline.make_job_manager(server_settings())
 
 
 def set_flash(message: str, kind: str = "success") -> None:

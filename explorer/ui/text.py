@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from explorer.config import get_settings
 from explorer.messages import public_message
+from explorer.ui import state
 
 # Characters with a meaning anywhere in a line, in CommonMark/GFM or in Streamlit's own extensions:
 # links and images ([ ] ( ) !), emphasis (* _ ~), code (`), raw HTML and autolinks (< >), tables (|),
@@ -60,6 +60,9 @@ def message(text: object, workspace_folder: object = None) -> str:
 
 
 def redact(text: object, workspace_folder: object = None) -> str:
-    """``text`` without server paths in public mode (for plain-text sinks such as dataframe cells)."""
+    """``text`` without server paths in public mode (for plain-text sinks such as dataframe cells).
+
+    Public or not is the server's setting (:func:`explorer.ui.state.server_settings`): every visitor of a
+    public server gets redacted messages."""
     shown = str(text)
-    return public_message(shown, workspace_folder) if get_settings().public else shown
+    return public_message(shown, workspace_folder) if state.server_settings().public else shown

@@ -6,7 +6,6 @@ import pandas as pd
 import streamlit as st
 
 from explorer import pipeline
-from explorer.config import get_settings
 from explorer.ui import state, text
 
 LOSS_HELP = {
@@ -21,7 +20,7 @@ EXPORT_FORMATS = {"model": "PyTorch", "onnx": "ONNX", "onnx-int8": "ONNX int8"}
 
 def training_form() -> dict | None:
     """The parameters of a run (defaults suit the demo); returns them when the user presses Start."""
-    settings = get_settings()
+    settings = state.workspace().settings  # the visitor's limits (a workspace inherits the server's)
     with st.form("train_form", border=True):
         c = st.columns(3)
         method = c[0].radio("Method", ["full", "adapter"], key="train_method", horizontal=True,

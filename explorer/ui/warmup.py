@@ -15,7 +15,7 @@ import time
 
 import streamlit as st
 
-from explorer.config import get_settings
+from explorer.ui import state
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ def _import_all(delay: float, modules: tuple[str, ...]) -> None:
 
 def start() -> threading.Thread | None:
     """Start the warm-up thread once per server process, after ``Settings.warmup_delay`` seconds
-    (``EXPLORER_WARMUP``); None when the warm-up is off."""
-    delay = get_settings().warmup_delay
+    (``EXPLORER_WARMUP``, a server-wide setting: one warm-up per process); None when the warm-up is off."""
+    delay = state.server_settings().warmup_delay
     return None if delay is None else _start(delay, MODULES)
 
 

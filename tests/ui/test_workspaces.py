@@ -110,3 +110,18 @@ def test_cleanup_never_removes_a_workspace_with_an_active_job_or_a_recent_visit(
     assert removed == ["idle1"]
     assert spaces["running1"].folder.is_dir() and spaces["queued1"].folder.is_dir() and spaces["visited1"].folder.is_dir()
     assert not (projections / "old.npz").exists() and (projections / "new.npz").exists()
+
+
+def test_cleanup_prunes_old_projections_of_a_kept_workspace_without_keeping_it_alive(monkeypatch):
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    ws = open_workspace("kept1")
+    folder = ws.settings.projection_cache_dir
+    folder.mkdir(parents=True)
+    (folder / "old.npz").write_bytes(b"x")
+    (folder / "new.npz").write_bytes(b"x")
+    long_ago = time.time() - 3 * 86400
+    os.utime(folder / "old.npz", (long_ago, long_ago))
+    os.utime(folder, (long_ago, long_ago))  # an idle projections folder says nothing about the visit
+    assert cleanup_workspaces(max_age_hours=24) == []
+    assert not (folder / "old.npz").exists() and (folder / "new.npz").exists()
+    assert folder.stat().st_mtime < time.time() - 86400
