@@ -25,8 +25,9 @@ with guard.page("Embedding fine-tuning explorer"):
              "opens the comparison when training is done.")
     method = st.radio("Training method", ["full", "adapter"], horizontal=True, key="demo_method",
                       format_func={"full": "Full fine-tune (best, slower)", "adapter": "Adapter (fast)"}.get,
-                      help="A full fine-tune updates every weight of the encoder; an adapter learns one linear "
-                           "map on top of frozen embeddings, which trains in seconds.")
+                      help="A full fine-tune updates the encoder's own weights (by default its top three layers, "
+                           "over a frozen bottom computed once); an adapter learns one linear map on top of "
+                           "frozen embeddings, which trains in seconds.")
     if st.button("Run the demo", type="primary", icon=":material/play_arrow:", key="run_demo"):
         st.session_state["demo_job"] = run_demo(method)
         st.rerun()  # the counters above and the sidebar were drawn before the demo loaded its dataset

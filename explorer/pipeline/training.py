@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explorer.config import Settings, get_settings
+from explorer.config import Settings
 from explorer.errors import StorageError, TrainingError
 from explorer.evaluation.retrieval import RetrievalResult
 from explorer.workspace import DatasetChoice, Workspace
@@ -123,14 +123,13 @@ def run_zip(ws: Workspace, run_id: str, kind: str = "model") -> bytes:
 
 
 # ------------------------------------------------------------------------------------------ jobs
-def make_job_manager(settings: Settings | None = None) -> Any:
+def make_job_manager(settings: Settings) -> Any:
     """The server's job manager (one per process; the UI keeps it in ``st.cache_resource``).
 
     It applies the settings' slots, jobs per workspace and time limit per job (public mode: 1 and 30 min).
     """
     from explorer.training.jobs import JobManager
 
-    settings = settings or get_settings()
     return JobManager(max_concurrent=settings.max_concurrent_jobs, max_per_owner=settings.max_jobs_per_workspace,
                       time_limit=settings.job_time_limit_minutes * 60)
 

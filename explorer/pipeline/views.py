@@ -93,7 +93,8 @@ stages, the chart then holds at most 5,000 points, which WebGL keeps fluid."""
 
 def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, method: str = "pca",
                n_components: int = 2, seed: int = 13, max_passages: int = 2000,
-               status: dict[str, str] | None = None, max_queries: int = MAX_QUERIES) -> ProjectionData:
+               status: dict[str, str] | None = None, max_queries: int = MAX_QUERIES,
+               cache_dir: Path | None = None) -> ProjectionData:
     """Test queries and sampled passages, embedded by both encoders, projected into one aligned space.
 
     Args:
@@ -106,6 +107,7 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, 
         max_queries: query cap: a seeded sample of the test queries when there are more (their relevant
             passages come first among the passages).
         status: query id -> "fixed"/"broken"/"unchanged" from a comparison, for colouring.
+        cache_dir: the workspace's ``projection_cache_dir`` (None: cached in memory only).
     """
     from explorer.projection import project, project_aligned
 
@@ -119,11 +121,12 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, 
     ptexts = dataset.passage_texts(pids)
     before = np.vstack([base.encode(qtexts, "query"), base.encode(ptexts, "passage")])
     if tuned is None:  # the baseline alone (no run yet): one plain projection, nothing to align
-        stages = [("before", project(before, method, n_components, seed))]
+        stages = [("before", project(before, method, n_components, seed, cache_dir=cache_dir))]
     else:
         after = np.vstack([tuned.encode(qtexts, "query"), tuned.encode(ptexts, "passage")])
         stages = list(zip(("before", "after"), project_aligned(before, after, method=method,
-                                                                  n_components=n_components, seed=seed)))
+                                                                  n_components=n_components, seed=seed,
+                                                                  cache_dir=cache_dir)))
     grades = best_grades(dataset, qids)
     status = status or {}
     base_rows = pd.DataFrame({
@@ -265,11 +268,12 @@ class TrainingFrames:
 
 
 def training_frames(run_path: Path, dataset: "Dataset", *, method: str = "pca", n_components: int = 2,
-                    seed: int = 13) -> TrainingFrames | None:
+                    seed: int = 13, cache_dir: Path | None = None) -> TrainingFrames | None:
     """The run's training snapshots (baseline first, final last) in one jointly fitted 2D/3D space.
 
     Reads what the job wrote so far (:class:`explorer.snapshots.SnapshotStore`), so it works while the job
     runs. Returns None when the run has no snapshots (yet). No model is loaded: the vectors are stored.
+    ``cache_dir``: the workspace's ``projection_cache_dir`` (None: cached in memory only).
     """
     from explorer.projection import project_frames
     from explorer.snapshots import SnapshotStore
@@ -283,7 +287,8 @@ def training_frames(run_path: Path, dataset: "Dataset", *, method: str = "pca", 
     known_q = [q for q in qids if q in dataset.queries]
     if len(known_q) != len(qids) or any(p not in dataset.corpus for p in pids):
         return None  # snapshots of another dataset (the workspace changed dataset since)
-    coords = project_frames([f.vectors for f in frames], method=method, n_components=n_components, seed=seed)
+    coords = project_frames([f.vectors for f in frames], method=method, n_components=n_components, seed=seed,
+                            cache_dir=cache_dir)
     grades = best_grades(dataset, qids)
     base = pd.DataFrame({
         "id": qids + pids,

@@ -367,18 +367,18 @@ def train_full(
         TrainingError: bad parameters, a non-trainable base model, or a loss that became NaN.
         TrainingStopped: ``should_stop()`` turned true.
     """
-    from explorer.config import get_settings
     from explorer.encoders.hardware import pick_device
 
     report = callback or no_report
     stop = should_stop or never_stop
-    config = config.resolve(dataset).validate(dataset)
+    # A run's config was resolved once by the pipeline; a direct call (a notebook, a benchmark) resolves here.
+    config = (config if config.is_resolved else config.resolve(dataset)).validate(dataset)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import datasets as hf_datasets
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from transformers import PrinterCallback
 
-    device = get_settings().device or pick_device()
+    device = pick_device()  # the machine's device (EXPLORER_DEVICE, else CUDA when present, else CPU)
     path = base_model_path(config.base_model)
     try:
         model = SentenceTransformer(path, device=device)

@@ -124,7 +124,8 @@ class JobManager:
     their small snapshots (the body's result, a :class:`~explorer.training.runs.Run`, is a path and two dicts).
 
     Args:
-        max_concurrent: jobs running at the same time (default: the ``max_concurrent_jobs`` setting).
+        max_concurrent: jobs running at the same time (the server's ``max_concurrent_jobs`` setting, passed by
+            :func:`explorer.pipeline.make_job_manager`).
         max_per_owner: queued plus running jobs one owner (workspace) may have; None or 0: no limit. Public
             mode sets 1, so one visitor cannot fill the queue for everyone.
         time_limit: seconds a job may run (from its start, not its submission); None or 0: no limit. Past it,
@@ -132,12 +133,8 @@ class JobManager:
             message.
     """
 
-    def __init__(self, max_concurrent: int | None = None, *, max_per_owner: int | None = None,
+    def __init__(self, max_concurrent: int = 1, *, max_per_owner: int | None = None,
                  time_limit: float | None = None) -> None:
-        if max_concurrent is None:
-            from explorer.config import get_settings
-
-            max_concurrent = get_settings().max_concurrent_jobs
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}.")
         if max_per_owner is not None and max_per_owner < 0:

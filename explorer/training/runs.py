@@ -232,15 +232,11 @@ class RunStore:
     """The runs of one workspace.
 
     Args:
-        root: the folder holding run folders (default: ``get_settings().runs_dir``).
+        root: the folder holding run folders (a workspace's ``settings.runs_dir``).
         stale_seconds: heartbeat age after which a running run of another live process counts as interrupted.
     """
 
-    def __init__(self, root: str | Path | None = None, stale_seconds: float = HEARTBEAT_STALE_SECONDS) -> None:
-        if root is None:
-            from explorer.config import get_settings
-
-            root = get_settings().runs_dir
+    def __init__(self, root: str | Path, stale_seconds: float = HEARTBEAT_STALE_SECONDS) -> None:
         self.root = Path(root)
         self.stale_seconds = stale_seconds
 

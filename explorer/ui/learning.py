@@ -38,7 +38,8 @@ def _frames_stamp(folder: Path) -> int:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _frames(folder: str, stamp: int, method: str, dims: int, ds_fp: str, _dataset: Any) -> Any:
-    return pipeline.training_frames(Path(folder), _dataset, method=method, n_components=dims)
+    return pipeline.training_frames(Path(folder), _dataset, method=method, n_components=dims,
+                                    cache_dir=state.workspace().settings.projection_cache_dir)
 
 
 def section(m: Any, method: str, dims: int) -> None:

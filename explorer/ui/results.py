@@ -192,7 +192,8 @@ def similarity(dataset: Any, encoder: Any) -> Any:
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _projection(key: tuple, method: str, dims: int, max_passages: int, _m: Models, _status: dict) -> Any:
     return pipeline.projection(_m.dataset, _m.base, _m.tuned, method=method, n_components=dims,
-                               max_passages=max_passages, status=_status)
+                               max_passages=max_passages, status=_status,
+                               cache_dir=state.workspace().settings.projection_cache_dir)
 
 
 def projection(m: Models, method: str, dims: int, max_passages: int) -> Any:

@@ -25,7 +25,7 @@ def training_form() -> dict | None:
         c = st.columns(3)
         method = c[0].radio("Method", ["full", "adapter"], key="train_method", horizontal=True,
                             format_func={"full": "Full fine-tune", "adapter": "Adapter"}.get,
-                            help="Full: update every encoder weight (best quality, minutes on CPU). "
+                            help="Full: update the encoder's own weights (best quality, minutes on CPU). "
                                  "Adapter: learn a linear map on frozen embeddings (seconds).")
         loss = c[1].selectbox("Loss", list(LOSS_HELP), key="train_loss", format_func=str,
                               help=" ".join(f"{k}: {v}" for k, v in LOSS_HELP.items()))
@@ -35,12 +35,14 @@ def training_form() -> dict | None:
         epochs = c[0].number_input("Epochs (0 = auto)", 0, settings.max_epochs, 0, key="train_epochs",
                                    help=f"Passes over the training pairs; auto picks by dataset size. "
                                         f"Limit here: {settings.max_epochs}.")
-        batch = c[1].select_slider("Batch size", [8, 16, 32, 64, 128], 32, key="train_batch",
-                                   help="Larger batches give more in-batch negatives but use more memory.")
+        batch = c[1].select_slider("Batch size", ["auto", 8, 16, 32, 64, 128], "auto", key="train_batch",
+                                   help="Larger batches give more in-batch negatives but use more memory. auto: "
+                                        "32 pairs for a full fine-tune, 64 for an adapter (the same defaults "
+                                        "as the command line).")
         lr = c[2].select_slider("Learning rate", ["auto", 1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 1e-3, 1e-2], "auto",
                                 key="train_lr", format_func=lambda v: v if v == "auto" else f"{v:.0e}",
-                                help="auto: 3e-5 for a full fine-tune, 1e-3 for an adapter (a small linear map "
-                                     "needs larger steps).")
+                                help="auto: 1e-4 when only the top layers train, 3e-5 when every layer does, "
+                                     "1e-3 for an adapter (a small linear map needs larger steps).")
         c = st.columns(3)
         seed = c[0].number_input("Seed", 0, 100_000, 42, key="train_seed", help="Same seed, same run.")
         max_len = c[1].select_slider("Max sequence length (tokens)", ["auto", 64, 128, 256, 512], "auto",
@@ -53,7 +55,7 @@ def training_form() -> dict | None:
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
     if not start:
         return None
-    return {"method": method, "loss": loss, "epochs": int(epochs) or None, "batch_size": int(batch),
+    return {"method": method, "loss": loss, "epochs": int(epochs) or None, "batch_size": None if batch == "auto" else int(batch),
             "learning_rate": None if lr == "auto" else float(lr), "seed": int(seed),
             "max_seq_length": None if max_len == "auto" else int(max_len),
             "train_layers": None if layers == "auto" else 0 if layers == "all" else int(layers),

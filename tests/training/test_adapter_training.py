@@ -167,7 +167,7 @@ def test_hard_negatives_and_validation(rotated):
 
 def test_bad_settings_and_data_are_training_errors(rotated):
     ds, base = rotated
-    with pytest.raises(TrainingError, match="lr must be a positive number"):
+    with pytest.raises(TrainingError, match="learning_rate must be a positive number"):
         train_adapter(ds, base, AdapterConfig(learning_rate=0))
     with pytest.raises(TrainingError, match="init must be one of"):
         train_adapter(ds, base, AdapterConfig(init="zeros"))

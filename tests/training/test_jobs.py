@@ -184,9 +184,13 @@ def test_unknown_job_and_bad_slots():
         JobManager(max_concurrent=0)
 
 
-def test_default_slots_come_from_settings(monkeypatch):
+def test_the_servers_job_manager_takes_its_slots_from_the_settings(monkeypatch):
+    from explorer.config import get_settings
+    from explorer.pipeline.training import make_job_manager
+
     monkeypatch.setenv("EXPLORER_MAX_JOBS", "3")
-    assert JobManager().max_concurrent == 3
+    assert make_job_manager(get_settings()).max_concurrent == 3
+    assert JobManager().max_concurrent == 1
 
 
 # ------------------------------------------------------------------------------------ issue 12 items 6 and 7

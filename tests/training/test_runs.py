@@ -160,9 +160,9 @@ def test_create_refuses_a_non_empty_folder(tmp_path, tiny_data):
         RunStore(tmp_path / "runs").create(TrainConfig(), tiny_data, folder=tmp_path / "out")
 
 
-def test_default_root_is_the_workspace(explorer_home, tiny_data):
-    run = RunStore().create(TrainConfig(), tiny_data)
-    assert run.path.parent == explorer_home / "runs"
+def test_a_run_store_is_always_given_its_folder():
+    with pytest.raises(TypeError):  # no fallback to the server's runs folder: a visitor's runs are their own
+        RunStore()
 
 
 def test_restarted_server_with_the_old_pid_sees_the_run_interrupted_at_once(tmp_path, tiny_data):

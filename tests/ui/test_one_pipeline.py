@@ -40,7 +40,7 @@ def test_the_train_page_and_the_cli_record_the_same_config(tiny_csv, tmp_path, m
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     assert problems(at) == []
     manager = state.job_manager()
-    (snap,) = [manager.wait(s.id, timeout=240) for s in manager.snapshots()]
+    snap = manager.wait(manager.snapshots(owner=ws.id)[-1].id, timeout=240)  # the job this click submitted
     assert snap.status == ("succeeded" if method == "adapter" else "failed"), snap.error
     from_app = json.loads((pipeline.run_folder(ws, snap.run_id) / "config.json").read_text())
 
