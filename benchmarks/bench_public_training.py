@@ -80,8 +80,8 @@ def measure(ctx: Context, case: str) -> dict[str, Any]:
     """One job of ``case`` in this process (call it in a fresh one, with EXPLORER_PUBLIC=1)."""
     from explorer.config import get_settings
     from explorer.training.config import TrainConfig
-    from explorer.training.execute import execute_run
-    from explorer.training.runs import RunStore
+    from explorer.jobs.execute import execute_run
+    from explorer.jobs.runs import RunStore
 
     assert get_settings().public, "run with EXPLORER_PUBLIC=1"
     ds = _sample(ctx)

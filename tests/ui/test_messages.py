@@ -89,7 +89,7 @@ def test_a_failed_runs_error_is_listed_without_server_paths(monkeypatch):
     from explorer import pipeline
     from explorer.config import get_settings
     from explorer.training.config import TrainConfig
-    from explorer.training.runs import RunStore
+    from explorer.jobs.runs import RunStore
     from explorer.workspace import DatasetChoice, open_workspace
 
     monkeypatch.setenv("EXPLORER_PUBLIC", "1")

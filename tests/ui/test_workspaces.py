@@ -86,7 +86,7 @@ def test_cleanup_never_removes_a_workspace_with_an_active_job_or_a_recent_visit(
 
     from explorer.config import get_settings
     from explorer.training.config import TrainConfig
-    from explorer.training.runs import RunStore
+    from explorer.jobs.runs import RunStore
 
     monkeypatch.setenv("EXPLORER_PUBLIC", "1")
     monkeypatch.setenv("EXPLORER_HOME", str(tmp_path / "home"))
