@@ -1,4 +1,4 @@
-"""Peak memory of ONE training job under the public-mode bounds, at their worst (issue 12 item 4).
+"""Peak memory of ONE training job under the public-mode bounds, at their worst.
 
 ``explorer.training.config.bound_for_public`` caps what a visitor may ask for on the shared host; this
 measures the most memory a job can take within those caps: long passages (SciFact abstracts, ~215 words, so

@@ -193,7 +193,7 @@ def test_the_servers_job_manager_takes_its_slots_from_the_settings(monkeypatch):
     assert JobManager().max_concurrent == 1
 
 
-# ------------------------------------------------------------------------------------ issue 12 items 6 and 7
+# ------------------------------------------------------------------------------------ limits per visitor
 def test_one_queued_or_running_job_per_workspace():
     """Item 7: a visitor cannot fill the shared queue; other visitors still can queue."""
     from explorer.jobs.manager import JobLimitError

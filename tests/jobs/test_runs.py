@@ -167,7 +167,7 @@ def test_a_run_store_is_always_given_its_folder():
 
 
 def test_restarted_server_with_the_old_pid_sees_the_run_interrupted_at_once(tmp_path, tiny_data):
-    """Issue 12 item 14: the killed server's pid is ours now; the fresh heartbeat must not keep it "running"."""
+    """the killed server's pid is ours now; the fresh heartbeat must not keep it "running"."""
     store = RunStore(tmp_path, stale_seconds=3600)
     run = store.create(TrainConfig(), tiny_data)
     run.set_status("running")

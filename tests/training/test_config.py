@@ -142,7 +142,7 @@ def test_public_mode_bounds_training_memory_by_default(monkeypatch, tmp_path):
     assert get_settings().low_memory is False
 
 
-# ------------------------------------------------------------------------------------ issue 12 item 4
+# ------------------------------------------------------------------------------------ public-mode bounds
 def test_public_mode_accepts_only_bounded_memory_settings(tiny_data):
     from explorer.training.config import (
         LOW_MEMORY_MINI_BATCH, PUBLIC_MAX_BATCH_SIZE, PUBLIC_MAX_HARD_NEGATIVES, PUBLIC_MAX_PAIR_BATCH_SIZE,
