@@ -9,7 +9,7 @@
 3. Both runs' ``status.json``/``evaluation.json``: job seconds, training seconds, NDCG@10 before/after, the paired
    test's p-value. App overhead = app job seconds / CLI job seconds - 1 (target <= 10%).
 
-Targets (issue 11): click -> significant gain (p < 0.01, NDCG@10 >= +0.05) on the Metrics page in <= 180 s;
+Targets: click -> significant gain (p < 0.01, NDCG@10 >= +0.05) on the Metrics page in <= 180 s;
 page switches < 1 s meanwhile; ETA within 30% of the real remaining time from the first seconds.
 """
 

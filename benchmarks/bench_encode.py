@@ -11,7 +11,7 @@ bf16 CPU the no-bf16 path (``bf16=False``, i.e. ``EXPLORER_BF16=0``) runs as a t
 variants take turns chunk by chunk, the order reversed every other chunk, so all see the same machine load (on
 a shared 2-core machine the load swings within a minute: small chunks keep each pair of timings close); the ratio is plain seconds / variant seconds (>1: faster), as the total and as the median
 of the per-chunk ratios, with the load average after each chunk.
-Targets: >= 1.5x on any CPU (the no-bf16 path; issue 11), >= 2.5x with bf16 on a bf16 CPU.
+Targets: >= 1.5x on any CPU (the no-bf16 path), >= 2.5x with bf16 on a bf16 CPU.
 
 Quality: NDCG@10 of all SciFact test queries over those abstracts, each variant's vectors against plain fp32's
 (queries encoded by the same variant): within 0.002.

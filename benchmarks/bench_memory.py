@@ -97,8 +97,8 @@ def measure(ctx: Context) -> dict[str, Any]:
         from explorer.data.negatives import mine_hard_negatives
         from explorer.pipeline.views import projection
         from explorer.training.config import TrainConfig
-        from explorer.training.execute import execute_run
-        from explorer.training.runs import RunStore
+        from explorer.jobs.execute import execute_run
+        from explorer.jobs.runs import RunStore
 
         ds, source = step("load dataset", lambda: demo_like(ctx))
         base = load_encoder("minilm")

@@ -1,4 +1,4 @@
-"""Peak memory of ONE training job under the public-mode bounds, at their worst (issue 12 item 4).
+"""Peak memory of ONE training job under the public-mode bounds, at their worst.
 
 ``explorer.training.config.bound_for_public`` caps what a visitor may ask for on the shared host; this
 measures the most memory a job can take within those caps: long passages (SciFact abstracts, ~215 words, so
@@ -80,8 +80,8 @@ def measure(ctx: Context, case: str) -> dict[str, Any]:
     """One job of ``case`` in this process (call it in a fresh one, with EXPLORER_PUBLIC=1)."""
     from explorer.config import get_settings
     from explorer.training.config import TrainConfig
-    from explorer.training.execute import execute_run
-    from explorer.training.runs import RunStore
+    from explorer.jobs.execute import execute_run
+    from explorer.jobs.runs import RunStore
 
     assert get_settings().public, "run with EXPLORER_PUBLIC=1"
     ds = _sample(ctx)

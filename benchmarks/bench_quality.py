@@ -1,6 +1,6 @@
 """Quality: baseline vs fine-tuned (full and adapter) NDCG@10, MRR@10, Recall@100 with training time.
 
-Each method runs ``explorer.training.execute.execute_run`` with the *default* ``TrainConfig`` (only
+Each method runs ``explorer.jobs.execute.execute_run`` with the *default* ``TrainConfig`` (only
 ``method`` set), i.e. the shipped defaults: baseline evaluation, hard-negative mining with the base model,
 training, tuned evaluation, on SciFact (BEIR train/test qrels) and on the bundled demo dataset when present.
 ``--quick`` trains the adapter only (a full fine-tune of SciFact takes tens of minutes on 2 shared cores).
@@ -24,8 +24,8 @@ METRICS = ("ndcg@10", "mrr@10", "recall@100")
 
 def train_and_evaluate(dataset: Any, method: str, ctx: Context) -> dict[str, Any]:
     from explorer.training.config import TrainConfig
-    from explorer.training.execute import execute_run
-    from explorer.training.runs import RunStore
+    from explorer.jobs.execute import execute_run
+    from explorer.jobs.runs import RunStore
 
     started = time.perf_counter()
     run = execute_run(dataset, TrainConfig(method=method).resolve(dataset), run_store=RunStore(ctx.home / "runs"))

@@ -35,14 +35,14 @@ import hashlib
 import json
 import os
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from explorer.errors import DataError
+from explorer.errors import DataError, StorageError
 from explorer.memory import MB, ByteLRU
+from explorer.storage import atomic_path
 
 NUMBA_LOCK = threading.RLock()
 """Process-wide lock around numba-parallel work (UMAP, ranx)."""
@@ -157,12 +157,9 @@ def _cached(key: str, compute: Any, use_cache: bool, cache_dir: Path | str | Non
         arrays = tuple(np.asarray(a, dtype=np.float32) for a in compute())
         if path is not None:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{uuid.uuid4().hex}.tmp")
-                with open(tmp, "wb") as fh:
+                with atomic_path(path) as tmp, open(tmp, "wb") as fh:
                     np.savez(fh, **{f"a{i}": a for i, a in enumerate(arrays)})
-                os.replace(tmp, path)
-            except OSError:
+            except StorageError:
                 pass  # read-only or full disk: the projection is only recomputed next time
     if use_cache:
         _MEMORY.put(key, arrays)

@@ -206,7 +206,7 @@ def open_workspace(workspace_id: str | None = None, settings: Settings | None = 
 
 def _has_active_run(folder: Path, settings: Settings) -> bool:
     """Whether a workspace folder holds a queued or running run whose owner is alive (orphans don't count)."""
-    from explorer.training.runs import RunStore
+    from explorer.jobs.runs import RunStore
 
     runs_dir = folder / settings.runs_dir.relative_to(settings.home)
     try:

@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("onnx", reason="ONNX export needs the 'onnx' package (requirements-dev.txt)")
 pytest.importorskip("onnxruntime", reason="ONNX export needs onnxruntime")
 
+from explorer.jobs.packaging import package
 from explorer.errors import ModelError  # noqa: E402
 from explorer.export import INT8_FILE, ONNX_FILE, OnnxEmbedder, export_model  # noqa: E402
 from tests.training.conftest import build_tiny_model  # noqa: E402
@@ -64,23 +65,23 @@ def test_run_download_as_onnx_is_exported_once_and_zipped(tiny: Path, tmp_path: 
     import zipfile
 
     from explorer.training.config import TrainConfig
-    from explorer.training.runs import RunStore
+    from explorer.jobs.runs import RunStore
     from tests.training.conftest import tiny_dataset
 
     store = RunStore(tmp_path / "runs")
     run = store.create(TrainConfig(), tiny_dataset())
     shutil.copytree(tiny, run.model_dir)
-    path = store.zip_artifact(run.id, "onnx-int8")
+    path = package(store.get(run.id), "onnx-int8")
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
     assert "export-onnx-int8/" + INT8_FILE in names and "config.json" in names
     assert not any(n.endswith("model.safetensors") for n in names)
     stamp = (run.path / "export-onnx-int8" / INT8_FILE).stat().st_mtime_ns
-    assert store.zip_artifact(run.id, "onnx-int8") == path  # second request: no second export
+    assert package(store.get(run.id), "onnx-int8") == path  # second request: no second export
     assert (run.path / "export-onnx-int8" / INT8_FILE).stat().st_mtime_ns == stamp
     assert not list(run.path.glob(".export-*"))  # no temporary folder left behind
 
     adapter = store.create(TrainConfig(method="adapter"), tiny_dataset())
     adapter.adapter_dir.mkdir(parents=True)
     with pytest.raises(ModelError, match="adapter, which has no transformer"):
-        store.zip_artifact(adapter.id, "onnx")
+        package(store.get(adapter.id), "onnx")

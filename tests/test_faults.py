@@ -13,7 +13,7 @@ from explorer.config import get_settings
 from explorer.data.model import Dataset, Passage
 from explorer.errors import StorageError
 from explorer.training.config import TrainConfig
-from explorer.training.runs import RunStore, write_json_atomic
+from explorer.jobs.runs import RunStore, write_json_atomic
 
 
 def _dataset() -> Dataset:

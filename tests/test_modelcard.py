@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import yaml
 
+from explorer.jobs.packaging import package
 from explorer.encoders.fake import FakeEncoder
 from explorer.evaluation.compare import compare_results
 from explorer.evaluation.retrieval import evaluate_encoder
 from explorer.training.config import TrainConfig
-from explorer.training.runs import RunStore
+from explorer.jobs.runs import RunStore
 from tests.training.conftest import build_tiny_model, tiny_dataset
 
 
@@ -59,7 +60,7 @@ def _card(zip_path, folder: str) -> str:
 
 def test_card_numbers_equal_the_runs_evaluation(tmp_path, tiny_model):
     store, run, evaluation = _run(tmp_path, tiny_model)
-    card = _card(store.zip_artifact(run.id), "model")
+    card = _card(package(store.get(run.id)), "model")
     assert "sentence-transformers' own card" not in card
     front = yaml.safe_load(card.split("---")[1])
     assert front["library_name"] == "sentence-transformers"
@@ -84,7 +85,7 @@ def test_onnx_download_has_a_card_whose_code_runs(tmp_path, tiny_model):
     from explorer.export import OnnxEmbedder
 
     store, run, _ = _run(tmp_path, tiny_model)
-    path = store.zip_artifact(run.id, "onnx")
+    path = package(store.get(run.id), "onnx")
     card = _card(path, "export-onnx")
     with zipfile.ZipFile(path) as zf:
         zf.extractall(tmp_path / "unzipped")
@@ -98,7 +99,7 @@ def test_onnx_download_has_a_card_whose_code_runs(tmp_path, tiny_model):
 
 def test_adapter_download_has_a_card_too(tmp_path, tiny_model):
     store, run, _ = _run(tmp_path, tiny_model, method="adapter")
-    card = _card(store.zip_artifact(run.id), "adapter")
+    card = _card(package(store.get(run.id)), "adapter")
     assert "linear adapter" in card and "load_encoder(\"adapter\")" in card
 
 

@@ -135,7 +135,7 @@ def run_train(args: argparse.Namespace) -> int:
     from explorer import pipeline
     from explorer.config import get_settings
     from explorer.training import distributed
-    from explorer.training.execute import execute_worker
+    from explorer.jobs.execute import execute_worker
     from explorer.workspace import DatasetChoice
 
     settings = get_settings()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from explorer.data.demo import DEMO_DIR, load_demo
 from explorer.encoders.cache import text_key
+from explorer.storage import write_bytes_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.encoders.base import Encoder
@@ -54,10 +54,7 @@ def seed_demo_embeddings(encoder: "Encoder") -> int:
     folder = Path(encoder.cache_dir) / fingerprint
     target = folder / SHARD_NAME
     if not target.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{uuid.uuid4().hex}.tmp"  # not *.npz: the cache only reads finished shards
-        tmp.write_bytes(VECTORS.read_bytes())
-        os.replace(tmp, target)  # atomic: a reader sees the whole shard or none
+        write_bytes_atomic(target, VECTORS.read_bytes())  # a reader sees the whole shard or none
     with np.load(target, allow_pickle=False) as data:
         return int(len(data["keys"]))
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from explorer.data.sampling import random_negatives
 from explorer.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,22 +46,6 @@ def _negative_pairs(negatives: Any) -> list[tuple[str, str, str]]:
         kinds = frame["kind"].astype(str) if "kind" in frame.columns else pd.Series("hard", index=frame.index)
         return list(zip(frame["qid"].astype(str), frame["neg_id"].astype(str), kinds))
     return [(str(q), str(p), "hard") for q, p in negatives]
-
-
-def _draw(rng: random.Random, ids: list[str], exclude: set[str], n: int) -> list[str]:
-    """``n`` distinct ids not in ``exclude``, drawn by rejection (the pool is usually far larger than
-    ``exclude``, so this avoids copying it once per query), or all that are left when fewer remain."""
-    if len(ids) - len(exclude) < 4 * n:
-        candidates = [p for p in ids if p not in exclude]
-        return rng.sample(candidates, min(n, len(candidates)))
-    chosen: list[str] = []
-    seen = set(exclude)
-    while len(chosen) < n:
-        pid = ids[rng.randrange(len(ids))]
-        if pid not in seen:
-            seen.add(pid)
-            chosen.append(pid)
-    return chosen
 
 
 def build_pairs(
@@ -98,7 +83,7 @@ def build_pairs(
         judged = set(dataset.qrels.get(q, {}))
         n = len(dataset.positives(q)) * weak_per_positive
         source = pool if len(pool) - len(judged) >= n else corpus_ids
-        rows.extend((q, p, "weak", 0) for p in _draw(rng, source, judged, n))
+        rows.extend((q, p, "weak", 0) for p in random_negatives(rng, source, n, exclude=judged))
     in_split = set(qids)
     for q, p, kind in _negative_pairs(negatives):
         if q in in_split and p in dataset.corpus and dataset.qrels.get(q, {}).get(p, 0) <= 0:

@@ -1,7 +1,8 @@
 """Exact top-k by cosine similarity over unit vectors, in chunks of bounded memory.
 
 The one brute-force nearest-neighbour search of the library: retrieval (:func:`explorer.evaluation.retrieval.
-search_exact`) and neighbourhood change (:mod:`explorer.evaluation.neighbourhood`) both call :func:`top_k`.
+search_exact`) and neighbourhood change (:mod:`explorer.evaluation.neighbourhood`) both call :func:`top_k`;
+hard-negative mining scores through the same chunks (:func:`score_chunks`), under the same memory budget.
 A vector index (chromadb's HNSW) is approximate; evaluation and the neighbourhood metrics need exact
 answers, and at these sizes a matrix product per chunk is fast enough.
 """
@@ -15,6 +16,16 @@ import numpy as np
 MAX_BLOCK_FLOATS = 32_000_000
 """Scores of one chunk are a (rows, n_keys) float32 block: capped near 128 MB, so a 200k-passage corpus fits
 on a 2.7 GB machine whatever chunk size a caller asks for."""
+
+
+def score_chunks(queries: np.ndarray, keys: np.ndarray, chunk_size: int = 1024) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(start, scores)``: the similarities of consecutive chunks of query rows with every key, one
+    (rows, n_keys) float32 block at a time, at most :data:`MAX_BLOCK_FLOATS` scores (fewer rows than
+    ``chunk_size`` when the keys are many). :func:`top_k_chunks` and hard-negative mining (which needs each
+    row's scores of the positives, not only its top k) both score through it."""
+    rows = max(1, min(chunk_size, MAX_BLOCK_FLOATS // max(1, len(keys))))
+    for start in range(0, len(queries), rows):
+        yield start, queries[start:start + rows] @ keys.T
 
 
 def top_k_chunks(queries: np.ndarray, keys: np.ndarray, k: int, *, chunk_size: int = 1024,
@@ -50,9 +61,7 @@ def top_k_chunks(queries: np.ndarray, keys: np.ndarray, k: int, *, chunk_size: i
             rows = len(q[start:start + chunk_size])
             yield start, np.zeros((rows, 0), dtype=np.int64), np.zeros((rows, 0), dtype=np.float32)
         return
-    rows = max(1, min(chunk_size, MAX_BLOCK_FLOATS // max(1, n_keys)))
-    for start in range(0, len(q), rows):
-        scores = q[start:start + rows] @ p.T
+    for start, scores in score_chunks(q, p, chunk_size):
         if skip_self:
             idx = np.arange(start, start + len(scores))
             scores[np.arange(len(scores)), idx] = -np.inf

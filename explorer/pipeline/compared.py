@@ -52,7 +52,7 @@ def run_label(run_id: str, method: str) -> str:
 
 def _fingerprint(ws: Workspace, run_id: str) -> str | None:
     """The fingerprint of the dataset (texts, judgements and split) a run was trained on, from config.json."""
-    from explorer.training.runs import RunStore
+    from explorer.jobs.runs import RunStore
 
     try:
         data = RunStore(ws.settings.runs_dir).get(run_id).config.get("dataset") or {}

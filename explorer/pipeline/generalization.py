@@ -28,7 +28,7 @@ def same_texts(a: "Dataset", b: "Dataset") -> bool:
 
 
 def _run(ws: Workspace, run_id: str) -> Any:
-    from explorer.training.runs import RunStore
+    from explorer.jobs.runs import RunStore
 
     return RunStore(ws.settings.runs_dir).get(run_id)
 

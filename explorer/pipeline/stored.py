@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from explorer.encoders.base import Encoder
     from explorer.evaluation.compare import Comparison
     from explorer.evaluation.retrieval import RetrievalResult
-    from explorer.training.runs import Run
+    from explorer.jobs.runs import Run
 
 Evaluate = Callable[["Dataset", "Encoder", str], "RetrievalResult"]
 """``evaluate(dataset, encoder, split)``: how a side without stored results is computed."""
@@ -69,7 +69,7 @@ def stored_results(folder: str | Path) -> StoredResults | None:
     Args:
         folder: a run folder (the one its evaluation.json names the results file in).
     """
-    from explorer.training.runs import RunStore
+    from explorer.jobs.runs import RunStore
 
     entry = (RunStore.read(folder).evaluation() or {}).get("stored")  # unreadable files read as None
     if not isinstance(entry, dict) or not entry.get("file"):
@@ -92,7 +92,7 @@ def run_results(ws: Workspace, run_id: str) -> StoredResults | None:
 
 
 def _run(ws: Workspace, run_id: str) -> "Run | None":
-    from explorer.training.runs import RunStore
+    from explorer.jobs.runs import RunStore
 
     try:
         return RunStore(ws.settings.runs_dir).get(run_id)

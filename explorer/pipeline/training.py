@@ -1,7 +1,7 @@
 """Pipeline step 4: training jobs and their runs, as plain views the UI can draw.
 
-A job is submitted to the job manager (:mod:`explorer.training.jobs`, one per server); its run folder lands
-in the workspace's ``runs_dir`` (:class:`explorer.training.runs.RunStore`), so a browser reload or a server
+A job is submitted to the job manager (:mod:`explorer.jobs.manager`, one per server); its run folder lands
+in the workspace's ``runs_dir`` (:class:`explorer.jobs.runs.RunStore`), so a browser reload or a server
 restart lists finished runs again. :class:`JobView` and :class:`RunInfo` are small snapshots the pages draw.
 """
 
@@ -71,7 +71,7 @@ class JobView:
 
 # ------------------------------------------------------------------------------------------ runs
 def _store(ws: Workspace) -> Any:
-    from explorer.training.runs import RunStore
+    from explorer.jobs.runs import RunStore
 
     return RunStore(ws.settings.runs_dir)
 
@@ -115,7 +115,9 @@ def run_folder(ws: Workspace, run_id: str) -> Path:
 def run_zip(ws: Workspace, run_id: str, kind: str = "model") -> bytes:
     """The run's model or adapter (plus config.json) zipped, for download; ``kind`` "onnx" or "onnx-int8"
     zips an ONNX export of a full fine-tune instead (made on first request, ~20 s, then kept)."""
-    path = _store(ws).zip_artifact(run_id, kind)
+    from explorer.jobs.packaging import package
+
+    path = package(_store(ws).get(run_id), kind)
     try:
         return Path(path).read_bytes()
     except OSError as exc:
@@ -128,7 +130,7 @@ def make_job_manager(settings: Settings) -> Any:
 
     It applies the settings' slots, jobs per workspace and time limit per job (public mode: 1 and 30 min).
     """
-    from explorer.training.jobs import JobManager
+    from explorer.jobs.manager import JobManager
 
     return JobManager(max_concurrent=settings.max_concurrent_jobs, max_per_owner=settings.max_jobs_per_workspace,
                       time_limit=settings.job_time_limit_minutes * 60)
@@ -182,10 +184,10 @@ def train(settings: Settings, dataset: "Dataset", config: "TrainConfig", *, fold
         report, should_stop: progress callback and stop flag (see :mod:`explorer.training.events`).
 
     Returns:
-        The finished :class:`~explorer.training.runs.Run`.
+        The finished :class:`~explorer.jobs.runs.Run`.
     """
-    from explorer.training.execute import execute_run
-    from explorer.training.runs import RunStore
+    from explorer.jobs.execute import execute_run
+    from explorer.jobs.runs import RunStore
 
     return execute_run(dataset, config, run_store=RunStore(settings.runs_dir), run_folder=folder, report=report,
                        should_stop=should_stop, negatives=negatives)
@@ -193,7 +195,7 @@ def train(settings: Settings, dataset: "Dataset", config: "TrainConfig", *, fold
 
 def start_training(manager: Any, ws: Workspace, choice: DatasetChoice, params: dict[str, Any]) -> str:
     """Load the workspace's dataset, resolve the parameters (:func:`training_config`) and submit a background
-    training job (in a child process, see :mod:`explorer.training.process`); returns the job id.
+    training job (in a child process, see :mod:`explorer.jobs.process`); returns the job id.
 
     The workspace's audited negatives (if any) are passed on, so excluded negatives stay out of training.
 
@@ -201,8 +203,8 @@ def start_training(manager: Any, ws: Workspace, choice: DatasetChoice, params: d
         TrainingError: invalid parameters (e.g. more epochs than this server allows) or unusable data.
     """
     from explorer.pipeline.data import load_dataset, saved_negatives
-    from explorer.training.execute import submit_run
-    from explorer.training.runs import RunStore
+    from explorer.jobs.execute import submit_run
+    from explorer.jobs.runs import RunStore
 
     settings = ws.settings
     dataset = load_dataset(choice, settings)
@@ -215,7 +217,7 @@ def start_training(manager: Any, ws: Workspace, choice: DatasetChoice, params: d
 
 
 def _view(snap: Any) -> JobView:
-    """A :class:`JobView` of a :class:`~explorer.training.jobs.JobSnapshot`."""
+    """A :class:`JobView` of a :class:`~explorer.jobs.manager.JobSnapshot`."""
     event = snap.latest
     history = snap.history
     losses = [(e.step, float(e.loss)) for e in history if e.phase == "training" and e.loss is not None]

@@ -1,4 +1,4 @@
-"""Under load, for real: one public server, four browser sessions at once (issue 12, "Under load, for real").
+"""Under load, for real: one public server, four browser sessions at once.
 
 Each visitor uploads its own ``data.csv`` (same name, different rows), two of them start a training (the
 second waits in the FIFO queue and says so), and all four switch pages together while the jobs run. Nobody

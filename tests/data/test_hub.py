@@ -76,7 +76,7 @@ def test_hub_table_without_usable_columns():
         load_hub(datasets.Dataset.from_dict({"foo": ["a"], "bar": ["b"]}))
 
 
-# ------------------------------------------------------------------------------------ issue 12 item 3
+# ------------------------------------------------------------------------------------ hub downloads
 def _fake_hub(monkeypatch, size: int, n_rows: int = 1000):
     """The hub's metadata call and a streaming load_dataset, offline, with the real return shapes."""
     from huggingface_hub import HfApi

@@ -10,8 +10,8 @@ import pytest
 from explorer import pipeline
 from explorer.evaluation.compare import compare_encoders
 from explorer.training.config import TrainConfig
-from explorer.training.execute import execute_run
-from explorer.training.runs import RunStore
+from explorer.jobs.execute import execute_run
+from explorer.jobs.runs import RunStore
 from explorer.workspace import open_workspace
 from tests.training.conftest import tiny_dataset
 

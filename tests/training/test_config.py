@@ -142,7 +142,7 @@ def test_public_mode_bounds_training_memory_by_default(monkeypatch, tmp_path):
     assert get_settings().low_memory is False
 
 
-# ------------------------------------------------------------------------------------ issue 12 item 4
+# ------------------------------------------------------------------------------------ public-mode bounds
 def test_public_mode_accepts_only_bounded_memory_settings(tiny_data):
     from explorer.training.config import (
         LOW_MEMORY_MINI_BATCH, PUBLIC_MAX_BATCH_SIZE, PUBLIC_MAX_HARD_NEGATIVES, PUBLIC_MAX_PAIR_BATCH_SIZE,
@@ -182,7 +182,7 @@ def test_the_pipeline_bounds_a_public_workspaces_training(monkeypatch, tmp_path,
     seen = {}
     monkeypatch.setattr("explorer.pipeline.data.load_dataset", lambda choice, s: tiny_data)
     monkeypatch.setattr("explorer.pipeline.data.saved_negatives", lambda ws: None)
-    monkeypatch.setattr("explorer.training.execute.submit_run",
+    monkeypatch.setattr("explorer.jobs.execute.submit_run",
                         lambda manager, ds, config, **kw: seen.setdefault("config", config) and "job-1")
     pipeline_training.start_training(None, Workspace("abc", settings), DatasetChoice(spec="demo"),
                                      {"method": "full", "batch_size": 128, "max_seq_length": 512})

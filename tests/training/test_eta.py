@@ -44,7 +44,7 @@ def test_a_running_job_shows_its_plan_and_the_time_left_in_all():
 
     from explorer.pipeline.training import job_view
     from explorer.training.events import ProgressEvent
-    from explorer.training.jobs import JobManager
+    from explorer.jobs.manager import JobManager
 
     plan = {"baseline": 5.0, "mining": 1.0, "training": 100.0, "saving": 2.0, "evaluating": 20.0}
     gate = threading.Event()

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from explorer.training.config import TrainConfig
-from explorer.training.execute import execute_run
-from explorer.training.runs import RunStore
+from explorer.jobs.execute import execute_run
+from explorer.jobs.runs import RunStore
 
 
 @pytest.mark.model

@@ -77,7 +77,7 @@ def make_finished_run(ws, dataset, seed: int = 1, stored: bool = True) -> str:
     from explorer import pipeline
     from explorer.encoders.adapter import AdapterEncoder
     from explorer.training.config import TrainConfig
-    from explorer.training.runs import RunStore
+    from explorer.jobs.runs import RunStore
 
     base = pipeline.load_encoder("minilm")
     dim = base.encode(["probe"], "query").shape[1]
@@ -88,7 +88,7 @@ def make_finished_run(ws, dataset, seed: int = 1, stored: bool = True) -> str:
         AdapterEncoder(base, weights).save(folder, base_spec="minilm")
     if stored:  # what a real run's evaluation step writes, from both models' results
         from explorer.evaluation.retrieval import evaluate_encoder
-        from explorer.training.execute import _compare
+        from explorer.jobs.execute import _compare
 
         results = [evaluate_encoder(dataset, enc) for enc in (base, pipeline.load_encoder(str(run.path)))]
         run.write_evaluation(_compare(dataset, *results, 0.0, None, run.path))

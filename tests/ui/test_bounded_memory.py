@@ -1,4 +1,4 @@
-"""Issue 12 item 6: the server's caches are bounded, so memory after 20 visitors is no higher than after 2.
+"""The server's caches are bounded, so memory after 20 visitors is no higher than after 2.
 
 Twenty public-mode visitors each load a dataset, get a fine-tuned run (an adapter over the fake encoder,
 written as a real run), load its encoder, embed the corpus with it and project before/after. The budgets are

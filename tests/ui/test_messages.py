@@ -1,7 +1,7 @@
 """Errors reach the visitor as clear messages: never Streamlit's error page, never a server path.
 
 A storage error raised while the sidebar is drawn used to end the page's context manager before it yielded,
-so Streamlit showed "generator didn't yield" instead of the message (issue 12, item 11). Library messages
+so Streamlit showed "generator didn't yield" instead of the message. Library messages
 name files by their full path; in public mode the page shows them relative to the visitor's workspace
 (item 13).
 """
@@ -89,7 +89,7 @@ def test_a_failed_runs_error_is_listed_without_server_paths(monkeypatch):
     from explorer import pipeline
     from explorer.config import get_settings
     from explorer.training.config import TrainConfig
-    from explorer.training.runs import RunStore
+    from explorer.jobs.runs import RunStore
     from explorer.workspace import DatasetChoice, open_workspace
 
     monkeypatch.setenv("EXPLORER_PUBLIC", "1")

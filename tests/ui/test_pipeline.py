@@ -144,7 +144,7 @@ def test_neighbourhoods_are_computed_once_and_read_back(tmp_path, tiny_csv):
 
 
 def test_projection_caps_queries_too(tmp_path):
-    """Issue 12 item 5: the latent-space chart's point limit holds for queries, not only passages."""
+    """the latent-space chart's point limit holds for queries, not only passages."""
     import pandas as pd
 
     from explorer.data.tables import load_table

@@ -80,13 +80,13 @@ def test_two_public_sessions_get_different_workspaces_and_runs(monkeypatch, tiny
 
 
 def test_cleanup_never_removes_a_workspace_with_an_active_job_or_a_recent_visit(monkeypatch, tmp_path, tiny_csv):
-    """Issue 12 item 9: age alone never deletes a workspace whose job runs or waits; old projections go."""
+    """age alone never deletes a workspace whose job runs or waits; old projections go."""
     import os
     import time
 
     from explorer.config import get_settings
     from explorer.training.config import TrainConfig
-    from explorer.training.runs import RunStore
+    from explorer.jobs.runs import RunStore
 
     monkeypatch.setenv("EXPLORER_PUBLIC", "1")
     monkeypatch.setenv("EXPLORER_HOME", str(tmp_path / "home"))

@@ -22,7 +22,7 @@ rank window is applied to ranks in the full ranking, before the score guards, wh
 re-ranks the survivors of the guards first; this way ``rank`` in the output always means the same thing.
 
 Memory stays bounded: queries are scored in chunks against the corpus matrix (a chunk's score matrix holds
-at most :data:`SCORE_BUDGET` floats) and each row is reduced to its top candidates with ``np.argpartition``,
+at most :data:`explorer.evaluation.topk.MAX_BLOCK_FLOATS` floats) and each row is reduced to its top candidates with ``np.argpartition``,
 so a full queries x corpus matrix never exists.
 """
 
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
 ProgressCallback = Callable[[int, int], None]
 
-SCORE_BUDGET = 4_000_000
-"""Most similarity scores held at once (16 MB of float32), whatever ``chunk_size`` asks for."""
 
 DEFAULT_RELATIVE_MARGIN = 0.05
 """NV-Retriever's best setting ("TopK-PercPos 95%", Moreira et al. 2024, arXiv:2407.15831), also the one
@@ -95,7 +93,7 @@ def mine_hard_negatives(
         include_candidates: also use the dataset's ``hard_negative_candidates`` (e.g. the other long-answer
             candidates of a Natural Questions page), up to ``num_negatives`` more per query, source
             "candidate", under the same guards.
-        chunk_size: most queries scored at once (fewer when the corpus is large, see :data:`SCORE_BUDGET`).
+        chunk_size: most queries scored at once (fewer when the corpus is large, see :func:`explorer.evaluation.topk.score_chunks`).
         progress: called with (texts embedded, texts total) while embedding.
         num_suspects: how many guard-rejected candidates per query to keep, flagged
             ``suspect_false_negative`` and excluded, for a person to audit: those just above the threshold.
@@ -127,11 +125,11 @@ def mine_hard_negatives(
     guards = _Guards(relative_margin, absolute_margin, max_score)
     skipped: Counter[str] = Counter()
     rows: list[NegativeRow] = []
-    rows_per_chunk = max(1, min(chunk_size, SCORE_BUDGET // max(len(pids), 1)))
-    for start in range(0, len(qids), rows_per_chunk):
-        chunk = qids[start : start + rows_per_chunk]
-        scores = query_vecs[start : start + len(chunk)] @ corpus_vecs.T
-        for qid, row in zip(chunk, scores):
+    from explorer.evaluation.topk import score_chunks
+
+    for start, scores in score_chunks(np.asarray(query_vecs, dtype=np.float32),
+                                      np.asarray(corpus_vecs, dtype=np.float32), chunk_size):
+        for qid, row in zip(qids[start : start + len(scores)], scores):
             relevant = {index[p]: p for p in dataset.positives(qid) if p in index}
             candidates = dataset.hard_negative_candidates.get(qid, []) if include_candidates else []
             rows.extend(_mine_query(

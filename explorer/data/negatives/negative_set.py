@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields, replace
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explorer.errors import DataError, StorageError
+from explorer.storage import atomic_path, write_json_atomic
 
 if TYPE_CHECKING:  # pandas is imported lazily so the CLI's --help stays instant
     import pandas as pd
@@ -214,11 +214,9 @@ class NegativeSet:
         suffix = path.suffix.lower()
         if suffix not in FORMATS:
             raise StorageError(f"Cannot save negatives to {path}: the file name must end in {', '.join(FORMATS)}.")
-        tmp = path.with_name(f".{path.name}.tmp")
         meta = {"format": "explorer-negatives", "version": 1, "columns": list(COLUMNS),
                 "params": self.params, "skipped": self.skipped}
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:  # a StorageError names the file and says what to check
             if suffix == ".jsonl":
                 with open(tmp, "w", encoding="utf-8") as fh:
                     for r in self.rows:
@@ -227,12 +225,7 @@ class NegativeSet:
                 self.to_frame().to_csv(tmp, index=False)
             else:
                 self.to_frame().to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-            meta_tmp = path.with_name(f".{path.name}.meta.tmp")
-            meta_tmp.write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
-            os.replace(meta_tmp, self.meta_path(path))
-        except OSError as exc:
-            raise StorageError(f"Cannot write negatives to {path}: {exc.strerror or exc}. Check the folder exists and is writable.") from exc
+        write_json_atomic(self.meta_path(path), meta)
         return path
 
     @classmethod

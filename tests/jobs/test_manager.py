@@ -11,7 +11,7 @@ import pytest
 
 from explorer.errors import DataError
 from explorer.training.events import ProgressEvent, TrainingStopped
-from explorer.training.jobs import JobManager
+from explorer.jobs.manager import JobManager
 
 
 def _gate_body(gate: threading.Event, log: list[str], name: str):
@@ -193,10 +193,10 @@ def test_the_servers_job_manager_takes_its_slots_from_the_settings(monkeypatch):
     assert JobManager().max_concurrent == 1
 
 
-# ------------------------------------------------------------------------------------ issue 12 items 6 and 7
+# ------------------------------------------------------------------------------------ limits per visitor
 def test_one_queued_or_running_job_per_workspace():
     """Item 7: a visitor cannot fill the shared queue; other visitors still can queue."""
-    from explorer.training.jobs import JobLimitError
+    from explorer.jobs.manager import JobLimitError
 
     gate = threading.Event()
     manager = JobManager(max_concurrent=1, max_per_owner=1)
@@ -242,7 +242,7 @@ def test_finished_jobs_release_their_dataset_and_are_bounded(monkeypatch):
     import gc
     import weakref
 
-    from explorer.training.jobs import FINISHED_LIMIT
+    from explorer.jobs.manager import FINISHED_LIMIT
 
     class Data:  # stands in for a Dataset the body closes over
         pass
@@ -259,7 +259,7 @@ def test_finished_jobs_release_their_dataset_and_are_bounded(monkeypatch):
     assert manager.wait(job, 5).status == "succeeded"
     gc.collect()
     assert ref() is None, "a finished job still holds its dataset"
-    monkeypatch.setattr("explorer.training.jobs.release_memory", lambda: None)  # a gc pass per job is slow
+    monkeypatch.setattr("explorer.jobs.manager.release_memory", lambda: None)  # a gc pass per job is slow
     ids = [manager.submit(make_body(None), name=f"j{i}", owner="ws") for i in range(FINISHED_LIMIT + 10)]
     assert manager.wait(ids[-1], 120).done  # each job ends with a gc pass: slow on a loaded machine
     assert len(manager.snapshots()) <= FINISHED_LIMIT

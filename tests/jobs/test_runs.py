@@ -11,10 +11,11 @@ import zipfile
 
 import pytest
 
+from explorer.jobs.packaging import package
 from explorer.errors import StorageError
 from explorer.training.config import TrainConfig
 from explorer.training.events import ProgressEvent
-from explorer.training.runs import Run, RunStore, process_started
+from explorer.jobs.runs import Run, RunStore, process_started
 
 
 def _dead_pid() -> int:
@@ -138,13 +139,13 @@ def test_artifact_writer_leaves_nothing_on_error(tmp_path, tiny_data):
 def test_delete_and_zip(tmp_path, tiny_data):
     store = RunStore(tmp_path / "runs")
     run = _finished_run(store, tiny_data)
-    path = store.zip_artifact(run.id)
+    path = package(store.get(run.id))
     with zipfile.ZipFile(path) as zf:
         assert sorted(zf.namelist()) == ["config.json", "model/README.md", "model/weights.bin"]
-    assert store.zip_artifact(run.id) == path
+    assert package(store.get(run.id)) == path
     empty = store.create(TrainConfig(method="adapter"), tiny_data)
     with pytest.raises(StorageError, match="has no adapter/ folder"):
-        store.zip_artifact(empty.id)
+        package(store.get(empty.id))
     store.delete(run.id)
     assert run.id not in [r.id for r in store.list()]
     with pytest.raises(StorageError, match="No run"):
@@ -166,7 +167,7 @@ def test_a_run_store_is_always_given_its_folder():
 
 
 def test_restarted_server_with_the_old_pid_sees_the_run_interrupted_at_once(tmp_path, tiny_data):
-    """Issue 12 item 14: the killed server's pid is ours now; the fresh heartbeat must not keep it "running"."""
+    """the killed server's pid is ours now; the fresh heartbeat must not keep it "running"."""
     store = RunStore(tmp_path, stale_seconds=3600)
     run = store.create(TrainConfig(), tiny_data)
     run.set_status("running")
@@ -182,7 +183,7 @@ def test_a_reused_pid_of_another_process_is_told_apart_by_its_start_time(tmp_pat
     assert json.loads((run.path / "status.json").read_text())["pid_started"] > 0
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        from explorer.training.runs import process_started
+        from explorer.jobs.runs import process_started
 
         started = process_started(live.pid)
         _pretend_other_process(run, pid=live.pid, pid_started=started - 600, heartbeat=time.time())

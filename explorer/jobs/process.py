@@ -9,7 +9,7 @@ process ends.
 The protocol is the run folder itself, so nothing new has to be trusted or kept in sync:
 
 - the parent pickles ``(dataset, config, negatives)`` to the child's stdin (the only input);
-- the child runs :func:`explorer.training.execute.execute_run` on ``<runs>/<run id>``; its events land in
+- the child runs :func:`explorer.jobs.execute.execute_run` on ``<runs>/<run id>``; its events land in
   ``metrics.jsonl`` and its outcome in ``status.json``, as for any run;
 - the parent tails ``metrics.jsonl`` and forwards new events to the job manager (the live panel), relays a
   cancellation or the time limit by writing a stop file beside the run folder (the child's stop flag reads it),
@@ -17,7 +17,7 @@ The protocol is the run folder itself, so nothing new has to be trusted or kept 
 - a child that dies without writing its outcome (killed, out of memory) leaves a run the parent marks failed
   with the exit code.
 
-``python -m explorer.training.process`` is the child's entry point.
+``python -m explorer.jobs.process`` is the child's entry point.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
     from explorer.data.negatives import NegativeSet
     from explorer.training.config import TrainConfig
-    from explorer.training.runs import Run, RunStore
+    from explorer.jobs.runs import Run, RunStore
 
 NICE = 10
 """How much lower the child's scheduling priority is than the server's (pages first, training with the rest)."""
@@ -109,7 +109,7 @@ def supervise(store: "RunStore", run_id: str, payload: bytes, report: Reporter, 
     log = log_path(store.root, run_id)
     store.root.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
-        child = subprocess.Popen([sys.executable, "-m", "explorer.training.process"], stdin=subprocess.PIPE,
+        child = subprocess.Popen([sys.executable, "-m", "explorer.jobs.process"], stdin=subprocess.PIPE,
                                  stdout=out, stderr=subprocess.STDOUT, close_fds=True, env=_child_env())
     try:
         child.stdin.write(payload)
@@ -221,8 +221,8 @@ def _report(event: ProgressEvent) -> None:
 
 def main() -> int:
     """The child: read the job from stdin, lower its priority, run it; the exit status tells the outcome."""
-    from explorer.training.execute import execute_run
-    from explorer.training.runs import RunStore
+    from explorer.jobs.execute import execute_run
+    from explorer.jobs.runs import RunStore
 
     try:
         os.nice(NICE)

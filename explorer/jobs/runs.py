@@ -24,14 +24,13 @@ import shutil
 import threading
 import time
 import uuid
-import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from explorer.errors import StorageError
-from explorer.modelcard import CARD_FILE
+from explorer.jobs.liveness import OWN_START, PROCESS_TOKEN, START_TOLERANCE_SECONDS, boot_id, pid_alive, process_started
 from explorer.storage import write_json_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,56 +46,6 @@ HEARTBEAT_STALE_SECONDS = 120.0
 
 _STATUS_LOCK = threading.Lock()
 """Serializes status.json writes of this process (the heartbeat thread writes alongside the job's thread)."""
-
-PROCESS_TOKEN = uuid.uuid4().hex
-"""Identifies this Python process: a status naming it belongs to a run this process owns."""
-
-START_TOLERANCE_SECONDS = 1.0
-"""Two start times of one process (as psutil reports them) differ by rounding only; more means two processes."""
-
-
-def boot_id() -> str:
-    """The machine's boot id (a pid from before a reboot is never alive), or "" where unknown."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""
-
-
-def process_started(pid: int | None) -> float | None:
-    """When the process ``pid`` started (seconds since the epoch, from psutil), or None if there is none.
-
-    Recorded with the pid in status.json: a pid alone is reused (a restarted server in a container often gets
-    the very pid its killed predecessor had), but the pair (pid, start time) names one process only.
-    """
-    if not pid or pid <= 0:
-        return None
-    import psutil  # light, and only needed when an active run's owner is checked
-
-    try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.Error, OSError):
-        return None
-
-
-_OWN_START = process_started(os.getpid())
-"""This process's start time, written next to its pid in the status of every run it owns."""
-
-
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this pid exists (signal 0 checks without sending anything)."""
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    except OSError:
-        return False
-    return True
-
 
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that decide what a run produces."""
@@ -164,7 +113,7 @@ class Run:
             status = {**self.status, **fields, "state": state, "updated": now, "heartbeat": now}
             if state in ACTIVE_STATES:
                 status.update(pid=os.getpid(), process=PROCESS_TOKEN, boot_id=boot_id(),
-                              pid_started=_OWN_START)
+                              pid_started=OWN_START)
             write_json_atomic(self.path / "status.json", status)
             self.status = status
 
@@ -372,78 +321,6 @@ class RunStore:
             shutil.rmtree(path)
         except OSError as exc:
             raise StorageError(f"Cannot delete run {run_id}: {exc.strerror or exc}.") from exc
-
-    def zip_artifact(self, run_id: str, kind: str = "model") -> Path:
-        """The run's model (or adapter) folder, plus config.json, as a zip for download.
-
-        Args:
-            run_id: the run.
-            kind: "model" (the model or adapter as trained), or "onnx" / "onnx-int8": an ONNX export of a full
-                fine-tune (see :mod:`explorer.export`), made once and kept in the run folder.
-
-        Raises:
-            StorageError: the run has no finished model or adapter, or the export cannot be written.
-            ModelError: an ONNX export of an adapter run (it has no transformer of its own) or a failed export.
-        """
-        run = self.get(run_id)
-        source = run.artifact_dir
-        if not source.is_dir():
-            raise StorageError(f"Run {run_id} has no {source.name}/ folder (state: {run.state}); nothing to download.")
-        if kind != "model":
-            source = self._export(run, kind)
-        target = run.path / f"{run.id}-{source.name}.zip"
-        if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
-            return target
-        tmp = run.path / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                for file in sorted(source.rglob("*")):
-                    if file.is_file() and file != source / CARD_FILE:  # the explorer's card replaces ST's own
-                        zf.write(file, Path(source.name) / file.relative_to(source))
-                zf.writestr(f"{source.name}/{CARD_FILE}", self._card(run, source, kind))
-                if (run.path / "config.json").is_file():
-                    zf.write(run.path / "config.json", "config.json")
-            os.replace(tmp, target)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise StorageError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
-        return target
-
-    @staticmethod
-    def _card(run: Run, source: Path, kind: str) -> str:
-        """The model card of a download (see :mod:`explorer.modelcard`)."""
-        from explorer.modelcard import model_card
-
-        meta = {}
-        if (source / "export.json").is_file():
-            meta = json.loads((source / "export.json").read_text(encoding="utf-8"))
-        card_kind = "adapter" if kind == "model" and run.method == "adapter" else kind
-        return model_card(run.config, run.evaluation(), kind=card_kind, folder=source.name,
-                          max_seq_length=meta.get("max_seq_length"))
-
-    def _export(self, run: Run, kind: str) -> Path:
-        """``export-<kind>/`` in the run folder, written once (into a temporary folder, then renamed)."""
-        from explorer.errors import ModelError
-        from explorer.export import KINDS, export_model
-
-        if kind not in KINDS:
-            raise ValueError(f"kind must be 'model' or one of {', '.join(KINDS)}, got {kind!r}")
-        if run.method == "adapter":
-            raise ModelError(f"Run {run.id} trained an adapter, which has no transformer to export to ONNX; "
-                             "download the adapter itself, or export a full fine-tune.")
-        folder = run.path / f"export-{kind}"
-        if (folder / "export.json").is_file():
-            return folder
-        tmp = run.path / f".export-{kind}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            export_model(run.model_dir, tmp, kind)  # type: ignore[arg-type]
-            shutil.rmtree(folder, ignore_errors=True)
-            os.replace(tmp, folder)
-        except OSError as exc:
-            raise StorageError(f"Cannot write the {kind} export of run {run.id}: {exc.strerror or exc}.") from exc
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return folder
 
     def _path(self, run_id: str) -> Path:
         if not run_id or "/" in run_id or "\\" in run_id or run_id in {".", ".."}:

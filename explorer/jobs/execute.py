@@ -4,7 +4,7 @@
 encoder on the test split, mines hard negatives with it (optional), trains (full fine-tune or adapter), saves
 the model, evaluates the tuned encoder, compares the two, writes ``evaluation.json`` and only then marks the
 run succeeded. Every ProgressEvent goes to ``metrics.jsonl`` and to the caller's ``report``. It is tested
-without threads; :func:`submit_run` hands it to a :class:`~explorer.training.jobs.JobManager`.
+without threads; :func:`submit_run` hands it to a :class:`~explorer.jobs.manager.JobManager`.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from explorer.errors import StorageError, TrainingError
 from explorer.training import distributed
 from explorer.training.config import TrainConfig
 from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped, never_stop, no_report
-from explorer.training.jobs import error_message
-from explorer.training.runs import Run, RunStore
+from explorer.jobs.manager import error_message
+from explorer.jobs.runs import Run, RunStore
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
     from explorer.data.negatives import NegativeSet
     from explorer.encoders.base import Encoder
-    from explorer.training.jobs import JobManager
+    from explorer.jobs.manager import JobManager
 
 HEARTBEAT_SECONDS = 10.0
 PROGRESS_INTERVAL = 0.5
@@ -218,7 +218,7 @@ def submit_run(
     which appears when the job starts, so a job cancelled while queued leaves nothing behind).
 
     By default the job's thread supervises a child process that does the work at a lower priority
-    (:mod:`explorer.training.process`), so pages stay quick while it trains; ``in_process=True`` runs
+    (:mod:`explorer.jobs.process`), so pages stay quick while it trains; ``in_process=True`` runs
     :func:`execute_run` in the job's thread instead (for encoders that exist only in this process).
     """
     _require_resolved(config)
@@ -230,7 +230,7 @@ def submit_run(
             return execute_run(dataset, config, run_store=store, run_folder=store.root / run_id, report=report,
                                should_stop=should_stop, negatives=negatives)
     else:
-        from explorer.training.process import process_body
+        from explorer.jobs.process import process_body
 
         body = process_body(store, run_id, dataset, config, negatives)
 

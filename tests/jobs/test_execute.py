@@ -7,12 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from explorer.jobs.packaging import package
 from explorer.errors import ModelError, TrainingError
 from explorer.training.config import TrainConfig
 from explorer.training.events import TrainingStopped
-from explorer.training.execute import execute_run, submit_run
-from explorer.training.jobs import JobManager
-from explorer.training.runs import RunStore
+from explorer.jobs.execute import execute_run, submit_run
+from explorer.jobs.manager import JobManager
+from explorer.jobs.runs import RunStore
 
 
 def test_full_run_writes_a_complete_folder(tiny_data, tiny_model_dir, tmp_path):
@@ -107,7 +108,7 @@ def test_adapter_run_on_the_fake_encoder(tiny_data, tmp_path):
     # Both models' per-query scores and ranked lists are kept next to it, for the result pages.
     assert evaluation["stored"]["models"] == ["baseline", "tuned"] and evaluation["stored"]["k"] > 0
     assert (run.path / evaluation["stored"]["file"]).stat().st_size == evaluation["stored"]["bytes"]
-    assert store.zip_artifact(run.id).name.endswith("-adapter.zip")
+    assert package(store.get(run.id)).name.endswith("-adapter.zip")
 
 
 def test_submit_run_through_the_manager(tiny_data, tmp_path):

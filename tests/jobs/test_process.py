@@ -11,10 +11,10 @@ import psutil
 import pytest
 
 from explorer.training.config import TrainConfig
-from explorer.training.execute import submit_run
-from explorer.training.jobs import JobManager
-from explorer.training.process import NICE, EventTail, log_path, stop_path
-from explorer.training.runs import RunStore
+from explorer.jobs.execute import submit_run
+from explorer.jobs.manager import JobManager
+from explorer.jobs.process import NICE, EventTail, log_path, stop_path
+from explorer.jobs.runs import RunStore
 
 LONG = TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 100_000})
 
@@ -112,7 +112,7 @@ def test_the_event_tail_reads_complete_lines_once(tmp_path):
 @pytest.mark.parametrize("reason", ["cancel", "error"])
 def test_the_childs_stop_flag_reads_the_parents_request(tmp_path, reason):
     from explorer.errors import TrainingError
-    from explorer.training.process import _ask_to_stop, _stop_flag
+    from explorer.jobs.process import _ask_to_stop, _stop_flag
 
     flag = _stop_flag(stop_path(tmp_path, "r1"), os.getppid())
     assert flag() is False

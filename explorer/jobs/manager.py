@@ -1,7 +1,7 @@
 """A small job manager: a FIFO queue of job bodies run in background threads, at most N at a time.
 
 A job body is a plain synchronous function ``fn(report, should_stop) -> result`` (see
-:func:`explorer.training.execute.execute_run`); it is tested without threads, and this manager only adds the
+:func:`explorer.jobs.execute.execute_run`); it is tested without threads, and this manager only adds the
 threads, the queue, cancellation and thread-safe snapshots for pages to poll. Everything mutable sits behind
 one lock; readers get frozen :class:`JobSnapshot` copies. Worker threads never touch Streamlit.
 """
@@ -121,7 +121,7 @@ class JobManager:
 
     A finished job drops its body (the closure that holds the job's dataset and negatives), and only the
     newest :data:`FINISHED_LIMIT` finished jobs are remembered, so a server that ran many jobs keeps only
-    their small snapshots (the body's result, a :class:`~explorer.training.runs.Run`, is a path and two dicts).
+    their small snapshots (the body's result, a :class:`~explorer.jobs.runs.Run`, is a path and two dicts).
 
     Args:
         max_concurrent: jobs running at the same time (the server's ``max_concurrent_jobs`` setting, passed by

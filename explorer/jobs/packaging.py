@@ -1,0 +1,93 @@
+"""A finished run packaged for download: its model (or adapter), an ONNX export, a model card, its config.
+
+:func:`package` zips the run's ``model/`` (or ``adapter/``) folder, or an ONNX export of a full fine-tune made
+once and kept in the run folder (see :mod:`explorer.export`), with the explorer's model card
+(:mod:`explorer.modelcard`) and ``config.json``. The zip is written to a temporary file and renamed, and is
+reused while it is newer than what it packs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+import zipfile
+from pathlib import Path
+
+from explorer.errors import StorageError
+from explorer.jobs.runs import Run
+from explorer.modelcard import CARD_FILE
+
+
+def package(run: Run, kind: str = "model") -> Path:
+    """The run's model (or adapter) folder, plus config.json, as a zip for download.
+
+    Args:
+        run: the run (from :meth:`explorer.jobs.runs.RunStore.get`).
+        kind: "model" (the model or adapter as trained), or "onnx" / "onnx-int8": an ONNX export of a full
+            fine-tune, made once and kept in the run folder.
+
+    Raises:
+        StorageError: the run has no finished model or adapter, or the export cannot be written.
+        ModelError: an ONNX export of an adapter run (it has no transformer of its own) or a failed export.
+    """
+    source = run.artifact_dir
+    if not source.is_dir():
+        raise StorageError(f"Run {run.id} has no {source.name}/ folder (state: {run.state}); nothing to download.")
+    if kind != "model":
+        source = _export(run, kind)
+    target = run.path / f"{run.id}-{source.name}.zip"
+    if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
+        return target
+    tmp = run.path / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for file in sorted(source.rglob("*")):
+                if file.is_file() and file != source / CARD_FILE:  # the explorer's card replaces ST's own
+                    zf.write(file, Path(source.name) / file.relative_to(source))
+            zf.writestr(f"{source.name}/{CARD_FILE}", _card(run, source, kind))
+            if (run.path / "config.json").is_file():
+                zf.write(run.path / "config.json", "config.json")
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
+    return target
+
+
+def _card(run: Run, source: Path, kind: str) -> str:
+    """The model card of a download (see :mod:`explorer.modelcard`)."""
+    from explorer.modelcard import model_card
+
+    meta = {}
+    if (source / "export.json").is_file():
+        meta = json.loads((source / "export.json").read_text(encoding="utf-8"))
+    card_kind = "adapter" if kind == "model" and run.method == "adapter" else kind
+    return model_card(run.config, run.evaluation(), kind=card_kind, folder=source.name,
+                      max_seq_length=meta.get("max_seq_length"))
+
+
+def _export(run: Run, kind: str) -> Path:
+    """``export-<kind>/`` in the run folder, written once (into a temporary folder, then renamed)."""
+    from explorer.errors import ModelError
+    from explorer.export import KINDS, export_model
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'model' or one of {', '.join(KINDS)}, got {kind!r}")
+    if run.method == "adapter":
+        raise ModelError(f"Run {run.id} trained an adapter, which has no transformer to export to ONNX; "
+                         "download the adapter itself, or export a full fine-tune.")
+    folder = run.path / f"export-{kind}"
+    if (folder / "export.json").is_file():
+        return folder
+    tmp = run.path / f".export-{kind}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        export_model(run.model_dir, tmp, kind)  # type: ignore[arg-type]
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    except OSError as exc:
+        raise StorageError(f"Cannot write the {kind} export of run {run.id}: {exc.strerror or exc}.") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
