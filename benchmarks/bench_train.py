@@ -15,7 +15,6 @@ from __future__ import annotations
 import shutil
 import statistics
 import tempfile
-from dataclasses import replace
 from typing import Any
 
 from benchmarks.common import Context, load_scifact, loadavg, minilm_path, r, timed

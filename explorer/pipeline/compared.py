@@ -9,7 +9,6 @@ pages show the baseline alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from explorer.workspace import Workspace
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explorer.config import Settings, settings_for
-from explorer.errors import DataError, StorageError
+from explorer.errors import DataError
 from explorer.storage import write_bytes_atomic
 from explorer.workspace import DatasetChoice, Workspace
 

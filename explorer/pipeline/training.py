@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explorer.config import Settings
-from explorer.errors import StorageError, TrainingError
+from explorer.errors import StorageError
 from explorer.evaluation.retrieval import RetrievalResult
 from explorer.workspace import DatasetChoice, Workspace
 
@@ -138,13 +138,10 @@ def make_job_manager(settings: Settings) -> Any:
 
 def demo_config(method: str = "full") -> dict[str, Any]:
     """Training parameters of the one-click demo: exactly the defaults ``python -m explorer train --data demo``
-    uses (the same :meth:`TrainConfig.resolve` fills them in), so the demo shows what the CLI reproduces."""
+    uses (:func:`training_config` fills in the rest), so the demo shows what the CLI reproduces."""
     if method not in ("full", "adapter"):
         raise ValueError(f"method must be 'full' or 'adapter', got {method!r}")
-    params: dict[str, Any] = {"method": method}
-    if method == "adapter":
-        params["learning_rate"] = ADAPTER_LEARNING_RATE
-    return params
+    return {"method": method}
 
 
 def training_config(dataset: "Dataset", params: "dict[str, Any] | TrainConfig", settings: Settings) -> "TrainConfig":

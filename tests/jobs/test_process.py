@@ -19,6 +19,13 @@ from explorer.jobs.runs import RunStore
 LONG = TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 100_000})
 
 
+def _submit(tiny_data, tmp_path, config: TrainConfig, **manager_options) -> tuple[RunStore, JobManager, str]:
+    """A job training ``config`` (resolved for the tiny data) in a child process: (store, manager, job id)."""
+    store = RunStore(tmp_path / "runs")
+    manager = JobManager(max_concurrent=1, **manager_options)
+    return store, manager, submit_run(manager, tiny_data, config.resolve(tiny_data), run_store=store)
+
+
 def _running_child(store: RunStore, snap_id: str, manager: JobManager, timeout: float = 60.0) -> psutil.Process:
     """The child process once its run folder says it is training (its pid is in status.json)."""
     deadline = time.monotonic() + timeout
@@ -33,9 +40,7 @@ def _running_child(store: RunStore, snap_id: str, manager: JobManager, timeout: 
 
 
 def test_a_child_trains_at_lower_priority_and_reports_its_events(tiny_data, tmp_path):
-    store = RunStore(tmp_path / "runs")
-    manager = JobManager(max_concurrent=1)
-    job = submit_run(manager, tiny_data, LONG.resolve(tiny_data), run_store=store)
+    store, manager, job = _submit(tiny_data, tmp_path, LONG)
     child = _running_child(store, job, manager)
     assert child.pid != os.getpid()
     assert child.nice() >= os.getpriority(os.PRIO_PROCESS, 0) + NICE or child.nice() == 19
@@ -50,9 +55,7 @@ def test_a_child_trains_at_lower_priority_and_reports_its_events(tiny_data, tmp_
 
 
 def test_the_time_limit_fails_the_run_with_its_message(tiny_data, tmp_path):
-    store = RunStore(tmp_path / "runs")
-    manager = JobManager(max_concurrent=1, time_limit=8)
-    job = submit_run(manager, tiny_data, LONG.resolve(tiny_data), run_store=store)
+    store, manager, job = _submit(tiny_data, tmp_path, LONG, time_limit=8)
     snap = manager.wait(job, timeout=120)
     assert snap.status == "failed" and "limit" in snap.error
     run = store.get(snap.run_id)
@@ -61,9 +64,7 @@ def test_the_time_limit_fails_the_run_with_its_message(tiny_data, tmp_path):
 
 
 def test_a_killed_child_fails_the_job_and_the_run_with_the_reason(tiny_data, tmp_path):
-    store = RunStore(tmp_path / "runs")
-    manager = JobManager(max_concurrent=1)
-    job = submit_run(manager, tiny_data, LONG.resolve(tiny_data), run_store=store)
+    store, manager, job = _submit(tiny_data, tmp_path, LONG)
     child = _running_child(store, job, manager)
     os.kill(child.pid, signal.SIGKILL)
     snap = manager.wait(job, timeout=60)
@@ -76,10 +77,7 @@ def test_a_killed_child_fails_the_job_and_the_run_with_the_reason(tiny_data, tmp
 
 
 def test_a_successful_child_leaves_only_the_run_folder(tiny_data, tmp_path):
-    store = RunStore(tmp_path / "runs")
-    manager = JobManager(max_concurrent=1)
-    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 2}).resolve(tiny_data),
-                     run_store=store)
+    store, manager, job = _submit(tiny_data, tmp_path, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 2}))
     snap = manager.wait(job, timeout=120)
     assert snap.status == "succeeded", snap.error
     assert snap.result.state == "succeeded" and snap.result.evaluation()["tuned"]
@@ -88,10 +86,7 @@ def test_a_successful_child_leaves_only_the_run_folder(tiny_data, tmp_path):
 
 
 def test_a_failing_child_reports_the_runs_own_message(tiny_data, tmp_path):
-    store = RunStore(tmp_path / "runs")
-    manager = JobManager(max_concurrent=1)
-    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="no-such-encoder-xyz").resolve(tiny_data),
-                     run_store=store)
+    store, manager, job = _submit(tiny_data, tmp_path, TrainConfig(method="adapter", base_model="no-such-encoder-xyz"))
     snap = manager.wait(job, timeout=120)
     assert snap.status == "failed" and "no-such-encoder-xyz" in snap.error
     assert "signal" not in snap.error and "exited" not in snap.error  # the run's message, not the process's
@@ -127,10 +122,7 @@ def test_the_childs_stop_flag_reads_the_parents_request(tmp_path, reason):
 
 def test_the_child_finds_the_package_from_any_working_directory(tiny_data, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a server started elsewhere: ``streamlit run /path/to/app.py``
-    store = RunStore(tmp_path / "runs")
-    manager = JobManager(max_concurrent=1)
-    job = submit_run(manager, tiny_data, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 1}).resolve(tiny_data),
-                     run_store=store)
+    store, manager, job = _submit(tiny_data, tmp_path, TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 1}))
     snap = manager.wait(job, timeout=120)
     assert snap.status == "succeeded", snap.error
     manager.shutdown()
