@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from explorer.data.sampling import random_negatives as sample_negatives
 from explorer.data.sampling import sample_passages, sample_queries
 from explorer.errors import ModelError, TrainingError
+from explorer.training.buckets import length_bucketed
 from explorer.training.config import IN_BATCH_LOSSES, TrainConfig
 from explorer.training.events import (
     ProgressEvent, Reporter, StopFlag, TrainingStopped, check_loss, never_stop, no_report,
@@ -153,19 +154,45 @@ def base_model_path(spec: str) -> str:
     return str(path)
 
 
-def wrap_model(model: Any, name: str, cached: bool = False) -> "Encoder":
+def wrap_model(model: Any, name: str, cached: bool = False, *, scratch: str | Path | None = None,
+               bottom: Any = None) -> "Encoder":
     """An :class:`~explorer.encoders.base.Encoder` over a model in memory.
 
-    Uncached (a one-off fingerprint) while training, since the weights keep changing; cached by a hash of the
-    final weights otherwise.
+    Args:
+        model: the SentenceTransformer.
+        name: shown in messages.
+        cached: the final weights: cached in the embedding cache by a hash of the weights. Otherwise (while
+            training, the weights keep changing) a one-off fingerprint, with vectors kept only in ``scratch``
+            (a folder the caller deletes), or nowhere.
+        bottom: a :class:`~explorer.training.lower_cache.LowerLayerCache` of the model's frozen bottom: every
+            batch then runs only the layers above it (texts it does not hold are computed in full).
     """
     import uuid
 
     from explorer.encoders.sentence import SentenceTransformerEncoder
 
+    cls = SentenceTransformerEncoder if bottom is None else _bottom_cached_class()
     if cached:
-        return SentenceTransformerEncoder.from_model(model, name=name)
-    return SentenceTransformerEncoder.from_model(model, name=name, fingerprint=f"live-{uuid.uuid4().hex}", cache_dir=None)
+        encoder = cls.from_model(model, name=name)
+    else:
+        encoder = cls.from_model(model, name=name, fingerprint=f"live-{uuid.uuid4().hex}", cache_dir=scratch)
+    if bottom is not None:
+        encoder.bottom = bottom
+    return encoder
+
+
+def _bottom_cached_class() -> type:
+    """An encoder class whose batches run through a frozen-bottom cache (defined on first use: lazy imports)."""
+    from explorer.encoders.sentence import SentenceTransformerEncoder
+
+    class BottomCachedEncoder(SentenceTransformerEncoder):
+        bottom: Any = None
+
+        def embed_batch(self, texts: list[str], kind: Any) -> Any:
+            with self.bottom.attached():
+                return super().embed_batch(texts, kind)
+
+    return BottomCachedEncoder
 
 
 def _eval_subset(dataset: "Dataset", max_queries: int, max_passages: int, seed: int) -> "Dataset":
@@ -241,7 +268,7 @@ def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_dat
             every = config.eval_every_steps
             if every and state.global_step % every == 0:
                 self._evaluate(state)
-            elif every is None and self._eval_due():
+            elif every is None and self._eval_due(state):
                 self._evaluate(state)
 
         def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -251,14 +278,18 @@ def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_dat
             if self.last_eval is None or time.monotonic() - self.last_eval > 1.0:  # not twice for one step
                 self._evaluate(state)
 
-        def _eval_due(self) -> bool:
+        def _eval_due(self, state: Any) -> bool:
             """Auto cadence: a first evaluation :data:`FIRST_EVAL_SECONDS` into training (so the live chart has a
             point within the first minute), then whenever the time since the last one is at least
-            :data:`EVAL_COST_SHARE` times what evaluating costs, so evaluation stays a tenth of the job."""
+            :data:`EVAL_COST_SHARE` times what evaluating costs, so evaluation stays a tenth of the job; but not
+            when the steps left take less than :data:`FIRST_EVAL_SECONDS` (the run's full evaluation follows)."""
             now = time.monotonic()
             if self.last_eval is None:
                 return now - self.started >= FIRST_EVAL_SECONDS
-            return now - self.last_eval >= max(FIRST_EVAL_SECONDS, self.eval_seconds * EVAL_COST_SHARE)
+            if now - self.last_eval < max(FIRST_EVAL_SECONDS, self.eval_seconds * EVAL_COST_SHARE):
+                return False
+            left = self._eta(state)
+            return left is None or left >= FIRST_EVAL_SECONDS
 
         def _evaluate(self, state: Any) -> None:
             if eval_data is None or not state.is_world_process_zero:
@@ -266,10 +297,12 @@ def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_dat
             from explorer.evaluation.retrieval import evaluate_encoder
 
             began = time.monotonic()
-            encoder = wrap_model(model, "training")
-            result = evaluate_encoder(eval_data, encoder, split="test", k=100)
-            if snapshot is not None:  # where a fixed sample of test points sits now (the Latent page plays them)
-                snapshot(state.global_step, encoder, dict(result.metrics))
+            with tempfile.TemporaryDirectory(prefix="explorer-heldout-") as scratch:
+                # The snapshot's texts are mostly held-out texts: the scratch cache embeds each once per evaluation.
+                encoder = wrap_model(model, "training", scratch=scratch)
+                result = evaluate_encoder(eval_data, encoder, split="test", k=100)
+                if snapshot is not None:  # where a fixed sample of test points sits now (the Latent page plays them)
+                    snapshot(state.global_step, encoder, dict(result.metrics))
             model.train()  # encode() switched to eval mode; dropout must be back on for the next steps
             self.last_eval = time.monotonic()
             self.eval_seconds = self.last_eval - began
@@ -285,7 +318,8 @@ def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_dat
 def _frozen_bottom(model: Any, config: TrainConfig, columns: dict[str, list[Any]], eval_data: "Dataset | None",
                    report: Reporter) -> Any:
     """The context training runs in: with ``config.train_layers`` set, everything below the top layers is frozen
-    and its outputs computed once per text (:mod:`explorer.training.lower_cache`); otherwise nothing changes."""
+    and its outputs computed once per text (:mod:`explorer.training.lower_cache`; the context yields the cache);
+    otherwise nothing changes (it yields None)."""
     import contextlib
 
     from explorer.training.lower_cache import cached_lower_layers, transformer_parts
@@ -399,7 +433,7 @@ def train_full(
         raise TrainingStopped("stopped before training started")
     tmp = tempfile.mkdtemp(prefix="explorer-trainer-")
     try:
-        with _frozen_bottom(model, config, columns, eval_data, report):
+        with _frozen_bottom(model, config, columns, eval_data, report) as bottom, length_bucketed(model):
             args = training_arguments(replace(config, batch_size=min(config.batch_size, max(2, n_rows))), tmp, device)
             card = getattr(model, "model_card_data", None)
             if card is not None:
@@ -420,4 +454,5 @@ def train_full(
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         model.save(str(out_dir))
-    return wrap_model(model, name=f"{config.base_model} (fine-tuned)", cached=True)
+    # Evaluating the result reuses the frozen bottom's stored outputs (full precision: the saved model's vectors).
+    return wrap_model(model, name=f"{config.base_model} (fine-tuned)", cached=True, bottom=bottom)

@@ -4,10 +4,14 @@ When the token embeddings and the lowest ``n`` transformer layers of a BERT-like
 output for a given text never changes during training. A training step then only needs the upper layers:
 :func:`cached_lower_layers` swaps the model's embeddings module for a :class:`LowerLayerCache` that returns
 the hidden states after layer ``n`` (computed once per distinct token sequence, in eval mode, and kept in
-float16), and leaves only the upper layers in the encoder. The loss, the sentence-transformers trainer, the
+float32), and leaves only the upper layers in the encoder. The loss, the sentence-transformers trainer, the
 pooling and the model's own attention masks are untouched, so the gradients of the trained layers are
 those of plain freezing without dropout in the frozen part. On leaving the context the original modules are
 put back, so the model saves and loads as a normal sentence-transformers folder.
+
+The same cache serves the trained model's evaluation afterwards (:meth:`LowerLayerCache.attached`): the
+frozen bottom's outputs are stored in full precision, so a text embedded through the cache gets the vector a
+plain forward pass of the saved model gives (up to floating-point summation order), at half the cost.
 
 Hand-written: neither sentence-transformers nor transformers offers reuse of frozen-layer activations. The
 layer internals used are the embeddings module, the encoder's layer list and
@@ -23,7 +27,7 @@ from typing import Any
 from explorer.errors import TrainingError
 
 CACHE_BUDGET_BYTES = 768 * 2**20
-"""Most memory the cached hidden states may take; texts beyond it are computed again at each use."""
+"""Most memory the cached hidden states (float32) may take; texts beyond it are computed again at each use."""
 
 PRECOMPUTE_BATCH = 64
 """Texts per forward pass of the lower layers while filling the cache."""
@@ -64,6 +68,7 @@ class LowerLayerCache:
         self.lower = torch.nn.ModuleList(layers)
         self.config, self.pad_token_id, self.budget_bytes = config, int(pad_token_id), int(budget_bytes)
         self.memo: dict[bytes, Any] = {}
+        self.home: tuple[Any, list[Any]] | None = None  # (BERT-like model, all its layers) once installed
         self.stored_bytes = 0
         self.hits = self.misses = 0
 
@@ -92,11 +97,9 @@ class LowerLayerCache:
         return hidden
 
     def _store(self, key: bytes, hidden: Any) -> None:
-        import torch
-
-        size = hidden.numel() * 2
+        size = hidden.numel() * hidden.element_size()
         if self.stored_bytes + size <= self.budget_bytes:
-            self.memo[key] = hidden.to(torch.float16)
+            self.memo[key] = hidden
             self.stored_bytes += size
 
     def precompute(self, batches: Iterator[Any]) -> int:
@@ -138,6 +141,25 @@ class LowerLayerCache:
             out[i, : lengths[i]] = row.to(device=out.device, dtype=torch.float32)
         return out
 
+    @contextlib.contextmanager
+    def attached(self) -> Iterator["LowerLayerCache"]:
+        """Inside the context the model runs its frozen bottom from this cache (only the upper layers compute);
+        on leaving it the model has its own modules back. Re-entrant uses nest harmlessly."""
+        import torch
+
+        if self.home is None:
+            raise TrainingError("This frozen-layer cache was never installed in a model.")
+        auto, layers = self.home
+        if auto.embeddings is self:
+            yield self
+            return
+        embeddings, n = auto.embeddings, len(self.lower)
+        auto.embeddings, auto.encoder.layer = self, torch.nn.ModuleList(layers[n:])
+        try:
+            yield self
+        finally:
+            auto.embeddings, auto.encoder.layer = embeddings, torch.nn.ModuleList(layers)
+
 
 def _module_class() -> type:
     """:class:`LowerLayerCache` as a ``torch.nn.Module`` subclass (made on first use: torch is imported lazily)."""
@@ -178,8 +200,6 @@ def cached_lower_layers(model: Any, n: int, texts: Sequence[str] = (),
     Raises:
         TrainingError: the model is not BERT-like or ``n`` leaves no layer to train.
     """
-    import torch
-
     parts = transformer_parts(model)
     if parts is None:
         raise TrainingError("Caching frozen layers needs a BERT-like transformer (embeddings + encoder layers); "
@@ -193,8 +213,6 @@ def cached_lower_layers(model: Any, n: int, texts: Sequence[str] = (),
     pad = model.tokenizer.pad_token_id if getattr(model, "tokenizer", None) is not None else 0
     cache = _module_class()(embeddings, layers[:n], auto.config, pad if pad is not None else 0, budget_bytes)
     cache.precompute(_batches(model, list(texts)))
-    auto.embeddings, auto.encoder.layer = cache, torch.nn.ModuleList(layers[n:])
-    try:
+    cache.home = (auto, layers)
+    with cache.attached():
         yield cache
-    finally:
-        auto.embeddings, auto.encoder.layer = embeddings, torch.nn.ModuleList(layers)
