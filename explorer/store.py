@@ -24,10 +24,11 @@ import numpy as np
 from explorer import _sqlite
 from explorer.config import Settings, settings_for
 from explorer.errors import StorageError
+from explorer.progress import Progress, part, silent
 
 if TYPE_CHECKING:
     from explorer.data.model import Dataset
-    from explorer.encoders.base import Encoder, ProgressCallback
+    from explorer.encoders.base import Encoder
 
 _sqlite.ensure_modern_sqlite()  # before anything can import chromadb
 
@@ -130,7 +131,7 @@ class VectorStore:
         dataset: "Dataset",
         encoder: "Encoder",
         passage_embeddings: np.ndarray | None = None,
-        progress: "ProgressCallback | None" = None,
+        progress: Progress | None = None,
     ) -> str:
         """Make sure the collection of (dataset, encoder) is complete and current; build it if not.
 
@@ -138,7 +139,8 @@ class VectorStore:
             dataset: its passages are indexed, in ``dataset.passage_ids()`` order.
             encoder: embeds the passages (through its cache) unless ``passage_embeddings`` are given.
             passage_embeddings: precomputed (n_passages, dim) vectors in ``passage_ids()`` order.
-            progress: called with (done, total); embedding and adding count as two halves when both happen.
+            progress: hears stage "embedding" (the passages), then "indexing" (adding them), on one count: each
+                stage is half of it when both happen.
 
         Returns:
             The collection's name.
@@ -240,12 +242,11 @@ class VectorStore:
 
     @staticmethod
     def _vectors(dataset: "Dataset", encoder: "Encoder", given: np.ndarray | None,
-                 progress: "ProgressCallback | None") -> tuple[np.ndarray, int, int]:
+                 progress: Progress | None) -> tuple[np.ndarray, int, int]:
         """(vectors, progress offset for adding, progress total)."""
         n = len(dataset.corpus)
         if given is None:
-            report = (lambda done, _total: progress(done, 2 * n)) if progress else None
-            vectors = encoder.encode(dataset.passage_texts(), "passage", progress=report)
+            vectors = encoder.encode(dataset.passage_texts(), "passage", progress=part(progress, 0, 2 * n))
             return vectors, n, 2 * n
         vectors = np.asarray(given, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != n:
@@ -255,18 +256,18 @@ class VectorStore:
         return vectors, 0, n
 
     def _build(self, name: str, ids: list[str], vectors: np.ndarray, expected: dict[str, Any], encoder: "Encoder",
-               dataset: "Dataset", progress: "ProgressCallback | None", offset: int, total: int) -> None:
+               dataset: "Dataset", progress: Progress | None, offset: int, total: int) -> None:
         meta = {**expected, "dataset": dataset.name, "encoder": encoder.name, "dim": int(vectors.shape[1])}
         with self._errors("create a collection"):
             collection = self.client.create_collection(
                 name, configuration={"hnsw": dict(HNSW)}, metadata={**meta, "complete": False}, embedding_function=None
             )
             step = max(1, int(self.client.get_max_batch_size()))
+        report = progress or silent
         with self._errors("add vectors"):
             for start in range(0, len(ids), step):
                 collection.add(ids=ids[start : start + step], embeddings=vectors[start : start + step])
-                if progress:
-                    progress(offset + min(start + step, len(ids)), total)
+                report("indexing", offset + min(start + step, len(ids)), total)
             # Marked complete last: a build killed above leaves complete=False and is rebuilt next time.
             collection.modify(metadata={**meta, "complete": True})
 

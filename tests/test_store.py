@@ -130,9 +130,10 @@ def test_adds_and_queries_are_split_by_the_max_batch_size(store, encoder, adds, 
     monkeypatch.setattr(store.client, "get_max_batch_size", lambda: 2)
     ds = dataset()
     calls = []
-    store.ensure_index(ds, encoder, progress=lambda done, total: calls.append((done, total)))
+    store.ensure_index(ds, encoder, progress=lambda stage, done, total: calls.append((stage, done, total)))
     assert adds == [2, 2, 1]
-    assert calls[-1] == (10, 10) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert calls[-1] == ("indexing", 10, 10) and [d for _, d, _ in calls] == sorted(d for _, d, _ in calls)
+    assert [s for s, _, _ in calls] == sorted(s for s, _, _ in calls)  # "embedding" first, then "indexing"
     hits = store.search(ds, encoder, query_texts=list(PASSAGES.values()), k=1)
     assert [h[0].id for h in hits] == list(PASSAGES)
 

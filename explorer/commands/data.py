@@ -1,7 +1,8 @@
 """``python -m explorer data ...``: inspect a dataset before training on it.
 
-``data stats --data SPEC`` loads any supported dataset (see :mod:`explorer.data.loaders`) and prints its
-statistics as a table, or as JSON with ``--json``. A malformed input ends with a one-line ``error: ...``
+``data stats --data SPEC`` loads any supported dataset as the app and the other commands do
+(:func:`explorer.pipeline.load_dataset`, under the settings' caps; ``--max-mb`` replaces the file-size cap) and
+prints its statistics as a table, or as JSON with ``--json``. A malformed input ends with a one-line ``error: ...``
 (raised as :class:`explorer.errors.DataError` and printed by :mod:`explorer.cli`).
 """
 
@@ -53,16 +54,22 @@ def column_overrides(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def run_stats(args: argparse.Namespace) -> int:
     """Load ``--data`` and print its statistics; returns the exit code."""
-    from explorer.data.loaders import load_dataset
-    from explorer.data.stats import dataset_stats, format_stats
+    from dataclasses import replace
 
+    from explorer import pipeline
+    from explorer.config import get_settings
+    from explorer.data.stats import dataset_stats, format_stats
     from explorer.errors import ExplorerError
+    from explorer.workspace import DatasetChoice
 
     if not 0 < args.test_fraction < 1:
         raise ExplorerError(f"--test-fraction must be between 0 and 1, got {args.test_fraction}.")
-    max_bytes = int(args.max_mb * 1024 * 1024) if args.max_mb else None
-    ds = load_dataset(args.data, name=args.name, columns=column_overrides(args),
-                      test_fraction=args.test_fraction, seed=args.seed, max_bytes=max_bytes)
+    settings = get_settings()
+    if args.max_mb:
+        settings = replace(settings, max_upload_mb=args.max_mb)
+    choice = DatasetChoice(spec=args.data, name=args.name or "", columns=column_overrides(args),
+                           test_fraction=args.test_fraction, seed=args.seed)
+    ds = pipeline.load_dataset(choice, settings)
     stats = dataset_stats(ds)
     print(json.dumps(stats.to_dict(), indent=2) if args.json else format_stats(stats))
     return 0

@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class StderrProgress:
-    """A ``progress(stage, done, total)`` callback printing a line per stage and about every 10%."""
+    """The commands' printer of :data:`explorer.progress.Progress` reports: a line ``[stage] done/total`` on
+    stderr when a stage starts, about every 10% of it, and when it ends."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from typing import Any
 
@@ -72,7 +71,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Mine, save, print the summary; returns the exit code."""
     from explorer import pipeline
-    from explorer.commands.evaluate import load_data, load_model
+    from explorer.commands.evaluate import StderrProgress, load_data, load_model
     from explorer.data.negatives.negative_set import FORMATS
     from explorer.errors import StorageError
 
@@ -85,21 +84,9 @@ def run(args: argparse.Namespace) -> int:
         dataset, encoder, split=args.split, num_negatives=args.num_negatives, weak=args.weak,
         range_min=args.range_min, range_max=args.range_max, relative_margin=args.relative_margin,
         absolute_margin=args.absolute_margin, max_score=args.max_score, include_candidates=not args.no_candidates,
-        seed=args.seed, progress=_Progress(),
+        seed=args.seed, progress=StderrProgress(),
     )
     path = negatives.save(args.out)
     summary = {**negatives.summary(), "out": str(path), "seconds": round(time.perf_counter() - started, 2)}
     print(json.dumps(summary, indent=2))
     return 0
-
-
-class _Progress:
-    """Prints embedding progress to stderr about every 10%."""
-
-    def __init__(self) -> None:
-        self.last = -1
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.last < 0 or done >= total or done - self.last >= max(1, total // 10):
-            self.last = done
-            print(f"[embedding] {done}/{total}", file=sys.stderr, flush=True)

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from explorer.encoders.base import Encoder, Kind, ProgressCallback, normalize_rows
+from explorer.encoders.base import Encoder, Kind, normalize_rows
 from explorer.errors import ModelError, StorageError
+from explorer.progress import Progress
 
 CONFIG_FILE = "adapter.json"
 WEIGHTS_FILES = ("adapter.safetensors", "adapter.npz")
@@ -127,7 +128,7 @@ class AdapterEncoder(Encoder):
         texts: Sequence[str],
         kind: Kind = "passage",
         *,
-        progress: ProgressCallback | None = None,
+        progress: Progress | None = None,
         batch_size: int | None = None,
         use_cache: bool = True,
     ) -> np.ndarray:

@@ -8,7 +8,7 @@ over either, the fake used in tests) gets them the same way.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -16,10 +16,9 @@ import numpy as np
 
 from explorer.encoders.cache import EmbeddingCache, text_key
 from explorer.errors import ModelError
+from explorer.progress import Progress, silent
 
 Kind = Literal["query", "passage"]
-ProgressCallback = Callable[[int, int], None]
-"""Called with (texts done, texts total) after each batch."""
 
 CACHE_FLUSH_EVERY = 1024
 """New vectors are written to the cache in shards of about this many rows."""
@@ -101,11 +100,14 @@ class Encoder(ABC):
         texts: Sequence[str],
         kind: Kind = "passage",
         *,
-        progress: ProgressCallback | None = None,
+        progress: Progress | None = None,
         batch_size: int | None = None,
         use_cache: bool = True,
     ) -> np.ndarray:
         """Embed texts, reading what is cached and writing what is new.
+
+        ``progress`` hears ``("embedding", texts done, texts total)``: once for the cached texts, then after
+        each batch.
 
         Returns:
             float32 array (len(texts), dim) of unit vectors, in the order of ``texts``.
@@ -124,8 +126,8 @@ class Encoder(ABC):
                 missing[key] = text
         order = sorted(missing, key=lambda k: len(missing[k]), reverse=True)
         done = total - sum(1 for k in keys if k in missing)
-        if progress:
-            progress(done, total)
+        report = progress or silent
+        report("embedding", done, total)
         size = batch_size or self.batch_size
         new: dict[str, np.ndarray] = {}
         counts = {k: 0 for k in missing}
@@ -155,8 +157,7 @@ class Encoder(ABC):
                     cache.put_many(unsaved, np.stack([new[k] for k in unsaved]))
                     unsaved = []
                 done += sum(counts[k] for k in chunk)
-                if progress:
-                    progress(done, total)
+                report("embedding", done, total)
         finally:
             if cache is not None and unsaved:
                 cache.put_many(unsaved, np.stack([new[k] for k in unsaved]))

@@ -26,9 +26,10 @@ from typing import Any, Literal
 import numpy as np
 
 from explorer.config import openai_api_key
-from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, ProgressCallback, resolve_cache_dir
+from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, resolve_cache_dir
 from explorer.encoders.tokens import TokenCounter
 from explorer.errors import ModelError
+from explorer.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class OpenAIEncoder(Encoder):
         return self._client
 
     # ------------------------------------------------------------------------------------ public API
-    def encode(self, texts: Sequence[str], kind: Kind = "passage", *, progress: ProgressCallback | None = None,
+    def encode(self, texts: Sequence[str], kind: Kind = "passage", *, progress: Progress | None = None,
                batch_size: int | None = None, use_cache: bool = True) -> np.ndarray:
         """:meth:`Encoder.encode`, warning once per call if texts were truncated or chunked."""
         before = (self.truncated_count, self.chunked_count)

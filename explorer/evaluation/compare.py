@@ -8,15 +8,15 @@ status: "fixed" (B's NDCG@10 higher by more than ``eps``), "broken" (lower) or "
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from explorer.evaluation.overlap import rbo_per_query, top_ids
-from explorer.evaluation.retrieval import DEFAULT_METRICS, RetrievalResult, StageProgress, evaluate_encoder
+from explorer.evaluation.retrieval import DEFAULT_METRICS, RetrievalResult, evaluate_encoder
 from explorer.evaluation.significance import bootstrap_ci, paired_bootstrap_ci, paired_test
+from explorer.progress import Progress, prefixed
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -179,7 +179,7 @@ def compare_encoders(
     encoder_b: "Encoder | None",
     split: str = "test",
     k: int = 100,
-    progress: StageProgress | None = None,
+    progress: Progress | None = None,
     results: tuple[RetrievalResult | None, RetrievalResult | None] | None = None,
     method: str = "student",
 ) -> Comparison:
@@ -191,7 +191,7 @@ def compare_encoders(
         encoder_b: the candidate (may be None when ``results[1]`` is given).
         split: "train" or "test".
         k: passages retrieved per query.
-        progress: optional ``progress(stage, done, total)``; stages are prefixed "a:" / "b:".
+        progress: hears each evaluation's stages (see :func:`evaluate_encoder`), prefixed "a:" / "b:".
         results: already computed (result_a, result_b); a None entry is computed.
         method: significance test, "student" or "fisher".
 
@@ -204,10 +204,7 @@ def compare_encoders(
         if result is None:
             if encoder is None:
                 raise ValueError(f"encoder_{tag} is None and no result was given for it")
-            report: Callable[[str, int, int], None] | None = None
-            if progress is not None:
-                report = lambda stage, done, total, tag=tag: progress(f"{tag}:{stage}", done, total)  # noqa: E731
-            result = evaluate_encoder(dataset, encoder, split=split, k=k, progress=report)
+            result = evaluate_encoder(dataset, encoder, split=split, k=k, progress=prefixed(progress, f"{tag}:"))
         computed.append(result)
     name_a = getattr(encoder_a, "name", "A") if encoder_a is not None else "A"
     name_b = getattr(encoder_b, "name", "B") if encoder_b is not None else "B"

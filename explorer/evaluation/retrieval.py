@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from explorer.errors import DataError
+from explorer.progress import Progress, named, silent
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -24,10 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_METRICS: tuple[str, ...] = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100", "precision@10")
 """Metric keys every result carries, spelled the ranx way."""
-
-StageProgress = Callable[[str, int, int], None]
-"""Called with (stage, done, total); stages are "queries", "passages", "search", "metrics"."""
-
 
 
 @dataclass
@@ -175,7 +172,7 @@ def evaluate_encoder(
     encoder: "Encoder",
     split: str = "test",
     k: int = 100,
-    progress: StageProgress | None = None,
+    progress: Progress | None = None,
 ) -> RetrievalResult:
     """Embed a split's queries and the whole corpus, retrieve the top k exactly, and score with ranx.
 
@@ -184,7 +181,7 @@ def evaluate_encoder(
         encoder: any :class:`~explorer.encoders.base.Encoder`; its cache makes a second call cheap.
         split: "train" or "test".
         k: passages retrieved per query (metrics at cut-offs above k see only k).
-        progress: optional ``progress(stage, done, total)``.
+        progress: hears the stages "queries" and "passages" (texts embedded), "search" (queries), "metrics".
 
     Returns:
         The :class:`RetrievalResult`.
@@ -200,21 +197,16 @@ def evaluate_encoder(
             "choose the other split or re-split the dataset."
         )
 
-    def report(stage: str) -> Callable[[int, int], None] | None:
-        return None if progress is None else (lambda done, total: progress(stage, done, total))
-
     qids = list(qrels)
     pids = dataset.passage_ids()
-    qv = encoder.encode([dataset.queries[q] for q in qids], "query", progress=report("queries"))
-    pv = encoder.encode(dataset.passage_texts(pids), "passage", progress=report("passages"))
-    if progress:
-        progress("search", 0, len(qids))
+    qv = encoder.encode([dataset.queries[q] for q in qids], "query", progress=named(progress, "queries"))
+    pv = encoder.encode(dataset.passage_texts(pids), "passage", progress=named(progress, "passages"))
+    report = progress or silent
+    report("search", 0, len(qids))
     run = search_exact(qv, pv, qids, pids, k=k)
-    if progress:
-        progress("search", len(qids), len(qids))
-        progress("metrics", 0, 1)
+    report("search", len(qids), len(qids))
+    report("metrics", 0, 1)
     result = evaluate_run(qrels, run)
-    if progress:
-        progress("metrics", 1, 1)
+    report("metrics", 1, 1)
     result.seconds = time.perf_counter() - started
     return result

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from explorer.data.demo import DEMO_NAME
 from explorer.data.demo_embeddings import seed_demo_embeddings
 from explorer.errors import StorageError, TrainingError
+from explorer.progress import Progress
 from explorer.training import distributed
 from explorer.training.config import TrainConfig
 from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped, never_stop, no_report
@@ -76,13 +77,16 @@ class _Emitter:
         self.run.append_event(event)
         self.report(event)
 
-    def stage(self, phase: str) -> Any:
-        """A ``progress(stage, done, total)`` callback (evaluation) emitting events of ``phase``."""
-        return lambda stage, done, total: self(ProgressEvent(phase, int(done), int(total)))
+    def stage(self, phase: str) -> Progress:
+        """A :data:`~explorer.progress.Progress` callback emitting each report as an event of ``phase`` (step
+        ``done`` of ``total``; the leaf's stage name is not kept)."""
+        return lambda _stage, done, total: self(ProgressEvent(phase, int(done), int(total)))
 
-    def counter(self, phase: str) -> Any:
-        """A ``progress(done, total)`` callback (mining) emitting events of ``phase``."""
-        return lambda done, total: self(ProgressEvent(phase, int(done), int(total)))
+    def note(self, phase: str, what: str) -> Progress:
+        """A :data:`~explorer.progress.Progress` callback emitting stepless events of ``phase``: bare ones (the
+        live view moves, the log is throttled) until the work is done, then one with ``"what: done/total"``."""
+        return lambda _stage, done, total: self(
+            ProgressEvent(phase, 0, 0, message=f"{what}: {done}/{total}" if done >= total else ""))
 
 
 def _require_resolved(config: TrainConfig) -> None:
@@ -307,7 +311,7 @@ def _mine(dataset: "Dataset", base: "Encoder", config: TrainConfig, emit: _Emitt
     negatives = mine_hard_negatives(
         dataset, base, split="train", num_negatives=config.num_hard_negatives,
         range_min=config.hard_negative_range_min, range_max=config.hard_negative_range_max,
-        progress=emit.counter("mining"),
+        progress=emit.stage("mining"),
     )
     kept = len(negatives.triplets())
     emit(ProgressEvent("mining", 1, 1, message=f"{kept} hard negatives kept; skipped: {negatives.skipped}"))
@@ -383,11 +387,8 @@ def _train_adapter(dataset: "Dataset", config: TrainConfig, base: "Encoder", emi
                    negatives: "NegativeSet | None") -> Any:
     from explorer.training.adapter import train_adapter
 
-    def on_embed(done: int, total: int) -> None:
-        emit(ProgressEvent("training", 0, 0, message=f"embedding training texts: {done}/{total}" if done >= total else ""))
-
     return train_adapter(dataset, base, adapter_config(config), callback=emit, should_stop=stop,
-                         negatives=negatives, progress=on_embed)
+                         negatives=negatives, progress=emit.note("training", "embedding training texts"))
 
 
 def _save(run: Run, config: TrainConfig, trained: Any, negatives: "NegativeSet | None") -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explorer.config import Settings, settings_for
 from explorer.errors import DataError
+from explorer.progress import Progress
 from explorer.storage import write_bytes_atomic
 from explorer.workspace import DatasetChoice, Workspace
 
@@ -19,9 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.negatives import NegativeSet
     from explorer.encoders.base import Encoder
     from explorer.evaluation.retrieval import RetrievalResult
-
-Progress = Callable[[str, int, int], None]
-"""``progress(stage, done, total)``."""
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".zip", ".gz")
 
@@ -196,7 +193,7 @@ def negatives(dataset: "Dataset", encoder: "Encoder", *, split: str = "train", n
               hard: bool = True, weak: int = 0, range_min: int = 0, range_max: int = 50,
               relative_margin: float | None = 0.05, absolute_margin: float | None = None,
               max_score: float | None = None, include_candidates: bool = True, seed: int = MINING_SEED,
-              progress: Any = None) -> "NegativeSet":
+              progress: Progress | None = None) -> "NegativeSet":
     """Negatives of the judged queries of ``split``: hard ones mined with ``encoder`` (guarded against false
     negatives: rank window, margins, max score) and/or ``weak`` random ones per positive. The Data page and
     ``python -m explorer negatives`` both call it, with the same defaults.

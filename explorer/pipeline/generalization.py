@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from explorer.errors import DataError
+from explorer.progress import Progress
 from explorer.workspace import DatasetChoice, Workspace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,7 +43,7 @@ def stored_checks(ws: Workspace, run_id: str) -> list[dict[str, Any]]:
 def check_generalization(ws: Workspace, run_id: str, choice: DatasetChoice, encoder_a: "Encoder",
                          encoder_b: "Encoder", *, ids: tuple[str, str] = ("baseline", ""),
                          names: tuple[str, str] = ("baseline", "fine-tuned"), in_domain: "Dataset | None" = None,
-                         progress: Any = None) -> dict[str, Any]:
+                         progress: Progress | None = None) -> dict[str, Any]:
     """Evaluate models A and B on a second dataset and store the comparison with run ``run_id``.
 
     Args:
@@ -53,7 +54,7 @@ def check_generalization(ws: Workspace, run_id: str, choice: DatasetChoice, enco
         ids: what A and B are ("baseline" or a run id), stored so a page shows the entries of its pair.
         names: display names of A and B.
         in_domain: the dataset the comparison was made on; a second dataset with the same texts is refused.
-        progress: optional ``progress(stage, done, total)``.
+        progress: hears the comparison's stages (see :func:`explorer.evaluation.compare.compare_encoders`).
 
     Returns:
         The stored entry: ``{"dataset", "a", "b", "queries", "comparison": Comparison.to_dict()}``; an earlier
@@ -73,7 +74,7 @@ def check_generalization(ws: Workspace, run_id: str, choice: DatasetChoice, enco
         raise DataError(f"{dataset.name} is the dataset these models are compared on; pick another one to see what "
                         "fine-tuning cost elsewhere.")
     # All judged queries (split None): none of them was trained on, and more queries give tighter intervals.
-    comp = compare_encoders(dataset, encoder_a, encoder_b, split=None, progress=progress)  # type: ignore[arg-type]
+    comp = compare_encoders(dataset, encoder_a, encoder_b, split=None, progress=progress)
     comp.name_a, comp.name_b, comp.split = names[0], names[1], "all"
     entry = {"dataset": dataset.name or choice.name, "a": ids[0], "b": ids[1] or run_id,
              "queries": int(len(comp.per_query)), "comparison": comp.to_dict()}

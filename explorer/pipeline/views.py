@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.errors import StorageError
+from explorer.progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def compare(dataset: "Dataset", base: "Encoder", tuned: "Encoder", split: str = "test",
-            baseline: "RetrievalResult | None" = None, progress: Any = None,
+            baseline: "RetrievalResult | None" = None, progress: Progress | None = None,
             names: tuple[str, str] | None = None, *, k: int = 100, test: str = "student") -> "Comparison":
     """Model A (the baseline, or any run) vs model B on ``split``, reusing an already computed result of A.
     The pages and ``python -m explorer compare`` both call it.

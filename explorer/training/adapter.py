@@ -27,12 +27,13 @@ import numpy as np
 
 from explorer.encoders.adapter import AdapterEncoder
 from explorer.errors import TrainingError
+from explorer.progress import Progress, part
 from explorer.training.events import ProgressEvent, TrainingStopped, check_loss
 
 if TYPE_CHECKING:
     from explorer.data.model import Dataset
     from explorer.data.negatives import NegativeSet
-    from explorer.encoders.base import Encoder, ProgressCallback
+    from explorer.encoders.base import Encoder
 
 __all__ = ["AdapterConfig", "TrainingStopped", "train_adapter"]
 
@@ -102,7 +103,7 @@ def train_adapter(
     callback: Callable[[ProgressEvent], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     negatives: "NegativeSet | None" = None,
-    progress: "ProgressCallback | None" = None,
+    progress: Progress | None = None,
 ) -> AdapterEncoder:
     """Train a linear adapter on the train split's (query, positive) pairs.
 
@@ -115,7 +116,8 @@ def train_adapter(
             validating, the validation metrics), the same protocol as the full fine-tune's.
         should_stop: polled before every step; when it returns True, :class:`TrainingStopped` is raised.
         negatives: hard (or weak) negatives; their included rows of train queries become extra columns.
-        progress: called with (texts embedded, texts total) while the base embeds.
+        progress: hears ``("embedding", texts embedded, texts total)`` while the base embeds the queries and
+            passages (counted together).
 
     Returns:
         The trained :class:`AdapterEncoder`; its ``metadata`` holds the config, losses and timings.
@@ -259,7 +261,7 @@ class _TrainingData:
 
     @classmethod
     def build(cls, dataset: "Dataset", encoder: "Encoder", config: AdapterConfig,
-              negatives: "NegativeSet | None", progress: "ProgressCallback | None") -> "_TrainingData":
+              negatives: "NegativeSet | None", progress: Progress | None) -> "_TrainingData":
         qids = dataset.query_ids("train")
         if not qids:
             raise TrainingError(
@@ -310,10 +312,8 @@ class _TrainingData:
         all_queries = [dataset.queries[q] for q in qids + val_ids]
         all_passages = list(texts)
         n = len(all_queries) + len(all_passages)
-        report = None if progress is None else (lambda d, _t: progress(d, n))
-        data.query_vecs = encoder.encode(all_queries, "query", progress=report)
-        report = None if progress is None else (lambda d, _t: progress(len(all_queries) + d, n))
-        data.passage_vecs = encoder.encode(all_passages, "passage", progress=report)
+        data.query_vecs = encoder.encode(all_queries, "query", progress=part(progress, 0, n))
+        data.passage_vecs = encoder.encode(all_passages, "passage", progress=part(progress, len(all_queries), n))
         for name, vecs in (("query", data.query_vecs), ("passage", data.passage_vecs)):
             if not np.all(np.isfinite(vecs)):
                 raise TrainingError(f"The base encoder returned NaN or infinite {name} embeddings; check the model.")

@@ -33,6 +33,7 @@ from explorer.data.stats import DatasetStats
 from explorer.data.stats import dataset_stats as measure_dataset
 from explorer.encoders.base import Encoder
 from explorer.memory import MB, ByteLRU, dataset_bytes, encoder_bytes
+from explorer.progress import Progress
 from explorer.workspace import DatasetChoice, Workspace, cleanup_workspaces, open_workspace
 from explorer.workspace import server_settings as _server_settings
 
@@ -213,7 +214,7 @@ def _baselines() -> dict[tuple[str, str, str], Any]:
     return {}
 
 
-def baseline_result(dataset: Dataset, encoder: Encoder, split: str = "test", progress: Any = None) -> Any:
+def baseline_result(dataset: Dataset, encoder: Encoder, split: str = "test", progress: Progress | None = None) -> Any:
     """Retrieval result of ``encoder`` on ``split``, computed once per (dataset, encoder, split)."""
     memo = _baselines()
     key = (dataset.fingerprint(), encoder.fingerprint, split)

@@ -48,3 +48,12 @@ def test_subprocess_exit_codes(tmp_path):
 def test_bad_test_fraction(beir_folder, capsys):
     assert main(["data", "stats", "--data", str(beir_folder), "--test-fraction", "1.5"]) == 2
     assert "--test-fraction must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_max_mb_caps_the_file_size(tmp_path, capsys):
+    path = tmp_path / "pairs.csv"
+    path.write_text("query,passage\n" + "".join(f"question {i},answer number {i}\n" for i in range(200)))
+    assert main(["data", "stats", "--data", str(path), "--max-mb", "0.001"]) == 2
+    assert "over the 1.0 KB limit" in capsys.readouterr().err
+    assert main(["data", "stats", "--data", str(path), "--max-mb", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["queries"] == 200

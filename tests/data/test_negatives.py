@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -254,7 +255,9 @@ def test_cli_writes_negatives_and_prints_the_summary(tmp_path, monkeypatch, caps
     code = main(["negatives", "--data", "words", "--model", "fake", "--out", str(out), "--num-negatives", "2",
                  "--relative-margin", "none", "--weak", "1"])
     assert code == 0
-    summary = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert re.search(r"^\[embedding\] (\d+)/\1$", captured.err, re.M)  # progress on stderr, up to every text
     back = NegativeSet.load(out)
     assert summary["rows"] == len(back) and summary["by_kind"] == {"hard": 2 * 18, "weak": 18}
     assert back.params["parts"][0]["relative_margin"] is None

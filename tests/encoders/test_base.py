@@ -73,9 +73,10 @@ def test_progress_counts_cached_texts_first_then_each_batch(tmp_path):
     enc = Counting(cache_dir=tmp_path, batch_size=2)
     enc.encode(["a", "bbb"])
     calls = []
-    enc.encode(["a", "bbb", "cc", "cc", "dddd", "eeeee"], progress=lambda done, total: calls.append((done, total)))
+    enc.encode(["a", "bbb", "cc", "cc", "dddd", "eeeee"],
+               progress=lambda stage, done, total: calls.append((stage, done, total)))
     # 2 cached, then batch [eeeee, dddd] (+2), then [cc] which stands for two rows (+2).
-    assert calls == [(2, 6), (4, 6), (6, 6)]
+    assert calls == [("embedding", 2, 6), ("embedding", 4, 6), ("embedding", 6, 6)]
 
 
 def test_second_encode_never_calls_embed_batch(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -109,6 +110,9 @@ def test_adapter_run_on_the_fake_encoder(tiny_data, tmp_path):
     assert evaluation["stored"]["models"] == ["baseline", "tuned"] and evaluation["stored"]["k"] > 0
     assert (run.path / evaluation["stored"]["file"]).stat().st_size == evaluation["stored"]["bytes"]
     assert package(store.get(run.id)).name.endswith("-adapter.zip")
+    # The adapter's embedding progress becomes one logged note once every training text is embedded.
+    notes = [e.message for e in run.events() if e.message.startswith("embedding training texts")]
+    assert len(notes) == 1 and re.fullmatch(r"embedding training texts: (\d+)/\1", notes[0])
 
 
 def test_submit_run_through_the_manager(tiny_data, tmp_path):

@@ -29,20 +29,17 @@ so a full queries x corpus matrix never exists.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from explorer.data.negatives.negative_set import NegativeRow, NegativeSet
 from explorer.errors import DataError
+from explorer.progress import Progress, part
 
 if TYPE_CHECKING:
     from explorer.data.model import Dataset
     from explorer.encoders.base import Encoder
-
-ProgressCallback = Callable[[int, int], None]
-
 
 DEFAULT_RELATIVE_MARGIN = 0.05
 """NV-Retriever's best setting ("TopK-PercPos 95%", Moreira et al. 2024, arXiv:2407.15831), also the one
@@ -71,7 +68,7 @@ def mine_hard_negatives(
     max_score: float | None = None,
     include_candidates: bool = True,
     chunk_size: int = 2048,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     num_suspects: int | None = None,
 ) -> NegativeSet:
     """The most similar non-relevant passages of each judged query, guarded against false negatives.
@@ -94,7 +91,7 @@ def mine_hard_negatives(
             candidates of a Natural Questions page), up to ``num_negatives`` more per query, source
             "candidate", under the same guards.
         chunk_size: most queries scored at once (fewer when the corpus is large, see :func:`explorer.evaluation.topk.score_chunks`).
-        progress: called with (texts embedded, texts total) while embedding.
+        progress: hears ``("embedding", texts embedded, texts total)``, queries and passages counted together.
         num_suspects: how many guard-rejected candidates per query to keep, flagged
             ``suspect_false_negative`` and excluded, for a person to audit: those just above the threshold.
             Defaults to ``num_negatives``; 0 keeps none.
@@ -117,10 +114,8 @@ def mine_hard_negatives(
     index = {p: i for i, p in enumerate(pids)}
 
     n_texts = len(qids) + len(pids)
-    report = None if progress is None else (lambda done, _total: progress(done, n_texts))
-    query_vecs = encoder.encode([dataset.queries[q] for q in qids], "query", progress=report)
-    report = None if progress is None else (lambda done, _total: progress(len(qids) + done, n_texts))
-    corpus_vecs = encoder.encode(dataset.passage_texts(pids), "passage", progress=report)
+    query_vecs = encoder.encode([dataset.queries[q] for q in qids], "query", progress=part(progress, 0, n_texts))
+    corpus_vecs = encoder.encode(dataset.passage_texts(pids), "passage", progress=part(progress, len(qids), n_texts))
 
     guards = _Guards(relative_margin, absolute_margin, max_score)
     skipped: Counter[str] = Counter()
