@@ -176,7 +176,7 @@ def _execute(run: Run, dataset: "Dataset", config: TrainConfig, report: Reporter
             emit(ProgressEvent("saving", 0, 1, message=f"saving the {config.method} to {run.artifact_dir}"))
             _save(run, config, trained, negatives)
             emit(ProgressEvent("saving", 1, 1, message="saved"))
-            tuned = _load_encoder(str(run.path))
+            tuned = _tuned_encoder(run, trained)
             tuned_result = _evaluate(dataset, tuned, emit, "evaluating", "tuned model")
             frames(frames.last_step + 1, "final", tuned, tuned_result.metrics)
             evaluation = _compare(dataset, baseline, tuned_result, seconds, negatives, run.path)
@@ -247,6 +247,14 @@ def _load_encoder(spec: str) -> "Encoder":
     from explorer.encoders.registry import load_encoder
 
     return load_encoder(spec)
+
+
+def _tuned_encoder(run: Run, trained: Any) -> "Encoder":
+    """The saved model or adapter, as the evaluation and the pages see it; a full fine-tune that trained over a
+    cached frozen bottom is evaluated through it (:func:`explorer.training.full.saved_through_bottom`)."""
+    from explorer.training.full import saved_through_bottom
+
+    return saved_through_bottom(_load_encoder(str(run.path)), trained)
 
 
 def _record_base(run: Run, base: "Encoder") -> None:

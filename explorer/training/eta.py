@@ -2,7 +2,8 @@
 
 The cost model counts transformer work in token-layers (tokens of a text x layers it passes through):
 
-- encoding (baseline, tuned evaluation): every text not yet in the cache, through all layers;
+- encoding (baseline, tuned evaluation): every text not yet in the cache, through all layers (the tuned
+  evaluation runs texts the frozen bottom already holds through the trained layers only);
 - computing the frozen lower layers once (:mod:`explorer.training.lower_cache`): every distinct training and
   held-out text through the frozen layers;
 - training: every step's texts through the trained layers, times :data:`TRAIN_FACTOR` (forward + backward +
@@ -101,13 +102,19 @@ def plan_full_run(
     epochs = int(config.epochs or 1)
     steps = -(-len(pairs) // max(1, int(config.batch_size or 32))) * epochs
     eval_work = 0.0
+    sample = None
     if config.eval_every_steps != 0 and dataset.query_ids("test"):
         sample = _eval_subset(dataset, config.eval_max_queries, config.eval_max_passages, config.seed)
         eval_work = sum(count_tokens(list(sample.queries.values()) + [p.full_text for p in sample.corpus.values()]))
     # The frozen bottom runs once over every distinct training text (negatives included) and the held-out sample.
     distinct = sum(q_tokens) + mean_p * min(len(dataset.corpus), len(positives) * (1 + negatives))
     corpus = [p.full_text for p in dataset.corpus.values()] + [dataset.queries[q] for q in dataset.query_ids("test")]
-    corpus_work = sum(count_tokens(corpus))
+    corpus_tokens = count_tokens(corpus)
+    corpus_work = sum(corpus_tokens)
+    # The tuned evaluation runs what the frozen bottom holds (training and held-out texts) through the top only.
+    held = set(queries) | set(positives) | (set(sample.queries.values()) | {p.full_text for p in sample.corpus.values()}
+                                            if sample is not None else set())
+    evaluating = corpus_work * trained + sum(n for t, n in zip(corpus, corpus_tokens) if t not in held) * frozen
     steps_seconds = len(pairs) * epochs * row_tokens * trained * TRAIN_FACTOR * speed
     eval_seconds = eval_work * trained * speed
     training = (frozen * (distinct + eval_work) * speed + steps_seconds
@@ -117,7 +124,7 @@ def plan_full_run(
         "mining": FIXED_SECONDS["mining"],
         "training": training,
         "saving": FIXED_SECONDS["saving"],
-        "evaluating": corpus_work * layers * speed,
+        "evaluating": evaluating * speed,
     }
 
 

@@ -195,6 +195,37 @@ def _bottom_cached_class() -> type:
     return BottomCachedEncoder
 
 
+def saved_through_bottom(saved: "Encoder", trained: Any) -> "Encoder":
+    """The encoder to evaluate a finished full fine-tune with.
+
+    ``saved`` is the encoder of the saved model folder, and ``trained`` is what :func:`train_full` returned.
+    When ``trained`` still holds the frozen bottom's stored outputs, the result has ``saved``'s identity
+    (fingerprint and cache, so later pages reuse the vectors), but it embeds with the model in memory, which
+    has the same weights, through that bottom: the vectors are the same and take half the work. Otherwise the
+    result is ``saved`` itself.
+    """
+    if getattr(trained, "bottom", None) is None:
+        return saved
+    from explorer.encoders.base import Encoder
+
+    class SavedThroughBottom(Encoder):
+        def __init__(self) -> None:
+            super().__init__(saved.cache_dir)
+            self.name, self.batch_size = saved.name, saved.batch_size
+
+        @property
+        def fingerprint(self) -> str:
+            return saved.fingerprint
+
+        def kind_fingerprint(self, kind: Any) -> str:
+            return saved.kind_fingerprint(kind)
+
+        def embed_batch(self, texts: list[str], kind: Any) -> Any:
+            return trained.embed_batch(texts, kind)
+
+    return SavedThroughBottom()
+
+
 def _eval_subset(dataset: "Dataset", max_queries: int, max_passages: int, seed: int) -> "Dataset":
     """A held-out sample small enough to evaluate during training: test queries (at most ``max_queries``),
     every passage judged for them, and random other passages up to ``max_passages`` (the whole corpus if

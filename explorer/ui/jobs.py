@@ -10,6 +10,8 @@ new point arrived.
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -22,6 +24,9 @@ PANEL_EVERY = 2.0
 """Seconds between two polls of the full job panel."""
 SIDEBAR_EVERY = 5.0
 """Seconds between two polls of the compact sidebar panel."""
+FIGURES_EVERY = 10.0
+"""Seconds between two redraws of the live loss chart (a new held-out point or the job's end redraws at once):
+each redraw costs the browser a plotly layout, on the same two cores as the job."""
 
 
 def _fmt_eta(seconds: float | None) -> str:
@@ -58,16 +63,22 @@ def _plan_text(view) -> str:
 
 
 def _figures(job_id: str, view) -> tuple:
-    """The loss and held-out-metric figures, rebuilt only when a new point arrived (kept in the session)."""
+    """The loss and held-out-metric figures (kept in the session): rebuilt when a held-out point arrived or the job
+    ended, and for new loss points at most every :data:`FIGURES_EVERY` seconds; otherwise the same figures, which
+    the browser does not lay out again."""
     key = f"_job_figs_{job_id}"
-    stamp = (len(view.losses), len(view.evals))
+    stamp = (len(view.losses), len(view.evals), view.status)
     cached = st.session_state.get(key)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
+    if cached is not None:
+        (losses, evals, status), figures, built = cached
+        fresh = time.monotonic() - built < FIGURES_EVERY
+        if (losses, evals, status) == stamp or (fresh and evals == stamp[1] and status == stamp[2]):
+            return figures
     loss_fig = charts.loss_curve(*zip(*view.losses)) if view.losses else None
     eval_fig = charts.eval_curve(pd.DataFrame(view.evals)) if view.evals else None
-    st.session_state[key] = (stamp, (loss_fig, eval_fig))
-    return loss_fig, eval_fig
+    figures = (loss_fig, eval_fig)
+    st.session_state[key] = (stamp, figures, time.monotonic())
+    return figures
 
 
 def active_job_ids() -> list[str]:

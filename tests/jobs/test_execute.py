@@ -125,3 +125,35 @@ def test_submit_run_through_the_manager(tiny_data, tmp_path):
     assert snap.result.id == snap.run_id and store.get(snap.run_id).state == "succeeded"
     assert {e.phase for e in snap.history} >= {"baseline", "training", "evaluating"}
     manager.shutdown()
+
+
+def test_top_layer_run_is_evaluated_through_its_cached_bottom_with_the_saved_models_numbers(
+        tiny_data, tiny_deep_model_dir, tmp_path, explorer_home, monkeypatch):
+    from explorer.training import lower_cache
+
+    attached = lower_cache.LowerLayerCache.attached
+    uses = []
+    monkeypatch.setattr(lower_cache.LowerLayerCache, "attached", lambda self: uses.append(1) or attached(self))
+    from explorer.encoders.cache import EmbeddingCache, text_key
+    from explorer.encoders.registry import load_encoder
+    from explorer.encoders.sentence import SentenceTransformerEncoder
+    from explorer.evaluation.retrieval import evaluate_encoder
+
+    config = TrainConfig(base_model=tiny_deep_model_dir, epochs=1, batch_size=8, train_layers=1,
+                         learning_rate=1e-3).resolve(tiny_data)
+    run = execute_run(tiny_data, config, run_store=RunStore(tmp_path / "runs"))
+    assert run.state == "succeeded"
+    assert len(uses) > 1  # training, then the tuned evaluation's batches
+    stored = json.loads((run.path / "evaluation.json").read_text())["tuned"]
+    saved = load_encoder(str(run.path))
+    # The vectors the evaluation embedded went to the saved model's own cache entry (later pages reuse them) ...
+    passages = [p.full_text for p in tiny_data.corpus.values()]
+    cache = EmbeddingCache(saved.cache_dir / saved.kind_fingerprint("passage"))
+    assert len(cache.get_many([text_key(t) for t in passages])) == len(passages)
+    # ... and are the saved model's: a fresh evaluation of the folder, with no cache, gives the same numbers.
+    uncached = SentenceTransformerEncoder(str(run.path / "model"), cache_dir=None)
+    fresh = evaluate_encoder(tiny_data, uncached, split="test")
+    for metric in ("ndcg@10", "mrr@10", "recall@100"):
+        assert fresh.metrics[metric] == pytest.approx(stored[metric], abs=1e-9)
+    np.testing.assert_allclose(cache.get_many([text_key(passages[0])])[text_key(passages[0])],
+                               uncached.encode(passages[:1])[0], atol=1e-5)
