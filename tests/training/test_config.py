@@ -103,8 +103,8 @@ def test_resolve_counts_the_words_of_the_training_positives(tiny_data):
     long_data = replace(tiny_data, corpus=corpus)
     assert TrainConfig(train_layers=0).resolve(tiny_data).epochs == 4
     assert TrainConfig(train_layers=0).resolve(long_data).epochs == 3
-    # long passages keep training every layer (the top-layer recipe is measured on short passages only)
-    assert TrainConfig().resolve(long_data).train_layers == 0 and TrainConfig().resolve(long_data).epochs == 3
+    # long passages train the top layers too, one epoch (3 by size, one fewer for long passages, two fewer for top layers)
+    assert TrainConfig().resolve(long_data).train_layers == DEFAULT_TRAIN_LAYERS and TrainConfig().resolve(long_data).epochs == 1
     assert TrainConfig(train_layers=2).resolve(long_data).epochs == 1
     assert TrainConfig(epochs=4).resolve(long_data).epochs == 4  # an explicit choice is kept
 
