@@ -33,13 +33,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--epochs", type=int, help="passes over the training pairs (default: by dataset size)")
     p.add_argument("--loss", choices=("mnrl", "cached_mnrl", "contrastive", "online_contrastive"), help="training loss (default: mnrl)")
     p.add_argument("--batch-size", type=int, help="pairs per batch (default: 32)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default: 3e-5)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: auto, 1e-4 when only the top layers "
+                   "train, 3e-5 when every layer does, 1e-3 for an adapter)")
     p.add_argument("--warmup-ratio", type=float, help="share of steps with a rising learning rate (default: 0.1)")
     p.add_argument("--seed", type=int, help="random seed (default: 42)")
     p.add_argument("--max-seq-length", type=int, help="tokens per text (default: the model's own limit)")
     p.add_argument("--train-layers", type=int,
                    help="top transformer layers to train; the rest is frozen and computed once per text "
-                        "(default: auto, see TrainConfig; 0 trains every layer)")
+                        "(default: 3 of MiniLM's 6; 0 trains every layer)")
     p.add_argument("--no-hard-negatives", action="store_true", help="train on in-batch negatives only (no mining)")
     p.add_argument("--num-hard-negatives", type=int, help="mined negatives per pair (default: 1)")
     p.add_argument("--matryoshka-dims", help="comma-separated dims for MatryoshkaLoss, e.g. 384,256,128,64")
