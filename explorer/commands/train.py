@@ -33,7 +33,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--epochs", type=int, help="passes over the training pairs (default: by dataset size)")
     p.add_argument("--loss", choices=("mnrl", "cached_mnrl", "contrastive", "online_contrastive"), help="training loss (default: mnrl)")
     p.add_argument("--batch-size", type=int, help="pairs per batch (default: 32)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default: auto, 1e-4 when only the top layers "
+    p.add_argument("--lr", type=float, help="peak learning rate (default: auto, 2e-4 when only the top layers "
                    "train, 3e-5 when every layer does, 1e-3 for an adapter)")
     p.add_argument("--warmup-ratio", type=float, help="share of steps with a rising learning rate (default: 0.1)")
     p.add_argument("--seed", type=int, help="random seed (default: 42)")

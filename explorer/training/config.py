@@ -26,10 +26,11 @@ DEFAULT_TRAIN_LAYERS = 3
 see :mod:`explorer.training.lower_cache`). Measured on an AVX2 CPU without bf16 (docs/benchmarks.md): the demo
 trains 1 epoch to NDCG@10 0.659 (every layer, 3 epochs: 0.668, three times the time); SciFact 1 epoch to 0.705
 in a 15-minute job (every layer, 2 epochs: 0.697 in 40 minutes)."""
-PARTIAL_LEARNING_RATE = 1e-4
+PARTIAL_LEARNING_RATE = 2e-4
 """Learning rate when only the top layers train: fewer weights move, and larger steps were measured to gain
-more in one epoch (demo, fp32, baseline 0.599, 1 epoch: top 2 layers at 3e-5 -> NDCG@10 0.627, at 1e-4 ->
-0.643; top 3 layers at 1e-4 -> 0.653)."""
+more in one epoch (AVX2 CPU, fp32, top 3 layers, 1 epoch; demo from 0.599: 1e-4 -> NDCG@10 0.659, 2e-4 ->
+0.664; SciFact from 0.648: 1e-4 -> 0.705, 2e-4 -> 0.708; earlier, top 2 layers on the demo: 3e-5 -> 0.627,
+1e-4 -> 0.643)."""
 LOW_MEMORY_MINI_BATCH = 8
 
 # Public mode (a shared 2.7 GB host): the bounds :func:`bound_for_public` applies. Measured worst case within
@@ -98,7 +99,7 @@ class TrainConfig:
     - ``train_layers``: auto = :data:`DEFAULT_TRAIN_LAYERS` top transformer layers train, the embeddings and
       layers below are frozen and computed once per text (several times faster per step on a CPU); 0 = every
       weight trains. Models whose layers cannot be found train every weight.
-    - ``learning_rate``: auto = 1e-4 when only the top layers train, 3e-5 when every weight does; ``warmup_ratio=0.1`` (linear warmup then linear decay), ``weight_decay=0.01``.
+    - ``learning_rate``: auto = 2e-4 when only the top layers train, 3e-5 when every weight does; ``warmup_ratio=0.1`` (linear warmup then linear decay), ``weight_decay=0.01``.
     - ``max_seq_length``: auto = the model's own limit (256 tokens for MiniLM).
     - ``use_hard_negatives=True``, ``num_hard_negatives=1``: negatives mined with the *base* model
       between ranks ``hard_negative_range_min`` and ``hard_negative_range_max`` under a 5% relative margin

@@ -39,9 +39,9 @@ def training_form() -> dict | None:
                                    help="Larger batches give more in-batch negatives but use more memory. auto: "
                                         "32 pairs for a full fine-tune, 64 for an adapter (the same defaults "
                                         "as the command line).")
-        lr = c[2].select_slider("Learning rate", ["auto", 1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 1e-3, 1e-2], "auto",
+        lr = c[2].select_slider("Learning rate", ["auto", 1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 2e-4, 1e-3, 1e-2], "auto",
                                 key="train_lr", format_func=lambda v: v if v == "auto" else f"{v:.0e}",
-                                help="auto: 1e-4 when only the top layers train, 3e-5 when every layer does, "
+                                help="auto: 2e-4 when only the top layers train, 3e-5 when every layer does, "
                                      "1e-3 for an adapter (a small linear map needs larger steps).")
         c = st.columns(3)
         seed = c[0].number_input("Seed", 0, 100_000, 42, key="train_seed", help="Same seed, same run.")

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from explorer.errors import TrainingError
-from explorer.training.config import DEFAULT_TRAIN_LAYERS, TrainConfig, auto_epochs
+from explorer.training.config import DEFAULT_TRAIN_LAYERS, PARTIAL_LEARNING_RATE, TrainConfig, auto_epochs
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_resolve_fills_auto_fields(tiny_data):
     # The default recipe trains the top layers only: two epochs fewer and a larger learning rate.
     assert resolved.train_layers == DEFAULT_TRAIN_LAYERS > 0
     assert resolved.epochs == auto_epochs(24, partial=True) == 2
-    assert resolved.batch_size == 32 and resolved.learning_rate == 1e-4
+    assert resolved.batch_size == 32 and resolved.learning_rate == PARTIAL_LEARNING_RATE == 2e-4
     every = TrainConfig(train_layers=0).resolve(tiny_data)
     assert every.epochs == auto_epochs(24) == 4 and every.learning_rate == 3e-5
     assert TrainConfig(epochs=2).resolve(tiny_data).epochs == 2
