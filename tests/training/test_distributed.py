@@ -45,3 +45,18 @@ def test_torchrun_two_processes(tiny_beir, tiny_model_dir, tmp_path):
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     # 24 pairs, 4 per rank per step, 2 ranks: 3 steps (a single process would take 6)
     assert max(line["total_steps"] for line in lines if line["phase"] == "training") == 3
+    # The same kind of run folder as a single-process run of the same command.
+    single = tmp_path / "runs" / "single-run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "explorer", "train", "--data", tiny_beir, "--model", tiny_model_dir, "--epochs", "1",
+         "--batch-size", "4", "--eval-every-steps", "0", "--out", str(single)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    def layout(folder: Path) -> set[str]:
+        return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+    assert layout(out) == layout(single)
+    for name in ("config.json", "evaluation.json"):
+        assert json.loads((out / name).read_text()).keys() == json.loads((single / name).read_text()).keys()
