@@ -31,6 +31,8 @@ import numpy as np
 from benchmarks.common import Context, load_scifact, loadavg, minilm_path, r, timed
 
 NAME = "encode"
+COMPARES_BF16 = True
+"""On a bf16 CPU this benchmark measures the no-bf16 path itself (a third variant), so it runs once."""
 BATCH = 32
 
 
