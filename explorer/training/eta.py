@@ -101,19 +101,18 @@ def plan_full_run(
     frozen = layers - trained
     epochs = int(config.epochs or 1)
     steps = -(-len(pairs) // max(1, int(config.batch_size or 32))) * epochs
-    eval_work = 0.0
-    sample = None
+    held_out: list[str] = []
     if config.eval_every_steps != 0 and dataset.query_ids("test"):
         sample = _eval_subset(dataset, config.eval_max_queries, config.eval_max_passages, config.seed)
-        eval_work = sum(count_tokens(list(sample.queries.values()) + [p.full_text for p in sample.corpus.values()]))
+        held_out = list(sample.queries.values()) + [p.full_text for p in sample.corpus.values()]
+    eval_work = float(sum(count_tokens(held_out)))
     # The frozen bottom runs once over every distinct training text (negatives included) and the held-out sample.
     distinct = sum(q_tokens) + mean_p * min(len(dataset.corpus), len(positives) * (1 + negatives))
     corpus = [p.full_text for p in dataset.corpus.values()] + [dataset.queries[q] for q in dataset.query_ids("test")]
     corpus_tokens = count_tokens(corpus)
     corpus_work = sum(corpus_tokens)
     # The tuned evaluation runs what the frozen bottom holds (training and held-out texts) through the top only.
-    held = set(queries) | set(positives) | (set(sample.queries.values()) | {p.full_text for p in sample.corpus.values()}
-                                            if sample is not None else set())
+    held = set(queries) | set(positives) | set(held_out)
     evaluating = corpus_work * trained + sum(n for t, n in zip(corpus, corpus_tokens) if t not in held) * frozen
     steps_seconds = len(pairs) * epochs * row_tokens * trained * TRAIN_FACTOR * speed
     eval_seconds = eval_work * trained * speed

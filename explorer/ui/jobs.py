@@ -71,8 +71,7 @@ def _figures(job_id: str, view) -> tuple:
     cached = st.session_state.get(key)
     if cached is not None:
         (losses, evals, status), figures, built = cached
-        fresh = time.monotonic() - built < FIGURES_EVERY
-        if (losses, evals, status) == stamp or (fresh and evals == stamp[1] and status == stamp[2]):
+        if (evals, status) == stamp[1:] and (losses == stamp[0] or time.monotonic() - built < FIGURES_EVERY):
             return figures
     loss_fig = charts.loss_curve(*zip(*view.losses)) if view.losses else None
     eval_fig = charts.eval_curve(pd.DataFrame(view.evals)) if view.evals else None
