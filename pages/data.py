@@ -2,26 +2,10 @@
 
 import streamlit as st
 
-from explorer.ui import datasets, guard, negatives, state, text
-from explorer.workspace import DatasetChoice
+from explorer.ui import datasets, guard, negatives, text
 
 with guard.page("Data", "Choose a dataset, check its statistics, and mine and audit training negatives."):
-    source = st.radio("Source", ["Bundled demo", "Upload a file", "Hugging Face hub"], horizontal=True,
-                      key="data_source", help="The demo is a small graded dataset shipped with the app.")
-    if source == "Bundled demo":
-        frac, seed = datasets.split_widgets("demo")
-        if st.button("Use the demo dataset", type="primary", key="use_demo"):
-            datasets.choose(DatasetChoice(spec="demo", name="Demo (bundled)", test_fraction=frac, seed=seed))
-    elif source == "Upload a file":
-        datasets.upload_section()
-    else:
-        name = st.text_input("Dataset name", placeholder="e.g. sentence-transformers/natural-questions", key="hub_name",
-                             help="Needs internet access from the server; the offline demo always works.")
-        frac, seed = datasets.split_widgets("hub")
-        if st.button("Load from the hub", key="load_hub", disabled=not name):
-            datasets.choose(DatasetChoice(spec=f"hf:{name}", name=name, test_fraction=frac, seed=seed))
-
-    dataset = state.current_dataset()
+    dataset = datasets.current_with_picker()
     guard.need(dataset, "No dataset yet: pick the demo or upload a file above.")
     st.divider()
     st.subheader("Statistics: " + text.plain(dataset.name))

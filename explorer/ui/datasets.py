@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from explorer import pipeline
 from explorer.data.model import Dataset
-from explorer.ui import charts, state, text
+from explorer.errors import ExplorerError
+from explorer.ui import charts, guard, state, text
 from explorer.workspace import DatasetChoice
 
 ROLES = [("query", "Query text", True), ("passage", "Passage text", True), ("label", "Relevance grade", False),
@@ -17,6 +19,55 @@ ROLES = [("query", "Query text", True), ("passage", "Passage text", True), ("lab
 NONE = "— none —"
 MAX_LENGTHS_DRAWN = 20_000
 """Passage lengths sent to the browser's histogram at most (every one is a point in the page's payload)."""
+
+
+def current_with_picker() -> Dataset | None:
+    """The workspace's dataset, under a collapsed "Change the dataset" picker; the picker open when none loads.
+
+    Once a dataset is loaded the page leads with it: the picker's widgets are drawn (and run) only when the
+    visitor opens it, which keeps a switch to the Data page light. A saved choice that no longer loads (its file
+    removed, say) shows why, with the picker open to choose another.
+    """
+    try:
+        dataset = state.current_dataset()
+    except ExplorerError as exc:
+        guard.show_error(exc, "Data")
+        dataset = None
+    if dataset is None:
+        picker()
+        return None
+    change = st.expander("Change the dataset", key="data_change", on_change="rerun", icon=":material/swap_horiz:")
+    if change.open:
+        with change:
+            picker()
+    return dataset
+
+
+SOURCES = ["Bundled demo", "Upload a file", "Hugging Face hub"]
+
+
+def picker() -> None:
+    """Where the dataset comes from (the bundled demo, an upload, the hub), with its split, and the load button.
+
+    The source offered first is the current dataset's, if any.
+    """
+    current = state.workspace().dataset_choice()
+    spec = current.spec if current else "demo"
+    index = 0 if spec == "demo" else 2 if spec.startswith("hf:") else 1
+    source = st.radio("Source", SOURCES, index=index, horizontal=True, key="data_source",
+                      help="The demo is a small graded dataset shipped with the app.")
+    if source == SOURCES[0]:
+        frac, seed = split_widgets("demo")
+        if st.button("Use the demo dataset", type="primary", key="use_demo"):
+            choose(DatasetChoice(spec="demo", name="Demo (bundled)", test_fraction=frac, seed=seed))
+    elif source == SOURCES[1]:
+        upload_section()
+    else:
+        name = st.text_input("Dataset name", placeholder="e.g. sentence-transformers/natural-questions", key="hub_name",
+                             help="Needs internet access from the server; the offline demo always works.")
+        frac, seed = split_widgets("hub")
+        if st.button("Load from the hub", key="load_hub", disabled=not name):
+            choose(DatasetChoice(spec=f"hf:{name}", name=name, test_fraction=frac, seed=seed))
 
 
 def split_widgets(key: str) -> tuple[float, int]:
@@ -79,7 +130,7 @@ def _statistics_figures(fingerprint: str, _stats: Any) -> tuple[Any, Any, Any]:
 
 
 def statistics(dataset: Dataset) -> None:
-    """Counts, text lengths, grade distribution and judgements per query, as metrics and charts."""
+    """Counts and a one-line summary of the texts, grades and judgements; their charts on request."""
     stats = state.dataset_stats(dataset)
     c = st.columns(5)
     c[0].metric("Queries", f"{stats.n_queries:,}")
@@ -87,10 +138,53 @@ def statistics(dataset: Dataset) -> None:
     c[2].metric("Judgements", f"{stats.n_judgements:,}")
     c[3].metric("Train queries", f"{stats.n_train_queries:,}")
     c[4].metric("Test queries", f"{stats.n_test_queries:,}")
-    lengths_fig, grades_fig, judgements_fig = _statistics_figures(dataset.fingerprint(), stats)
-    left, mid, right = st.columns(3)
-    left.plotly_chart(lengths_fig, config=charts.png_config("text_lengths"), key="chart_lengths")
-    mid.plotly_chart(grades_fig, config=charts.png_config("grades"), key="chart_grades")
-    right.plotly_chart(judgements_fig, config=charts.png_config("judgements_per_query"), key="chart_judgements")
+    st.caption(summary_line(stats))
     if stats.notes:
         st.caption("While loading: " + "; ".join(f"{k}: {v:,}" for k, v in stats.notes.items()))
+    _distributions(dataset, stats)
+
+
+def summary_line(stats: Any) -> str:
+    """Median and longest text lengths, judgements per grade and judged passages per query, in one line."""
+    def words(lengths: Any) -> str:
+        return f"median {int(np.median(lengths)):,} words, longest {int(np.max(lengths)):,}" if len(lengths) else "none"
+
+    per_query = stats.judgements_per_query
+    if not len(per_query):
+        judged = "no judgements"
+    elif per_query.min() == per_query.max():
+        judged = f"{int(per_query[0]):,} judged passages per query"
+    else:
+        judged = (f"{int(per_query.min()):,}–{int(per_query.max()):,} judged passages per query "
+                  f"(median {float(np.median(per_query)):g})")
+    grades = ", ".join(f"grade {g}: {n:,}" for g, n in sorted(stats.grade_counts.items()))
+    return f"Queries: {words(stats.query_lengths)} · passages: {words(stats.passage_lengths)} · {judged} · {grades}"
+
+
+DISTRIBUTIONS = "data_distributions"
+"""Widget key of the expander holding the Data page's charts."""
+DISTRIBUTIONS_OPEN = "_data_distributions_open"
+"""Session key remembering whether the visitor opened the charts (widget state is dropped on a page switch)."""
+
+
+def _remember_distributions() -> None:
+    st.session_state[DISTRIBUTIONS_OPEN] = bool(st.session_state.get(DISTRIBUTIONS))
+
+
+def _distributions(dataset: Dataset, stats: Any) -> None:
+    """The three charts, drawn only while their expander is open (it stays open for the session once opened).
+
+    Lazy because a browser drawing three plotly charts was the slowest part of every switch to this page: with
+    four visitors and a training job on two cores, the Data page alone went over 1 s (docs/reliability.md).
+    """
+    box = st.expander("Distributions: text length, relevance grades, judgements per query", key=DISTRIBUTIONS,
+                      expanded=bool(st.session_state.get(DISTRIBUTIONS_OPEN)), on_change=_remember_distributions,
+                      icon=":material/bar_chart:")
+    if not box.open:
+        return
+    lengths_fig, grades_fig, judgements_fig = _statistics_figures(dataset.fingerprint(), stats)
+    with box:
+        left, mid, right = st.columns(3)
+        left.plotly_chart(lengths_fig, config=charts.png_config("text_lengths"), key="chart_lengths")
+        mid.plotly_chart(grades_fig, config=charts.png_config("grades"), key="chart_grades")
+        right.plotly_chart(judgements_fig, config=charts.png_config("judgements_per_query"), key="chart_judgements")

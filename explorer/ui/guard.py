@@ -42,15 +42,15 @@ def page(title: str, caption: str | None = None, *, sidebar: bool = True) -> Ite
         try:
             draw_sidebar()
         except Exception as exc:
-            _show_error(exc, title)
+            show_error(exc, title)
             st.stop()
     try:
         yield
     except Exception as exc:
-        _show_error(exc, title)
+        show_error(exc, title)
 
 
-def _show_error(exc: Exception, title: str) -> None:
+def show_error(exc: Exception, title: str) -> None:
     """Draw ``exc`` as a message (re-raising Streamlit's own control-flow exceptions).
 
     The message is shown as plain text (it may quote a file name or a line of the visitor's data) and, in

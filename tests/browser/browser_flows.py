@@ -235,10 +235,18 @@ def _search_ready(page) -> None:
     page.locator(TABLE).nth(1).wait_for()
 
 
+def _distributions_open(page) -> None:
+    """The Data page with its charts open (they are drawn on request)."""
+    page.get_by_text("Statistics:").first.wait_for()
+    if not page.locator(PLOT).count():
+        page.locator("summary").filter(has_text="Distributions").click()
+    page.locator(PLOT).nth(2).wait_for()
+
+
 # Every page of the app: (sidebar label, h1 title, asset file name, what shows the page's main content).
 PAGES: list[tuple[str, str, str, Callable]] = [
     ("Home", "Embedding fine-tuning explorer", "home.png", lambda p: p.get_by_text("One-click demo").wait_for()),
-    ("Data", "Data", "data.png", lambda p: p.get_by_text("Statistics:").first.wait_for()),
+    ("Data", "Data", "data.png", lambda p: _distributions_open(p)),
     ("Train", "Train", "train.png", lambda p: p.locator(TABLE).first.wait_for()),
     ("Latent space", "Latent space", "latent.png", lambda p: p.locator(PLOT).first.wait_for()),
     ("Similarity", "Similarity", "similarity.png", lambda p: p.locator(PLOT).nth(1).wait_for()),

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_flows import ROOT, TABLE, errors_on, heading, nav, open_app, run_demo, settle, visit_all, wait_or_fail
+from browser_flows import PLOT, ROOT, TABLE, errors_on, heading, nav, open_app, run_demo, settle, visit_all, wait_or_fail
 
 pytestmark = pytest.mark.browser
 
@@ -133,3 +133,34 @@ def test_public_mode_keeps_visitors_apart(app_server_factory, new_page):
     heading(bob, "Embedding fine-tuning explorer").wait_for()
     assert bob.locator('[data-testid="stMetric"]').filter(has_text="Runs in total").inner_text().split()[-1] == "0"
     assert not errors_on(alice) and not errors_on(bob), server.log_tail()
+
+
+def test_data_page_charts_open_on_request_and_stay_open(app_server, new_page):
+    """The Data page draws its three charts only once the visitor opens them, and keeps them open after a
+    switch to another page and back (and closed again once closed)."""
+    page = new_page()
+    open_app(page, app_server)
+    nav(page, "Data")
+    heading(page, "Data").wait_for()
+    page.get_by_role("button", name="Use the demo dataset").click()
+    wait_or_fail(page, page.get_by_text("Statistics:").first, "loading the demo dataset")
+    settle(page)
+    plots = page.locator(PLOT)
+    distributions = page.locator("summary").filter(has_text="Distributions")
+    assert plots.count() == 0
+    distributions.click()
+    plots.nth(2).wait_for()
+    for label, title in [("Train", "Train"), ("Data", "Data")]:
+        nav(page, label)
+        heading(page, title).wait_for()
+        settle(page)
+    assert plots.count() == 3
+    distributions.click()
+    settle(page)
+    assert plots.count() == 0
+    for label, title in [("Home", "Embedding fine-tuning explorer"), ("Data", "Data")]:
+        nav(page, label)
+        heading(page, title).wait_for()
+        settle(page)
+    assert page.get_by_text("Statistics:").first.is_visible() and plots.count() == 0
+    assert not errors_on(page), app_server.log_tail()

@@ -59,6 +59,12 @@ def app(default_timeout: float = 60):
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=default_timeout)
 
 
+def change_dataset(at):
+    """Open the Data page's "Change the dataset" picker (collapsed once a dataset is loaded), as a click does."""
+    at.session_state["data_change"] = True
+    return at.run()
+
+
 def problems(at) -> list[str]:
     """Exceptions and error elements a run produced (empty when the page rendered cleanly)."""
     return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from explorer.ui.navigation import PAGES
-from tests.ui.conftest import app, problems
+from tests.ui.conftest import app, change_dataset, problems
 
 PAGE_PATHS = [path for path, *_ in PAGES]
 
@@ -67,6 +67,37 @@ def test_a_bad_dataset_shows_an_error_not_an_exception(tmp_path):
     at.switch_page("pages/data.py").run()
     assert not at.exception
     assert at.error and "column" in at.error[0].value
+    # The picker stays open under the message, so another dataset can be chosen right there.
+    assert at.radio(key="data_source").value == "Upload a file"
+    at.radio(key="data_source").set_value("Bundled demo").run()
+    at.button(key="use_demo").click().run()
+    assert problems(at) == []
+    assert open_workspace().dataset_choice().spec == "demo"
+
+
+def test_data_page_leads_with_the_loaded_dataset_and_draws_its_charts_on_request(tiny_csv):
+    from explorer.ui.datasets import DISTRIBUTIONS
+    from explorer.workspace import DatasetChoice, open_workspace
+
+    open_workspace().set_dataset_choice(DatasetChoice(spec=str(tiny_csv), name="tiny"))
+    at = app()
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert problems(at) == []
+    # Counts and a one-line summary; the picker and the three charts are collapsed (and not run).
+    assert {m.label for m in at.metric} >= {"Queries", "Passages", "Test queries"}
+    assert any("median" in c.value and "judged passages per query" in c.value for c in at.caption)
+    labels = [e.label for e in at.expander]
+    assert "Change the dataset" in labels and any(label.startswith("Distributions") for label in labels)
+    assert not [r for r in at.radio if r.key == "data_source"]
+    assert len(at.get("plotly_chart")) == 0
+    at.session_state[DISTRIBUTIONS] = True  # as a click on the expander does
+    at.run()
+    assert problems(at) == []
+    assert len(at.get("plotly_chart")) == 3
+    # Opened, the picker offers the current dataset's source first.
+    change_dataset(at)
+    assert at.radio(key="data_source").value == "Upload a file"
 
 
 def test_mining_negatives_from_the_data_page_saves_an_audit(tiny_csv):

@@ -10,7 +10,7 @@ import pytest
 
 from explorer.config import WorkspaceRequiredError, get_settings
 from explorer.workspace import open_workspace
-from tests.ui.conftest import app, problems, write_tiny_csv
+from tests.ui.conftest import app, change_dataset, problems, write_tiny_csv
 
 
 def _ws_id(at) -> str:
@@ -26,6 +26,8 @@ def _visitor_on_data_page():
 
 
 def _upload_and_load(at, filename: str, content: bytes) -> None:
+    if not any(r.key == "data_source" for r in at.radio):  # a dataset is loaded: the picker is collapsed
+        change_dataset(at)
     at.radio(key="data_source").set_value("Upload a file").run()
     at.file_uploader(key="upload").upload(filename, content, "text/csv").run()
     assert problems(at) == []
@@ -67,6 +69,7 @@ def test_loading_another_dataset_removes_the_old_upload(public, tmp_path):
     _upload_and_load(at, "old.csv", write_tiny_csv(tmp_path / "o.csv").read_bytes())
     ws = open_workspace(_ws_id(at))
     assert (ws.settings.uploads_dir / "old.csv").exists()
+    change_dataset(at)
     at.file_uploader(key="upload").set_value(None).run()
     at.radio(key="data_source").set_value("Bundled demo").run()
     at.button(key="use_demo").click().run()
