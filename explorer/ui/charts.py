@@ -25,6 +25,8 @@ QUERY = "#2563eb"
 PASSAGE = "#94a3b8"
 STATUS_COLORS = {"fixed": POSITIVE, "broken": HARD, "unchanged": WEAK}
 KIND_COLORS = {"positive": POSITIVE, "weak": WEAK, "hard": HARD, "query": QUERY, "passage": PASSAGE}
+PLURALS = {"queries": "query", "passages": "passage"}
+"""Plural panel names and the kind whose colour they take."""
 MODEL_COLORS = {"baseline": BASELINE, "tuned": TUNED}
 MODEL_LABELS = {"baseline": "baseline", "tuned": "fine-tuned"}  # the app's word for the tuned model
 GRADE_COLORS = {0: "#cbd5e1", 1: "#86efac", 2: "#22c55e", 3: "#15803d"}
@@ -75,7 +77,7 @@ def length_histogram(lengths: Mapping[str, Sequence[int]]) -> go.Figure:
     kinds = list(lengths)
     fig = make_subplots(rows=max(1, len(kinds)), cols=1, subplot_titles=kinds, vertical_spacing=0.22)
     for row, kind in enumerate(kinds, start=1):
-        fig.add_trace(go.Histogram(x=list(lengths[kind]), name=kind, marker_color=KIND_COLORS.get(kind.rstrip("s"))),
+        fig.add_trace(go.Histogram(x=list(lengths[kind]), name=kind, marker_color=KIND_COLORS.get(PLURALS.get(kind, kind))),
                       row=row, col=1)
         fig.update_yaxes(title_text="texts", row=row, col=1)
     fig.update_xaxes(title_text="words", row=len(kinds), col=1)
