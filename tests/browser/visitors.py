@@ -34,7 +34,7 @@ SWITCH_TIMER = """([title, timeout]) => {
   const t0 = performance.now();
   window.__switch = {done: null, painted: null};
   const timer = setInterval(() => {
-    const shown = Array.from(document.querySelectorAll('h1')).some(h => h.innerText.trim().startsWith(title));
+    const shown = Array.from(document.querySelectorAll('h1')).some(h => h.textContent.trim().startsWith(title));
     const idle = document.querySelector('[data-testid="stApp"][data-test-script-state="notRunning"]');
     if (shown && window.__switch.painted === null) { window.__switch.painted = (performance.now() - t0) / 1000; }
     if (shown && idle) { window.__switch.done = (performance.now() - t0) / 1000; clearInterval(timer); }
@@ -185,7 +185,8 @@ def switch_all(visitors: list[Visitor], label: str, title: str, timeout_s: float
         v.page.evaluate(SWITCH_TIMER, [title, timeout_s * 1000])
         nav(v.page, label)
     for v in visitors:
-        v.page.wait_for_function("() => window.__switch && window.__switch.done !== null", timeout=timeout_s * 1000)
+        v.page.wait_for_function("() => window.__switch && window.__switch.done !== null", timeout=timeout_s * 1000,
+                                 polling=100)  # not every frame: the page's own timer does the timing
         timer = v.page.evaluate("() => window.__switch")
         v.switches.append({"page": label, "seconds": round(float(timer["done"]), 3),
                            "painted": round(float(timer["painted"]), 3)})

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -16,6 +19,7 @@ from explorer.jobs.manager import JobManager
 from explorer.jobs.process import NICE, EventTail, log_path, stop_path
 from explorer.jobs.runs import RunStore
 
+ROOT = Path(__file__).resolve().parents[2]
 LONG = TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 100_000})
 
 
@@ -126,3 +130,34 @@ def test_the_child_finds_the_package_from_any_working_directory(tiny_data, tmp_p
     snap = manager.wait(job, timeout=120)
     assert snap.status == "succeeded", snap.error
     manager.shutdown()
+
+
+SERVER = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-m", "explorer.jobs.process"], stdin=int(sys.argv[1]),
+                         pass_fds=(int(sys.argv[1]),))
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's")
+def test_a_child_does_not_outlive_its_server(tmp_path):
+    # The child waits for its job on a pipe this test keeps open, so nothing but its parent's death can end it
+    # (no stop check runs while it reads; the same holds in a long baseline encoding).
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(read_end)], pass_fds=(read_end,),
+                              stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    os.close(read_end)
+    try:
+        child = psutil.Process(int(server.stdout.readline()))
+        deadline = time.monotonic() + 30
+        while child.nice() != NICE and time.monotonic() < deadline:  # lowered right after asking to die with it
+            time.sleep(0.05)
+        assert child.nice() == NICE
+        server.kill()
+        server.wait()
+        child.wait(timeout=10)  # psutil.TimeoutExpired: the child outlived its server
+    finally:
+        os.close(write_end)
+        server.kill()
