@@ -18,7 +18,7 @@ from explorer.data.model import Dataset
 PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
 
 
-def _summary(values: np.ndarray) -> dict[str, float]:
+def distribution(values: np.ndarray) -> dict[str, float]:
     """Mean and percentiles (p0 = min, p100 = max) of a distribution; zeros when it is empty."""
     if values.size == 0:
         return {"mean": 0.0, **{f"p{p}": 0.0 for p in PERCENTILES}}
@@ -71,9 +71,9 @@ class DatasetStats:
             "positive_judgements": self.n_positive_judgements,
             "train_queries": self.n_train_queries,
             "test_queries": self.n_test_queries,
-            "query_words": {**_summary(self.query_lengths), "histogram": _histogram(self.query_lengths)},
-            "passage_words": {**_summary(self.passage_lengths), "histogram": _histogram(self.passage_lengths)},
-            "judgements_per_query": _summary(self.judgements_per_query),
+            "query_words": {**distribution(self.query_lengths), "histogram": _histogram(self.query_lengths)},
+            "passage_words": {**distribution(self.passage_lengths), "histogram": _histogram(self.passage_lengths)},
+            "judgements_per_query": distribution(self.judgements_per_query),
             "grades": {str(g): c for g, c in sorted(self.grade_counts.items())},
             "hard_negative_candidates": self.n_hard_negative_candidates,
             "queries_with_hard_negative_candidates": self.n_queries_with_hard_negatives,

@@ -229,21 +229,21 @@ def die_with_parent() -> None:
     host. Elsewhere, or if ``prctl`` is unavailable, the per-step parent check is all there is. The server's
     job thread waits for the child until it exits, so the thread ends only with the server or the job.
     """
+    if not sys.platform.startswith("linux"):
+        return
     import ctypes
     import signal
 
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # a libc without prctl
         pass
 
 
 def main() -> int:
     """The child: tie its life to the server's, lower its priority, read the job from stdin, run it; the
     exit status tells the outcome."""
-    if sys.platform.startswith("linux"):
-        die_with_parent()
+    die_with_parent()
     try:  # first, so that even the imports below leave the CPU to the server and its visitors
         os.nice(NICE)
     except OSError:  # not allowed here: run at the same priority

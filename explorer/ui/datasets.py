@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import streamlit as st
 
 from explorer import pipeline
 from explorer.data.model import Dataset
+from explorer.data.stats import distribution
 from explorer.errors import ExplorerError
 from explorer.ui import charts, guard, state, text
 from explorer.workspace import DatasetChoice
@@ -147,16 +147,16 @@ def statistics(dataset: Dataset) -> None:
 def summary_line(stats: Any) -> str:
     """Median and longest text lengths, judgements per grade and judged passages per query, in one line."""
     def words(lengths: Any) -> str:
-        return f"median {int(np.median(lengths)):,} words, longest {int(np.max(lengths)):,}" if len(lengths) else "none"
+        d = distribution(lengths)
+        return f"median {d['p50']:g} words, longest {d['p100']:g}" if len(lengths) else "none"
 
-    per_query = stats.judgements_per_query
-    if not len(per_query):
+    per_query = distribution(stats.judgements_per_query)
+    if not len(stats.judgements_per_query):
         judged = "no judgements"
-    elif per_query.min() == per_query.max():
-        judged = f"{int(per_query[0]):,} judged passages per query"
+    elif per_query["p0"] == per_query["p100"]:
+        judged = f"{per_query['p0']:g} judged passages per query"
     else:
-        judged = (f"{int(per_query.min()):,}–{int(per_query.max()):,} judged passages per query "
-                  f"(median {float(np.median(per_query)):g})")
+        judged = f"{per_query['p0']:g}–{per_query['p100']:g} judged passages per query (median {per_query['p50']:g})"
     grades = ", ".join(f"grade {g}: {n:,}" for g, n in sorted(stats.grade_counts.items()))
     return f"Queries: {words(stats.query_lengths)} · passages: {words(stats.passage_lengths)} · {judged} · {grades}"
 
