@@ -21,7 +21,11 @@ def fake_benchmark(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "benchmarks.bench_fake", module)
     monkeypatch.setattr(runner, "ORDER", ("fake",))
     monkeypatch.setattr(common, "RESULTS", tmp_path)
-    monkeypatch.delenv("EXPLORER_BF16", raising=False)
+    # The runner sets EXPLORER_BF16 itself for --bf16 off: set it here first, so monkeypatch removes it again
+    # afterwards (a bare delenv of an unset variable records nothing to restore, and "0" leaked into every
+    # later test: on a bf16 CPU, tests of the automatic choice then saw it forced off).
+    monkeypatch.setenv("EXPLORER_BF16", "auto")
+    monkeypatch.delenv("EXPLORER_BF16")
     monkeypatch.setenv("BENCH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("EXPLORER_HOME", str(tmp_path / "home"))  # the runner sets it; put it back afterwards
     return seen, module

@@ -155,5 +155,7 @@ def test_top_layer_run_is_evaluated_through_its_cached_bottom_with_the_saved_mod
     fresh = evaluate_encoder(tiny_data, uncached, split="test")
     for metric in ("ndcg@10", "mrr@10", "recall@100"):
         assert fresh.metrics[metric] == pytest.approx(stored[metric], abs=1e-9)
+    # Under bf16 autocast (a CPU with AMX / AVX512-BF16) the plain pass computes the frozen bottom in bf16, while
+    # the cache kept it in float32: they agree at bf16's precision (4e-5 measured here); in fp32, to float error.
     np.testing.assert_allclose(cache.get_many([text_key(passages[0])])[text_key(passages[0])],
-                               uncached.encode(passages[:1])[0], atol=1e-5)
+                               uncached.encode(passages[:1])[0], atol=1e-3 if uncached.bf16 else 1e-5)
