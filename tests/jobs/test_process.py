@@ -48,6 +48,10 @@ def test_a_child_trains_at_lower_priority_and_reports_its_events(tiny_data, tmp_
     child = _running_child(store, job, manager)
     assert child.pid != os.getpid()
     assert child.nice() >= os.getpriority(os.PRIO_PROCESS, 0) + NICE or child.nice() == 19
+    group = Path(f"/proc/{child.pid}/autogroup")
+    if group.exists():  # Linux groups the CPU by session: the child has a session and a group of its own, niced
+        assert os.getsid(child.pid) == child.pid != os.getsid(0)
+        assert group.read_text().split()[-2:] == ["nice", str(NICE)]
     manager.cancel(job)
     snap = manager.wait(job, timeout=60)
     assert snap.status == "cancelled"
