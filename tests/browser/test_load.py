@@ -2,9 +2,10 @@
 
 Each visitor uploads its own ``data.csv`` (same name, different rows), two of them start a training (the
 second waits in the FIFO queue and says so), and all four switch pages together while the jobs run. Nobody
-may see another's data; the server's process tree must stay under Community Cloud's 2.7 GB; the median page
-switch (click to the new title on screen with the script finished) must stay well under its target, and every
-switch under 1 s is that target: a switch over it is reported as a known miss, with the numbers.
+may see another's data; the server's process tree must stay under Community Cloud's 2.7 GB; every page switch
+(click to the new title on screen with the script finished) must take under 1 s. If one does not, all the
+switches are measured once more, still during the trainings, and that second measurement must hold: one slow
+moment of a shared machine is forgiven once, a page that is slow is not.
 
 The timings are measured on whatever machine runs the suite, which may be shared: the load average is
 printed with the numbers, and ``docs/benchmarks.md`` (``python -m benchmarks visitors``) records them.
@@ -23,14 +24,13 @@ pytestmark = pytest.mark.browser
 
 VISITORS = 4
 SWITCH_LIMIT_S = 1.0
-MEDIAN_LIMIT_S = 1.4
 MEMORY_LIMIT_MB = 2.7 * 1024
 
 
 def test_four_visitors_at_once(app_server_factory, browser):
     server = app_server_factory(public=True)
     load_before = os.getloadavg()
-    result = run_visitors(server, browser, VISITORS, rounds=1)
+    result = run_visitors(server, browser, VISITORS, rounds=1, remeasure_over=SWITCH_LIMIT_S)
     result["loadavg_before"] = [round(x, 2) for x in load_before]
     result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps({k: v for k, v in result.items() if k != "per_visitor"}, indent=1))
@@ -63,18 +63,12 @@ def test_four_visitors_at_once(app_server_factory, browser):
     assert result["queued_seen"] and "place 1 in the queue" in result["queued_seen"], result["job_panels"]
     # Bounded: the whole server process tree, sampled every 50 ms.
     assert result["memory_peak_mb"] < MEMORY_LIMIT_MB
-    # Responsive: all four visitors clicking at once, while training runs. The typical switch is asserted with
-    # room for a slow moment of a shared machine (medians measured 0.4-1.1 s; 1.5 and 3.6 s before the fixes
-    # docs/reliability.md lists); every switch under 1 s is the target, reported below.
+    # Responsive: all four visitors clicking at once, while training runs (the longer job is still running after
+    # the switches, so every one of them competed with it).
+    assert result["jobs_running_after_switches"][0], result["jobs_running_after_switches"]
     settled = result["switch_seconds"]
-    numbers = (f"settled {settled}, painted {result['painted_seconds']}; load average before/after "
+    numbers = (f"settled {settled}, painted {result['painted_seconds']}; first measurement "
+               f"{result.get('first_measurement', 'held')}; load average before/after "
                f"{result['loadavg_before']} / {result['loadavg_after']} on {os.cpu_count()} CPUs")
-    assert settled["median"] < MEDIAN_LIMIT_S, numbers
     slow = [(v["index"], s) for v in visitors for s in v["switches"] if s["seconds"] >= SWITCH_LIMIT_S]
-    if slow:
-        # A known miss, reported with its numbers rather than hidden behind a looser limit: with four browsers,
-        # the server and a training job on the same two cores, the browsers' own drawing (Streamlit's frontend
-        # rebuilding each page, about 0.3 s of CPU per visitor and switch) fills both cores; how many of the
-        # twelve switches cross 1 s depends on how fast the machine is at the moment (docs/reliability.md).
-        pytest.xfail(f"known miss, {len(slow)} of {settled['n']} page switches took {SWITCH_LIMIT_S} s or more: "
-                     f"{slow} ({numbers})")
+    assert not slow, f"{len(slow)} of {settled['n']} page switches took {SWITCH_LIMIT_S} s or more: {slow} ({numbers})"
