@@ -42,6 +42,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 NICE = 10
 """How much lower the child's scheduling priority is than the server's (pages first, training with the rest)."""
+AUTOGROUP = Path("/proc/self/autogroup")
+"""Linux's scheduling group of this process: its name and ``nice`` ("/autogroup-7 nice 0"), writable."""
 PR_SET_PDEATHSIG = 1
 """``prctl`` option: the signal this process gets when its parent thread exits (linux/prctl.h)."""
 POLL_SECONDS = 0.5
@@ -252,27 +254,42 @@ def lower_priority() -> None:
     during each 1-1.5 s page switch of four browsers on two cores. In a session of its own (``setsid``; the
     child has no terminal, and :func:`die_with_parent` still ties its life to the server's) whose group is
     set to ``nice`` :data:`NICE` (``/proc/self/autogroup``), it yields to the server and to every other
-    session. Where any of this is not allowed or not there, the process keeps what it got.
+    session. Where any of this is not allowed or not there, the process keeps what it got; it leaves the
+    server's session only once it knows it may set its group's ``nice`` (a group of its own at the default
+    ``nice`` would compete harder than it did in the server's).
     """
     try:
         os.nice(NICE)
     except OSError:  # not allowed here: run at the same priority
         pass
-    group = Path("/proc/self/autogroup")
+    group = AUTOGROUP
     if not sys.platform.startswith("linux") or not group.exists():
+        return
+    try:
+        current = group.read_text().split()[-1]
+    except (OSError, IndexError):
+        return
+    # Writing the server's group its own value changes nothing and tells whether writing is allowed here.
+    if not _set_group_nice(group, current):
         return
     try:
         os.setsid()
     except OSError:  # already leads a session or group: stay in it
         return
+    _set_group_nice(group, str(NICE))
+
+
+def _set_group_nice(group: Path, value: str) -> bool:
+    """Write ``value`` as the ``nice`` of this process's scheduling group; False where not allowed."""
     for _ in range(3):  # the kernel refuses a second change within 100 ms machine-wide (EAGAIN)
         try:
-            group.write_text(str(NICE))
-            return
+            group.write_text(value)
+            return True
         except BlockingIOError:
             time.sleep(0.1)
         except OSError:  # not allowed (a container's /proc read-only, a security module)
-            return
+            return False
+    return False
 
 
 def main() -> int:

@@ -16,6 +16,7 @@ import pytest
 from explorer.training.config import TrainConfig
 from explorer.jobs.execute import submit_run
 from explorer.jobs.manager import JobManager
+from explorer.jobs import process
 from explorer.jobs.process import NICE, EventTail, log_path, stop_path
 from explorer.jobs.runs import RunStore
 
@@ -165,3 +166,35 @@ def test_a_child_does_not_outlive_its_server(tmp_path):
     finally:
         os.close(write_end)
         server.kill()
+
+
+class FakeGroup:
+    """Stands in for ``/proc/self/autogroup``: its text, and whether writing it is allowed."""
+
+    def __init__(self, allowed: bool) -> None:
+        self.allowed, self.nice, self.writes = allowed, "0", []
+
+    def exists(self) -> bool:
+        return True
+
+    def read_text(self) -> str:
+        return f"/autogroup-7 nice {self.nice}"
+
+    def write_text(self, value: str) -> None:
+        if not self.allowed:
+            raise PermissionError("read-only")
+        self.writes.append(value)
+        self.nice = value
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_the_child_leaves_the_servers_session_only_where_it_may_lower_its_group(monkeypatch, allowed):
+    # A group of its own at the default nice would take more CPU from the server than sharing the server's.
+    group, sessions = FakeGroup(allowed), []
+    monkeypatch.setattr(process, "AUTOGROUP", group)
+    monkeypatch.setattr(process.sys, "platform", "linux")
+    monkeypatch.setattr(process.os, "nice", lambda inc: 0)  # the test process keeps its own priority
+    monkeypatch.setattr(process.os, "setsid", lambda: sessions.append(1))
+    process.lower_priority()
+    assert sessions == ([1] if allowed else [])
+    assert group.writes == (["0", str(NICE)] if allowed else [])
