@@ -50,8 +50,10 @@ def test_only_the_upper_layers_train(tiny_deep_model_dir, tiny_data, tmp_path):
     through_bottom = encoder.encode(texts, use_cache=False)
     assert encoder.bottom.hits > hits
     assert len(transformer_parts(encoder.model)[2]) == 3  # the model has all its layers again after each batch
+    # The plain model here runs in float32; the encoder under bf16 autocast where the CPU has it (AMX /
+    # AVX512-BF16), and then agrees at bf16's precision (2e-5 measured), else to float error.
     np.testing.assert_allclose(through_bottom, _model(str(tmp_path / "model")).encode(texts, normalize_embeddings=True),
-                               atol=1e-5)
+                               atol=1e-3 if encoder.bf16 else 1e-5)
 
 
 def test_bad_layer_counts_are_refused(tiny_deep_model_dir, tiny_model_dir):
