@@ -63,8 +63,9 @@ def test_four_visitors_at_once(app_server_factory, browser):
     assert result["queued_seen"] and "place 1 in the queue" in result["queued_seen"], result["job_panels"]
     # Bounded: the whole server process tree, sampled every 50 ms.
     assert result["memory_peak_mb"] < MEMORY_LIMIT_MB
-    # Responsive: all four visitors clicking at once, while training runs (whether each trainer's sidebar still
-    # showed its job after the switches is printed above: on a fast machine the first job can end during them).
+    # Responsive: all four visitors clicking at once, while training runs (a trainer's sidebar still shows its
+    # job after the switches, so they all competed with a training).
+    assert any(result["jobs_running_after_switches"]), result["jobs_running_after_switches"]
     settled = result["switch_seconds"]
     numbers = (f"settled {settled}, painted {result['painted_seconds']}; first measurement "
                f"{result.get('first_measurement', 'held')}; load average before/after "

@@ -171,7 +171,8 @@ def start_trainings(trainers: list[Visitor]) -> list[str]:
         v.page.get_by_role("button", name="Start training").click()
     texts = []
     for v in trainers:
-        panel = v.page.locator('[class*="st-key-job_panel_"]').first
+        # The panel's text, not only the panel: its container can be on screen a moment before its first line.
+        panel = v.page.locator('[class*="st-key-job_panel_"]').filter(has_text="Run ").first
         panel.wait_for()
         text = panel.inner_text()
         v.run_id = text.split("Run ", 1)[-1].split(" ", 1)[0] if "Run " in text else None
