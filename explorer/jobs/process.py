@@ -262,28 +262,27 @@ def lower_priority() -> None:
         os.nice(NICE)
     except OSError:  # not allowed here: run at the same priority
         pass
-    group = AUTOGROUP
-    if not sys.platform.startswith("linux") or not group.exists():
+    if not AUTOGROUP.exists():  # not Linux, or a kernel without autogroups
         return
     try:
-        current = group.read_text().split()[-1]
+        current = AUTOGROUP.read_text().split()[-1]
     except (OSError, IndexError):
         return
     # Writing the server's group its own value changes nothing and tells whether writing is allowed here.
-    if not _set_group_nice(group, current):
+    if not _set_group_nice(current):
         return
     try:
         os.setsid()
     except OSError:  # already leads a session or group: stay in it
         return
-    _set_group_nice(group, str(NICE))
+    _set_group_nice(str(NICE))
 
 
-def _set_group_nice(group: Path, value: str) -> bool:
+def _set_group_nice(value: str) -> bool:
     """Write ``value`` as the ``nice`` of this process's scheduling group; False where not allowed."""
     for _ in range(3):  # the kernel refuses a second change within 100 ms machine-wide (EAGAIN)
         try:
-            group.write_text(value)
+            AUTOGROUP.write_text(value)
             return True
         except BlockingIOError:
             time.sleep(0.1)

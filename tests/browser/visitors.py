@@ -244,8 +244,8 @@ def run_visitors(server: AppServer, browser: Any, n: int, *, trainers: int = 2, 
             result["queued_seen"] = _wait_for_queue_text(visitors[:trainers]) if trainers > 1 else None
             started = time.monotonic()
             _switch_rounds(visitors, rounds)
-            slow = [(v.index, s) for v in visitors for s in v.switches
-                    if remeasure_over is not None and s["seconds"] >= remeasure_over]
+            slow = [] if remeasure_over is None else [
+                (v.index, s) for v in visitors for s in v.switches if s["seconds"] >= remeasure_over]
             if slow:
                 result["first_measurement"] = {
                     "settled": summary([s["seconds"] for v in visitors for s in v.switches]), "slow": slow}

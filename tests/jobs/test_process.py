@@ -192,7 +192,6 @@ def test_the_child_leaves_the_servers_session_only_where_it_may_lower_its_group(
     # A group of its own at the default nice would take more CPU from the server than sharing the server's.
     group, sessions = FakeGroup(allowed), []
     monkeypatch.setattr(process, "AUTOGROUP", group)
-    monkeypatch.setattr(process.sys, "platform", "linux")
     monkeypatch.setattr(process.os, "nice", lambda inc: 0)  # the test process keeps its own priority
     monkeypatch.setattr(process.os, "setsid", lambda: sessions.append(1))
     process.lower_priority()
