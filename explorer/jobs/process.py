@@ -280,7 +280,7 @@ def lower_priority() -> None:
 
 def _set_group_nice(value: str) -> bool:
     """Write ``value`` as the ``nice`` of this process's scheduling group; False where not allowed."""
-    for _ in range(3):  # the kernel refuses a second change within 100 ms machine-wide (EAGAIN)
+    for _ in range(10):  # the kernel refuses a second change within 100 ms machine-wide (EAGAIN)
         try:
             AUTOGROUP.write_text(value)
             return True
