@@ -262,20 +262,23 @@ def lower_priority() -> None:
         os.nice(NICE)
     except OSError:  # not allowed here: run at the same priority
         pass
-    if not AUTOGROUP.exists():  # not Linux, or a kernel without autogroups
-        return
-    try:
-        current = AUTOGROUP.read_text().split()[-1]
-    except (OSError, IndexError):
-        return
-    # Writing the server's group its own value changes nothing and tells whether writing is allowed here.
-    if not _set_group_nice(current):
+    if not AUTOGROUP.exists() or not may_set_group_nice():  # not Linux, no autogroups, or not allowed
         return
     try:
         os.setsid()
     except OSError:  # already leads a session or group: stay in it
         return
     _set_group_nice(str(NICE))
+
+
+def may_set_group_nice() -> bool:
+    """Whether this process may set its scheduling group's ``nice``: it writes the group its own value, which
+    changes nothing (some sandboxes show ``/proc/self/autogroup`` but refuse writing it)."""
+    try:
+        current = AUTOGROUP.read_text().split()[-1]
+    except (OSError, IndexError):
+        return False
+    return _set_group_nice(current)
 
 
 def _set_group_nice(value: str) -> bool:

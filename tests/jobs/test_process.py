@@ -31,12 +31,6 @@ def _submit(tiny_data, tmp_path, config: TrainConfig, **manager_options) -> tupl
     return store, manager, submit_run(manager, tiny_data, config.resolve(tiny_data), run_store=store)
 
 
-def _may_set_group_nice() -> bool:
-    """Whether a process here may set its scheduling group's nice: the child's own check, made by the test
-    process (writing its group's current value changes nothing). Some sandboxes show the file but refuse it."""
-    return process._set_group_nice(process.AUTOGROUP.read_text().split()[-1])
-
-
 def _running_child(store: RunStore, snap_id: str, manager: JobManager, timeout: float = 60.0) -> psutil.Process:
     """The child process once its run folder says it is training (its pid is in status.json)."""
     deadline = time.monotonic() + timeout
@@ -56,7 +50,7 @@ def test_a_child_trains_at_lower_priority_and_reports_its_events(tiny_data, tmp_
     assert child.pid != os.getpid()
     assert child.nice() >= os.getpriority(os.PRIO_PROCESS, 0) + NICE or child.nice() == 19
     group = Path(f"/proc/{child.pid}/autogroup")
-    if group.exists() and _may_set_group_nice():
+    if group.exists() and process.may_set_group_nice():  # the child's own check, made here
         # Linux groups the CPU by session: the child has a session and a group of its own, niced
         assert os.getsid(child.pid) == child.pid != os.getsid(0)
         assert group.read_text().split()[-2:] == ["nice", str(NICE)]
