@@ -1,4 +1,4 @@
-"""Compression: the model as fp32 torch, fp32 ONNX and dynamic-int8 ONNX (``explorer.export.export_model``).
+"""Compression: the model as fp32 torch, fp32 ONNX and dynamic-int8 ONNX (``explorer.encoders.export.export_model``).
 
 Speed: the same SciFact abstracts through each, batch 32, chunk by chunk in rotation (so load drift hits all
 three); reported as texts/s and as ratios to torch. Quality: NDCG@10 on SciFact test over a corpus subset
@@ -52,7 +52,7 @@ def run(ctx: Context) -> dict[str, Any]:
 
     from explorer.encoders.sentence import SentenceTransformerEncoder
     from explorer.evaluation.retrieval import evaluate_encoder
-    from explorer.export import OnnxEmbedder, export_model
+    from explorer.encoders.export import OnnxEmbedder, export_model
 
     ds = load_scifact(ctx.need_scifact())
     model_dir, label = _model_dir(ctx)

@@ -106,7 +106,7 @@ def measure(ctx: Context) -> dict[str, Any]:
         negs = step("mine negatives", lambda: mine_hard_negatives(ds, base, "train", num_negatives=3))
         # --quick: 1 epoch (the peak is per step, not per epoch; the default epochs only repeat the same steps)
         from explorer import pipeline
-        from explorer.config import get_settings
+        from explorer.core.config import get_settings
 
         config = pipeline.training_config(ds, TrainConfig(epochs=1) if ctx.quick else TrainConfig(), get_settings())
         run = step("train (defaults)", lambda: execute_run(ds, config, run_store=RunStore(ctx.home / "runs-memory"),

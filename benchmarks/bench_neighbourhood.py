@@ -80,7 +80,7 @@ def _snapshots(ctx: Context) -> dict[str, Any]:
     from sentence_transformers import SentenceTransformer
 
     from explorer.encoders.sentence import SentenceTransformerEncoder
-    from explorer.snapshots import SnapshotStore, snapshot_points
+    from explorer.latent.snapshots import SnapshotStore, snapshot_points
 
     from benchmarks.common import minilm_path
 

@@ -29,7 +29,7 @@ def points(n: int, seed: int, dim: int = 384, clusters: int = 50) -> np.ndarray:
 
 
 def _measure(fn: Any, repeats: int) -> dict[str, Any]:
-    from explorer.projection import clear_memory_cache
+    from explorer.latent.projection import clear_memory_cache
 
     cold, _ = timed(fn)
     memory, mem_samples = median_time(fn, repeats)
@@ -44,7 +44,7 @@ def _measure(fn: Any, repeats: int) -> dict[str, Any]:
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    from explorer.projection import project, project_aligned
+    from explorer.latent.projection import project, project_aligned
 
     sizes = (2_000, 10_000) if ctx.quick else (2_000, 10_000, 50_000)
     umap_sizes = (2_000, 10_000) if ctx.quick else sizes

@@ -78,7 +78,7 @@ def _sample(ctx: Context) -> Any:
 
 def measure(ctx: Context, case: str) -> dict[str, Any]:
     """One job of ``case`` in this process (call it in a fresh one, with EXPLORER_PUBLIC=1)."""
-    from explorer.config import get_settings
+    from explorer.core.config import get_settings
     from explorer.training.config import TrainConfig
     from explorer.jobs.execute import execute_run
     from explorer.jobs.runs import RunStore

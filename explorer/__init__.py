@@ -5,7 +5,7 @@ sentence-transformers, chromadb, umap) happen inside the functions that need the
 ``explorer`` is cheap.
 """
 
-from explorer.errors import DataError, ExplorerError, ModelError, StorageError, TrainingError
+from explorer.core.errors import DataError, ExplorerError, ModelError, StorageError, TrainingError
 
 __version__ = "0.1.0"
 

@@ -5,7 +5,7 @@ Each command lives in its own module under :mod:`explorer.commands` and exposes
 parsed arguments and returning an exit code. Modules import heavy libraries inside ``func`` only, so
 ``--help`` stays instant.
 
-Errors meant for the user (:class:`explorer.errors.ExplorerError`) print as one line on stderr with exit
+Errors meant for the user (:class:`explorer.core.errors.ExplorerError`) print as one line on stderr with exit
 code 2; anything else is a bug and keeps its traceback.
 """
 
@@ -16,7 +16,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from explorer.errors import ExplorerError
+from explorer.core.errors import ExplorerError
 
 COMMAND_MODULES = (
     "explorer.commands.data",

@@ -12,8 +12,8 @@ pytest.importorskip("onnx", reason="ONNX export needs the 'onnx' package (requir
 pytest.importorskip("onnxruntime", reason="ONNX export needs onnxruntime")
 
 from explorer.jobs.packaging import package
-from explorer.errors import ModelError  # noqa: E402
-from explorer.export import INT8_FILE, ONNX_FILE, OnnxEmbedder, export_model  # noqa: E402
+from explorer.core.errors import ModelError  # noqa: E402
+from explorer.encoders.export import INT8_FILE, ONNX_FILE, OnnxEmbedder, export_model  # noqa: E402
 from tests.training.conftest import build_tiny_model  # noqa: E402
 
 # The last text is longer than the tiny model's 64 positions: the ONNX side must truncate exactly as torch does.

@@ -9,9 +9,9 @@ import os
 import numpy as np
 import pytest
 
-from explorer.config import get_settings
+from explorer.core.config import get_settings
 from explorer.data.model import Dataset, Passage
-from explorer.errors import StorageError
+from explorer.core.errors import StorageError
 from explorer.training.config import TrainConfig
 from explorer.jobs.runs import RunStore, write_json_atomic
 

@@ -82,7 +82,7 @@ def test_card_numbers_equal_the_runs_evaluation(tmp_path, tiny_model):
 
 def test_onnx_download_has_a_card_whose_code_runs(tmp_path, tiny_model):
     pytest.importorskip("onnxruntime")
-    from explorer.export import OnnxEmbedder
+    from explorer.encoders.export import OnnxEmbedder
 
     store, run, _ = _run(tmp_path, tiny_model)
     path = package(store.get(run.id), "onnx")
@@ -104,7 +104,7 @@ def test_adapter_download_has_a_card_too(tmp_path, tiny_model):
 
 
 def test_card_without_evaluation_says_so():
-    from explorer.modelcard import model_card
+    from explorer.jobs.modelcard import model_card
 
     card = model_card({"method": "full", "base_model": "minilm", "dataset": {"name": "x"}}, None)
     assert "no evaluation results" in card

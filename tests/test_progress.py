@@ -1,4 +1,4 @@
-"""The one progress protocol (:mod:`explorer.progress`): its helpers, its printer, and that nothing else
+"""The one progress protocol (:mod:`explorer.core.progress`): its helpers, its printer, and that nothing else
 defines a progress callable."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from explorer.commands.evaluate import StderrProgress
-from explorer.progress import Progress, named, part, prefixed, silent
+from explorer.core.progress import Progress, named, part, prefixed, silent
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,11 +84,11 @@ def _is_progress_callable(node: ast.AST) -> bool:
 
 
 def progress_callables(root: Path = ROOT) -> list[str]:
-    """``file:line`` of every progress callable type written outside explorer/progress.py (in code or in a
+    """``file:line`` of every progress callable type written outside explorer/core/progress.py (in code or in a
     string annotation)."""
     found = []
     for path in sorted([*(root / "explorer").rglob("*.py"), *(root / "pages").glob("*.py")]):
-        if path == root / "explorer" / "progress.py":
+        if path == root / "explorer" / "core" / "progress.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
             inner = [node]
@@ -109,7 +109,8 @@ def test_no_module_but_explorer_progress_defines_a_progress_callable():
 def test_the_check_finds_a_planted_alias(tmp_path):
     (tmp_path / "explorer" / "sub").mkdir(parents=True)
     (tmp_path / "pages").mkdir()
-    (tmp_path / "explorer" / "progress.py").write_text("Progress = Callable[[str, int, int], None]\n")
+    (tmp_path / "explorer" / "core").mkdir()
+    (tmp_path / "explorer" / "core" / "progress.py").write_text("Progress = Callable[[str, int, int], None]\n")
     (tmp_path / "explorer" / "sub" / "a.py").write_text("from typing import Callable\nP = Callable[[int, int], None]\n")
     (tmp_path / "explorer" / "sub" / "b.py").write_text("def f(p: 'typing.Callable[[str, int, int], None]'): ...\n")
     (tmp_path / "explorer" / "sub" / "c.py").write_text("R = Callable[[int], None]\n")

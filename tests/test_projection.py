@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import explorer.projection as projection
-from explorer.config import get_settings
-from explorer.errors import DataError
-from explorer.projection import _procrustes_onto, project, project_aligned
+import explorer.latent.projection as projection
+from explorer.core.config import get_settings
+from explorer.core.errors import DataError
+from explorer.latent.projection import _procrustes_onto, project, project_aligned
 
 
 FAST = {"pca": {}, "tsne": {"max_iter": 250}}  # sklearn's minimum; the tests need no polished layout
@@ -147,7 +147,7 @@ def test_umap_joint_fit_keeps_unchanged_points_and_is_deterministic():
 
 
 def test_frames_share_one_space_and_unchanged_points_stay_put():
-    from explorer.projection import project_frames
+    from explorer.latent.projection import project_frames
 
     rng = np.random.default_rng(3)
     base = rng.standard_normal((60, 16)).astype(np.float32)

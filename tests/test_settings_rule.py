@@ -1,8 +1,8 @@
-"""The workspace rule of DESIGN.md: no library function falls back to the server's settings for a visitor's data.
+"""The workspace rule of docs/architecture.md: no library function falls back to the server's settings for a visitor's data.
 
 A function that works on a visitor's data takes the workspace's settings (or its paths) from its caller; where
-a fallback is kept for the command line it goes through :func:`explorer.config.settings_for`, which raises in
-public mode. The server's own settings (:func:`explorer.config.get_settings`) are read only for what is the
+a fallback is kept for the command line it goes through :func:`explorer.core.config.settings_for`, which raises in
+public mode. The server's own settings (:func:`explorer.core.config.get_settings`) are read only for what is the
 same for every visitor, in the places listed in :data:`SERVER_WIDE` with the reason. :func:`calls` finds
 every call by parsing the code (docstrings and comments do not count), so a new fallback makes
 :func:`test_get_settings_is_called_only_where_allowed` fail until it is removed or listed here with its reason.
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from explorer.config import WorkspaceRequiredError, get_settings
+from explorer.core.config import WorkspaceRequiredError, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 SERVER_WIDE: dict[str, tuple[int, str]] = {
-    "explorer/config.py": (1, "settings_for: the one gate of the command-line fallback, raising in public mode"),
-    "explorer/workspace.py": (1, "server_settings: where all workspaces live; a visitor's are derived with "
+    "explorer/core/config.py": (1, "settings_for: the one gate of the command-line fallback, raising in public mode"),
+    "explorer/workspace/__init__.py": (1, "server_settings: where all workspaces live; a visitor's are derived with "
                                  "Settings.for_workspace"),
     "explorer/encoders/base.py": (1, "the embedding cache is shared by every workspace (keyed by encoder and "
                                      "text hash)"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.snapshots import MAX_POINTS, SnapshotStore, snapshot_points
+from explorer.latent.snapshots import MAX_POINTS, SnapshotStore, snapshot_points
 from tests.training.conftest import tiny_dataset
 
 

@@ -8,12 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from explorer import _sqlite
-from explorer.config import get_settings
+from explorer.store import sqlite as _sqlite
+from explorer.core.config import get_settings
 from explorer.data.model import Dataset, Passage
 from explorer.encoders.fake import FakeEncoder
-from explorer.errors import StorageError
-from explorer.store import PREFIX, Hit, VectorStore, collection_name
+from explorer.core.errors import StorageError
+from explorer.store.vectors import PREFIX, Hit, VectorStore, collection_name
 
 PASSAGES = {
     "cat": "The cat purrs on the warm windowsill.",
@@ -185,7 +185,7 @@ def test_an_unusable_folder_or_server_is_a_storage_error(monkeypatch, encoder):
 
 
 def test_public_mode_needs_the_workspace_and_keeps_its_vectors_there(monkeypatch, encoder):
-    from explorer.config import WorkspaceRequiredError
+    from explorer.core.config import WorkspaceRequiredError
     from explorer.workspace import new_workspace_id, open_workspace
 
     monkeypatch.setenv("EXPLORER_PUBLIC", "1")
@@ -230,10 +230,10 @@ def test_a_missing_pysqlite3_says_what_to_install(monkeypatch):
 def test_importing_the_store_swaps_sqlite_before_chromadb_is_imported():
     pytest.importorskip("pysqlite3")
     code = (
-        "import sys, sqlite3; import explorer._sqlite as s;"
+        "import sys, sqlite3; import explorer.store.sqlite as s;"
         "want = sqlite3.sqlite_version_info[:2] + (sqlite3.sqlite_version_info[2] + 1,);"
         "s.ensure_modern_sqlite.__defaults__ = (want,);"
-        "import explorer.store; assert 'chromadb' not in sys.modules, 'chromadb imported eagerly';"
+        "import explorer.store.vectors; assert 'chromadb' not in sys.modules, 'chromadb imported eagerly';"
         "print(sys.modules['sqlite3'].__name__)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

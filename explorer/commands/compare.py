@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from explorer.commands.evaluate import StderrProgress, add_common, load_data, load_model, write_json
-from explorer.errors import StorageError
-from explorer.spreadsheet import safe_csv
+from explorer.core.errors import StorageError
+from explorer.core.spreadsheet import safe_csv
 
 
 def add_parser(subparsers: Any) -> None:

@@ -3,7 +3,7 @@
 ``data stats --data SPEC`` loads any supported dataset as the app and the other commands do
 (:func:`explorer.pipeline.load_dataset`, under the settings' caps; ``--max-mb`` replaces the file-size cap) and
 prints its statistics as a table, or as JSON with ``--json``. A malformed input ends with a one-line ``error: ...``
-(raised as :class:`explorer.errors.DataError` and printed by :mod:`explorer.cli`).
+(raised as :class:`explorer.core.errors.DataError` and printed by :mod:`explorer.cli`).
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ def run_stats(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from explorer import pipeline
-    from explorer.config import get_settings
+    from explorer.core.config import get_settings
     from explorer.data.stats import dataset_stats, format_stats
-    from explorer.errors import ExplorerError
+    from explorer.core.errors import ExplorerError
     from explorer.workspace import DatasetChoice
 
     if not 0 < args.test_fraction < 1:

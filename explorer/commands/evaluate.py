@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from explorer.errors import StorageError
+from explorer.core.errors import StorageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class StderrProgress:
-    """The commands' printer of :data:`explorer.progress.Progress` reports: a line ``[stage] done/total`` on
+    """The commands' printer of :data:`explorer.core.progress.Progress` reports: a line ``[stage] done/total`` on
     stderr when a stage starts, about every 10% of it, and when it ends."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
@@ -41,7 +41,7 @@ class StderrProgress:
 def load_data(spec: str) -> "Dataset":
     """The dataset of ``--data``, loaded as the app loads it (raises DataError for a bad path or format)."""
     from explorer import pipeline
-    from explorer.config import get_settings
+    from explorer.core.config import get_settings
     from explorer.workspace import DatasetChoice
 
     dataset = pipeline.load_dataset(DatasetChoice(spec=spec), get_settings())

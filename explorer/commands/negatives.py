@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer import pipeline
     from explorer.commands.evaluate import StderrProgress, load_data, load_model
     from explorer.data.negatives.negative_set import FORMATS
-    from explorer.errors import StorageError
+    from explorer.core.errors import StorageError
 
     if not str(args.out).lower().endswith(FORMATS):  # say so before minutes of embedding, not after
         raise StorageError(f"--out {args.out}: the file name must end in {', '.join(FORMATS)}.")

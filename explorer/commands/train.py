@@ -55,7 +55,7 @@ def add_parser(subparsers: Any) -> None:
 
 def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The training parameters the flags set (unset flags stay "auto", as in the app's form)."""
-    from explorer.errors import TrainingError
+    from explorer.core.errors import TrainingError
 
     values: dict[str, Any] = {"method": args.method, "base_model": args.model}
     for flag, key in (("epochs", "epochs"), ("loss", "loss"), ("batch_size", "batch_size"), ("lr", "learning_rate"),
@@ -134,7 +134,7 @@ def format_report(evaluation: dict[str, Any], run_dir: str) -> str:
 def run_train(args: argparse.Namespace) -> int:
     """Train, evaluate, write the run folder, print the report; returns the exit code."""
     from explorer import pipeline
-    from explorer.config import get_settings
+    from explorer.core.config import get_settings
     from explorer.training import distributed
     from explorer.jobs.execute import execute_worker
     from explorer.workspace import DatasetChoice

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from explorer.data.validation import Source, human_size, limit_bytes, read_source
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 #: Junk that macOS and Windows add to archives; never extracted.
 _JUNK = ("__MACOSX/", ".DS_Store", "Thumbs.db")

@@ -26,7 +26,7 @@ from explorer.data.model import Dataset, Passage
 from explorer.data.validation import (
     Source, add_note, decode_utf8, finish, iter_jsonl, parse_grade, read_source, require_keys, require_text,
 )
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
 #: How many times the upload limit a zip may unpack to (text compresses about 3-5x).

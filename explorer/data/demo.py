@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from explorer.data.model import Dataset
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 DEMO_DIR = Path(__file__).resolve().with_name("demo")
 DEMO_NAME = "demo"

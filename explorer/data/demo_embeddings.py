@@ -21,7 +21,7 @@ import numpy as np
 
 from explorer.data.demo import DEMO_DIR, load_demo
 from explorer.encoders.cache import text_key
-from explorer.storage import write_bytes_atomic
+from explorer.core.storage import write_bytes_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.encoders.base import Encoder

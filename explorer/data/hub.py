@@ -25,7 +25,7 @@ from explorer.data.limits import Limits, resolve_limits
 from explorer.data.model import Dataset
 from explorer.data.tables import ColumnMap
 from explorer.data.validation import human_size
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 HUB_PREFIX = "hf:"
 _DATA_SUFFIXES = (".parquet", ".csv", ".tsv", ".json", ".jsonl", ".arrow", ".gz", ".zip", ".zst", ".txt", ".tar")

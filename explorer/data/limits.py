@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from explorer.config import Settings
+    from explorer.core.config import Settings
 
 MB = 1024 * 1024
 
@@ -92,7 +92,7 @@ def resolve_limits(limits: Limits | None, max_bytes: int | None = None) -> Limit
     """``limits`` as given (with ``max_bytes`` overriding the file size), else the local settings' caps.
 
     Loaders take ``limits`` as an argument; the pipeline passes the workspace's. The fallback serves the CLI
-    and notebooks only: it goes through :func:`explorer.config.settings_for`, so in public mode a loader
+    and notebooks only: it goes through :func:`explorer.core.config.settings_for`, so in public mode a loader
     called without limits raises instead of applying caps that are not the visitor's.
 
     Raises:
@@ -104,7 +104,7 @@ def resolve_limits(limits: Limits | None, max_bytes: int | None = None) -> Limit
 
             return replace(limits, max_bytes=int(max_bytes))
         return limits
-    from explorer.config import settings_for
+    from explorer.core.config import settings_for
 
     return Limits.from_settings(settings_for(None, "apply a dataset's size limits"), max_bytes)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.data.limits import Limits
 from explorer.data.model import Dataset
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.tables import ColumnMap

@@ -13,7 +13,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 SPLITS = ("train", "test")
 

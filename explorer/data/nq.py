@@ -26,7 +26,7 @@ from explorer.data.validation import (
     Source, add_note, decode_utf8, finish, gunzip, iter_jsonl, read_source, require_keys, require_text, source_label,
     stable_id,
 )
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 NQ_FIELDS = ("example_id", "question_text", "document_text", "long_answer_candidates", "annotations")
 _TAG = re.compile(r"^<[^<>\s]*>$")

@@ -28,7 +28,7 @@ from explorer.data.limits import Limits, resolve_limits
 from explorer.data.model import Dataset, Passage
 from explorer.data.tables import ColumnMap
 from explorer.data.validation import add_note, finish, require_text, stable_id
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 _TRUE, _FALSE = {"true", "yes", "y", "t"}, {"false", "no", "n", "f"}
 

@@ -20,7 +20,7 @@ import pandas as pd
 from explorer.data.limits import Limits, resolve_limits
 from explorer.data.model import Dataset
 from explorer.data.validation import Source, decode_utf8, gunzip, iter_jsonl, read_source, source_label
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
            ".parquet": "parquet", ".pq": "parquet"}

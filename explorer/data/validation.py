@@ -1,6 +1,6 @@
 """Checks every loader shares: size limits, UTF-8 decoding, JSON lines, grades and the final dataset check.
 
-Each check raises :class:`explorer.errors.DataError` with a message that names the file, the line (or
+Each check raises :class:`explorer.core.errors.DataError` with a message that names the file, the line (or
 byte offset, or column) and what to do, so the CLI can print it on one line and the app can show it as is.
 """
 
@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Union
 
-from explorer.config import settings_for
+from explorer.core.config import settings_for
 from explorer.data.limits import Limits, resolve_limits
 from explorer.data.model import Dataset
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 #: What loaders accept as a file: a path, raw bytes (an upload) or a binary file-like object.
 Source = Union[str, Path, bytes, bytearray, memoryview, IO[bytes]]
@@ -28,7 +28,7 @@ def limit_bytes(max_bytes: int | None = None) -> int:
     """The size limit in bytes: ``max_bytes`` when given, else the local settings' ``max_upload_mb``.
 
     Callers that read a visitor's file pass the workspace's limit (``Limits.max_bytes``); the fallback serves
-    the CLI and notebooks and, through :func:`explorer.config.settings_for`, raises in public mode.
+    the CLI and notebooks and, through :func:`explorer.core.config.settings_for`, raises in public mode.
 
     Raises:
         ValueError: ``max_bytes`` is not positive.

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from explorer.encoders.base import Encoder, Kind, normalize_rows
-from explorer.errors import ModelError, StorageError
-from explorer.progress import Progress
+from explorer.core.errors import ModelError, StorageError
+from explorer.core.progress import Progress
 
 CONFIG_FILE = "adapter.json"
 WEIGHTS_FILES = ("adapter.safetensors", "adapter.npz")

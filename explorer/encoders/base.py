@@ -15,8 +15,8 @@ from typing import Literal
 import numpy as np
 
 from explorer.encoders.cache import EmbeddingCache, text_key
-from explorer.errors import ModelError
-from explorer.progress import Progress, silent
+from explorer.core.errors import ModelError
+from explorer.core.progress import Progress, silent
 
 Kind = Literal["query", "passage"]
 
@@ -40,11 +40,11 @@ def resolve_cache_dir(cache_dir: "Path | str | None | DefaultCache") -> Path | N
 
     The embedding cache is server-wide by design: it is keyed by the encoder's fingerprint and the text's
     hash, so an entry reveals nothing a visitor could not compute, and every workspace shares it
-    (:meth:`explorer.config.Settings.for_workspace` points a workspace's ``shared_cache`` at the same folder)
+    (:meth:`explorer.core.config.Settings.for_workspace` points a workspace's ``shared_cache`` at the same folder)
     to spare the machine's CPUs. So the server's settings are the right ones here, with or without a workspace.
     """
     if isinstance(cache_dir, DefaultCache):
-        from explorer.config import get_settings
+        from explorer.core.config import get_settings
 
         return get_settings().cache_dir
     return Path(cache_dir) if cache_dir is not None else None

@@ -4,7 +4,7 @@ Layout: ``<cache_dir>/<encoder key>/<shard>.npz``, each shard holding ``keys`` (
 and ``vectors`` (float32). Shards are only ever added, each written to a temporary file and renamed, so a
 process killed mid-write leaves no half-written shard behind and two processes never corrupt each other.
 Loaded shards stay in memory (one dict per encoder key), which is what makes a second encode of the same
-texts a dictionary lookup; those dicts sit in a :class:`~explorer.memory.ByteLRU` of
+texts a dictionary lookup; those dicts sit in a :class:`~explorer.core.memory.ByteLRU` of
 :data:`MEMORY_BUDGET_BYTES`, so every fine-tuned model's vectors do not stay in the server's memory forever:
 the encoder used longest ago is dropped from memory (its shards stay on disk and are read again on use).
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.memory import MB, ByteLRU
+from explorer.core.memory import MB, ByteLRU
 
 MEMORY_BUDGET_BYTES = 192 * MB
 """In-memory vectors of all encoders together (about 100,000 MiniLM vectors); older encoders' go first."""

@@ -6,7 +6,7 @@ AVX2, such as most cloud VMs and Streamlit Community Cloud) PyTorch emulates bf1
 MiniLM about six times *slower*, so it must stay off there. The decision reads ``/proc/cpuinfo`` flags
 (Linux); when they cannot be read the answer is the safe one, fp32.
 
-``EXPLORER_DEVICE`` and ``EXPLORER_BF16`` (see :mod:`explorer.config`) override both decisions. They are
+``EXPLORER_DEVICE`` and ``EXPLORER_BF16`` (see :mod:`explorer.core.config`) override both decisions. They are
 server-wide settings (the machine's hardware, the same for every visitor), read in :func:`_machine_settings`.
 """
 
@@ -16,8 +16,8 @@ import functools
 import sys
 from pathlib import Path
 
-from explorer.config import Settings, get_settings
-from explorer.errors import ModelError
+from explorer.core.config import Settings, get_settings
+from explorer.core.errors import ModelError
 
 CPUINFO = Path("/proc/cpuinfo")
 BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})

@@ -8,9 +8,9 @@ vectors agree with torch fp32 to ~1e-7, so they share torch fp32's embedding cac
 
 Why not ``SentenceTransformer(path, backend="onnx")`` / ``export_optimized_onnx_model``: both need
 ``optimum-onnx``, whose only release requires ``transformers<4.58`` while this project runs transformers 5. So
-the graph comes from :func:`explorer.export.export_model` (``torch.onnx.export``), is fused with onnxruntime's
+the graph comes from :func:`explorer.encoders.export.export_model` (``torch.onnx.export``), is fused with onnxruntime's
 optimizer (the piece optimum calls underneath), checked against torch on sample texts, and run by
-:class:`explorer.export.OnnxEmbedder` (tokenize, run, pool, normalize).
+:class:`explorer.encoders.export.OnnxEmbedder` (tokenize, run, pool, normalize).
 
 Each model folder is exported once, into ``<embedding cache root>/onnx/<key>/`` (under the configured home,
 never into site-packages), written to a temporary folder and renamed, so a crash never leaves half an export
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from explorer.encoders.fingerprints import folder_fingerprint
-from explorer.errors import ModelError
+from explorer.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def ensure_export(folder: Path, root: Path) -> Path:
 
 def _build(folder: Path, out: Path) -> None:
     """Export, fuse and check one model into ``out`` (which must not exist yet)."""
-    from explorer.export import ONNX_FILE, OnnxEmbedder, export_model
+    from explorer.encoders.export import ONNX_FILE, OnnxEmbedder, export_model
 
     export_model(folder, out, "onnx")
     reference = _torch_vectors(folder)
@@ -201,7 +201,7 @@ class OnnxModel:
     """
 
     def __init__(self, folder: Path, max_seq_length: int | None = None) -> None:
-        from explorer.export import OnnxEmbedder
+        from explorer.encoders.export import OnnxEmbedder
 
         self.folder = Path(folder)
         self._embedder = OnnxEmbedder(self.folder)  # spinning off: the 2 cores are shared with the app and training

@@ -3,7 +3,7 @@
 Requests are batched (at most ``batch_size`` inputs and ``max_request_tokens`` tokens each, the API's own
 per-request limits), retried with jittered exponential backoff on rate limits, server errors and timeouts
 (honouring ``Retry-After``), and every failure the user can act on (missing or rejected key, unknown model,
-exhausted quota) becomes a :class:`~explorer.errors.ModelError`.
+exhausted quota) becomes a :class:`~explorer.core.errors.ModelError`.
 
 Texts longer than the model's input limit are handled on purpose, per ``overflow``: cut to the limit
 ("truncate"), split into pieces whose embeddings are averaged weighted by length ("chunk", the method of
@@ -25,11 +25,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from explorer.config import openai_api_key
+from explorer.core.config import openai_api_key
 from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, resolve_cache_dir
 from explorer.encoders.tokens import TokenCounter
-from explorer.errors import ModelError
-from explorer.progress import Progress
+from explorer.core.errors import ModelError
+from explorer.core.progress import Progress
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ CLI never load the same model twice; a model folder that changed on disk is load
 Run ids are a visitor's data: they are looked up in the runs folder of the settings the caller passes (the
 workspace's). Without settings, locally the local runs folder is used; in public mode a bare name is never
 looked up among runs, and a ``run:<id>`` spec raises
-:class:`~explorer.config.WorkspaceRequiredError`. The embedding cache folder, ``EXPLORER_ENCODER`` and the
+:class:`~explorer.core.config.WorkspaceRequiredError`. The embedding cache folder, ``EXPLORER_ENCODER`` and the
 bfloat16 switch are server-wide (every workspace's settings carry the server's values); without settings they
 come from :func:`_server_settings`.
 """
@@ -29,9 +29,9 @@ import os
 import threading
 from pathlib import Path
 
-from explorer.config import Settings, WorkspaceRequiredError, get_settings, settings_for
+from explorer.core.config import Settings, WorkspaceRequiredError, get_settings, settings_for
 from explorer.encoders.base import Encoder
-from explorer.errors import ModelError
+from explorer.core.errors import ModelError
 
 _LOCK = threading.Lock()
 _ENCODERS: dict[tuple, Encoder] = {}

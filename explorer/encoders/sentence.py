@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from explorer.config import BUNDLED_MODEL_ALIASES
+from explorer.core.config import BUNDLED_MODEL_ALIASES
 from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, resolve_cache_dir
 from explorer.encoders import onnx_runtime
 from explorer.encoders.fingerprints import folder_fingerprint, looks_like_model_folder, model_weights_fingerprint
-from explorer.errors import ModelError
+from explorer.core.errors import ModelError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -16,7 +16,7 @@ import pandas as pd
 from explorer.evaluation.overlap import rbo_per_query, top_ids
 from explorer.evaluation.retrieval import DEFAULT_METRICS, RetrievalResult, evaluate_encoder
 from explorer.evaluation.significance import bootstrap_ci, paired_bootstrap_ci, paired_test
-from explorer.progress import Progress, prefixed
+from explorer.core.progress import Progress, prefixed
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset

@@ -13,7 +13,7 @@ This is the Embedding Comparator's "local neighbourhood similarity" (Boggust et 
 Visualizing Differences in Global Structure and Local Neighborhoods via Small Multiples", IUI 2022), which
 uses Jaccard of k-NN sets. No maintained library computes it over two spaces (scikit-learn's
 ``NearestNeighbors`` finds neighbours, but brute force with one chunked matrix product is as fast here and
-shares :func:`explorer.evaluation.topk.top_k` with retrieval), so the comparison is written here.
+shares :func:`explorer.core.topk.top_k` with retrieval), so the comparison is written here.
 Memory is bounded: neighbours are found chunk by chunk and only (n, k) index arrays are kept.
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.evaluation.overlap import rbo
-from explorer.evaluation.topk import top_k
+from explorer.core.topk import top_k
 
 
 def jaccard_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -117,7 +117,7 @@ class NeighbourhoodChange:
 
     def save(self, path) -> None:
         """Write to an ``.npz`` (no pickles), atomically."""
-        from explorer.storage import atomic_path
+        from explorer.core.storage import atomic_path
 
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.data.sampling import random_negatives
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from explorer.errors import DataError
-from explorer.progress import Progress, named, silent
+from explorer.core.errors import DataError
+from explorer.core.progress import Progress, named, silent
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -81,7 +81,7 @@ def search_exact(
 ) -> dict[str, dict[str, float]]:
     """Exact top-k by cosine similarity (dot product of unit vectors), brute force.
 
-    Queries are scored in chunks by :func:`explorer.evaluation.topk.top_k_chunks`, so memory stays bounded
+    Queries are scored in chunks by :func:`explorer.core.topk.top_k_chunks`, so memory stays bounded
     by ``chunk_size x n_passages`` floats (and never much above 128 MB).
 
     Args:
@@ -95,7 +95,7 @@ def search_exact(
     Returns:
         query id -> {passage id: similarity}, in descending order of similarity.
     """
-    from explorer.evaluation.topk import top_k_chunks
+    from explorer.core.topk import top_k_chunks
 
     q = np.asarray(query_vectors, dtype=np.float32)
     p = np.asarray(passage_vectors, dtype=np.float32)
@@ -140,7 +140,7 @@ def evaluate_run(
     from numba.core.errors import NumbaTypeSafetyWarning
     from ranx import evaluate
 
-    from explorer.projection import NUMBA_LOCK
+    from explorer.latent.projection import NUMBA_LOCK
 
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     positive = {q: {p: int(g) for p, g in docs.items() if g > 0} for q, docs in qrels.items()}

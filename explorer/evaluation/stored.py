@@ -14,7 +14,7 @@ Layout of the file (a NumPy ``.npz``, compressed, read without pickle):
 - per model ``<name>.top`` / ``<name>.scores``: (len(run_rows), k) int32 passage indices and float32 cosine
   similarities, best first; short lists are padded with -1 / NaN.
 
-Scores are float32 because the search computes them in float32 (:mod:`explorer.evaluation.topk`): the
+Scores are float32 because the search computes them in float32 (:mod:`explorer.core.topk`): the
 round trip is exact, so a rebuilt result equals the computed one. For 360 test queries, k = 100 and two
 models the file weighs a few hundred kilobytes, a tenth of the same lists in JSON, and loads in milliseconds.
 """
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from explorer.evaluation.retrieval import RetrievalResult
-from explorer.storage import write_bytes_atomic
+from explorer.core.storage import write_bytes_atomic
 
 RESULTS_FILE = "results.npz"
 """File name of the stored results inside a run folder."""

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.data.demo import DEMO_NAME
 from explorer.data.demo_embeddings import seed_demo_embeddings
-from explorer.errors import StorageError, TrainingError
-from explorer.progress import Progress
+from explorer.core.errors import StorageError, TrainingError
+from explorer.core.progress import Progress
 from explorer.training import distributed
 from explorer.training.config import TrainConfig
 from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped, never_stop, no_report
@@ -78,12 +78,12 @@ class _Emitter:
         self.report(event)
 
     def stage(self, phase: str) -> Progress:
-        """A :data:`~explorer.progress.Progress` callback emitting each report as an event of ``phase`` (step
+        """A :data:`~explorer.core.progress.Progress` callback emitting each report as an event of ``phase`` (step
         ``done`` of ``total``; the leaf's stage name is not kept)."""
         return lambda _stage, done, total: self(ProgressEvent(phase, int(done), int(total)))
 
     def note(self, phase: str, what: str) -> Progress:
-        """A :data:`~explorer.progress.Progress` callback emitting stepless events of ``phase``: bare ones (the
+        """A :data:`~explorer.core.progress.Progress` callback emitting stepless events of ``phase``: bare ones (the
         live view moves, the log is throttled) until the work is done, then one with ``"what: done/total"``."""
         return lambda _stage, done, total: self(
             ProgressEvent(phase, 0, 0, message=f"{what}: {done}/{total}" if done >= total else ""))
@@ -259,7 +259,7 @@ def _tuned_encoder(run: Run, trained: Any) -> "Encoder":
 
 def _record_base(run: Run, base: "Encoder") -> None:
     """Add the base model's fingerprint and path to config.json."""
-    from explorer.storage import write_json_atomic
+    from explorer.core.storage import write_json_atomic
 
     info = {"name": getattr(base, "name", type(base).__name__), "fingerprint": base.fingerprint}
     if getattr(base, "model_path", None) is not None:
@@ -340,14 +340,14 @@ def _train(dataset: "Dataset", config: TrainConfig, base: "Encoder", emit: _Emit
 
 
 class _Frames:
-    """Writes the run's training snapshots (:mod:`explorer.snapshots`): baseline, each held-out point, final.
+    """Writes the run's training snapshots (:mod:`explorer.latent.snapshots`): baseline, each held-out point, final.
 
     A snapshot is a picture for the Latent page, never part of the result: a failure to write one is
     logged in the run's events and training goes on.
     """
 
     def __init__(self, run: Run, dataset: "Dataset") -> None:
-        from explorer.snapshots import SnapshotStore, snapshot_points
+        from explorer.latent.snapshots import SnapshotStore, snapshot_points
 
         self.store = SnapshotStore(run.path)
         self.run = run

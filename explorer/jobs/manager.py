@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from explorer.errors import ExplorerError, TrainingError
+from explorer.core.errors import ExplorerError, TrainingError
 from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped, check_loss
 
 JobBody = Callable[[Reporter, StopFlag], Any]

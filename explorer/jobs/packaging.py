@@ -1,8 +1,8 @@
 """A finished run packaged for download: its model (or adapter), an ONNX export, a model card, its config.
 
 :func:`package` zips the run's ``model/`` (or ``adapter/``) folder, or an ONNX export of a full fine-tune made
-once and kept in the run folder (see :mod:`explorer.export`), with the explorer's model card
-(:mod:`explorer.modelcard`) and ``config.json``. The zip is written to a temporary file and renamed, and is
+once and kept in the run folder (see :mod:`explorer.encoders.export`), with the explorer's model card
+(:mod:`explorer.jobs.modelcard`) and ``config.json``. The zip is written to a temporary file and renamed, and is
 reused while it is newer than what it packs.
 """
 
@@ -15,9 +15,9 @@ import uuid
 import zipfile
 from pathlib import Path
 
-from explorer.errors import StorageError
+from explorer.core.errors import StorageError
 from explorer.jobs.runs import Run
-from explorer.modelcard import CARD_FILE
+from explorer.jobs.modelcard import CARD_FILE
 
 
 def package(run: Run, kind: str = "model") -> Path:
@@ -57,8 +57,8 @@ def package(run: Run, kind: str = "model") -> Path:
 
 
 def _card(run: Run, source: Path, kind: str) -> str:
-    """The model card of a download (see :mod:`explorer.modelcard`)."""
-    from explorer.modelcard import model_card
+    """The model card of a download (see :mod:`explorer.jobs.modelcard`)."""
+    from explorer.jobs.modelcard import model_card
 
     meta = {}
     if (source / "export.json").is_file():
@@ -70,8 +70,8 @@ def _card(run: Run, source: Path, kind: str) -> str:
 
 def _export(run: Run, kind: str) -> Path:
     """``export-<kind>/`` in the run folder, written once (into a temporary folder, then renamed)."""
-    from explorer.errors import ModelError
-    from explorer.export import KINDS, export_model
+    from explorer.core.errors import ModelError
+    from explorer.encoders.export import KINDS, export_model
 
     if kind not in KINDS:
         raise ValueError(f"kind must be 'model' or one of {', '.join(KINDS)}, got {kind!r}")

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explorer.errors import TrainingError
+from explorer.core.errors import TrainingError
 from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped, check_loss
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -159,14 +159,14 @@ def _child_env() -> dict[str, str]:
 
 
 def _ask_to_stop(root: Path, run_id: str, reason: str, message: str) -> None:
-    from explorer.storage import write_json_atomic
+    from explorer.core.storage import write_json_atomic
 
     write_json_atomic(stop_path(root, run_id), {"reason": reason, "message": message})
 
 
 def _outcome(store: "RunStore", run_id: str, code: int, log: Path, failure: BaseException | None) -> "Run":
     """The finished run, or the exception the job ends with (cancelled, failed, or a child that died)."""
-    from explorer.errors import StorageError
+    from explorer.core.errors import StorageError
 
     try:
         run = store.get(run_id)

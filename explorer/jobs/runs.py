@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from explorer.errors import StorageError
+from explorer.core.errors import StorageError
 from explorer.jobs.liveness import OWN_START, PROCESS_TOKEN, START_TOLERANCE_SECONDS, boot_id, pid_alive, process_started
-from explorer.storage import write_json_atomic
+from explorer.core.storage import write_json_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset

@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explorer.config import Settings, settings_for
-from explorer.errors import DataError
-from explorer.progress import Progress
-from explorer.storage import write_bytes_atomic
+from explorer.core.config import Settings, settings_for
+from explorer.core.errors import DataError
+from explorer.core.progress import Progress
+from explorer.core.storage import write_bytes_atomic
 from explorer.workspace import DatasetChoice, Workspace
 
 if TYPE_CHECKING:  # pragma: no cover

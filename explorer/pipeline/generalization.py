@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from explorer.errors import DataError
-from explorer.progress import Progress
+from explorer.core.errors import DataError
+from explorer.core.progress import Progress
 from explorer.workspace import DatasetChoice, Workspace
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from explorer.errors import StorageError
+from explorer.core.errors import StorageError
 from explorer.evaluation.stored import RESULTS_FILE, StoredResults, load_results
 from explorer.pipeline.compared import BASELINE
 from explorer.workspace import Workspace

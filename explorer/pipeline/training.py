@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explorer.config import Settings
-from explorer.errors import StorageError
+from explorer.core.config import Settings
+from explorer.core.errors import StorageError
 from explorer.evaluation.retrieval import RetrievalResult
 from explorer.workspace import DatasetChoice, Workspace
 

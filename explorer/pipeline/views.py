@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from explorer.errors import StorageError
-from explorer.progress import Progress
+from explorer.core.errors import StorageError
+from explorer.core.progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -101,7 +101,7 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, 
     Args:
         dataset: the dataset (its test queries are shown).
         base, tuned: the two encoders; with ``tuned`` None, ``base`` alone is projected (stage "before" only).
-        method: "pca", "umap" or "tsne" (see :func:`explorer.projection.project_aligned`).
+        method: "pca", "umap" or "tsne" (see :func:`explorer.latent.projection.project_aligned`).
         n_components: 2 or 3.
         seed: sampling and reducer seed.
         max_passages: passage cap (fluid charts need a few thousand points at most).
@@ -110,7 +110,7 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, 
         status: query id -> "fixed"/"broken"/"unchanged" from a comparison, for colouring.
         cache_dir: the workspace's ``projection_cache_dir`` (None: cached in memory only).
     """
-    from explorer.projection import project, project_aligned
+    from explorer.latent.projection import project, project_aligned
 
     if max_queries < 1 or max_passages < 1:
         raise ValueError(f"max_queries and max_passages must be >= 1, got {max_queries} and {max_passages}.")
@@ -272,12 +272,12 @@ def training_frames(run_path: Path, dataset: "Dataset", *, method: str = "pca", 
                     seed: int = 13, cache_dir: Path | None = None) -> TrainingFrames | None:
     """The run's training snapshots (baseline first, final last) in one jointly fitted 2D/3D space.
 
-    Reads what the job wrote so far (:class:`explorer.snapshots.SnapshotStore`), so it works while the job
+    Reads what the job wrote so far (:class:`explorer.latent.snapshots.SnapshotStore`), so it works while the job
     runs. Returns None when the run has no snapshots (yet). No model is loaded: the vectors are stored.
     ``cache_dir``: the workspace's ``projection_cache_dir`` (None: cached in memory only).
     """
-    from explorer.projection import project_frames
-    from explorer.snapshots import SnapshotStore
+    from explorer.latent.projection import project_frames
+    from explorer.latent.snapshots import SnapshotStore
 
     store = SnapshotStore(run_path)
     ids = store.points()
@@ -313,13 +313,13 @@ def search(dataset: "Dataset", encoder: "Encoder", query: str, k: int = 10, stor
     """Top-k passages of a free-text query from the vector store: columns rank, pid, score, title, text.
 
     Args:
-        store: an open :class:`explorer.store.VectorStore` (opening one costs a moment; callers keep one);
+        store: an open :class:`explorer.store.vectors.VectorStore` (opening one costs a moment; callers keep one);
             a new one on the current settings when None. The first search of an encoder indexes the corpus.
     """
     if not query.strip():
         return pd.DataFrame(columns=["rank", "pid", "score", "title", "text"])
     if store is None:
-        from explorer.store import VectorStore
+        from explorer.store.vectors import VectorStore
 
         store = VectorStore()
     hits = store.search(dataset, encoder, query_texts=[query], k=k)[0]

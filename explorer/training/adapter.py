@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from explorer.encoders.adapter import AdapterEncoder
-from explorer.errors import TrainingError
-from explorer.progress import Progress, part
+from explorer.core.errors import TrainingError
+from explorer.core.progress import Progress, part
 from explorer.training.events import ProgressEvent, TrainingStopped, check_loss
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from explorer.errors import TrainingError
+from explorer.core.errors import TrainingError
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -303,7 +303,7 @@ def bound_for_public(config: TrainConfig) -> TrainConfig:
         TrainingError: the base model is not the bundled MiniLM (another model's size is unknown, so its
             memory is not bounded by the measurement); an adapter over OpenAI embeddings is allowed.
     """
-    from explorer.config import BUNDLED_MODEL_ALIASES
+    from explorer.core.config import BUNDLED_MODEL_ALIASES
 
     remote = config.method == "adapter" and str(config.base_model).lower().startswith("openai:")
     if config.base_model not in BUNDLED_MODEL_ALIASES and not remote:  # an API encoder costs no local memory

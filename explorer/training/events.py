@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Literal
 
-from explorer.errors import TrainingError
+from explorer.core.errors import TrainingError
 
 Phase = Literal["baseline", "mining", "training", "evaluating", "saving"]
 PHASES: tuple[str, ...] = ("baseline", "mining", "training", "evaluating", "saving")

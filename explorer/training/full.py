@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.data.sampling import random_negatives as sample_negatives
 from explorer.data.sampling import sample_passages, sample_queries
-from explorer.errors import ModelError, TrainingError
+from explorer.core.errors import ModelError, TrainingError
 from explorer.training.buckets import length_bucketed
 from explorer.training.config import IN_BATCH_LOSSES, TrainConfig
 from explorer.training.events import (
@@ -421,7 +421,7 @@ def train_full(
         callback: receives a ProgressEvent per optimizer step (loss, lr, ETA) and per sampled evaluation.
         should_stop: polled after every step; when it turns true training stops and TrainingStopped is raised.
         snapshot: called at each held-out evaluation with the model being trained, wrapped as an encoder
-            (see :mod:`explorer.snapshots`); not called for runs without held-out evaluations.
+            (see :mod:`explorer.latent.snapshots`); not called for runs without held-out evaluations.
         negatives: hard (or weak) negatives; rows marked excluded are left out.
         out_dir: if given, the trained model is saved there (sentence-transformers folder layout).
 

@@ -24,7 +24,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from explorer.errors import TrainingError
+from explorer.core.errors import TrainingError
 
 CACHE_BUDGET_BYTES = 768 * 2**20
 """Most memory the cached hidden states (float32) may take; texts beyond it are computed again at each use."""

@@ -10,7 +10,7 @@ import streamlit as st
 from explorer import pipeline
 from explorer.data.model import Dataset
 from explorer.data.stats import distribution
-from explorer.errors import ExplorerError
+from explorer.core.errors import ExplorerError
 from explorer.ui import charts, guard, state, text
 from explorer.workspace import DatasetChoice
 

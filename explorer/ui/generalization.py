@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import pipeline
-from explorer.errors import ExplorerError
+from explorer.core.errors import ExplorerError
 from explorer.ui import charts, state
 from explorer.workspace import DatasetChoice
 

@@ -1,6 +1,6 @@
 """Page scaffolding: every page body runs inside :func:`page`, which turns user errors into messages.
 
-An :class:`~explorer.errors.ExplorerError` (bad file, missing model, failed run) is drawn as ``st.error``
+An :class:`~explorer.core.errors.ExplorerError` (bad file, missing model, failed run) is drawn as ``st.error``
 with its message, never a traceback; anything else is a bug and is shown as a short error with the
 exception type (Streamlit's own traceback display is off in ``.streamlit/config.toml``).
 """
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from explorer.errors import ExplorerError
+from explorer.core.errors import ExplorerError
 from explorer.ui import state, text
 from explorer.ui.sidebar import draw_sidebar
 

@@ -1,6 +1,6 @@
 """Watching the model learn: a run's training snapshots played on the Latent page, and "so far" metrics.
 
-While a job trains, each held-out evaluation stores a frame (:mod:`explorer.snapshots`); the Latent page plays
+While a job trains, each held-out evaluation stores a frame (:mod:`explorer.latent.snapshots`); the Latent page plays
 the frames in one aligned space, baseline first and final model last, and the Metrics page shows the latest
 held-out numbers, labelled as a sample. Both poll only while the workspace has an active job, and only at a
 slow pace, so the server's two CPUs stay with the training (the figure is rebuilt only when a new frame lands).
@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import pipeline
-from explorer.errors import StorageError
+from explorer.core.errors import StorageError
 from explorer.ui import charts, latent, state
 
 ACTIVE = ("queued", "running")

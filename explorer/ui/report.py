@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from explorer.spreadsheet import safe_csv
+from explorer.core.spreadsheet import safe_csv
 
 METRIC_LABELS = {"ndcg@10": "NDCG@10", "mrr@10": "MRR@10", "recall@10": "Recall@10", "recall@100": "Recall@100",
                  "map@100": "MAP@100", "precision@10": "P@10"}

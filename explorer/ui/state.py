@@ -6,7 +6,7 @@ recomputes nothing: objects that must not be copied (datasets, encoders, the job
 numpy arrays too big to pickle on every rerun. Heavy libraries are imported inside the functions, so a page
 that only reads the workspace (Home) paints without importing torch.
 
-Datasets, encoders and vector-store clients are held in :class:`~explorer.memory.ByteLRU` caches (one each,
+Datasets, encoders and vector-store clients are held in :class:`~explorer.core.memory.ByteLRU` caches (one each,
 kept in ``st.cache_resource``) bounded by bytes, least recently used out, so the server's memory after many
 visitors who each loaded a dataset and trained a model stays where it was after a few.
 
@@ -26,14 +26,15 @@ from typing import Any
 
 import streamlit as st
 
-from explorer import pipeline, workspace_ids
-from explorer.config import Settings
+from explorer import pipeline
+from explorer.workspace import ids as workspace_ids
+from explorer.core.config import Settings
 from explorer.data.model import Dataset
 from explorer.data.stats import DatasetStats
 from explorer.data.stats import dataset_stats as measure_dataset
 from explorer.encoders.base import Encoder
-from explorer.memory import MB, ByteLRU, dataset_bytes, encoder_bytes
-from explorer.progress import Progress
+from explorer.core.memory import MB, ByteLRU, dataset_bytes, encoder_bytes
+from explorer.core.progress import Progress
 from explorer.workspace import DatasetChoice, Workspace, cleanup_workspaces, open_workspace
 from explorer.workspace import server_settings as _server_settings
 
@@ -58,7 +59,7 @@ def workspace() -> Workspace:
     """The visitor's workspace: the shared local one, or (public mode) the private one named in the URL.
 
     In public mode the URL's ``?ws=`` is accepted only when it names a workspace this server issued and that
-    still exists (:mod:`explorer.workspace_ids`); any other value, and a visit without one, gets a fresh id,
+    still exists (:mod:`explorer.workspace.ids`); any other value, and a visit without one, gets a fresh id,
     written into the URL so a reload or a bookmark finds the same workspace again. So a link can never
     make a visitor work in a workspace whose id someone chose.
     """
@@ -242,8 +243,8 @@ def _stores() -> ByteLRU:
 
 
 def _store(store_dir: str, settings: Any) -> Any:
-    # Local: importing explorer.store checks (and may swap) SQLite, which must not break pages without a store.
-    from explorer.store import VectorStore
+    # Local: importing explorer.store.vectors checks (and may swap) SQLite, which must not break pages without a store.
+    from explorer.store.vectors import VectorStore
 
     return _stores().get_or_create(store_dir, lambda: VectorStore(settings))
 

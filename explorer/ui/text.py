@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from explorer.messages import public_message
+from explorer.core.messages import public_message
 from explorer.ui import state
 
 # Characters with a meaning anywhere in a line, in CommonMark/GFM or in Streamlit's own extensions:

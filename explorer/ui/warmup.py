@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 MODULES = (
     "pandas", "plotly.graph_objects", "plotly.express", "numpy", "scipy.stats", "ranx", "sklearn.decomposition",
     "torch", "transformers", "sentence_transformers", "explorer.evaluation.retrieval", "explorer.evaluation.compare",
-    "explorer.projection", "explorer.pipeline",
+    "explorer.latent.projection", "explorer.pipeline",
 )
 
 

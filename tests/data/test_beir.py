@@ -10,7 +10,7 @@ import pytest
 
 from data_builders import CORPUS, QUERIES, TEST, TRAIN, jsonl, tsv
 from explorer.data.beir import find_beir_root, load_beir
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 
 def _zip(folder: Path, prefix: str = "") -> bytes:

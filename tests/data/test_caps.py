@@ -1,7 +1,7 @@
 """Every cap is applied while a file is parsed, with a message naming the cap and the place.
 
 Limits are set small here (a few queries, a few hundred bytes) so tiny files exercise them; the public
-server's values come from :mod:`explorer.config` (tested at the end, with ``.streamlit/config.toml``).
+server's values come from :mod:`explorer.core.config` (tested at the end, with ``.streamlit/config.toml``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from explorer.config import PUBLIC_MAX_UPLOAD_MB, Settings
+from explorer.core.config import PUBLIC_MAX_UPLOAD_MB, Settings
 from explorer.data.limits import Limits
 from explorer.data.loaders import load_dataset
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,8 +146,8 @@ def test_public_workspace_caps_reach_the_loaders(tmp_path):
 
 
 def test_streamlit_upload_cap_matches_the_public_cap(monkeypatch, tmp_path):
-    """``server.maxUploadSize`` in .streamlit/config.toml is the public cap of explorer/config.py."""
-    from explorer.config import get_settings
+    """``server.maxUploadSize`` in .streamlit/config.toml is the public cap of explorer/core/config.py."""
+    from explorer.core.config import get_settings
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == PUBLIC_MAX_UPLOAD_MB

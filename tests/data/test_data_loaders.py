@@ -13,7 +13,7 @@ import explorer.data.demo as demo
 from data_builders import CORPUS, write_beir
 from data_builders import GOOD_NQ as NQ_LINES
 from explorer.data.loaders import detect_kind, load_dataset
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 PAIRS = b"question,passage,grade\nq one,p one,2\nq two,p two,1\nq three,p three,1\n"
 

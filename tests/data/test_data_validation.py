@@ -10,7 +10,7 @@ import pytest
 
 from explorer.data.archive import safe_extract
 from explorer.data.validation import check_size, decode_utf8, iter_jsonl, limit_bytes, parse_grade, read_source
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 
 def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:

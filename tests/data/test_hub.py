@@ -8,7 +8,7 @@ datasets = pytest.importorskip("datasets")
 
 from explorer.data.hub import load_hub  # noqa: E402
 from explorer.data.validation import stable_id  # noqa: E402
-from explorer.errors import DataError  # noqa: E402
+from explorer.core.errors import DataError  # noqa: E402
 
 ROWS = {
     "anchor": ["how do cats purr", "why do dogs bark", "what is tea", "how do cats purr"],

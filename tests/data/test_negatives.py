@@ -11,7 +11,7 @@ import pytest
 from explorer.data.model import Dataset, Passage
 from explorer.data.negatives import NegativeSet, mine_hard_negatives, weak_negatives
 from explorer.encoders.base import Encoder
-from explorer.errors import DataError, StorageError
+from explorer.core.errors import DataError, StorageError
 
 
 class TableEncoder(Encoder):

@@ -10,7 +10,7 @@ from data_builders import GOOD_NQ as GOOD
 from data_builders import LONG, example, lines
 from explorer.data.nq import clean_tokens, load_nq
 from explorer.data.validation import stable_id
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 def test_long_answers_are_positives_and_other_candidates_near_misses(tmp_path):
     path = tmp_path / "nq-sample.jsonl"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from explorer.data.pairs import score_to_grade
 from explorer.data.tables import ColumnMap, guess_columns, load_table, read_table
 from explorer.data.validation import stable_id
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 CSV = (
     "question,answer,label\n"

@@ -9,7 +9,7 @@ import pytest
 
 from explorer.encoders.adapter import AdapterEncoder
 from explorer.encoders.fake import FakeEncoder
-from explorer.errors import ModelError
+from explorer.core.errors import ModelError
 
 TEXTS = ["the quick brown fox", "a lazy dog sleeps", "foxes and dogs", "quantum chromodynamics"]
 

@@ -7,7 +7,7 @@ import pytest
 
 from explorer.encoders import base, cache
 from explorer.encoders.base import Encoder
-from explorer.errors import ModelError
+from explorer.core.errors import ModelError
 
 
 class Counting(Encoder):

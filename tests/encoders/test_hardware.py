@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from explorer.encoders import hardware
-from explorer.errors import ModelError
+from explorer.core.errors import ModelError
 
 AVX2_ONLY = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\n"
 AMX = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"

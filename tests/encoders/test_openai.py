@@ -11,7 +11,7 @@ import pytest
 
 from explorer.encoders.openai import OpenAIEncoder, OverlongInputWarning
 from explorer.encoders.tokens import TokenCounter
-from explorer.errors import ModelError
+from explorer.core.errors import ModelError
 
 
 def vector_of(text: str) -> list[float]:

@@ -8,12 +8,12 @@ import types
 
 import pytest
 
-from explorer.config import get_settings
+from explorer.core.config import get_settings
 from explorer.encoders.fake import FakeEncoder
 from explorer.encoders.openai import OpenAIEncoder
 from explorer.encoders.registry import load_encoder
 from explorer.encoders.sentence import SentenceTransformerEncoder, bundled_model_path
-from explorer.errors import ModelError
+from explorer.core.errors import ModelError
 
 
 def test_fake_specs():

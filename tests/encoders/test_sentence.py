@@ -10,7 +10,7 @@ import pytest
 from explorer.encoders.hardware import cpu_supports_bf16
 from explorer.encoders.registry import load_encoder
 from explorer.encoders.sentence import SentenceTransformerEncoder, bundled_model_path
-from explorer.errors import ModelError
+from explorer.core.errors import ModelError
 
 TEXTS = ["the cat sat on the mat", "stock prices fell sharply", "a kitten sleeps"]
 

@@ -7,7 +7,7 @@ import pytest
 
 from explorer.evaluation.neighbourhood import NeighbourhoodChange, jaccard_rows, neighbourhood_change
 from explorer.evaluation.overlap import rbo
-from explorer.evaluation.topk import top_k
+from explorer.core.topk import top_k
 
 
 def _unit(angles_deg):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 from explorer.evaluation.retrieval import DEFAULT_METRICS, RetrievalResult, evaluate_encoder, evaluate_run, search_exact
 
 # q1 judges d1 (grade 2), d2 (grade 1) and d3 (grade 0: not relevant); q2 judges d4; q3 judges d5 and the

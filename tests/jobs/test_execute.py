@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from explorer.jobs.packaging import package
-from explorer.errors import ModelError, TrainingError
+from explorer.core.errors import ModelError, TrainingError
 from explorer.training.config import TrainConfig
 from explorer.training.events import TrainingStopped
 from explorer.jobs.execute import execute_run, submit_run
@@ -44,7 +44,7 @@ def test_full_run_writes_a_complete_folder(tiny_data, tiny_model_dir, tmp_path):
     assert status["state"] == "succeeded" and status["summary"]["ndcg@10"]["tuned"] == evaluation["tuned"]["ndcg@10"]
     assert (run.path / "negatives.jsonl").is_file()
     # Snapshots for the Latent page: baseline, each held-out evaluation, final; same sample in every frame.
-    from explorer.snapshots import SnapshotStore
+    from explorer.latent.snapshots import SnapshotStore
 
     frames = SnapshotStore(run.path).frames()
     held_out = [line for line in lines if line["phase"] == "training" and line["metrics"].get("ndcg@10") is not None]
@@ -88,7 +88,7 @@ def test_full_fine_tune_needs_a_model_with_weights(tiny_data, tmp_path):
 
 def test_bad_config_fails_before_any_folder(tiny_data, tmp_path):
     from explorer import pipeline
-    from explorer.config import Settings
+    from explorer.core.config import Settings
 
     store = RunStore(tmp_path / "runs")
     with pytest.raises(TrainingError, match="batch_size"):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 from explorer.training.events import ProgressEvent, TrainingStopped
 from explorer.jobs.manager import JobManager
 
@@ -185,7 +185,7 @@ def test_unknown_job_and_bad_slots():
 
 
 def test_the_servers_job_manager_takes_its_slots_from_the_settings(monkeypatch):
-    from explorer.config import get_settings
+    from explorer.core.config import get_settings
     from explorer.pipeline.training import make_job_manager
 
     monkeypatch.setenv("EXPLORER_MAX_JOBS", "3")
@@ -226,7 +226,7 @@ def test_a_job_past_the_time_limit_fails_with_the_limit_in_its_message():
 
 def test_public_settings_bound_jobs_per_workspace_and_time(monkeypatch, tmp_path):
     from explorer.pipeline.training import make_job_manager
-    from explorer.config import get_settings
+    from explorer.core.config import get_settings
 
     monkeypatch.setenv("EXPLORER_HOME", str(tmp_path))
     monkeypatch.setenv("EXPLORER_PUBLIC", "1")

@@ -118,7 +118,7 @@ def test_the_event_tail_reads_complete_lines_once(tmp_path):
 
 @pytest.mark.parametrize("reason", ["cancel", "error"])
 def test_the_childs_stop_flag_reads_the_parents_request(tmp_path, reason):
-    from explorer.errors import TrainingError
+    from explorer.core.errors import TrainingError
     from explorer.jobs.process import _ask_to_stop, _stop_flag
 
     flag = _stop_flag(stop_path(tmp_path, "r1"), os.getppid())

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from explorer.jobs.packaging import package
-from explorer.errors import StorageError
+from explorer.core.errors import StorageError
 from explorer.training.config import TrainConfig
 from explorer.training.events import ProgressEvent
 from explorer.jobs.runs import Run, RunStore, process_started

@@ -9,7 +9,7 @@ from explorer.data.model import Dataset, Passage
 from explorer.data.negatives import NegativeSet, mine_hard_negatives
 from explorer.encoders.adapter import AdapterEncoder
 from explorer.encoders.base import Encoder
-from explorer.errors import TrainingError
+from explorer.core.errors import TrainingError
 from explorer.training.adapter import AdapterConfig, train_adapter
 from explorer.training.events import TrainingStopped
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from explorer.errors import TrainingError
+from explorer.core.errors import TrainingError
 from explorer.training.config import DEFAULT_TRAIN_LAYERS, PARTIAL_LEARNING_RATE, TrainConfig, auto_epochs
 
 
@@ -130,7 +130,7 @@ def test_low_memory_trains_the_same_loss_in_mini_batches(tiny_data):
 
 
 def test_public_mode_bounds_training_memory_by_default(monkeypatch, tmp_path):
-    from explorer.config import get_settings
+    from explorer.core.config import get_settings
 
     monkeypatch.setenv("EXPLORER_HOME", str(tmp_path))
     monkeypatch.setenv("EXPLORER_PUBLIC", "1")
@@ -175,7 +175,7 @@ def test_public_mode_fine_tunes_only_the_bundled_model(tiny_data):
 def test_the_pipeline_bounds_a_public_workspaces_training(monkeypatch, tmp_path, tiny_data):
     """start_training resolves the config under the workspace's (public) settings, so the bounds apply."""
     from explorer.pipeline import training as pipeline_training
-    from explorer.config import Settings
+    from explorer.core.config import Settings
     from explorer.workspace import DatasetChoice, Workspace
 
     settings = Settings(home=tmp_path, public=True, low_memory=True).for_workspace("abc")

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from explorer.errors import TrainingError
+from explorer.core.errors import TrainingError
 from explorer.training.events import check_loss
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from explorer.data.negatives import NegativeRow, NegativeSet
-from explorer.errors import TrainingError
+from explorer.core.errors import TrainingError
 from explorer.training.config import TrainConfig
 from explorer.training.events import TrainingStopped
 from explorer.training.full import build_loss, train_full, training_arguments, training_columns

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.errors import TrainingError
+from explorer.core.errors import TrainingError
 from explorer.training.config import TrainConfig
 from explorer.training.full import train_full
 from explorer.training.lower_cache import cached_lower_layers, transformer_parts

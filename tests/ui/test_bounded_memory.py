@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from explorer import pipeline
-from explorer.config import get_settings
+from explorer.core.config import get_settings
 from explorer.workspace import DatasetChoice, new_workspace_id, open_workspace
 from tests.ui.conftest import make_finished_run, write_tiny_csv
 

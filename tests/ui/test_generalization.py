@@ -7,7 +7,7 @@ import json
 import pytest
 
 from explorer import pipeline
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 from explorer.workspace import DatasetChoice
 from tests.ui.conftest import app, problems
 
@@ -32,7 +32,7 @@ def test_check_is_stored_with_the_run_and_replaced_on_rerun(workspace_with_run):
     assert {k: v for k, v in stored.items() if k != "generalization"} == before  # the rest is kept
     assert pipeline.run_results(ws, run_id) is not None  # the stored results still named and readable
     assert pipeline.stored_checks(ws, run_id)[0]["comparison"]["metrics"]["ndcg@10"] == ndcg
-    from explorer.modelcard import _generalization_rows
+    from explorer.jobs.modelcard import _generalization_rows
 
     assert len(_generalization_rows(stored)) == 1 and "Demo" in _generalization_rows(stored)[0]
 

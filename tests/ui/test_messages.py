@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.messages import public_message
+from explorer.core.messages import public_message
 from tests.ui.apptest_walk import shown_text
 from tests.ui.conftest import app
 
@@ -44,7 +44,7 @@ def test_unwritable_storage_shows_the_storage_message_on_every_page(unwritable_h
 
 
 def test_a_storage_error_in_the_workspace_shows_a_path_relative_to_it(monkeypatch):
-    from explorer.config import get_settings
+    from explorer.core.config import get_settings
 
     monkeypatch.setenv("EXPLORER_PUBLIC", "1")
     at = app()
@@ -62,7 +62,7 @@ def test_a_storage_error_in_the_workspace_shows_a_path_relative_to_it(monkeypatc
 
 
 def test_local_mode_keeps_full_paths_for_the_owner(monkeypatch):
-    from explorer.config import get_settings
+    from explorer.core.config import get_settings
 
     at = app()
     at.run()
@@ -87,7 +87,7 @@ def test_public_message_shortens_paths(message, shown):
 
 def test_a_failed_runs_error_is_listed_without_server_paths(monkeypatch):
     from explorer import pipeline
-    from explorer.config import get_settings
+    from explorer.core.config import get_settings
     from explorer.training.config import TrainConfig
     from explorer.jobs.runs import RunStore
     from explorer.workspace import DatasetChoice, open_workspace

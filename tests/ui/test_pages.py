@@ -166,7 +166,7 @@ def test_latent_page_plays_the_runs_training_snapshots(workspace_with_run):
     import numpy as np
 
     from explorer import pipeline
-    from explorer.snapshots import SnapshotStore, snapshot_points
+    from explorer.latent.snapshots import SnapshotStore, snapshot_points
 
     ws, run_id = workspace_with_run
     dataset = pipeline.load_dataset(ws.dataset_choice(), ws.settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from explorer import pipeline
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 from explorer.workspace import DatasetChoice, open_workspace
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.config import WorkspaceRequiredError, get_settings
+from explorer.core.config import WorkspaceRequiredError, get_settings
 from explorer.workspace import open_workspace
 from tests.ui.conftest import app, change_dataset, problems, write_tiny_csv
 

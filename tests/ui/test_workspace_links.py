@@ -10,8 +10,8 @@ import shutil
 
 import pytest
 
-from explorer.config import get_settings
-from explorer.workspace_ids import is_issued, is_open_workspace, issue_workspace_id, workspace_folder
+from explorer.core.config import get_settings
+from explorer.workspace.ids import is_issued, is_open_workspace, issue_workspace_id, workspace_folder
 from tests.ui.conftest import app, problems
 
 

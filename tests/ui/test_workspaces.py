@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from explorer.config import get_settings
+from explorer.core.config import get_settings
 from explorer.workspace import DatasetChoice, cleanup_workspaces, new_workspace_id, open_workspace
 from tests.ui.conftest import app, make_finished_run, problems
 
@@ -84,7 +84,7 @@ def test_cleanup_never_removes_a_workspace_with_an_active_job_or_a_recent_visit(
     import os
     import time
 
-    from explorer.config import get_settings
+    from explorer.core.config import get_settings
     from explorer.training.config import TrainConfig
     from explorer.jobs.runs import RunStore
 

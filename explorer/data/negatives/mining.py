@@ -22,7 +22,7 @@ rank window is applied to ranks in the full ranking, before the score guards, wh
 re-ranks the survivors of the guards first; this way ``rank`` in the output always means the same thing.
 
 Memory stays bounded: queries are scored in chunks against the corpus matrix (a chunk's score matrix holds
-at most :data:`explorer.evaluation.topk.MAX_BLOCK_FLOATS` floats) and each row is reduced to its top candidates with ``np.argpartition``,
+at most :data:`explorer.core.topk.MAX_BLOCK_FLOATS` floats) and each row is reduced to its top candidates with ``np.argpartition``,
 so a full queries x corpus matrix never exists.
 """
 
@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from explorer.data.negatives.negative_set import NegativeRow, NegativeSet
-from explorer.errors import DataError
-from explorer.progress import Progress, part
+from explorer.core.errors import DataError
+from explorer.core.progress import Progress, part
 
 if TYPE_CHECKING:
     from explorer.data.model import Dataset
@@ -90,7 +90,7 @@ def mine_hard_negatives(
         include_candidates: also use the dataset's ``hard_negative_candidates`` (e.g. the other long-answer
             candidates of a Natural Questions page), up to ``num_negatives`` more per query, source
             "candidate", under the same guards.
-        chunk_size: most queries scored at once (fewer when the corpus is large, see :func:`explorer.evaluation.topk.score_chunks`).
+        chunk_size: most queries scored at once (fewer when the corpus is large, see :func:`explorer.core.topk.score_chunks`).
         progress: hears ``("embedding", texts embedded, texts total)``, queries and passages counted together.
         num_suspects: how many guard-rejected candidates per query to keep, flagged
             ``suspect_false_negative`` and excluded, for a person to audit: those just above the threshold.
@@ -120,7 +120,7 @@ def mine_hard_negatives(
     guards = _Guards(relative_margin, absolute_margin, max_score)
     skipped: Counter[str] = Counter()
     rows: list[NegativeRow] = []
-    from explorer.evaluation.topk import score_chunks
+    from explorer.core.topk import score_chunks
 
     for start, scores in score_chunks(np.asarray(query_vecs, dtype=np.float32),
                                       np.asarray(corpus_vecs, dtype=np.float32), chunk_size):

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explorer.errors import DataError, StorageError
-from explorer.storage import atomic_path, write_json_atomic
+from explorer.core.errors import DataError, StorageError
+from explorer.core.storage import atomic_path, write_json_atomic
 
 if TYPE_CHECKING:  # pandas is imported lazily so the CLI's --help stays instant
     import pandas as pd

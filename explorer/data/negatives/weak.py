@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from explorer.data.negatives.negative_set import NegativeRow, NegativeSet
 from explorer.data.sampling import random_negatives
-from explorer.errors import DataError
+from explorer.core.errors import DataError
 
 if TYPE_CHECKING:
     from explorer.data.model import Dataset

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from explorer.errors import StorageError
+from explorer.core.errors import StorageError
 
 
 @contextmanager
@@ -24,7 +24,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     Raises:
         StorageError: the folder cannot be created or written (disk full, read-only), naming the file (in
-            public mode the UI shows it relative to the visitor's workspace, :mod:`explorer.messages`).
+            public mode the UI shows it relative to the visitor's workspace, :mod:`explorer.core.messages`).
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")

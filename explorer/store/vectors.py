@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from explorer import _sqlite
-from explorer.config import Settings, settings_for
-from explorer.errors import StorageError
-from explorer.progress import Progress, part, silent
+from explorer.store import sqlite as _sqlite
+from explorer.core.config import Settings, settings_for
+from explorer.core.errors import StorageError
+from explorer.core.progress import Progress, part, silent
 
 if TYPE_CHECKING:
     from explorer.data.model import Dataset

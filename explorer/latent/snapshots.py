@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from explorer.data.sampling import sample_passages, sample_queries
-from explorer.storage import write_bytes_atomic, write_json_atomic
+from explorer.core.storage import write_bytes_atomic, write_json_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset

@@ -2,11 +2,11 @@
 
 Locally there is one shared workspace (the server's ``home``). In public mode every visitor gets a private
 workspace id (the UI keeps it in the page URL), whose settings come from
-:meth:`explorer.config.Settings.for_workspace`, so two visitors never see each other's uploads or runs.
+:meth:`explorer.core.config.Settings.for_workspace`, so two visitors never see each other's uploads or runs.
 
 A workspace folder holds ``current.json`` (the dataset choice, so a browser reload finds it again and the
 selected run), ``excluded_negatives.json`` (negatives the user excluded during the audit) and the usual
-``runs/``, ``uploads/`` ... folders of :class:`~explorer.config.Settings`. Files are written atomically
+``runs/``, ``uploads/`` ... folders of :class:`~explorer.core.config.Settings`. Files are written atomically
 (temporary file + rename) so a reload in the middle of a write never reads half a file.
 """
 
@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from explorer.config import Settings, get_settings
-from explorer.errors import StorageError
-from explorer.storage import write_json_atomic
+from explorer.core.config import Settings, get_settings
+from explorer.core.errors import StorageError
+from explorer.core.storage import write_json_atomic
 
 CURRENT_FILE = "current.json"
 EXCLUDED_FILE = "excluded_negatives.json"
@@ -35,7 +35,7 @@ def server_settings(settings: Settings | None = None) -> Settings:
 
     Server-wide by nature: they say where every workspace lives (``home/workspaces``) and the limits each
     inherits. A visitor's own paths are never these: :func:`open_workspace` derives them with
-    :meth:`~explorer.config.Settings.for_workspace` in public mode, and refuses to open a public workspace
+    :meth:`~explorer.core.config.Settings.for_workspace` in public mode, and refuses to open a public workspace
     without an id.
     """
     return settings if settings is not None else get_settings()
@@ -261,7 +261,7 @@ def cleanup_workspaces(max_age_hours: float | None = None, settings: Settings | 
 
 
 def _prune_projection_cache(folder: Path, cutoff: float) -> None:
-    """Remove projection-cache files in ``folder`` not used since ``cutoff`` (explorer.projection touches on
+    """Remove projection-cache files in ``folder`` not used since ``cutoff`` (explorer.latent.projection touches on
     read). The folder keeps its modification time: pruning is not a visit, so it must not postpone the
     workspace's own clean-up."""
     try:

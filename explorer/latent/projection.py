@@ -17,7 +17,7 @@ so :func:`project_aligned` puts before and after in one space:
 
 Too few points: UMAP needs at least :data:`MIN_POINTS` ["umap"] points and t-SNE ["tsne"] (their
 neighbourhood graphs are meaningless below that), PCA ``n_components`` points; below that a
-:class:`~explorer.errors.DataError` says so and suggests PCA, rather than silently drawing another method.
+:class:`~explorer.core.errors.DataError` says so and suggests PCA, rather than silently drawing another method.
 
 Results are cached by (SHA-256 of the embedding bytes, method, resolved parameters): in memory (LRU) and,
 when the caller names a folder (``cache_dir``: the workspace's ``Settings.projection_cache_dir``), on disk
@@ -40,9 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from explorer.errors import DataError, StorageError
-from explorer.memory import MB, ByteLRU
-from explorer.storage import atomic_path
+from explorer.core.errors import DataError, StorageError
+from explorer.core.memory import MB, ByteLRU
+from explorer.core.storage import atomic_path
 
 NUMBA_LOCK = threading.RLock()
 """Process-wide lock around numba-parallel work (UMAP, ranx)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from explorer.errors import StorageError
+from explorer.core.errors import StorageError
 
 CHROMA_MIN_SQLITE = (3, 35, 0)
 

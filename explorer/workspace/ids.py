@@ -19,8 +19,8 @@ import re
 import secrets
 from pathlib import Path
 
-from explorer.config import Settings
-from explorer.errors import StorageError
+from explorer.core.config import Settings
+from explorer.core.errors import StorageError
 
 KEY_FILE = ".workspace_key"
 ID_PATTERN = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})$")

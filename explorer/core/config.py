@@ -16,7 +16,7 @@ Environment variables:
     EXPLORER_MAX_JOBS_PER_WORKSPACE, EXPLORER_JOB_TIME_LIMIT_MINUTES,
     EXPLORER_WORKSPACE_TTL_HOURS: limits, see :class:`Settings`.
     EXPLORER_WORKSPACE_KEY: the key that signs public workspace ids (default: a random key kept in
-        ``<home>/.workspace_key``; see :mod:`explorer.workspace_ids`).
+        ``<home>/.workspace_key``; see :mod:`explorer.workspace.ids`).
     EXPLORER_CHROMA_HOST / EXPLORER_CHROMA_PORT: use a Chroma server instead of the on-disk store.
     EXPLORER_ENCODER: ``fake`` swaps the default encoder for the deterministic fake (tests, fast demos).
     EXPLORER_DEVICE: force ``cpu`` / ``cuda``; EXPLORER_BF16: ``0``/``1`` to force bfloat16 autocast.

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from explorer.errors import ModelError
+from explorer.core.errors import ModelError
 
 ExportKind = Literal["onnx", "onnx-int8"]
 KINDS: tuple[str, ...] = ("onnx", "onnx-int8")

@@ -7,7 +7,7 @@ stages reported:
 - :meth:`explorer.encoders.base.Encoder.encode`: "embedding" (texts);
 - :func:`explorer.data.negatives.mine_hard_negatives` and the adapter trainer: "embedding" (queries, then
   passages, counted together);
-- :meth:`explorer.store.VectorStore.ensure_index`: "embedding", then "indexing" (one count over both);
+- :meth:`explorer.store.vectors.VectorStore.ensure_index`: "embedding", then "indexing" (one count over both);
 - :func:`explorer.evaluation.retrieval.evaluate_encoder`: "queries", "passages", "search", "metrics";
 - :func:`explorer.evaluation.compare.compare_encoders`: those of each model, prefixed "a:" and "b:".
 
