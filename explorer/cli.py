@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "explorer.commands.data",
     "explorer.commands.evaluate",
     "explorer.commands.compare",
+    "explorer.commands.models",
     "explorer.commands.negatives",
     "explorer.commands.train",
 )

@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     ("jobs", 6, ("explorer/jobs/",)),
     ("training", 5, ("explorer/training/",)),
     ("evaluation", 4, ("explorer/evaluation/",)),
+    ("retrievers", 4, ("explorer/retrievers/",)),
     ("store", 4, ("explorer/store/",)),
     ("latent", 4, ("explorer/latent/",)),
     ("data", 3, ("explorer/data/",)),

@@ -6,6 +6,10 @@ Specs, tried in this order:
 - ``"minilm"`` and the other aliases of the bundled all-MiniLM-L6-v2 (``EXPLORER_ENCODER=fake`` turns them into
   the fake, so the app and browser tests run fast).
 - ``"openai:<model>"``: OpenAI's embeddings API.
+- ``"static"`` / ``"static:<spec>"``: model2vec static embeddings distilled (once, cached) from a local
+  transformer, MiniLM by default; ``"onnx-int8:<spec>"``: the int8 ONNX form of one
+  (:mod:`explorer.encoders.static`). ``"bm25"`` and ``"hybrid"`` are retrievers, not encoders
+  (:func:`explorer.retrievers.load_retriever`); :mod:`explorer.encoders.spec` holds the whole grammar.
 - ``"run:<id>"``, a run id under the settings' runs folder, or a run folder (``config.json`` plus ``model/``
   for a full fine-tune or ``adapter/`` for an adapter over the base model named in ``config.json``).
 - a local model folder, else a Hugging Face hub id.
@@ -29,9 +33,10 @@ import os
 import threading
 from pathlib import Path
 
-from explorer.core.config import Settings, WorkspaceRequiredError, get_settings, settings_for
+from explorer.core.config import Settings, get_settings
 from explorer.encoders.base import Encoder
 from explorer.core.errors import ModelError
+from explorer.encoders.spec import find_run_folder as _run_folder, parse_spec, runs_dir_for as _runs_dir
 
 _LOCK = threading.Lock()
 _ENCODERS: dict[tuple, Encoder] = {}
@@ -83,15 +88,6 @@ def _server_settings() -> Settings:
     return get_settings()
 
 
-def _runs_dir(settings: Settings | None) -> Path | None:
-    """Where run ids are looked up: the given settings' runs folder, else the local one; None in public mode
-    without settings (no visitor's run is ever found in the server's folder)."""
-    try:
-        return settings_for(settings, "find a training run by its id").runs_dir
-    except WorkspaceRequiredError:
-        return None
-
-
 def _cache_root(settings: Settings) -> Path:
     return Path(settings.extra.get("shared_cache") or settings.cache_dir)
 
@@ -109,29 +105,6 @@ def _stamp(folder: Path) -> tuple:
         except OSError:
             continue
     return tuple(sorted(entries))
-
-
-def _run_folder(spec: str, runs_dir: Path | None) -> Path | None:
-    """The training run folder a spec names, if it names one (run ids are looked up in ``runs_dir``)."""
-    if spec.startswith("run:"):
-        if runs_dir is None:
-            raise WorkspaceRequiredError(
-                f"Cannot find training run {spec[4:]!r} without a workspace in public mode: pass the visitor's "
-                "workspace settings (Workspace.settings)."
-            )
-        folder = runs_dir / spec[4:]
-        if not folder.is_dir():
-            raise ModelError(f"There is no training run {spec[4:]!r} in {runs_dir}; check the run id.")
-        return folder
-    candidates = [Path(spec).expanduser()]
-    if runs_dir is not None and "/" not in spec and "\\" not in spec and spec not in (".", ".."):
-        candidates.append(runs_dir / spec)
-    for folder in candidates:
-        if (folder / "config.json").is_file() and any((folder / d).is_dir() for d in ("model", "adapter")):
-            return folder
-        if (folder / "config.json").is_file() and (folder / "status.json").is_file():
-            return folder  # a run still training (or failed): _load_run says so
-    return None
 
 
 def _build(spec: str, settings: Settings | None, server: Settings, run: Path | None, device: str | None,
@@ -155,9 +128,26 @@ def _build(spec: str, settings: Settings | None, server: Settings, run: Path | N
         if not model:
             raise ModelError("'openai:' needs a model name, e.g. 'openai:text-embedding-3-small'.")
         return OpenAIEncoder(model, api_key, cache_dir=cache_dir)
+    head, sep, inner = spec.partition(":")
+    if lowered in ("static", "bm25", "hybrid") or (sep and head.lower() in ("static", "onnx-int8", "hybrid")):
+        return _derived(head.lower(), inner.strip() if sep else "minilm", settings, device, cache_dir)
     if run is not None:
         return _load_run(run, settings, server, device)
     return SentenceTransformerEncoder(spec, device=device, bf16=server.bf16, cache_dir=cache_dir)
+
+
+def _derived(kind: str, inner: str, settings: Settings | None, device: str | None, cache_dir: Path) -> Encoder:
+    """A "static:" or "onnx-int8:" encoder made from the ``inner`` model (built once into the cache folder)."""
+    from explorer.encoders.static import OnnxInt8Encoder, StaticEncoder, distilled_folder, int8_folder
+
+    if kind in ("bm25", "hybrid"):
+        raise ModelError(f"'{kind}' ranks passages but has no vectors, so it cannot embed texts; views that need "
+                         "vectors (latent space, similarity) need a dense model such as minilm or static.")
+    spec = parse_spec(f"{kind}:{inner}", settings=settings)
+    source = load_encoder(inner, settings=settings, device=device)
+    if kind == "static":
+        return StaticEncoder(distilled_folder(source, cache_dir), spec.display, cache_dir=cache_dir)
+    return OnnxInt8Encoder(int8_folder(source, cache_dir), spec.display, source.fingerprint, cache_dir=cache_dir)
 
 
 def _fake(spec: str, cache_dir: Path) -> Encoder:

@@ -2,8 +2,9 @@
 classification, and the per-query comparison of two encoders.
 
 Modules:
-    retrieval: :func:`search_exact`, :func:`evaluate_run`, :func:`evaluate_encoder`, :class:`RetrievalResult`.
-    significance: :func:`paired_test`, :func:`bootstrap_ci`, :func:`paired_bootstrap_ci`.
+    retrieval: :func:`search_exact`, :func:`evaluate_run`, :func:`evaluate_encoder`,
+        :func:`evaluate_retriever`, :class:`RetrievalResult`.
+    significance: :func:`paired_test`, :func:`bootstrap_ci`, :func:`paired_bootstrap_ci`, :func:`holm`.
     overlap: :func:`rbo`, :func:`mean_rbo`.
     pairs: :func:`pair_similarities`, :func:`classify_pairs`, :class:`PairClassification`.
     compare: :func:`compare_encoders`, :class:`Comparison`.
@@ -23,6 +24,8 @@ _EXPORTS = {
     "search_exact": "retrieval",
     "evaluate_run": "retrieval",
     "evaluate_encoder": "retrieval",
+    "evaluate_retriever": "retrieval",
+    "holm": "significance",
     "paired_test": "significance",
     "bootstrap_ci": "significance",
     "paired_bootstrap_ci": "significance",

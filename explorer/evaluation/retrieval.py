@@ -22,6 +22,7 @@ from explorer.core.progress import Progress, named, silent
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
     from explorer.encoders.base import Encoder
+    from explorer.retrievers.base import Retriever
 
 DEFAULT_METRICS: tuple[str, ...] = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100", "precision@10")
 """Metric keys every result carries, spelled the ranx way."""
@@ -207,6 +208,41 @@ def evaluate_encoder(
     report("search", len(qids), len(qids))
     report("metrics", 0, 1)
     result = evaluate_run(qrels, run)
+    report("metrics", 1, 1)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def evaluate_retriever(
+    dataset: "Dataset",
+    retriever: "Retriever",
+    split: str = "test",
+    k: int = 100,
+    progress: Progress | None = None,
+) -> RetrievalResult:
+    """Index the whole corpus with any :class:`~explorer.retrievers.base.Retriever` (an encoder over the
+    corpus, BM25, a hybrid), retrieve a split's queries' top k, and score with ranx.
+
+    Same arguments and result as :func:`evaluate_encoder`; ``progress`` hears the retriever's stages
+    ("passages", "queries" and its own).
+
+    Raises:
+        DataError: the split has no judged query.
+    """
+    started = time.perf_counter()
+    qrels = dataset.qrels_for(split)
+    if not qrels:
+        raise DataError(
+            f"Split {split!r} of dataset {dataset.name!r} has no query with a relevant passage; "
+            "choose the other split or re-split the dataset."
+        )
+    qids = list(qrels)
+    pids = dataset.passage_ids()
+    retriever.index(pids, dataset.passage_texts(pids), progress=named(progress, "passages"))
+    hits = retriever.search([dataset.queries[q] for q in qids], k, progress=named(progress, "queries"))
+    report = progress or silent
+    report("metrics", 0, 1)
+    result = evaluate_run(qrels, dict(zip(qids, hits)))
     report("metrics", 1, 1)
     result.seconds = time.perf_counter() - started
     return result

@@ -156,3 +156,28 @@ def paired_bootstrap_ci(
     """
     a, b = _paired_arrays(per_query_a, per_query_b)
     return bootstrap_ci(b - a, n_resamples=n_resamples, confidence=confidence, seed=seed)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down correction of several p-values tested together (Holm, "A simple sequentially
+    rejective multiple test procedure", Scand. J. Statistics 1979): controls the chance of any false
+    "significant" when several models are each compared with one reference.
+
+    The i-th smallest p-value (from 0) becomes ``max over j <= i of min(1, (m - j) * p_(j))``, returned in the
+    input order. Written out (six lines) because scipy has only Benjamini-Hochberg
+    (``scipy.stats.false_discovery_control``) and statsmodels' ``multipletests``, which has Holm, is not a
+    dependency of this project; a test checks known values.
+
+    Raises:
+        ValueError: a p-value outside [0, 1] or NaN.
+    """
+    values = [float(p) for p in p_values]
+    if any(not 0.0 <= p <= 1.0 for p in values):  # NaN fails both comparisons
+        raise ValueError(f"p-values must lie in [0, 1], got {values}")
+    m = len(values)
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, index in enumerate(sorted(range(m), key=lambda i: values[i])):
+        running = max(running, min(1.0, (m - rank) * values[index]))
+        adjusted[index] = running
+    return adjusted

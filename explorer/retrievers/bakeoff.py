@@ -1,0 +1,260 @@
+"""The bake-off: every chosen model on the same test queries of the same split, and its stored results.
+
+For each model :func:`compare_models` reports NDCG@10, MRR@10 and Recall@100 with 95 % bootstrap intervals
+(:func:`~explorer.evaluation.significance.bootstrap_ci`), the paired p-value of each metric against a reference
+model (:func:`~explorer.evaluation.significance.paired_test`, Holm-corrected over the models compared with it),
+the time to encode 1,000 passages on this machine (an uncached sample of the corpus; BM25: its indexing time),
+the vectors' width and the index's size on disk. A hybrid's fusion is chosen on a dev split of the dataset's
+training queries (:func:`~explorer.retrievers.fusion.choose_fusion`), never on the queries it is scored on.
+
+Models that are not training runs get their results stored the way a run's are
+(:mod:`explorer.evaluation.stored`): ``<models_dir>/<slug>/<dataset fingerprint>-<split>/`` holds
+``results.npz`` (one model, named :data:`STORED_MODEL`) and ``evaluation.json`` (the spec, display name,
+metrics and costs, and a ``stored`` entry naming the file), so the result pages can pick any of them as A or B
+without loading a model. The caller passes ``models_dir`` (the workspace's ``models/`` folder).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from explorer.core.errors import ModelError
+from explorer.core.progress import Progress, prefixed, silent
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.core.config import Settings
+    from explorer.data.model import Dataset
+    from explorer.encoders.spec import ModelSpec
+    from explorer.evaluation.retrieval import RetrievalResult
+    from explorer.retrievers.base import Retriever
+
+METRICS = ("ndcg@10", "mrr@10", "recall@100")
+"""The bake-off's metrics."""
+STORED_MODEL = "model"
+"""The model's name inside a stored results file."""
+DEV_QUERIES = 300
+"""Training queries (at most) a hybrid's fusion is chosen on."""
+TIMING_SAMPLE = 128
+"""Passages encoded without the cache to time a model."""
+
+
+@dataclass
+class ModelRow:
+    """One model's line of the bake-off (see the module docstring); ``p_values``/``p_holm`` are None for the
+    reference itself."""
+
+    spec: str
+    display: str
+    kind: str
+    result: "RetrievalResult"
+    intervals: dict[str, tuple[float, float]]
+    p_values: dict[str, float] | None
+    p_holm: dict[str, float] | None
+    encode_seconds_per_1000: float
+    dim: int | None
+    index_bytes: int
+    fusion: dict[str, Any] | None = None
+    stored: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: spec, display name, metrics with intervals and p-values, costs."""
+        metrics = {m: {"mean": round(self.result.metrics[m], 4),
+                       "ci95": [round(self.intervals[m][0], 4), round(self.intervals[m][1], 4)],
+                       "p_value": None if self.p_values is None else round(self.p_values[m], 6),
+                       "p_holm": None if self.p_holm is None else round(self.p_holm[m], 6)} for m in METRICS}
+        return {"spec": self.spec, "display": self.display, "kind": self.kind, "metrics": metrics,
+                "encode_seconds_per_1000": round(self.encode_seconds_per_1000, 3), "dim": self.dim,
+                "index_bytes": self.index_bytes, "fusion": self.fusion, "stored": self.stored,
+                "n_queries": self.result.n_queries}
+
+
+@dataclass
+class BakeOff:
+    """The bake-off's table: one :class:`ModelRow` per model, all on the same queries."""
+
+    dataset: str
+    split: str
+    reference: str
+    k: int
+    cpu: str
+    rows: list[ModelRow] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "split": self.split, "reference": self.reference, "k": self.k,
+                "cpu": self.cpu, "metrics": list(METRICS), "seconds": round(self.seconds, 2),
+                "models": [row.to_dict() for row in self.rows]}
+
+
+def cpu_name() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (or the platform's word for it), with the core count."""
+    import os
+    import platform
+
+    from explorer.encoders.hardware import read_cpuinfo
+
+    name = next((line.partition(":")[2].strip() for line in (read_cpuinfo() or "").splitlines()
+                 if line.startswith("model name")), "") or platform.processor() or "unknown CPU"
+    return f"{name}, {os.cpu_count()} cores"
+
+
+def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str | None = None,
+                   settings: "Settings | None" = None, models_dir: Path | None = None, split: str = "test",
+                   k: int = 100, progress: Progress | None = None, timing_sample: int = TIMING_SAMPLE,
+                   device: str | None = None) -> BakeOff:
+    """Evaluate every model of ``specs`` on the same split and compare each with ``reference``.
+
+    Args:
+        dataset: the dataset (its whole corpus is searched).
+        specs: model specs (:data:`explorer.encoders.spec.GRAMMAR`), at least one; duplicates are dropped.
+        reference: the spec the others are tested against (one of ``specs``); the first by default.
+        settings: the workspace's settings (run ids, public mode).
+        models_dir: where to store the results of models that are not runs; None stores nothing.
+        split: the split whose judged queries are scored.
+        k: passages retrieved per query.
+        progress: hears ``"<spec>:<stage>"`` reports.
+        timing_sample: passages encoded without the cache to time each dense model.
+        device: "cpu" / "cuda" for model encoders; None picks one.
+
+    Raises:
+        ModelError: no model, a bad spec, or a reference that is not among the models.
+        DataError: the split has no judged query.
+    """
+    from explorer.encoders.spec import parse_spec
+    from explorer.evaluation.retrieval import evaluate_retriever
+    from explorer.retrievers import load_retriever
+
+    started = time.perf_counter()
+    parsed = list({p.text: p for p in (parse_spec(s, settings=settings) for s in specs)}.values())
+    if not parsed:
+        raise ModelError("No model to compare; give at least one, e.g. --models minilm,static,bm25,hybrid.")
+    reference = parsed[0].text if reference is None else parse_spec(reference, settings=settings).text
+    if reference not in {p.text for p in parsed}:
+        raise ModelError(f"The reference {reference!r} is not among the models compared; add it to --models.")
+    shared: dict[str, Retriever] = {}
+    timings: dict[str, float] = {}
+    rows = []
+    for spec in parsed:
+        report = prefixed(progress, f"{spec.text}:")
+        retriever = load_retriever(spec.text, settings=settings, device=device, shared=shared)
+        fusion = _tune_fusion(dataset, retriever, k) if spec.kind == "hybrid" else None
+        result = evaluate_retriever(dataset, retriever, split=split, k=k, progress=report)
+        (report or silent)("timing", 0, 1)
+        rows.append(ModelRow(spec.text, spec.display, spec.kind, result, {}, None, None,
+                             _seconds_per_1000(retriever, dataset, timing_sample, timings), retriever.dim,
+                             retriever.index_bytes(), fusion))
+    _significance(rows, reference)
+    bake = BakeOff(dataset.name, split, reference, k, cpu_name(), rows)
+    if models_dir is not None:
+        for row, spec in zip(rows, parsed):
+            if spec.kind != "run":
+                row.stored = str(save_model_results(models_dir, spec, row, dataset.fingerprint(), split, bake.cpu))
+    bake.seconds = time.perf_counter() - started
+    return bake
+
+
+def _tune_fusion(dataset: "Dataset", retriever: "Retriever", k: int) -> dict[str, Any]:
+    """Choose a hybrid's fusion on up to :data:`DEV_QUERIES` training queries (seeded sample) and set it."""
+    from explorer.retrievers.fusion import choose_fusion
+
+    train = dataset.qrels_for("train")
+    if len(train) < 20:
+        return {"method": retriever.method, "dense_weight": retriever.dense_weight, "chosen_on": "defaults"}
+    qids = sorted(train)
+    if len(qids) > DEV_QUERIES:
+        qids = sorted(random.Random(13).sample(qids, DEV_QUERIES))
+    pids = dataset.passage_ids()
+    retriever.index(pids, dataset.passage_texts(pids))
+    dense, sparse = retriever.search_both([dataset.queries[q] for q in qids], k)
+    method, weight, tried = choose_fusion(dense, sparse, qids, {q: train[q] for q in qids})
+    retriever.method, retriever.dense_weight = method, weight
+    return {"method": method, "dense_weight": weight, "chosen_on": f"{len(qids)} training queries",
+            "dev_ndcg@10": {label: round(v, 4) for label, v in tried.items()}}
+
+
+def _seconds_per_1000(retriever: "Retriever", dataset: "Dataset", sample: int, memo: dict[str, float]) -> float:
+    """Seconds to encode (dense) or index (BM25) 1,000 of the dataset's passages on this machine."""
+    from explorer.retrievers.base import DenseRetriever
+    from explorer.retrievers.bm25 import BM25Retriever
+    from explorer.retrievers.hybrid import HybridRetriever
+
+    if isinstance(retriever, HybridRetriever):
+        return (_seconds_per_1000(retriever.dense, dataset, sample, memo)
+                + _seconds_per_1000(retriever.sparse, dataset, sample, memo))
+    if isinstance(retriever, BM25Retriever):
+        n = max(1, len(dataset.corpus))
+        if not retriever.index_seconds:  # reused index: time a fresh one
+            fresh = BM25Retriever()
+            fresh.index(dataset.passage_ids(), dataset.passage_texts())
+            return fresh.index_seconds / n * 1000
+        return retriever.index_seconds / n * 1000
+    if not isinstance(retriever, DenseRetriever):
+        return float("nan")
+    key = retriever.encoder.fingerprint
+    if key not in memo:
+        ids = dataset.passage_ids()
+        chosen = sorted(random.Random(7).sample(range(len(ids)), min(sample, len(ids))))
+        texts = dataset.passage_texts([ids[i] for i in chosen])
+        start = time.perf_counter()
+        retriever.encoder.encode(texts, "passage", use_cache=False)
+        memo[key] = (time.perf_counter() - start) / max(1, len(texts)) * 1000
+    return memo[key]
+
+
+def _significance(rows: list[ModelRow], reference: str) -> None:
+    """Fill each row's intervals, and the p-values against the reference (Holm over the other rows)."""
+    from explorer.evaluation.significance import bootstrap_ci, holm, paired_test
+
+    base = next(row for row in rows if row.spec == reference)
+    others = [row for row in rows if row is not base]
+    for row in rows:
+        row.intervals = {m: bootstrap_ci(list(row.result.per_query[m].values())) for m in METRICS}
+    for row in others:
+        row.p_values = {m: paired_test(base.result.per_query[m], row.result.per_query[m]) for m in METRICS}
+        row.p_holm = {}
+    for m in METRICS:
+        for row, adjusted in zip(others, holm([row.p_values[m] for row in others])):  # type: ignore[index]
+            row.p_holm[m] = adjusted  # type: ignore[index]
+
+
+def stored_folder(models_dir: Path, spec: "ModelSpec", dataset_fingerprint: str, split: str) -> Path:
+    """Where one model's results on one dataset split are kept (see the module docstring)."""
+    return Path(models_dir) / spec.slug / f"{dataset_fingerprint}-{split}"
+
+
+def save_model_results(models_dir: Path, spec: "ModelSpec", row: ModelRow, dataset_fingerprint: str, split: str,
+                       cpu: str) -> Path:
+    """Store a bake-off row like a run's results (``results.npz`` + ``evaluation.json``); returns the folder."""
+    from explorer.core.storage import write_json_atomic
+    from explorer.evaluation.stored import RESULTS_FILE, StoredResults, save_results
+
+    folder = stored_folder(models_dir, spec, dataset_fingerprint, split)
+    stored = StoredResults({STORED_MODEL: row.result}, dataset_fingerprint, split)
+    size = save_results(folder / RESULTS_FILE, stored)
+    evaluation = {"spec": spec.text, "display": spec.display, "kind": spec.kind, "split": split,
+                  STORED_MODEL: row.result.to_dict(), "costs": {
+                      "encode_seconds_per_1000": row.encode_seconds_per_1000, "dim": row.dim,
+                      "index_bytes": row.index_bytes, "cpu": cpu}, "fusion": row.fusion,
+                  "stored": {"file": RESULTS_FILE, "models": [STORED_MODEL], "split": split,
+                             "dataset_fingerprint": dataset_fingerprint, "k": stored.k, "bytes": size}}
+    write_json_atomic(folder / "evaluation.json", evaluation)
+    return folder
+
+
+def load_model_results(models_dir: Path, spec: "ModelSpec", dataset_fingerprint: str,
+                       split: str = "test") -> "RetrievalResult | None":
+    """A model's stored result on a dataset split, or None when none is stored (or the file is unreadable)."""
+    from explorer.evaluation.stored import RESULTS_FILE, load_results
+
+    try:
+        stored = load_results(stored_folder(models_dir, spec, dataset_fingerprint, split) / RESULTS_FILE)
+    except (FileNotFoundError, ValueError):
+        return None
+    if stored.dataset_fingerprint != dataset_fingerprint or stored.split != split:
+        return None
+    return stored.results.get(STORED_MODEL)
