@@ -1,12 +1,14 @@
 """Static embeddings (model2vec) distilled from a local transformer, and its int8 ONNX form.
 
 :func:`distilled_folder` distills once per source model (model2vec's ``distill``: every token of the
-vocabulary through the transformer, PCA to 256 dimensions, SIF weights) into
+vocabulary through the transformer in fp32 (under bfloat16 autocast model2vec fails: its pooled
+output stays bf16, which numpy cannot hold), PCA to 256 dimensions, SIF weights) into
 ``<cache>/static/<source fingerprint>/`` and reuses that folder afterwards; :class:`StaticEncoder` looks texts
 up in the table (no transformer at query time: about a hundred times faster to encode, much weaker).
 
 model2vec's ``distill`` extra pins ``transformers<5.4``, which would downgrade this project's transformers 5.
-That pin is only declared by the extra: the code runs on transformers 5 (a test distills the bundled model),
+That pin is only declared by the extra: the code runs on transformers 5 (tests/retrievers/test_static.py
+distills a tiny BERT with it),
 so requirements.txt installs ``model2vec`` without the extra plus the extra's one other piece,
 ``skeletoken``, and the distillation runs in-process.
 

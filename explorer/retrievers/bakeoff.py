@@ -39,6 +39,8 @@ STORED_MODEL = "model"
 """The model's name inside a stored results file."""
 DEV_QUERIES = 300
 """Training queries (at most) a hybrid's fusion is chosen on."""
+MIN_DEV_QUERIES = 20
+"""Fewer training queries than this: a hybrid keeps the default fusion (a dev split that small would only add noise)."""
 TIMING_SAMPLE = 128
 """Passages encoded without the cache to time a model."""
 
@@ -163,7 +165,7 @@ def _tune_fusion(dataset: "Dataset", retriever: "Retriever", k: int) -> dict[str
     from explorer.retrievers.fusion import choose_fusion
 
     train = dataset.qrels_for("train")
-    if len(train) < 20:
+    if len(train) < MIN_DEV_QUERIES:
         return {"method": retriever.method, "dense_weight": retriever.dense_weight, "chosen_on": "defaults"}
     qids = sorted(train)
     if len(qids) > DEV_QUERIES:
