@@ -60,3 +60,17 @@ def test_the_bundled_model_in_a_hybrid_finds_the_topics(words_dataset):
     assert retriever.name == "BM25 + MiniLM (bundled) (hybrid)" and retriever.dense.encoder.name == "all-MiniLM-L6-v2"
     result = evaluate_retriever(words_dataset, retriever, "test", k=10)
     assert result.metrics["ndcg@10"] > 0.8 and retriever.dim == 384
+
+
+def test_the_int8_onnx_form_is_made_once_and_stays_close(tiny_model):
+    from explorer.encoders.static import OnnxInt8Encoder
+
+    registry.clear_cache()
+    encoder = registry.load_encoder(f"onnx-int8:{tiny_model}")
+    assert isinstance(encoder, OnnxInt8Encoder) and encoder.name.endswith("int8 ONNX")
+    texts = ["coffee espresso beans", "rain clouds storm", "python code snake"]
+    int8 = encoder.encode(texts, "passage", use_cache=False)
+    full = registry.load_encoder(tiny_model).encode(texts, "passage", use_cache=False)
+    assert np.all(np.sum(int8 * full, axis=1) > 0.9)  # quantized, so close but not equal
+    assert encoder.fingerprint != registry.load_encoder(tiny_model).fingerprint
+    assert (encoder.folder / "export.json").is_file()
