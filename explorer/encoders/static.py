@@ -1,8 +1,9 @@
 """Static embeddings (model2vec) distilled from a local transformer, and its int8 ONNX form.
 
 :func:`distilled_folder` distills once per source model (model2vec's ``distill``: every token of the
-vocabulary through the transformer in fp32 (under bfloat16 autocast model2vec fails: its pooled
-output stays bf16, which numpy cannot hold), PCA to 256 dimensions, SIF weights) into
+vocabulary through the transformer, whose weights are loaded in bfloat16 when the source runs in bf16 (a CPU with
+native bf16: fewer seconds; autocast would fail, model2vec's pooled output would stay bf16), PCA to 256
+dimensions, SIF weights) into
 ``<cache>/static/<source fingerprint>/`` and reuses that folder afterwards; :class:`StaticEncoder` looks texts
 up in the table (no transformer at query time: about a hundred times faster to encode, much weaker).
 
@@ -22,6 +23,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,11 +56,11 @@ def distilled_folder(source: Encoder, cache_root: Path) -> Path:
         if (folder / "config.json").is_file():
             return folder
         try:
-            from model2vec.distill import distill
+            from model2vec.distill import distill_from_model
         except ImportError as exc:
             raise ModelError(f"Static models need model2vec and skeletoken ({exc}); pip install -r requirements.txt.") from exc
         try:
-            model = distill(path, pca_dims=PCA_DIMS, trust_remote_code=False)
+            model = distill_from_model(*_transformer(path, bool(getattr(source, "bf16", False))), pca_dims=PCA_DIMS)
         except Exception as exc:  # model2vec raises many types; the user needs the cause in one line
             raise ModelError(f"Could not distill a static model from {source.name!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +70,16 @@ def distilled_folder(source: Encoder, cache_root: Path) -> Path:
             shutil.rmtree(folder)
         staging.rename(folder)
         return folder
+
+
+def _transformer(path: str, bf16: bool) -> tuple[Any, Any]:
+    """The source's transformer and fast tokenizer, the way model2vec's ``distill`` loads them (its code never
+    runs: ``trust_remote_code`` off), with the weights in bfloat16 when the source runs in bf16."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    model = AutoModel.from_pretrained(path, trust_remote_code=False, dtype=torch.bfloat16 if bf16 else torch.float32)
+    return model, AutoTokenizer.from_pretrained(path, trust_remote_code=False, use_fast=True)
 
 
 class StaticEncoder(Encoder):

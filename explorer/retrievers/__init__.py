@@ -6,7 +6,7 @@ Modules:
     fusion: :func:`fuse`, :func:`choose_fusion` (min-max weighted sum or RRF, chosen on dev queries).
     hybrid: :class:`HybridRetriever` (BM25 fused with a dense retriever).
     bakeoff: :func:`compare_models` (every model on the same split) and the stored results of models that
-        are not runs.
+        are not runs (:func:`save_model_results`, :func:`load_model_results`, :func:`list_stored_models`).
 
 :func:`load_retriever` turns any model spec (:mod:`explorer.encoders.spec`) into a retriever.
 """

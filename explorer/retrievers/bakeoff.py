@@ -260,3 +260,20 @@ def load_model_results(models_dir: Path, spec: "ModelSpec", dataset_fingerprint:
     if stored.dataset_fingerprint != dataset_fingerprint or stored.split != split:
         return None
     return stored.results.get(STORED_MODEL)
+
+
+def list_stored_models(models_dir: Path, dataset_fingerprint: str, split: str = "test") -> list[dict[str, Any]]:
+    """The models with results stored for a dataset split (what a result page offers as A or B): each one's
+    ``spec``, ``display`` name, ``folder`` and metric means, sorted by display name. Unreadable entries are
+    skipped."""
+    import json
+
+    found = []
+    for evaluation in sorted(Path(models_dir).glob(f"*/{dataset_fingerprint}-{split}/evaluation.json")):
+        try:
+            data = json.loads(evaluation.read_text(encoding="utf-8"))
+            found.append({"spec": str(data["spec"]), "display": str(data["display"]), "folder": evaluation.parent,
+                          "metrics": {m: float(data[STORED_MODEL][m]) for m in METRICS}})
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return sorted(found, key=lambda entry: entry["display"])

@@ -10,7 +10,7 @@ from explorer.cli import main
 from explorer.core.config import get_settings
 from explorer.encoders.spec import parse_spec
 from explorer.evaluation.significance import holm
-from explorer.retrievers.bakeoff import load_model_results
+from explorer.retrievers.bakeoff import list_stored_models, load_model_results
 
 
 def test_compare_models_json(words_beir, capsys):
@@ -40,6 +40,9 @@ def test_compare_models_json(words_beir, capsys):
         stored = load_model_results(settings.home / "models", parse_spec(spec), fingerprint, "test")
         assert stored is not None and stored.metrics["ndcg@10"] == pytest.approx(rows[spec]["metrics"]["ndcg@10"]["mean"], abs=1e-4)
     assert load_model_results(settings.home / "models", parse_spec("fake"), fingerprint, "train") is None
+    listed = list_stored_models(settings.home / "models", fingerprint)
+    assert sorted(entry["spec"] for entry in listed) == ["bm25", "fake", "hybrid:fake"]
+    assert list_stored_models(settings.home / "models", "another-dataset") == []
 
 
 def test_the_hybrid_fusion_is_chosen_on_training_queries(words_beir, capsys, monkeypatch):

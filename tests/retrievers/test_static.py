@@ -33,7 +33,7 @@ def test_a_static_model_is_distilled_once_and_cached(tiny_model, tmp_path, monke
     def never(*args, **kwargs):
         raise AssertionError("distilled again")
 
-    monkeypatch.setattr("model2vec.distill.distill", never)
+    monkeypatch.setattr("model2vec.distill.distill_from_model", never)
     assert distilled_folder(source, folder.parents[1]) == folder  # the cached folder is reused
 
 
