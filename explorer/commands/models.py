@@ -39,10 +39,10 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the bake-off; returns the exit code."""
-    from explorer.core.config import get_settings
+    from explorer.core.config import settings_for
     from explorer.retrievers.bakeoff import compare_models
 
-    settings = get_settings()
+    settings = settings_for(None, "compare models and store their results")
     specs = [s.strip() for s in args.models.split(",") if s.strip()]
     dataset = load_data(args.data)
     bake = compare_models(dataset, specs, reference=args.reference, settings=settings,

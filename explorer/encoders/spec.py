@@ -181,7 +181,10 @@ def _check_inner(head: str, inner: ModelSpec, text: str) -> None:
 def _folder_or_hub(text: str, settings: Settings | None) -> ModelSpec:
     """A model folder (local mode) or a hub id (online), else a one-line error."""
     path = Path(text).expanduser()
-    public = settings.public if settings is not None else False
+    try:
+        public = settings_for(settings, "use a model folder").public
+    except WorkspaceRequiredError:  # raised only in public mode
+        public = True
     if path.exists() or text.startswith((".", "/", "~", "\\")):
         if public:
             raise ModelError(f"{text!r}: a folder on the server can only be used in local mode; use minilm, static, "

@@ -63,8 +63,9 @@ def test_a_folder_is_local_mode_only(tmp_path, monkeypatch):
     assert parse_spec(str(folder)).kind == "folder"
     assert parse_spec(str(folder)).display == "my-model"
     monkeypatch.setenv("EXPLORER_PUBLIC", "1")
-    with pytest.raises(ModelError, match="only be used in local mode"):
-        parse_spec(str(folder), settings=get_settings())
+    for settings in (get_settings(), None):
+        with pytest.raises(ModelError, match="only be used in local mode"):
+            parse_spec(str(folder), settings=settings)
 
 
 def test_a_finished_run_is_found_by_id_and_wrappable(tmp_path):
