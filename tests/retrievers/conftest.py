@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.data.model import Dataset, Passage
+from explorer.data.model import Dataset
 
 _TRAINING = Path(__file__).resolve().parents[1] / "training" / "conftest.py"
 
@@ -38,6 +38,3 @@ def small_corpus() -> tuple[list[str], list[str]]:
     texts = ["A cat sat on the mat with other cats.", "Dogs are running fast in the park.",
              "The quick brown fox jumps.", "the and of"]
     return ids, texts
-
-
-__all__ = ["Dataset", "Passage", "training_helpers"]
