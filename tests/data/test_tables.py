@@ -10,8 +10,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from explorer.data.pairs import score_to_grade
-from explorer.data.tables import ColumnMap, guess_columns, load_table, read_table
+from explorer.data.columns import ColumnMap, guess_columns
+from explorer.data.labels import score_to_grade
+from explorer.data.loaders import load_table
+from explorer.data.tables import read_table
 from explorer.data.validation import stable_id
 from explorer.core.errors import DataError
 
@@ -135,8 +137,8 @@ BAD = {
     "column mapped twice": (_bad(b"query,passage\na,b\n", columns={"passage": "query"}), r"column 'query' is mapped to two roles"),
     "empty query cell": (_bad(b"query,passage\na,b\n,c\n"), r"t.csv: line 3, column 'query' has an empty text"),
     "blank passage": (_bad(b"query,passage\na,b\nc,   \n"), r"line 3, column 'passage' has an empty text"),
-    "non-numeric label": (_bad(b"query,passage,label\na,b,1\nc,d,high\n"), r"line 3, column 'label' has label 'high', which is not a number"),
-    "empty label": (_bad(b"query,passage,label\na,b,1\nc,d,\n"), r"line 3, column 'label' has label an empty cell"),
+    "non-numeric label": (_bad(b"query,passage,label\na,b,1\nc,d,high\n"), r"t.csv: column 'label' has label words with no grade \(high; words found: high\); map each word"),
+    "empty label": (_bad(b"query,passage,label\na,b,1\nc,d,\n"), r"line 3, column 'label' has an empty label"),
     "negative label": (_bad(b"query,passage,label\na,b,1\nc,d,-2\n"), r"line 3, column 'label' has negative label '-2'"),
     "scores outside 0..1": (_bad(b"query,passage,label\na,b,0.5\nc,d,2.5\n"), r"mixes fractional scores with '2.5' \(line 3\)"),
     "ragged row": (_bad(b"query,passage\na,b\nc,d,e,f\n"), r"t.csv: Error tokenizing data.*line 3.*quoted"),
