@@ -106,8 +106,9 @@ class Grading:
     Attributes:
         column: the label column; None: there was none, and every row is a relevant pair of grade 1.
         words: (word as written in the table, grade) for every label word found, highest grade first.
-        table: the default table the words went through ("ESCI", "relevance", "yes/no"), "chosen" when the
-            user gave every word's grade, "" when the labels were numbers.
+        table: the default table the words went through ("ESCI", "relevance", "yes/no"; "ESCI+chosen" when
+            the user chose some of the words' grades), "chosen" when the user gave every word's grade, "" when
+            the labels were numbers.
         scores: fractional scores in [0, 1] were mapped to grades 0..3.
     """
 
@@ -121,9 +122,12 @@ class Grading:
         if self.column is None:
             return "no label column: every row is a relevant pair (grade 1)"
         if self.words:
-            source = "chosen" if self.table == "chosen" else f"the {self.table} default"
-            if self.table == "ESCI":
-                source += " (the ESCI paper's gains 1, 0.1, 0.01, 0 as integers)"
+            table, _, chosen = self.table.partition("+")
+            source = "chosen" if table == "chosen" else f"the {table} default"
+            if table == "ESCI":
+                source += ": the ESCI paper's gains 1, 0.1, 0.01, 0 as integers"
+            if chosen:
+                source = f"some chosen, the rest {source}"
             return f"column {self.column!r}: {format_grades(self.words)} ({source})"
         if self.scores:
             return f"column {self.column!r}: scores in [0, 1] mapped to grades 0-3 (floor(3 * score + 0.5))"
@@ -150,8 +154,19 @@ def word_table(words: Iterable[str], chosen: Mapping[str, int] | None = None) ->
         return {w: user[w] for w in needed}, ("chosen" if needed else "")
     for name, table in DEFAULTS:
         if left <= set(table):
-            return {w: user.get(w, table.get(w, 0)) for w in needed}, name
+            return {w: user.get(w, table.get(w, 0)) for w in needed}, name + ("+chosen" if needed & set(user) else "")
     return None, ""
+
+
+def default_grades(values: Iterable[Any]) -> str:
+    """The default grades of the label words among ``values`` (``"Exact=100, Irrelevant=0"``), or "" when they
+    are numbers or no default table knows them all (for a preview's hint)."""
+    spelled: dict[str, str] = {}
+    for v in values:
+        if not _missing(v) and str(v).strip() and _as_number(v) is None:
+            spelled.setdefault(norm_word(v), str(v).strip())
+    table, _ = word_table(spelled)
+    return format_grades({spelled[w]: g for w, g in table.items()}) if table and spelled else ""
 
 
 def looks_like_labels(values: Iterable[Any]) -> bool:
