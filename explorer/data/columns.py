@@ -80,16 +80,17 @@ def _norm(name: Any) -> str:
     return str(name).strip().lower().replace("-", "_").replace(" ", "_")
 
 
-def _words_look_like_labels(df: pd.DataFrame, column: Any) -> bool:
+def _words_look_like_labels(df: pd.DataFrame, column: Any, yes_no: bool = True) -> bool:
     series = df[column]
     if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
         return False
-    return looks_like_labels(series.head(_SAMPLE).tolist())
+    return looks_like_labels(series.head(_SAMPLE).tolist(), yes_no=yes_no)
 
 
 def guess_partial(df: pd.DataFrame) -> dict[str, Any]:
     """Role -> column for every role a column name suggests (roles with no match are left out); a label column
-    with no telling name is recognised by its values (label words such as Exact/Irrelevant or relevant/not)."""
+    with no telling name is recognised by its values (label words such as Exact/Irrelevant or relevant/not;
+    yes/no alone is not enough, a column of them may be any flag)."""
     by_norm = {_norm(c): c for c in reversed(list(df.columns))}  # first column wins on ties
     taken: set[Any] = set()
     found: dict[str, Any] = {}
@@ -101,7 +102,7 @@ def guess_partial(df: pd.DataFrame) -> dict[str, Any]:
                 taken.add(column)
                 break
     if "label" not in found:
-        column = next((c for c in df.columns if c not in taken and _words_look_like_labels(df, c)), None)
+        column = next((c for c in df.columns if c not in taken and _words_look_like_labels(df, c, yes_no=False)), None)
         if column is not None:
             found["label"] = column
             taken.add(column)

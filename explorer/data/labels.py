@@ -169,10 +169,12 @@ def default_grades(values: Iterable[Any]) -> str:
     return format_grades({spelled[w]: g for w, g in table.items()}) if table and spelled else ""
 
 
-def looks_like_labels(values: Iterable[Any]) -> bool:
-    """Whether a column's values are all words of one default table (at least two distinct words)."""
+def looks_like_labels(values: Iterable[Any], *, yes_no: bool = True) -> bool:
+    """Whether a column's values are all words of one default table (at least two distinct words); with
+    ``yes_no`` False, yes/no words do not count (a column of them may be any flag, such as "in stock")."""
     words = {norm_word(v) for v in values if not _missing(v) and str(v).strip()}
-    return len(words) >= 2 and any(words <= set(table) for _, table in DEFAULTS)
+    tables = [t for name, t in DEFAULTS if yes_no or t is not YES_NO]
+    return len(words) >= 2 and any(words <= set(table) for table in tables)
 
 
 def grades_from_labels(values: list[Any], label: str, column: str, where: Callable[[int], str],

@@ -144,7 +144,7 @@ def read_head(path: str | Path, rows: int = 20, fmt: str | None = None, *, sep: 
     checked here: :func:`read_table` checks them when the table is loaded.
 
     Raises:
-        DataError: the file is not a table, not UTF-8, or malformed within its first rows.
+        DataError: the file is not a table, or is malformed within its first rows.
     """
     path = Path(path)
     label = path.name
@@ -164,9 +164,9 @@ def read_head(path: str | Path, rows: int = 20, fmt: str | None = None, *, sep: 
         return batch.to_pandas()
     try:
         with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as raw:
-            return _head_of_text(io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""), kind, label, rows, sep)
-    except UnicodeDecodeError:
-        raise DataError(f"{label} is not valid UTF-8 text; save the file as UTF-8 and try again.") from None
+            # Bad bytes show as U+FFFD here; the full read at load time names their line.
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+            return _head_of_text(text, kind, label, rows, sep)
     except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
         raise DataError(f"{label} cannot be read ({type(exc).__name__}); upload it again.") from None
 

@@ -102,3 +102,9 @@ def test_grades_stay_integers_and_bad_grade_text_is_refused():
         with pytest.raises(DataError, match="is not WORD=GRADE with a whole number >= 0"):
             parse_grades(bad)
     assert all(isinstance(g, int) for g in ESCI.values())
+
+
+def test_a_yes_no_flag_is_not_taken_for_labels_but_is_named():
+    rows = [{"query": f"q{i}", "passage": f"p{i} {k}", "in_stock": ("yes", "no")[k]} for i in range(4) for k in range(2)]
+    ds = load_table(pd.DataFrame(rows), name="shop")
+    assert ds.grading.column is None and any("'in_stock' looks like relevance labels" in n for n in ds.notes)
