@@ -94,8 +94,9 @@ def _read_csv(text: str | IO[str], label: str, sep: str, nrows: int) -> pd.DataF
         header = str(df.columns[0])  # the whole header line, when the delimiter did not split it
         names = {"\t": "tab", ";": "semicolon", "|": "pipe", ",": "comma"}
         hint = next((d for d in names if d != sep and d in header), None)
-        advice = (f"the delimiter looks like a {names[hint]} ({hint!r}); save it with {names.get(sep, repr(sep))}s, "
-                  f"or choose that delimiter (CLI: --sep)") if hint else "a table needs a query and a passage column"
+        # No command or page sets the delimiter (the file name's extension does: .csv, .tsv).
+        advice = (f"the delimiter looks like a {names[hint]} ({hint!r}); save it with {names.get(sep, repr(sep))}s "
+                  f"as .csv, or with tabs as .tsv") if hint else "a table needs a query and a passage column"
         raise DataError(f"{label} parsed into a single column {header[:60]!r}: {advice}.")
     df.attrs["first_line"] = 2  # the header is line 1; the message locations assume no line breaks in cells
     return df
