@@ -1,11 +1,12 @@
-"""The OpenAI encoder against a fake server (httpx.MockTransport): never the network."""
+"""The OpenAI encoder against a fake server (httpx2.MockTransport, the openai client's HTTP library): never the
+network. Real HTTP (a local server) is in test_openai_http.py."""
 
 from __future__ import annotations
 
 import json
 import warnings
 
-import httpx
+import httpx2 as httpx
 import numpy as np
 import pytest
 
@@ -81,16 +82,18 @@ def test_a_429_is_retried_after_the_servers_retry_after():
 def test_server_errors_and_timeouts_back_off_then_give_up_with_a_clear_error():
     sleeps: list[float] = []
     server = FakeServer([httpx.ReadTimeout("slow")] + [(503, {}, {"error": {"message": "overloaded"}})] * 3)
-    with pytest.raises(ModelError, match=r"failed after 3 attempts: HTTP 503 \(overloaded\)"):
+    with pytest.raises(ModelError, match=r"still answered HTTP 503 after 3 attempts; try again later") as caught:
         make(server, sleeps, max_retries=2).encode(["hello"])
+    assert "overloaded" not in str(caught.value)
     assert len(server.requests) == 3
     assert len(sleeps) == 2 and all(0 <= s <= 30 for s in sleeps)
 
 
 def test_a_rejected_key_is_not_retried():
-    server = FakeServer([(401, {}, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}})])
-    with pytest.raises(ModelError, match="OpenAI API key was rejected.*Incorrect API key"):
+    server = FakeServer([(401, {}, {"error": {"message": "Incorrect API key provided: sk-te**est", "code": "invalid_api_key"}})])
+    with pytest.raises(ModelError, match=r"rejected the API key \(HTTP 401, invalid_api_key\); check OPENAI_API_KEY") as caught:
         make(server).encode(["hello"])
+    assert "Incorrect" not in str(caught.value) and "sk-te" not in str(caught.value)
     assert len(server.requests) == 1
 
 
