@@ -6,9 +6,9 @@ credentials). Checking the host name once is not enough: DNS can answer a public
 127.0.0.1 to the connection ("DNS rebinding"), and a public server can redirect to the metadata address. So
 the address is checked where the connection is made: :class:`GuardedBackend` is an httpcore2 network backend
 (the openai client sends through httpx2) that resolves the host itself, refuses any blocked address, connects
-to the address it checked (never resolving twice) and checks the connected socket's peer address again. Every connection of the client goes
-through it, redirects included. :func:`check_base_url` is the early check that gives the visitor the same
-one-line message before any work starts.
+to the address it checked (never resolving twice) and checks the connected socket's peer address again.
+Every connection of the client goes through it, redirects included (the encoder's client follows none).
+:func:`check_base_url` is the early check that gives the visitor the same one-line message before any work.
 
 Hand-written on purpose: httpx2 and the openai client offer no hook on the connected address, and the
 address classes come from the standard library's :mod:`ipaddress`. Locally (not public mode) nothing is

@@ -81,7 +81,8 @@ class ApiModel:
         fields = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
         unknown = set(fields) - {"base_url", "dimensions"}
         if unknown:
-            raise ModelError(f"Unknown option {sorted(unknown)[0]!r} in {spec!r}; an API model takes base_url and dimensions.")
+            raise ModelError(f"Unknown option {sorted(unknown)[0]!r} in {spec!r}; an API model takes base_url and "
+                             "dimensions.")
         return cls(model.strip(), fields.get("base_url") or None, _dimensions(fields.get("dimensions")))
 
     @property
@@ -130,7 +131,8 @@ class OpenAIEncoder(Encoder):
         dimensions: ask text-embedding-3 models for shorter vectors; None keeps the native size.
         public: public mode: refuse endpoints inside the server's network (:mod:`explorer.encoders.netguard`).
         resolver: host-name resolver of that check (tests).
-        http_client: an ``httpx2.Client`` (the openai client's HTTP library) to send with (tests); by default one is made (guarded in public mode).
+        http_client: an ``httpx2.Client`` (the openai client's HTTP library) to send with (tests); by default one
+            is made that follows no redirect (and is guarded in public mode).
         max_tokens: input limit per text, in tokens (8191 for OpenAI's embedding models).
         overflow: what to do with longer texts: "truncate", "chunk" (average of pieces) or "error".
         batch_size: inputs per request (the API allows up to 2048).
@@ -153,7 +155,8 @@ class OpenAIEncoder(Encoder):
         super().__init__(resolve_cache_dir(cache_dir))
         if overflow not in ("truncate", "chunk", "error"):
             raise ValueError(f"overflow must be 'truncate', 'chunk' or 'error', got {overflow!r}")
-        for label, value in (("max_tokens", max_tokens), ("batch_size", batch_size), ("max_request_tokens", max_request_tokens)):
+        for label, value in (("max_tokens", max_tokens), ("batch_size", batch_size),
+                             ("max_request_tokens", max_request_tokens)):
             if int(value) < 1:
                 raise ValueError(f"{label} must be at least 1, got {value}")
         if dimensions is not None and int(dimensions) < 1:
@@ -167,7 +170,8 @@ class OpenAIEncoder(Encoder):
             raise ModelError(f"No OpenAI API key for the embeddings model {model!r}: {KEY_HELP}.")
         self.model, self.name = model, f"openai:{model}"
         self.max_tokens, self.overflow, self.dimensions = int(max_tokens), overflow, dimensions
-        self.batch_size, self.max_retries, self.max_request_tokens = int(batch_size), int(max_retries), int(max_request_tokens)
+        self.batch_size, self.max_retries = int(batch_size), int(max_retries)
+        self.max_request_tokens = int(max_request_tokens)
         self.timeout, self.public = float(timeout), public
         self.truncated_count = self.chunked_count = 0
         self.tokens_billed = 0
@@ -202,8 +206,11 @@ class OpenAIEncoder(Encoder):
             import httpx2
             import openai
 
-            http = self._http or httpx2.Client(timeout=self.timeout, trust_env=not self.public,
-                                              transport=guarded_transport(self._resolver) if self.public else None)
+            http = self._http
+            if http is None:
+                guard = guarded_transport(self._resolver) if self.public else None
+                http = httpx2.Client(timeout=self.timeout, trust_env=not self.public, follow_redirects=False,
+                                     transport=guard)
             self._client = openai.OpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0,
                                          timeout=self.timeout, http_client=http)
         return self._client

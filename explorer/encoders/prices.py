@@ -60,7 +60,8 @@ class CostEstimate:
         head = f"{self.texts:,} texts, {about}{self.tokens:,} tokens"
         if self.usd is None:
             return f"{head}: no listed price for {self.model} (a compatible server's own model; check its provider)"
-        return f"{head}: {about}${self.usd:,.4f} at ${self.price_per_million}/M tokens (price list of {self.as_of}, {self.source})"
+        return (f"{head}: {about}${self.usd:,.4f} at ${self.price_per_million}/M tokens "
+                f"(price list of {self.as_of}, {self.source})")
 
 
 def price_per_million(model: str, base_url: str | None = None) -> float | None:

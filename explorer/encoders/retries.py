@@ -133,6 +133,9 @@ def describe_failure(exc: BaseException, *, host: str, base_url: str, model: str
             exc, openai.OpenAIError) else None
     code = _code(exc)
     tag = f"HTTP {status}{', ' + code if code else ''}"
+    if 300 <= status < 400:
+        return (f"{host} answered with a redirect ({tag}), which is not followed; give the address it redirects to "
+                "as the base URL.")
     if status == 401:
         return f"{host} rejected the API key ({tag}); check OPENAI_API_KEY: a current key of this provider."
     if status == 403:
