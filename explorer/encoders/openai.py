@@ -39,7 +39,7 @@ from explorer.core.errors import ModelError
 from explorer.core.progress import Progress
 from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, resolve_cache_dir
 from explorer.encoders.netguard import Resolver, blocked_cause, check_base_url, guarded_transport, system_resolver
-from explorer.encoders.prices import CostEstimate, estimate_cost
+from explorer.encoders.prices import CostEstimate, estimate_cost, price_per_million
 from explorer.encoders.retries import describe_failure, retrying
 from explorer.encoders.tokens import TokenCounter
 
@@ -192,6 +192,13 @@ class OpenAIEncoder(Encoder):
     def host(self) -> str:
         """The endpoint's host, for messages."""
         return urlsplit(self.base_url).hostname or self.base_url
+
+    @property
+    def spent_usd(self) -> float | None:
+        """Dollars spent by this encoder so far (the tokens the server reported, at the listed price), or None
+        when the model has no listed price."""
+        price = price_per_million(self.model, self.base_url)
+        return None if price is None else self.tokens_billed * price / 1_000_000
 
     @property
     def fingerprint(self) -> str:

@@ -99,3 +99,16 @@ def test_local_mode_uses_no_guard_and_reaches_localhost(httpserver):
     enc.tokens = TokenCounter("m", use_tiktoken=False)
     enc.encode(["hello"])
     assert len(handler.requests) == 1
+
+
+def test_the_registry_guards_api_models_in_public_mode(monkeypatch):
+    from explorer.core.config import get_settings
+    from explorer.encoders.registry import load_encoder
+
+    spec = "openai:m?base_url=http://127.0.0.1:7997/v1"
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    with pytest.raises(ModelError, match=r"127\.0\.0\.1 resolves to 127\.0\.0\.1, a loopback address"):
+        load_encoder(spec, settings=get_settings(), api_key="sk-x")
+    monkeypatch.setenv("EXPLORER_PUBLIC", "0")
+    local = load_encoder(spec, settings=get_settings(), api_key="sk-x")
+    assert (local.base_url, local.model, local.public) == ("http://127.0.0.1:7997/v1", "m", False)

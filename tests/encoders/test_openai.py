@@ -174,3 +174,18 @@ def test_invalid_parameters_are_value_errors():
         OpenAIEncoder(api_key="k", overflow="drop")
     with pytest.raises(ValueError, match="dimensions"):
         OpenAIEncoder(api_key="k", dimensions=0)
+
+
+def test_an_api_model_spec_round_trips_and_refuses_what_it_does_not_know():
+    from explorer.encoders.openai import ApiModel
+
+    api = ApiModel("nomic-embed-text:latest", "http://127.0.0.1:11434/v1", 256)
+    assert api.spec == "openai:nomic-embed-text:latest?base_url=http://127.0.0.1:11434/v1&dimensions=256"
+    assert ApiModel.parse(api.spec) == api
+    assert ApiModel.parse("openai:text-embedding-3-small") == ApiModel("text-embedding-3-small")
+    with pytest.raises(ModelError, match="Unknown option 'key'"):
+        ApiModel.parse("openai:m?key=sk-x")
+    with pytest.raises(ModelError, match="dimensions must be a whole number of at least 1"):
+        ApiModel.parse("openai:m?dimensions=zero")
+    with pytest.raises(ModelError, match="needs a model name"):
+        ApiModel.parse("openai:?dimensions=3")

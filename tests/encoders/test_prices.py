@@ -40,3 +40,6 @@ def test_the_encoder_estimates_only_what_is_not_cached_and_sends_nothing_to_esti
     enc.encode(texts[:1])
     assert enc.estimate_cost(texts).tokens == 20 and enc.estimate_cost(texts).texts == 1
     assert enc.tokens_billed == 1  # the server's usage (one word), counted as the pass goes
+    assert enc.spent_usd is None  # a local server's model has no listed price
+    enc.base_url = "https://api.openai.com/v1"
+    assert enc.spent_usd == pytest.approx(0.02 / 1e6)
