@@ -40,7 +40,7 @@ from explorer.core.progress import Progress
 from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, resolve_cache_dir
 from explorer.encoders.netguard import Resolver, blocked_cause, check_base_url, guarded_transport, system_resolver
 from explorer.encoders.prices import CostEstimate, estimate_cost, price_per_million
-from explorer.encoders.retries import describe_failure, retrying
+from explorer.encoders.retries import attempts_made, describe_failure, retrying
 from explorer.encoders.tokens import TokenCounter
 
 logger = logging.getLogger(__name__)
@@ -302,11 +302,11 @@ class OpenAIEncoder(Encoder):
         options: dict[str, Any] = {"model": self.model, "input": inputs, "encoding_format": "float"}
         if self.dimensions is not None:
             options["dimensions"] = int(self.dimensions)
-        attempt = retrying(self.max_retries, sleep=lambda s: self._sleep(s), report=self._report_wait)
+        retry = retrying(self.max_retries, sleep=lambda s: self._sleep(s), report=self._report_wait)
         try:
-            response = attempt(self.client.embeddings.create, **options)
+            response = retry(self.client.embeddings.create, **options)
         except Exception as exc:  # the openai client's errors; mapped to a message without the server's text
-            raise self._error(exc) from None
+            raise self._error(exc, attempts_made(retry)) from None
         return self._vectors(response, len(inputs))
 
     def _report_wait(self, seconds: float, why: str, attempt: int) -> None:
@@ -316,7 +316,7 @@ class OpenAIEncoder(Encoder):
             progress(f"waiting {seconds:.0f} s: {why} (attempt {attempt} of {self.max_retries + 1})", 0,
                      max(1, round(seconds)))
 
-    def _error(self, exc: Exception) -> Exception:
+    def _error(self, exc: Exception, attempts: int) -> Exception:
         """The one-line ModelError for a failed request (never the server's text: it may echo the key)."""
         blocked = blocked_cause(exc)
         if blocked is not None:
@@ -324,7 +324,7 @@ class OpenAIEncoder(Encoder):
         if isinstance(exc, ModelError):
             return exc
         message = describe_failure(exc, host=self.host, base_url=self.base_url, model=self.model,
-                                   dimensions=self.dimensions, attempts=self.max_retries + 1)
+                                   dimensions=self.dimensions, attempts=attempts)
         return ModelError(message) if message else exc
 
     def _vectors(self, response: Any, expected: int) -> np.ndarray:

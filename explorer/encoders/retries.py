@@ -1,7 +1,7 @@
 """Retries around the official ``openai`` client, and one-line messages for its failures.
 
 The client runs with ``max_retries=0`` (its own retries are silent); :func:`retrying` retries what is worth
-retrying (:func:`is_retryable`: rate limits, 408/409, server errors, timeouts, refused connections) with
+retrying (:func:`should_retry`: rate limits, 408/409, server errors, timeouts, refused connections) with
 tenacity, waiting exactly what the server asks (``retry-after-ms``, then ``Retry-After`` in seconds or as a
 date, up to :data:`MAX_SERVER_WAIT`), else jittered exponential backoff, and tells ``report`` before each
 wait. :func:`describe_failure` turns a final failure into the message for the user: the status, a short error
@@ -14,13 +14,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tenacity import Retrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import Retrying, RetryCallState, stop_after_attempt, wait_random_exponential
 
 from explorer.encoders.netguard import blocked_cause
 
 MAX_SERVER_WAIT = 120.0
 """The longest wait a server may ask for (seconds); asked for more, the pass fails with a message instead."""
 RETRY_STATUSES = (408, 409, 429)
+CONNECT_ATTEMPTS = 3
+"""Attempts at most when the connection is refused (see :func:`should_retry`)."""
 QUOTA_CODES = ("insufficient_quota", "billing_hard_limit_reached")
 Report = Callable[[float, str, int], None]
 """``report(seconds, why, attempt)`` before a wait: ``attempt`` is the number of the attempt that failed."""
@@ -105,10 +107,27 @@ class ServerWait:
         return asked if asked is not None else self.backoff(state)
 
 
+def should_retry(state: RetryCallState) -> bool:
+    """tenacity retry test: :func:`is_retryable`, except that a refused connection (nothing listening: a wrong
+    base URL or a server not started, rarely a passing fault) is tried :data:`CONNECT_ATTEMPTS` times at most."""
+    import openai
+
+    exc = state.outcome.exception() if state.outcome else None
+    if exc is None or not is_retryable(exc):
+        return False
+    refused = isinstance(exc, openai.APIConnectionError) and not isinstance(exc, openai.APITimeoutError)
+    return not (refused and state.attempt_number >= CONNECT_ATTEMPTS)
+
+
+def attempts_made(retry: Retrying) -> int:
+    """How many attempts the last call of ``retry`` made."""
+    return int(retry.statistics.get("attempt_number", 1))
+
+
 def retrying(max_retries: int, *, sleep: Callable[[float], None], report: Report) -> Retrying:
     """A tenacity ``Retrying`` (call it with the function and its arguments) for one request."""
     return Retrying(
-        stop=stop_after_attempt(max_retries + 1), wait=ServerWait(), retry=retry_if_exception(is_retryable),
+        stop=stop_after_attempt(max_retries + 1), wait=ServerWait(), retry=should_retry,
         sleep=sleep, reraise=True,
         before_sleep=lambda state: report(state.next_action.sleep, reason(state.outcome.exception()),
                                           state.attempt_number),

@@ -92,9 +92,9 @@ def test_an_unreachable_url_says_which_and_how_to_fix_it():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block ends: nothing listens there
-    enc = OpenAIEncoder("m", KEY, base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, cache_dir=None)
+    enc = OpenAIEncoder("m", KEY, base_url=f"http://127.0.0.1:{port}/v1", cache_dir=None)
     enc._sleep = lambda s: None
-    with pytest.raises(ModelError, match=rf"Cannot connect to http://127\.0\.0\.1:{port}/v1 \(tried 2 times\); "
+    with pytest.raises(ModelError, match=rf"Cannot connect to http://127\.0\.0\.1:{port}/v1 \(tried 3 times\); "
                                          r"check the base URL \(--base-url or OPENAI_BASE_URL\)") as caught:
         enc.encode(["hello"])
     one_line_without_secrets(str(caught.value))
