@@ -189,3 +189,22 @@ def test_an_api_model_spec_round_trips_and_refuses_what_it_does_not_know():
         ApiModel.parse("openai:m?dimensions=zero")
     with pytest.raises(ModelError, match="needs a model name"):
         ApiModel.parse("openai:?dimensions=3")
+
+
+def test_a_tiktoken_that_cannot_load_its_tables_leaves_the_offline_estimate(monkeypatch):
+    import sys
+    import threading
+    import types
+
+    from explorer.encoders import tokens
+
+    stuck = threading.Event()
+    fake = types.SimpleNamespace(encoding_for_model=lambda m: stuck.wait(30), get_encoding=lambda n: None)
+    monkeypatch.setitem(sys.modules, "tiktoken", fake)  # a download that hangs (a network that drops packets)
+    monkeypatch.setattr(tokens, "TIKTOKEN_LOAD_SECONDS", 0.2)
+    counter = TokenCounter("text-embedding-3-small")
+    stuck.set()
+    assert not counter.exact and counter.count("abcdef") == 2
+    failing = types.SimpleNamespace(encoding_for_model=lambda m: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.setitem(sys.modules, "tiktoken", failing)
+    assert not TokenCounter("text-embedding-3-small").exact
