@@ -153,6 +153,8 @@ def test_requests_stay_within_the_token_budget():
 def test_fingerprint_changes_with_what_changes_the_vectors():
     a = make(FakeServer())
     assert a.fingerprint == make(FakeServer()).fingerprint
+    other_key = OpenAIEncoder(api_key="sk-another", cache_dir=None)
+    assert other_key.fingerprint == a.fingerprint and "sk-" not in a.fingerprint  # the cache is keyed without the key
     assert a.fingerprint != make(FakeServer(), dimensions=256).fingerprint
     assert a.fingerprint != make(FakeServer(), overflow="chunk").fingerprint
     assert make(FakeServer(), model="text-embedding-3-large").fingerprint.startswith("openai-text-embedding-3-large-")
