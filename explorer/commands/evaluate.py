@@ -76,6 +76,15 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE.json", help="also write the JSON result to this file")
 
 
+def add_api_flags(parser: argparse.ArgumentParser) -> None:
+    """``--base-url`` and ``--dimensions``, the options of an ``--model openai:<name>`` (the key comes from
+    OPENAI_API_KEY only: a run records the model, base URL and dimensions, never the key)."""
+    parser.add_argument("--base-url", metavar="URL", help="API root of an OpenAI-compatible endpoint for "
+                        "--model openai:<name>, e.g. http://127.0.0.1:7997/v1 (default: OPENAI_BASE_URL, else OpenAI's)")
+    parser.add_argument("--dimensions", type=positive_int, metavar="N",
+                        help="shorter vectors from a text-embedding-3 model (--model openai:<name> only)")
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``evaluate``."""
     parser = subparsers.add_parser(
@@ -84,21 +93,25 @@ def add_parser(subparsers: Any) -> None:
     )
     add_common(parser)
     parser.add_argument("--model", required=True, metavar="MODEL",
-                        help="'minilm' (bundled), 'fake', a model id or folder, or a training run folder")
+                        help="'minilm' (bundled), 'fake', a model id or folder, a training run folder, or "
+                             "openai:<name> (an API model, key from OPENAI_API_KEY)")
+    add_api_flags(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate ``--model`` on ``--data``; returns the exit code."""
     from explorer import pipeline
+    from explorer.encoders.openai import model_spec
 
     started = time.perf_counter()
+    spec = model_spec(args.model, args.base_url, args.dimensions)
     dataset = load_data(args)
-    encoder = load_model(args.model)
+    encoder = load_model(spec)
     result = pipeline.evaluate(dataset, encoder, split=args.split, k=args.k, progress=StderrProgress())
     payload = {
         **result.to_dict(),
-        "model": args.model,
+        "model": spec,
         "dataset": dataset.name,
         "split": args.split,
         "k": args.k,

@@ -5,7 +5,8 @@ Specs, tried in this order:
 - ``"fake"`` or ``"fake:<dim>"``: the deterministic hashing encoder.
 - ``"minilm"`` and the other aliases of the bundled all-MiniLM-L6-v2 (``EXPLORER_ENCODER=fake`` turns them into
   the fake, so the app and browser tests run fast).
-- ``"openai:<model>"``: OpenAI's embeddings API.
+- ``"openai:<model>"``, optionally ``?base_url=<url>&dimensions=<n>``: OpenAI's embeddings API or a compatible
+  endpoint (:class:`explorer.encoders.openai.ApiModel`).
 - ``"run:<id>"``, a run id under the settings' runs folder, or a run folder (``config.json`` plus ``model/``
   for a full fine-tune or ``adapter/`` for an adapter over the base model named in ``config.json``).
 - a local model folder, else a Hugging Face hub id.
@@ -151,10 +152,7 @@ def _build(spec: str, settings: Settings | None, server: Settings, run: Path | N
     if lowered.startswith("openai:"):
         from explorer.encoders.openai import OpenAIEncoder
 
-        model = spec.split(":", 1)[1].strip()
-        if not model:
-            raise ModelError("'openai:' needs a model name, e.g. 'openai:text-embedding-3-small'.")
-        return OpenAIEncoder(model, api_key, cache_dir=cache_dir)
+        return OpenAIEncoder.from_spec(spec, api_key, cache_dir=cache_dir, public=server.public)
     if run is not None:
         return _load_run(run, settings, server, device)
     return SentenceTransformerEncoder(spec, device=device, bf16=server.bf16, cache_dir=cache_dir)
