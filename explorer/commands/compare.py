@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from explorer.commands.evaluate import StderrProgress, add_common, load_data, load_model, write_json
+from explorer.commands.data import data_options, load_data
+from explorer.commands.evaluate import StderrProgress, add_common, load_model, write_json
 from explorer.core.errors import StorageError
 from explorer.core.spreadsheet import safe_csv
 
@@ -21,7 +22,7 @@ from explorer.core.spreadsheet import safe_csv
 def add_parser(subparsers: Any) -> None:
     """Register ``compare``."""
     parser = subparsers.add_parser(
-        "compare", help="compare two encoders with significance",
+        "compare", help="compare two encoders with significance", parents=[data_options()],
         description="Evaluate two encoders on the same queries; print metric deltas with p-values, "
         "confidence intervals, rank-biased overlap and fixed/broken/unchanged query counts as JSON.",
     )
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer import pipeline
 
     started = time.perf_counter()
-    dataset = load_data(args.data)
+    dataset = load_data(args)
     encoder_a = load_model(args.a)
     encoder_b = load_model(args.b)
     comparison = pipeline.compare(dataset, encoder_a, encoder_b, split=args.split, k=args.k,

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from explorer.commands.data import data_options, load_data
 from explorer.core.errors import StorageError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from explorer.data.model import Dataset
     from explorer.encoders.base import Encoder
 
 
@@ -36,17 +36,6 @@ class StderrProgress:
         if last is None or done >= total or done - last >= step:
             self._last[stage] = done
             print(f"[{stage}] {done}/{total}", file=self.stream, flush=True)
-
-
-def load_data(spec: str) -> "Dataset":
-    """The dataset of ``--data``, loaded as the app loads it (raises DataError for a bad path or format)."""
-    from explorer import pipeline
-    from explorer.core.config import get_settings
-    from explorer.workspace import DatasetChoice
-
-    dataset = pipeline.load_dataset(DatasetChoice(spec=spec), get_settings())
-    print(dataset.summary(), file=sys.stderr, flush=True)
-    return dataset
 
 
 def load_model(spec: str) -> "Encoder":
@@ -81,37 +70,48 @@ def positive_int(text: str) -> int:
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``evaluate`` and ``compare``."""
-    parser.add_argument("--data", required=True, metavar="SPEC",
-                        help="'demo', a BEIR folder or .zip, a CSV/TSV/JSONL/Parquet file, an NQ .jsonl(.gz), or hf:<name>")
+    """Options shared by ``evaluate`` and ``compare`` (besides the dataset's, :func:`explorer.commands.data.data_options`)."""
     parser.add_argument("--split", default="test", choices=("train", "test"), help="queries to evaluate (default test)")
     parser.add_argument("--k", type=positive_int, default=100, help="passages retrieved per query (default 100)")
     parser.add_argument("--out", metavar="FILE.json", help="also write the JSON result to this file")
 
 
+def add_api_flags(parser: argparse.ArgumentParser) -> None:
+    """``--base-url`` and ``--dimensions``, the options of an ``--model openai:<name>`` (the key comes from
+    OPENAI_API_KEY only: a run records the model, base URL and dimensions, never the key)."""
+    parser.add_argument("--base-url", metavar="URL", help="API root of an OpenAI-compatible endpoint for "
+                        "--model openai:<name>, e.g. http://127.0.0.1:7997/v1 (default: OPENAI_BASE_URL, else OpenAI's)")
+    parser.add_argument("--dimensions", type=positive_int, metavar="N",
+                        help="shorter vectors from a text-embedding-3 model (--model openai:<name> only)")
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``evaluate``."""
     parser = subparsers.add_parser(
-        "evaluate", help="retrieval metrics of one encoder",
+        "evaluate", help="retrieval metrics of one encoder", parents=[data_options()],
         description="Embed a split's queries and the corpus, retrieve the top k exactly, print ranx metrics as JSON.",
     )
     add_common(parser)
     parser.add_argument("--model", required=True, metavar="MODEL",
-                        help="'minilm' (bundled), 'fake', a model id or folder, or a training run folder")
+                        help="'minilm' (bundled), 'fake', a model id or folder, a training run folder, or "
+                             "openai:<name> (an API model, key from OPENAI_API_KEY)")
+    add_api_flags(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate ``--model`` on ``--data``; returns the exit code."""
     from explorer import pipeline
+    from explorer.encoders.openai import model_spec
 
     started = time.perf_counter()
-    dataset = load_data(args.data)
-    encoder = load_model(args.model)
+    spec = model_spec(args.model, args.base_url, args.dimensions)
+    dataset = load_data(args)
+    encoder = load_model(spec)
     result = pipeline.evaluate(dataset, encoder, split=args.split, k=args.k, progress=StderrProgress())
     payload = {
         **result.to_dict(),
-        "model": args.model,
+        "model": spec,
         "dataset": dataset.name,
         "split": args.split,
         "k": args.k,

@@ -14,7 +14,8 @@ import json
 import math
 from typing import Any
 
-from explorer.commands.evaluate import StderrProgress, load_data, positive_int
+from explorer.commands.data import data_options, load_data
+from explorer.commands.evaluate import StderrProgress, positive_int
 from explorer.encoders.spec import GRAMMAR
 
 
@@ -22,12 +23,11 @@ def add_parser(subparsers: Any) -> None:
     """Register ``compare-models``."""
     parser = subparsers.add_parser(
         "compare-models", help="compare several models (encoders, BM25, hybrid) on the same split",
+        parents=[data_options()],
         description="Evaluate every model on the same test queries; print metrics with 95%% intervals, "
         "Holm-corrected paired p-values against the reference, encode time, dimensions and index size. "
         f"A model is: {GRAMMAR}.",
     )
-    parser.add_argument("--data", required=True, metavar="SPEC",
-                        help="'demo', a BEIR folder or .zip, a CSV/TSV/JSONL/Parquet file, an NQ .jsonl(.gz), or hf:<name>")
     parser.add_argument("--models", default="minilm,static,bm25,hybrid", metavar="A,B,...",
                         help="comma-separated model specs (default minilm,static,bm25,hybrid)")
     parser.add_argument("--reference", metavar="MODEL", help="the model the others are tested against (default: the first)")
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_for(None, "compare models and store their results")
     specs = [s.strip() for s in args.models.split(",") if s.strip()]
-    dataset = load_data(args.data)
+    dataset = load_data(args, settings)
     bake = compare_models(dataset, specs, reference=args.reference, settings=settings,
                           models_dir=settings.home / "models", split=args.split, k=args.k, progress=StderrProgress())
     payload = bake.to_dict()

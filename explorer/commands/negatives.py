@@ -12,6 +12,8 @@ import json
 import time
 from typing import Any
 
+from explorer.commands.data import data_options, load_data
+
 
 def _non_negative_int(text: str) -> int:
     try:
@@ -46,9 +48,8 @@ def add_parser(subparsers: Any) -> None:
         "negatives", help="mine hard negatives (with false-negative guards) and write them with scores",
         description="Rank the corpus for each judged query of a split with MODEL and keep the most similar "
                     "non-relevant passages that pass the guards (rank window, margins, max score).",
+        parents=[data_options()],
     )
-    parser.add_argument("--data", required=True, metavar="SPEC",
-                        help="'demo', a BEIR folder or .zip, a CSV/TSV/JSONL/Parquet file, an NQ .jsonl(.gz), or hf:<name>")
     parser.add_argument("--model", default="minilm", metavar="MODEL",
                         help="encoder that ranks the corpus: 'minilm' (default), 'fake', a model id or folder, a run")
     parser.add_argument("--out", required=True, metavar="FILE", help="where to write: .jsonl, .csv or .parquet")
@@ -71,14 +72,14 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Mine, save, print the summary; returns the exit code."""
     from explorer import pipeline
-    from explorer.commands.evaluate import StderrProgress, load_data, load_model
+    from explorer.commands.evaluate import StderrProgress, load_model
     from explorer.data.negatives.negative_set import FORMATS
     from explorer.core.errors import StorageError
 
     if not str(args.out).lower().endswith(FORMATS):  # say so before minutes of embedding, not after
         raise StorageError(f"--out {args.out}: the file name must end in {', '.join(FORMATS)}.")
     started = time.perf_counter()
-    dataset = load_data(args.data)
+    dataset = load_data(args)
     encoder = load_model(args.model)
     negatives = pipeline.negatives(
         dataset, encoder, split=args.split, num_negatives=args.num_negatives, weak=args.weak,

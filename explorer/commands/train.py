@@ -17,6 +17,9 @@ import json
 import sys
 from typing import Any
 
+from explorer.commands.data import data_options, load_data
+from explorer.commands.evaluate import add_api_flags
+
 TABLE_METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100")
 
 
@@ -25,9 +28,11 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "train", help="fine-tune an encoder (full or adapter) and compare it with the base model",
         description="Fine-tune an encoder on a dataset's train split and compare it with the base model on the test split.",
+        parents=[data_options()],
     )
-    p.add_argument("--data", required=True, metavar="SPEC", help="'demo', a BEIR folder or .zip, a table file, an NQ file, or hf:<name>")
-    p.add_argument("--model", default="minilm", help="base model: 'minilm' (bundled), a model folder or id (default: minilm)")
+    p.add_argument("--model", default="minilm", help="base model: 'minilm' (bundled), a model folder or id, or "
+                   "openai:<name> (an API model, key from OPENAI_API_KEY) (default: minilm)")
+    add_api_flags(p)
     p.add_argument("--method", choices=("full", "adapter"), default="full", help="full fine-tune or adapter on frozen embeddings (default: full)")
     p.add_argument("--out", metavar="RUN_DIR", help="the run folder to write (default: a new folder in the workspace's runs)")
     p.add_argument("--epochs", type=int, help="passes over the training pairs (default: by dataset size)")
@@ -57,7 +62,10 @@ def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The training parameters the flags set (unset flags stay "auto", as in the app's form)."""
     from explorer.core.errors import TrainingError
 
-    values: dict[str, Any] = {"method": args.method, "base_model": args.model}
+    from explorer.encoders.openai import model_spec
+
+    values: dict[str, Any] = {"method": args.method,
+                              "base_model": model_spec(args.model, args.base_url, args.dimensions)}
     for flag, key in (("epochs", "epochs"), ("loss", "loss"), ("batch_size", "batch_size"), ("lr", "learning_rate"),
                       ("warmup_ratio", "warmup_ratio"), ("seed", "seed"), ("max_seq_length", "max_seq_length"),
                       ("num_hard_negatives", "num_hard_negatives"), ("min_positive_grade", "min_positive_grade"),
@@ -137,11 +145,9 @@ def run_train(args: argparse.Namespace) -> int:
     from explorer.core.config import get_settings
     from explorer.training import distributed
     from explorer.jobs.execute import execute_worker
-    from explorer.workspace import DatasetChoice
 
     settings = get_settings()
-    dataset = pipeline.load_dataset(DatasetChoice(spec=args.data, test_fraction=args.test_fraction,
-                                                  seed=args.split_seed), settings)
+    dataset = load_data(args, settings, test_fraction=args.test_fraction, seed=args.split_seed)
     config = pipeline.training_config(dataset, params_from_args(args), settings)
     negatives = None
     if args.negatives:

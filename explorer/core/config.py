@@ -26,6 +26,8 @@ Environment variables:
         (default 1.5; ``off`` or a negative number turns the warm-up off).
     OPENAI_API_KEY: for the OpenAI embeddings encoder (``openai:<model>``, command line and library only:
         no page of the app offers it, so a hosted app never spends its owner's key on a visitor).
+    OPENAI_BASE_URL: the API root of ``openai:<model>`` when the spec names none (an OpenAI-compatible
+        server, e.g. ``http://127.0.0.1:7997/v1``); default OpenAI's.
 """
 
 from __future__ import annotations
@@ -204,3 +206,8 @@ def _warmup_delay() -> float | None:
 def openai_api_key() -> str | None:
     """The OpenAI key from the environment (the app's pages never use it; see the module docstring)."""
     return os.environ.get("OPENAI_API_KEY") or None
+
+
+def openai_base_url() -> str | None:
+    """The OpenAI-compatible API root from the environment (``OPENAI_BASE_URL``), as the official client reads it."""
+    return os.environ.get("OPENAI_BASE_URL") or None

@@ -4,7 +4,8 @@ A step that takes a while accepts ``progress: Progress | None`` and calls ``prog
 it goes: ``done`` of ``total`` units of ``stage`` are finished (``done == total`` when the stage ends). The
 stages reported:
 
-- :meth:`explorer.encoders.base.Encoder.encode`: "embedding" (texts);
+- :meth:`explorer.encoders.base.Encoder.encode`: "embedding" (texts); an API encoder also reports each wait
+  before a retry as a stage ``"waiting N s: <why> (attempt i of n)"`` with ``(0, N)``;
 - :func:`explorer.data.negatives.mine_hard_negatives` and the adapter trainer: "embedding" (queries, then
   passages, counted together);
 - :meth:`explorer.store.vectors.VectorStore.ensure_index`: "embedding", then "indexing" (one count over both);

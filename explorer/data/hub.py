@@ -5,8 +5,9 @@ Sentence-transformers publishes its training sets as tables of (anchor, positive
 same path as an uploaded table (:func:`explorer.data.pairs.frame_to_dataset`), so ids, de-duplication,
 grades and the split follow the table rules; a ``negative`` column becomes hard-negative candidates.
 
-The hub is often unreachable (offline machines, firewalls), so the same function also takes a local data
-file of the same shape or an in-memory :class:`datasets.Dataset`.
+The hub is often unreachable (offline machines, firewalls), so the same function also takes an in-memory
+:class:`datasets.Dataset`; ``hf:<path>`` of a local file of the same shape is loaded as a table by
+:func:`explorer.data.loaders.load_dataset`.
 
 Bounded for a shared server (public mode): the dataset's size is read from the hub's metadata
 (:meth:`huggingface_hub.HfApi.dataset_info` with file sizes) and a dataset over ``max_download_bytes`` is
@@ -23,7 +24,8 @@ from typing import Any
 
 from explorer.data.limits import Limits, resolve_limits
 from explorer.data.model import Dataset
-from explorer.data.tables import ColumnMap
+from explorer.data.columns import ColumnMap, resolve_columns
+from explorer.data.pairs import frame_to_dataset
 from explorer.data.validation import human_size
 from explorer.core.errors import DataError
 
@@ -136,7 +138,7 @@ def load_hub(
     """Load a hub pair dataset, a local file of the same shape, or an in-memory ``datasets.Dataset``.
 
     Args:
-        source: ``"hf:owner/name"`` (or ``"owner/name"``, optionally ``":config"`` at the end), a path to a CSV/TSV/JSONL/Parquet file, or a
+        source: ``"hf:owner/name"`` (or ``"owner/name"``, optionally ``":config"`` at the end), or a
             :class:`datasets.Dataset` / ``DatasetDict``.
         split: the hub split to use (our own train/test split is then made by query).
         config: the hub dataset's configuration (subset), if it has several.
@@ -146,8 +148,8 @@ def load_hub(
         seed: seed of the split.
         max_rows: use only the first rows (large hub datasets).
         max_bytes: size limit for a local file.
-        local_files: whether ``source`` may name a local file or folder. False (public mode): only hub ids,
-            and a name that happens to exist on the server's disk is refused rather than read. Also makes the
+        local_files: False (public mode): a name that happens to exist on the server's disk is refused rather
+            than read (``datasets.load_dataset`` would read it). Also makes the
             hub request bounded: size checked on the metadata (at most ``limits.max_unpacked_bytes``), rows
             streamed (at most as many as ``limits`` allows queries or passages), and anonymous unless ``token`` is given.
         limits: caps (default: the configured ones); ``max_rows`` is never more than the query or passage cap.
@@ -157,9 +159,6 @@ def load_hub(
     Raises:
         DataError: the hub cannot be reached ("upload the file instead"), or the table is malformed.
     """
-    from explorer.data.pairs import frame_to_dataset
-    from explorer.data.tables import load_table, resolve_columns
-
     limits = resolve_limits(limits, max_bytes)
     # Hub pair sets have about one query per row: taking more rows than queries allowed would only be refused.
     cap = min(limits.max_queries, limits.max_passages)
@@ -167,9 +166,6 @@ def load_hub(
     if isinstance(source, (str, Path)) and not _is_hf_dataset(source):
         text = str(source)
         hub_name = text[len(HUB_PREFIX):] if text.startswith(HUB_PREFIX) else text
-        if local_files and Path(hub_name).expanduser().is_file():
-            return load_table(Path(hub_name).expanduser(), columns, name=name, test_fraction=test_fraction,
-                              seed=seed, limits=limits)
         if not hub_name.strip():
             raise DataError("No Hugging Face dataset named; write it as hf:owner/name.")
         if ":" in hub_name and config is None and not Path(hub_name).exists():

@@ -26,7 +26,10 @@ from explorer.data.model import Dataset
 from explorer.core.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from explorer.data.tables import ColumnMap
+    import pandas as pd
+
+    from explorer.data.columns import ColumnMap
+    from explorer.data.validation import Source
 
 KINDS = ("demo", "hub", "beir", "nq", "table")
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
@@ -140,6 +143,9 @@ def _dispatch(kind: str, spec: str | Path, *, name: str | None, columns: Any, te
         from explorer.data.demo import load_demo
 
         return load_demo(name=name)
+    if kind == "hub" and local_files and Path(str(spec)[3:]).expanduser().is_file():
+        return load_table(Path(str(spec)[3:]).expanduser(), columns, name=name, test_fraction=test_fraction,
+                          seed=seed, max_bytes=max_bytes, limits=limits)
     if kind == "hub":
         from explorer.data.hub import load_hub
 
@@ -155,7 +161,50 @@ def _dispatch(kind: str, spec: str | Path, *, name: str | None, columns: Any, te
 
         return load_nq(source, name=name, test_fraction=test_fraction, seed=seed, max_bytes=max_bytes,
                        limits=limits)
-    from explorer.data.tables import load_table
-
     return load_table(source, columns, name=name, test_fraction=test_fraction, seed=seed,
                       max_bytes=max_bytes, limits=limits)
+
+
+def load_table(source: "Source | pd.DataFrame", columns: "ColumnMap | Mapping[str, Any] | None" = None,
+               fmt: str | None = None, name: str | None = None, test_fraction: float = 0.3, seed: int = 13, *,
+               sep: str | None = None, max_bytes: int | None = None, limits: Limits | None = None) -> Dataset:
+    """Load a table of (query, passage[, label]) pairs as a validated :class:`Dataset` split by query.
+
+    A composition of the three steps: read the file (:func:`explorer.data.tables.read_table`), resolve the
+    columns (:func:`explorer.data.columns.resolve_columns`), convert the rows
+    (:func:`explorer.data.pairs.frame_to_dataset`, whose docstring holds the rules).
+
+    Args:
+        source: path, bytes or file object of a CSV/TSV/JSONL/Parquet file, or a DataFrame already read.
+        columns: the column map; a partial mapping (e.g. ``{"label": "rel"}``) is completed by guessing, and
+            ``"grades"`` sets label words' grades (``{"Exact": 3}``).
+        fmt: the format when the name does not tell it.
+        name: dataset name (and the upload's file name when ``source`` is bytes).
+        test_fraction: share of queries held out for testing.
+        seed: seed of the split.
+        sep: CSV delimiter.
+        max_bytes: size limit (default: the configured ``max_upload_mb``).
+        limits: every cap (default: the configured ones), see :class:`~explorer.data.limits.Limits`.
+    """
+    import pandas as pd
+
+    from explorer.data import tables
+    from explorer.data.columns import resolve_columns
+    from explorer.data.limits import resolve_limits
+    from explorer.data.pairs import frame_to_dataset
+    from explorer.data.validation import source_label
+
+    limits = resolve_limits(limits, max_bytes)
+    is_path = isinstance(source, (str, Path))
+    # With a path, ``name`` is the dataset's name; with bytes or a file object it is the upload's file name.
+    file_name = None if is_path else name
+    if isinstance(source, pd.DataFrame):
+        df, label = source, name or "the table"
+    else:
+        label = source_label(source, file_name)
+        df = tables.read_table(source, fmt, name=file_name, sep=sep, limits=limits)
+    cmap = resolve_columns(df, columns, label)
+    ds_name = name if (name and is_path) else (Path(label).name.split(".")[0] or "table")
+    origin = str(source) if is_path else label
+    return frame_to_dataset(df, cmap, name=ds_name, label=label, source=origin,
+                            test_fraction=test_fraction, seed=seed, where=tables.locator(df), limits=limits)

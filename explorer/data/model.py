@@ -12,8 +12,10 @@ import json
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from explorer.core.errors import DataError
+from explorer.data.labels import Grading
 
 SPLITS = ("train", "test")
 
@@ -28,8 +30,9 @@ class Passage:
 
     @property
     def full_text(self) -> str:
-        """What an encoder embeds: the title, then the body (as BEIR evaluations do)."""
-        return f"{self.title}. {self.text}" if self.title else self.text
+        """What an encoder embeds: the title, then the body (as BEIR evaluations do); a product with a title and
+        no description is its title."""
+        return f"{self.title}. {self.text}" if self.title and self.text else self.title or self.text
 
 
 @dataclass
@@ -46,6 +49,8 @@ class Dataset:
             (e.g. the other long-answer candidates of a Natural Questions page).
         source: where it came from (path, "demo", hub name), for run configs.
         notes: what the loader skipped, merged or dropped (description -> count), for the UI and stats.
+        grading: how a table's label column became grades (None: the source's judgements are grades already,
+            as in BEIR qrels).
     """
 
     name: str
@@ -56,6 +61,7 @@ class Dataset:
     hard_negative_candidates: dict[str, list[str]] = field(default_factory=dict)
     source: str = ""
     notes: dict[str, int] = field(default_factory=dict)
+    grading: Grading | None = None
 
     # ----------------------------------------------------------------------------------------- views
     def query_ids(self, split: str | None = None) -> list[str]:
@@ -149,6 +155,11 @@ class Dataset:
         test = set(shuffled[:n_test])
         split = {q: ("test" if q in test else "train") for q in shuffled}
         return replace(self, split=split)
+
+    def record(self) -> dict[str, Any]:
+        """What a run config records of its dataset: name, source, fingerprint, summary, and how labels were graded."""
+        return {"name": self.name, "source": self.source, "fingerprint": self.fingerprint(),
+                "summary": self.summary(), "grading": self.grading.to_dict() if self.grading else None}
 
     def summary(self) -> str:
         """One line for logs and the CLI."""

@@ -5,11 +5,12 @@ Rules (shared by the table and the Hugging Face hub loaders):
 * **Ids.** With an id column, its values are the ids, and one id with two different texts is an error.
   Without one, the id is a stable hash of the text (``q-``/``p-`` + 12 hex digits of SHA-1 of the title and
   text), so the same passage text on many rows becomes one passage, and so does the same query.
-* **Grades.** No label column: every row is a positive of grade 1. A label column of whole numbers
-  (0/1, or graded 0..n, booleans, ``true``/``false``) is used as is; 0 is kept as a judged-irrelevant pair.
-  A column with fractional scores, all in [0, 1], is mapped to grades 0..3 by
-  ``grade = floor(3 * score + 0.5)`` (i.e. [0, 1/6) -> 0, [1/6, 1/2) -> 1, [1/2, 5/6) -> 2, [5/6, 1] -> 3).
-  Negative numbers, non-numbers, or fractional scores outside [0, 1] are errors.
+* **Grades.** No label column: every row is a positive of grade 1, and a column that looks like labels but
+  is not the label column is named in the dataset's notes. A label column becomes integer grades by the
+  rules of :mod:`explorer.data.labels` (whole numbers as is, 0 kept as a judged-irrelevant pair; scores in
+  [0, 1] to grades 0..3; words such as ESCI's Exact/Substitute/Complement/Irrelevant through a word table);
+  :attr:`Dataset.grading` records which.
+* **Texts.** A passage needs a text or a title (a product with a title and no description is a passage).
 * **Negatives.** Cells of negative columns become passages listed in ``hard_negative_candidates`` of the
   row's query (unless judged for that query), never judgements: nobody checked they are irrelevant.
 * **Duplicates.** The same (query, passage) pair twice with different grades keeps the highest (noted).
@@ -24,61 +25,29 @@ from typing import Any
 
 import pandas as pd
 
+from explorer.data.columns import ColumnMap, label_like_columns, unused_labels_note
+from explorer.data.labels import Grading, grades_from_labels
 from explorer.data.limits import Limits, resolve_limits
 from explorer.data.model import Dataset, Passage
-from explorer.data.tables import ColumnMap
 from explorer.data.validation import add_note, finish, require_text, stable_id
 from explorer.core.errors import DataError
-
-_TRUE, _FALSE = {"true", "yes", "y", "t"}, {"false", "no", "n", "f"}
-
-
-def score_to_grade(score: float) -> int:
-    """Map a score in [0, 1] to a grade 0..3: ``floor(3 * score + 0.5)`` (round half up)."""
-    return int(math.floor(3 * score + 0.5))
 
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT
 
 
-def _number(value: Any, label: str, where: str) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    text = "" if _missing(value) else str(value).strip()
-    if text.lower() in _TRUE | _FALSE:
-        return 1.0 if text.lower() in _TRUE else 0.0
-    try:
-        number = float(value) if isinstance(value, (int, float)) and not _missing(value) else float(text)
-    except ValueError:
-        shown = "an empty cell" if not text else repr(value)
-        raise DataError(f"{label}: {where} has label {shown}, which is not a number; use grades 0, 1, 2 ... or scores in [0, 1].") from None
-    if not math.isfinite(number):
-        raise DataError(f"{label}: {where} has label {value!r}; use grades 0, 1, 2 ... or scores in [0, 1].")
-    return number
-
-
-def grades_from_labels(values: list[Any], label: str, column: str, where: Callable[[int], str]) -> list[int]:
-    """Integer grades for a label column, by the rule in the module docstring."""
-    numbers = [_number(v, label, f"{where(i)}, column {column!r}") for i, v in enumerate(values)]
-    for i, x in enumerate(numbers):
-        if x < 0:
-            raise DataError(f"{label}: {where(i)}, column {column!r} has negative label {values[i]!r}; grades must be >= 0.")
-    if all(x == int(x) for x in numbers):
-        return [int(x) for x in numbers]
-    for i, x in enumerate(numbers):
-        if x > 1:
-            raise DataError(
-                f"{label}: column {column!r} mixes fractional scores with {values[i]!r} ({where(i)}); give whole-number "
-                "grades (0, 1, 2 ...) or scores between 0 and 1."
-            )
-    return [score_to_grade(x) for x in numbers]
-
-
 def _id(value: Any, label: str, where: str) -> str:
     if isinstance(value, float) and not math.isnan(value) and value == int(value):
         value = int(value)  # ids read as floats (a column with gaps) would otherwise end in ".0"
     return require_text(value, label, where, "id").strip()
+
+
+def _passage_text(value: Any, title: str, label: str, where: str, limits: Limits) -> str:
+    """The passage's text; empty is allowed when the row has a title (a product without a description)."""
+    if title and (_missing(value) or not str(value).strip()):
+        return ""
+    return limits.check_text(require_text(value, label, where).strip(), label, where)
 
 
 def _check_text_column(df: pd.DataFrame, column: str, label: str) -> None:
@@ -110,7 +79,14 @@ def frame_to_dataset(df: pd.DataFrame, cols: ColumnMap, *, name: str, label: str
         if column:
             _check_text_column(df, column, label)
     n = len(df)
-    grades = grades_from_labels(df[cols.label].tolist(), label, cols.label, where) if cols.label else [1] * n
+    notes: dict[str, int] = {}
+    if cols.label:
+        grades, grading = grades_from_labels(df[cols.label].tolist(), label, cols.label, where, dict(cols.grades))
+    else:
+        grades, grading = [1] * n, Grading(None)
+        unused = label_like_columns(df, cols)
+        if unused:
+            add_note(notes, unused_labels_note(unused), n)
     get = {c: df[c].tolist() for c in cols.used()}
     queries: dict[str, str] = {}
     corpus: dict[str, Passage] = {}
@@ -118,7 +94,6 @@ def frame_to_dataset(df: pd.DataFrame, cols: ColumnMap, *, name: str, label: str
     first_row: dict[tuple[str, str], int] = {}
     qrels: dict[str, dict[str, int]] = {}
     hard: dict[str, list[str]] = {}
-    notes: dict[str, int] = {}
 
     def add(kind: str, key: str, value: Any, i: int, role: str) -> None:
         store: dict[str, Any] = queries if kind == "q" else corpus
@@ -136,9 +111,8 @@ def frame_to_dataset(df: pd.DataFrame, cols: ColumnMap, *, name: str, label: str
                                   label, f"{at}, column {cols.query!r}")
         qid = _id(get[cols.query_id][i], label, f"{at}, column {cols.query_id!r}") if cols.query_id else stable_id("q", qtext)
         add("q", qid, qtext, i, "query")
-        ptext = limits.check_text(require_text(get[cols.passage][i], label, f"{at}, column {cols.passage!r}").strip(),
-                                  label, f"{at}, column {cols.passage!r}")
         title = "" if not cols.title or _missing(get[cols.title][i]) else str(get[cols.title][i]).strip()
+        ptext = _passage_text(get[cols.passage][i], title, label, f"{at}, column {cols.passage!r}", limits)
         if cols.passage_id:
             pid = _id(get[cols.passage_id][i], label, f"{at}, column {cols.passage_id!r}")
         else:
@@ -168,5 +142,5 @@ def frame_to_dataset(df: pd.DataFrame, cols: ColumnMap, *, name: str, label: str
     hard_negatives = {q: [p for p in ps if p not in qrels.get(q, {})] for q, ps in hard.items()}
     hard_negatives = {q: ps for q, ps in hard_negatives.items() if ps}
     ds = Dataset(name=name, queries=queries, corpus=corpus, qrels=qrels, split={}, source=source,
-                 hard_negative_candidates=hard_negatives, notes=notes)
+                 hard_negative_candidates=hard_negatives, notes=notes, grading=grading)
     return finish(ds.with_split(test_fraction, seed), limits)

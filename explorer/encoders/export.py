@@ -101,18 +101,11 @@ def _export_graph(model: Any, path: Path, torch: Any) -> None:
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
     axes["last_hidden_state"] = {0: "batch", 1: "sequence"}
-
-    class _Wrapped(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.inner = transformer
-
-        def forward(self, *args: Any) -> Any:
-            return self.inner(**dict(zip(names, args)), return_dict=True).last_hidden_state
+    from explorer.encoders.onnx_graph import PositionalTransformer
 
     with torch.no_grad():
-        torch.onnx.export(_Wrapped(), tuple(sample[n] for n in names), str(path), input_names=names,
-                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=_OPSET, dynamo=False)
+        torch.onnx.export(PositionalTransformer(transformer, names), tuple(sample[n] for n in names), str(path),
+                          input_names=names, output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=_OPSET, dynamo=False)
 
 
 def _pooling(model: Any) -> tuple[str, bool]:

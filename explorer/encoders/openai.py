@@ -1,15 +1,21 @@
-"""OpenAI embeddings (``text-embedding-3-small`` and friends) over plain HTTP, with no SDK dependency.
+"""Embeddings from OpenAI (text-embedding-3-small/-large, ada-002) or any OpenAI-compatible ``/v1/embeddings``
+endpoint (infinity, vLLM, Ollama, LM Studio...), through the official ``openai`` client.
 
-Requests are batched (at most ``batch_size`` inputs and ``max_request_tokens`` tokens each, the API's own
-per-request limits), retried with jittered exponential backoff on rate limits, server errors and timeouts
-(honouring ``Retry-After``), and every failure the user can act on (missing or rejected key, unknown model,
-exhausted quota) becomes a :class:`~explorer.core.errors.ModelError`.
+The client's own retries are silent, so it runs with ``max_retries=0`` and tenacity retries around it: rate
+limits (429), server errors (5xx), timeouts and refused connections are retried with jittered exponential
+backoff, or after exactly the wait the server asks for (``Retry-After`` / ``retry-after-ms``), and each wait is
+reported through the progress callback as a stage ``"waiting N s: <why> (...)"``. Requests are batched within
+the API's limits (``batch_size`` inputs and ``max_request_tokens`` tokens each); a text longer than the
+model's input limit is cut ("truncate"), split into pieces whose embeddings are averaged weighted by length
+("chunk", OpenAI's cookbook "Embedding texts that are longer than the model's maximum context length"), or
+refused ("error"), counted (``truncated_count``, ``chunked_count``) and warned about with
+:class:`OverlongInputWarning`. The cache is keyed by model, endpoint and settings, never by the key.
 
-Texts longer than the model's input limit are handled on purpose, per ``overflow``: cut to the limit
-("truncate"), split into pieces whose embeddings are averaged weighted by length ("chunk", the method of
-OpenAI's cookbook "Embedding texts that are longer than the model's maximum context length"), or refused
-("error"). Either way it is counted (``truncated_count``, ``chunked_count``) and each :meth:`encode` that
-did it warns with :class:`OverlongInputWarning`, naming how many texts.
+Every failure the user can act on (no or a wrong key, an unknown model, an exhausted quota, an unreachable
+URL, an endpoint answering the wrong number or size of vectors) is a one-line
+:class:`~explorer.core.errors.ModelError` with the fix. A server's error text is never passed on (OpenAI's
+401 text echoes the key, masked): messages name the status, a short error code, and what to do. In public
+mode the endpoint goes through :mod:`explorer.encoders.netguard` (no loopback, private or metadata address).
 """
 
 from __future__ import annotations
@@ -17,101 +23,182 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import numpy as np
 
-from explorer.core.config import openai_api_key
-from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, resolve_cache_dir
-from explorer.encoders.tokens import TokenCounter
+from explorer.core.config import openai_api_key, openai_base_url
 from explorer.core.errors import ModelError
 from explorer.core.progress import Progress
+from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, resolve_cache_dir
+from explorer.encoders.netguard import Resolver, blocked_cause, check_base_url, guarded_transport, system_resolver
+from explorer.encoders.prices import CostEstimate, estimate_cost, price_per_million
+from explorer.encoders.retries import attempts_made, describe_failure, retrying
+from explorer.encoders.tokens import TokenCounter
 
 logger = logging.getLogger(__name__)
 
 OPENAI_URL = "https://api.openai.com/v1"
+PREFIX = "openai:"
 Overflow = Literal["truncate", "chunk", "error"]
-KEY_HELP = "set the environment variable OPENAI_API_KEY, or pass api_key="
+KEY_HELP = "set the environment variable OPENAI_API_KEY"
+NO_KEY = "no-key"
+"""Sent as the bearer token to a compatible endpoint when no key is set (local servers ignore it)."""
 
 
 class OverlongInputWarning(UserWarning):
     """Some texts exceeded the model's input limit and were truncated or chunked."""
 
 
-class _Retryable(Exception):
-    """A failure worth retrying (429, 5xx, timeout, connection), with the server's suggested wait."""
+@dataclass(frozen=True)
+class ApiModel:
+    """Which API model: what a run's config records (as :attr:`spec`), never the key.
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
+    The spec is ``openai:<model>``, optionally followed by ``?base_url=<url>&dimensions=<n>``, e.g.
+    ``openai:text-embedding-3-small?dimensions=256`` or
+    ``openai:all-MiniLM-L6-v2?base_url=http://127.0.0.1:7997/v1``. Without a base URL the endpoint is
+    ``OPENAI_BASE_URL``'s, else OpenAI's.
+    """
+
+    model: str
+    base_url: str | None = None
+    dimensions: int | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> "ApiModel":
+        """The model a spec names; raises ModelError for a malformed one."""
+        body = spec.strip()[len(PREFIX):] if spec.strip().lower().startswith(PREFIX) else spec.strip()
+        model, _, query = body.partition("?")
+        if not model.strip():
+            raise ModelError("'openai:' needs a model name, e.g. 'openai:text-embedding-3-small'.")
+        fields = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        unknown = set(fields) - {"base_url", "dimensions"}
+        if unknown:
+            raise ModelError(f"Unknown option {sorted(unknown)[0]!r} in {spec!r}; an API model takes base_url and "
+                             "dimensions.")
+        return cls(model.strip(), fields.get("base_url") or None, _dimensions(fields.get("dimensions")))
+
+    @property
+    def spec(self) -> str:
+        """The spec string (what ``--model`` and a run's ``base_model`` hold)."""
+        options = {k: v for k, v in (("base_url", self.base_url), ("dimensions", self.dimensions)) if v}
+        return PREFIX + self.model + (f"?{urlencode(options, safe=':/')}" if options else "")
+
+
+def _dimensions(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise ModelError(f"dimensions must be a whole number of at least 1 (e.g. --dimensions 256), got {value!r}.")
+    return number
+
+
+def model_spec(model: str, base_url: str | None = None, dimensions: int | None = None) -> str:
+    """The spec ``--model``, ``--base-url`` (or ``OPENAI_BASE_URL``) and ``--dimensions`` make together: for an
+    ``openai:`` model, its endpoint and size are written into the spec a run records; another model is returned
+    as it is, and refuses those flags."""
+    if not model.strip().lower().startswith(PREFIX):
+        if base_url or dimensions:
+            raise ModelError("--base-url and --dimensions apply only to an API model: use --model openai:<name>.")
+        return model
+    api = ApiModel.parse(model)
+    url = (base_url or api.base_url or openai_base_url() or OPENAI_URL).rstrip("/")
+    return ApiModel(api.model, url, _dimensions(dimensions) or api.dimensions).spec
+
+
+class _Thread(threading.local):
+    progress: Progress | None = None
 
 
 class OpenAIEncoder(Encoder):
-    """Embeddings from OpenAI's ``/embeddings`` endpoint (or any server that speaks it).
+    """Embeddings from an OpenAI or OpenAI-compatible ``/embeddings`` endpoint.
 
     Args:
         model: embedding model name.
-        api_key: the key; by default ``OPENAI_API_KEY`` from the environment.
-        base_url: API root (change it for Azure-style gateways or compatible servers).
-        http_client: an ``httpx.Client`` to send requests with (tests pass one on a ``MockTransport``).
+        api_key: the key; by default ``OPENAI_API_KEY``. Required for OpenAI's own endpoint only.
+        base_url: API root; by default ``OPENAI_BASE_URL``, else OpenAI's.
+        dimensions: ask text-embedding-3 models for shorter vectors; None keeps the native size.
+        public: public mode: refuse endpoints inside the server's network (:mod:`explorer.encoders.netguard`).
+        resolver: host-name resolver of that check (tests).
+        http_client: an ``httpx2.Client`` (the openai client's HTTP library) to send with (tests); by default one
+            is made that follows no redirect (and is guarded in public mode).
         max_tokens: input limit per text, in tokens (8191 for OpenAI's embedding models).
         overflow: what to do with longer texts: "truncate", "chunk" (average of pieces) or "error".
-        dimensions: ask text-embedding-3 models for shorter vectors; None keeps the native size.
         batch_size: inputs per request (the API allows up to 2048).
-        max_retries: retries of one request after a rate limit, server error or timeout.
+        max_retries: retries of one request after a rate limit, server error, timeout or refused connection.
         max_request_tokens: token budget of one request (the API allows 300,000).
         timeout: seconds per request.
         cache_dir: embedding cache root; by default the settings' cache, None disables caching.
 
     Raises:
-        ModelError: no API key was given or found.
+        ModelError: no key for OpenAI's endpoint, or a refused base URL.
         ValueError: invalid parameters.
     """
 
-    def __init__(
-        self,
-        model: str = "text-embedding-3-small",
-        api_key: str | None = None,
-        *,
-        base_url: str = OPENAI_URL,
-        http_client: Any | None = None,
-        max_tokens: int = 8191,
-        overflow: Overflow = "truncate",
-        dimensions: int | None = None,
-        batch_size: int = 128,
-        max_retries: int = 6,
-        max_request_tokens: int = 300_000,
-        timeout: float = 60.0,
-        cache_dir: Path | str | None | DefaultCache = DEFAULT_CACHE,
-    ) -> None:
+    def __init__(self, model: str = "text-embedding-3-small", api_key: str | None = None, *,
+                 base_url: str | None = None, dimensions: int | None = None, public: bool = False,
+                 resolver: Resolver = system_resolver, http_client: Any | None = None, max_tokens: int = 8191,
+                 overflow: Overflow = "truncate", batch_size: int = 128, max_retries: int = 6,
+                 max_request_tokens: int = 300_000, timeout: float = 60.0,
+                 cache_dir: Path | str | None | DefaultCache = DEFAULT_CACHE) -> None:
         super().__init__(resolve_cache_dir(cache_dir))
         if overflow not in ("truncate", "chunk", "error"):
             raise ValueError(f"overflow must be 'truncate', 'chunk' or 'error', got {overflow!r}")
-        for label, value in (("max_tokens", max_tokens), ("batch_size", batch_size), ("max_request_tokens", max_request_tokens)):
+        for label, value in (("max_tokens", max_tokens), ("batch_size", batch_size),
+                             ("max_request_tokens", max_request_tokens)):
             if int(value) < 1:
                 raise ValueError(f"{label} must be at least 1, got {value}")
         if dimensions is not None and int(dimensions) < 1:
             raise ValueError(f"dimensions must be a positive integer or None, got {dimensions}")
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        self.base_url = (base_url or openai_base_url() or OPENAI_URL).rstrip("/")
+        check_base_url(self.base_url, public=public, resolver=resolver)
         key = api_key or openai_api_key()
-        if not key:
-            raise ModelError(f"No OpenAI API key for the embeddings model {model!r}: {KEY_HELP}...")
-        self.model, self.base_url = model, base_url.rstrip("/")
-        self.name = f"openai:{model}"
+        if not key and self.host == urlsplit(OPENAI_URL).hostname:
+            raise ModelError(f"No OpenAI API key for the embeddings model {model!r}: {KEY_HELP}.")
+        self.model, self.name = model, f"openai:{model}"
         self.max_tokens, self.overflow, self.dimensions = int(max_tokens), overflow, dimensions
-        self.batch_size, self.max_retries, self.max_request_tokens = int(batch_size), int(max_retries), int(max_request_tokens)
-        self.timeout = float(timeout)
-        self.truncated_count = 0
-        self.chunked_count = 0
+        self.batch_size, self.max_retries = int(batch_size), int(max_retries)
+        self.max_request_tokens = int(max_request_tokens)
+        self.timeout, self.public = float(timeout), public
+        self.truncated_count = self.chunked_count = 0
+        self.tokens_billed = 0
         self.tokens = TokenCounter(model)
-        self._api_key = key
-        self._client = http_client
+        self._api_key = key or NO_KEY
+        self._resolver, self._http = resolver, http_client
+        self._client: Any = None
+        self._thread = _Thread()
         self._sleep: Callable[[float], None] = time.sleep  # tests swap it to skip the waits
+
+    @classmethod
+    def from_spec(cls, spec: str, api_key: str | None = None, **kwargs: Any) -> "OpenAIEncoder":
+        """The encoder an ``openai:`` spec names (see :class:`ApiModel`); ``kwargs`` go to the constructor."""
+        api = ApiModel.parse(spec)
+        return cls(api.model, api_key, base_url=api.base_url, dimensions=api.dimensions, **kwargs)
+
+    @property
+    def host(self) -> str:
+        """The endpoint's host, for messages."""
+        return urlsplit(self.base_url).hostname or self.base_url
+
+    @property
+    def spent_usd(self) -> float | None:
+        """Dollars spent by this encoder so far (the tokens the server reported, at the listed price), or None
+        when the model has no listed price."""
+        price = price_per_million(self.model, self.base_url)
+        return None if price is None else self.tokens_billed * price / 1_000_000
 
     @property
     def fingerprint(self) -> str:
@@ -121,19 +208,30 @@ class OpenAIEncoder(Encoder):
 
     @property
     def client(self) -> Any:
-        """The httpx client (created on first use unless one was given)."""
+        """The official client (made on first use), with its own retries off."""
         if self._client is None:
-            import httpx
+            import httpx2
+            import openai
 
-            self._client = httpx.Client(timeout=self.timeout)
+            http = self._http
+            if http is None:
+                guard = guarded_transport(self._resolver) if self.public else None
+                http = httpx2.Client(timeout=self.timeout, trust_env=not self.public, follow_redirects=False,
+                                     transport=guard)
+            self._client = openai.OpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0,
+                                         timeout=self.timeout, http_client=http)
         return self._client
 
     # ------------------------------------------------------------------------------------ public API
     def encode(self, texts: Sequence[str], kind: Kind = "passage", *, progress: Progress | None = None,
                batch_size: int | None = None, use_cache: bool = True) -> np.ndarray:
-        """:meth:`Encoder.encode`, warning once per call if texts were truncated or chunked."""
+        """:meth:`Encoder.encode`, reporting waits to ``progress`` and warning once if texts were cut or chunked."""
         before = (self.truncated_count, self.chunked_count)
-        out = super().encode(texts, kind, progress=progress, batch_size=batch_size, use_cache=use_cache)
+        self._thread.progress = progress
+        try:
+            out = super().encode(texts, kind, progress=progress, batch_size=batch_size, use_cache=use_cache)
+        finally:
+            self._thread.progress = None
         truncated, chunked = self.truncated_count - before[0], self.chunked_count - before[1]
         if truncated or chunked:
             handled = "truncated to the limit" if truncated else "split into chunks whose embeddings were averaged"
@@ -143,16 +241,25 @@ class OpenAIEncoder(Encoder):
             warnings.warn(message, OverlongInputWarning, stacklevel=2)
         return out
 
+    def estimate_cost(self, texts: Sequence[str], kind: Kind = "passage") -> CostEstimate:
+        """What embedding ``texts`` would cost, before any request: the texts not in the cache, counted offline
+        and priced with :mod:`explorer.encoders.prices` (None dollars for a model without a listed price)."""
+        from explorer.encoders.cache import text_key
+
+        cache = self._cache(kind)
+        found = cache.get_many([text_key(str(t)) for t in texts]) if cache is not None else {}
+        todo = [str(t) for t in texts if text_key(str(t)) not in found]
+        return estimate_cost(todo, self.model, base_url=self.base_url, counter=self.tokens,
+                             max_tokens=self.max_tokens if self.overflow == "truncate" else None)
+
     def embed_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
         # The API rejects empty strings; a blank text gets the vector of a single space.
         pieces = [self._fit(text if text.strip() else " ") for text in texts]
-        flat = [piece for parts in pieces for piece in parts]
-        vectors = self._embed_pieces(flat)
+        vectors = self._embed_pieces([piece for parts in pieces for piece in parts])
         rows, at = [], 0
         for parts in pieces:
             block = vectors[at : at + len(parts)]
-            weights = [count for _, count in parts]
-            rows.append(block[0] if len(parts) == 1 else np.average(block, axis=0, weights=weights))
+            rows.append(block[0] if len(parts) == 1 else np.average(block, axis=0, weights=[n for _, n in parts]))
             at += len(parts)
         return np.stack(rows).astype(np.float32)
 
@@ -174,7 +281,7 @@ class OpenAIEncoder(Encoder):
         self.chunked_count += 1
         return parts
 
-    # ------------------------------------------------------------------------------------ HTTP
+    # ------------------------------------------------------------------------------------ requests
     def _embed_pieces(self, pieces: list[tuple[str, int]]) -> np.ndarray:
         """Embed pieces in requests bounded by input count and token budget; rows in input order."""
         out: list[np.ndarray] = []
@@ -191,66 +298,66 @@ class OpenAIEncoder(Encoder):
         return np.concatenate(out, axis=0)
 
     def _request(self, inputs: list[str]) -> np.ndarray:
-        from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
-
-        backoff = wait_random_exponential(multiplier=0.5, max=30)
-
-        def wait(state: Any) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _Retryable) and exc.retry_after is not None:
-                return min(max(exc.retry_after, 0.0), 60.0)
-            return backoff(state)
-
-        payload: dict[str, Any] = {"model": self.model, "input": inputs, "encoding_format": "float"}
+        """One request, retried (see the module docstring); its vectors, checked."""
+        options: dict[str, Any] = {"model": self.model, "input": inputs, "encoding_format": "float"}
         if self.dimensions is not None:
-            payload["dimensions"] = int(self.dimensions)
-        retrying = Retrying(stop=stop_after_attempt(self.max_retries + 1), wait=wait, sleep=lambda s: self._sleep(s),
-                            retry=retry_if_exception_type(_Retryable), reraise=True)
+            options["dimensions"] = int(self.dimensions)
+        retry = retrying(self.max_retries, sleep=lambda s: self._sleep(s), report=self._report_wait)
         try:
-            body = retrying(self._post, payload)
-        except _Retryable as exc:
-            raise ModelError(f"OpenAI embeddings failed after {self.max_retries + 1} attempts: {exc}. Try again later.") from exc
-        except RetryError as exc:  # pragma: no cover - reraise=True makes tenacity raise the last error instead
-            raise ModelError(f"OpenAI embeddings failed: {exc}") from exc
-        return self._parse(body, len(inputs))
+            response = retry(self.client.embeddings.create, **options)
+        except Exception as exc:  # the openai client's errors; mapped to a message without the server's text
+            raise self._error(exc, attempts_made(retry)) from None
+        return self._vectors(response, len(inputs))
 
-    def _post(self, payload: dict[str, Any]) -> Any:
-        import httpx
+    def _report_wait(self, seconds: float, why: str, attempt: int) -> None:
+        logger.info("%s: waiting %.1f s: %s (attempt %d of %d)", self.name, seconds, why, attempt, self.max_retries + 1)
+        progress = self._thread.progress
+        if progress is not None:
+            progress(f"waiting {seconds:.0f} s: {why} (attempt {attempt} of {self.max_retries + 1})", 0,
+                     max(1, round(seconds)))
 
-        headers = {"Authorization": f"Bearer {self._api_key}"}
-        try:
-            response = self.client.post(f"{self.base_url}/embeddings", json=payload, headers=headers, timeout=self.timeout)
-        except httpx.TimeoutException as exc:
-            raise _Retryable(f"the request to {self.base_url} timed out") from exc
-        except httpx.TransportError as exc:
-            raise _Retryable(f"could not reach {self.base_url} ({exc})") from exc
-        status, detail = response.status_code, _error_detail(response)
-        if status == 429 and "insufficient_quota" in detail:
-            raise ModelError(f"OpenAI refused the request: the account's quota is used up ({detail}); check billing.")
-        if status == 429 or status >= 500:
-            raise _Retryable(f"HTTP {status} ({detail})", _retry_after(response.headers))
-        if status == 401:
-            raise ModelError(f"The OpenAI API key was rejected (HTTP 401: {detail}); check OPENAI_API_KEY or {KEY_HELP}...")
-        if status == 403:
-            raise ModelError(f"The OpenAI API key may not use {self.model!r} (HTTP 403: {detail}).")
-        if status == 404:
-            raise ModelError(f"OpenAI has no embeddings model {self.model!r} (HTTP 404: {detail}); check the name.")
-        if status >= 400:
-            hint = " Install tiktoken for exact token counts, or lower max_tokens." if "token" in detail.lower() else ""
-            raise ModelError(f"OpenAI rejected the request (HTTP {status}: {detail}).{hint}")
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise _Retryable(f"HTTP {status} with a body that is not JSON") from exc
+    def _error(self, exc: Exception, attempts: int) -> Exception:
+        """The one-line ModelError for a failed request (never the server's text: it may echo the key)."""
+        blocked = blocked_cause(exc)
+        if blocked is not None:
+            return ModelError(blocked.user_message())
+        if isinstance(exc, ModelError):
+            return exc
+        message = describe_failure(exc, host=self.host, base_url=self.base_url, model=self.model,
+                                   dimensions=self.dimensions, attempts=attempts)
+        return ModelError(message) if message else exc
 
-    def _parse(self, body: Any, expected: int) -> np.ndarray:
+    def _vectors(self, response: Any, expected: int) -> np.ndarray:
+        """The response's vectors in input order, after checking their number and size."""
+        where = f"{self.base_url}/embeddings"
+        not_embeddings = ModelError(f"{where} answered with a body that is not an embeddings response; check that "
+                                    "the base URL is an OpenAI-compatible API root (it usually ends in /v1).")
+        data = getattr(response, "data", None)
         try:
-            items = sorted(body["data"], key=lambda item: item["index"])
-            vectors = np.asarray([item["embedding"] for item in items], dtype=np.float32)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"{self.base_url}/embeddings answered with an unexpected body ({exc!r}).") from exc
-        if vectors.ndim != 2 or vectors.shape[0] != expected:
-            raise ModelError(f"{self.base_url}/embeddings returned {vectors.shape[0]} vectors for {expected} inputs.")
+            rows = [list(item.embedding) for item in sorted(data, key=lambda item: item.index)]
+        except (AttributeError, TypeError):
+            raise not_embeddings from None
+        if len(rows) != expected:
+            raise ModelError(f"{where} returned {len(rows)} vectors for {expected} texts; it is not a working "
+                             "embeddings endpoint: check the base URL and model.")
+        sizes = sorted({len(row) for row in rows})
+        if len(sizes) != 1 or sizes[0] == 0:
+            raise ModelError(f"{where} returned vectors of different sizes ({sizes[0]} to {sizes[-1]}); it is not a "
+                             "working embeddings endpoint: check the base URL and model.")
+        try:
+            vectors = np.asarray(rows, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise not_embeddings from None
+        size = int(vectors.shape[1])
+        if self.dimensions is not None and size != self.dimensions:
+            raise ModelError(f"{where} returned vectors of size {size}, not the {self.dimensions} asked for; "
+                             f"{self.model!r} may not support --dimensions: drop it, or use a text-embedding-3 model.")
+        if self._dim is not None and size != self._dim:
+            raise ModelError(f"{where} returned vectors of size {size} where earlier ones had {self._dim}; the model "
+                             "behind the endpoint changed: check the base URL and model name.")
+        self._dim = size
+        usage = getattr(response, "usage", None)
+        self.tokens_billed += int(getattr(usage, "prompt_tokens", 0) or 0)
         return vectors
 
 
@@ -258,32 +365,3 @@ def _slug(name: str) -> str:
     """A model name made safe for a folder name (the fingerprint names a cache folder)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:40] or "model"
 
-
-def _error_detail(response: Any) -> str:
-    """The API's error message (and code) from a response, or its status text."""
-    try:
-        error = response.json().get("error") or {}
-        return " ".join(str(part) for part in (error.get("message"), error.get("code")) if part) or response.reason_phrase
-    except (ValueError, AttributeError):
-        return response.reason_phrase or ""
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds the server asks to wait: ``retry-after-ms`` (OpenAI) or ``Retry-After`` (seconds or a date)."""
-    if headers.get("retry-after-ms"):
-        try:
-            return float(headers["retry-after-ms"]) / 1000.0
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None

@@ -5,7 +5,8 @@ Specs, tried in this order:
 - ``"fake"`` or ``"fake:<dim>"``: the deterministic hashing encoder.
 - ``"minilm"`` and the other aliases of the bundled all-MiniLM-L6-v2 (``EXPLORER_ENCODER=fake`` turns them into
   the fake, so the app and browser tests run fast).
-- ``"openai:<model>"``: OpenAI's embeddings API.
+- ``"openai:<model>"``, optionally ``?base_url=<url>&dimensions=<n>``: OpenAI's embeddings API or a compatible
+  endpoint (:class:`explorer.encoders.openai.ApiModel`).
 - ``"static"`` / ``"static:<spec>"``: model2vec static embeddings distilled (once, cached) from a local
   transformer, MiniLM by default; ``"onnx-int8:<spec>"``: the int8 ONNX form of one
   (:mod:`explorer.encoders.static`). ``"bm25"`` and ``"hybrid"`` are retrievers, not encoders
@@ -124,10 +125,7 @@ def _build(spec: str, settings: Settings | None, server: Settings, run: Path | N
     if lowered.startswith("openai:"):
         from explorer.encoders.openai import OpenAIEncoder
 
-        model = spec.split(":", 1)[1].strip()
-        if not model:
-            raise ModelError("'openai:' needs a model name, e.g. 'openai:text-embedding-3-small'.")
-        return OpenAIEncoder(model, api_key, cache_dir=cache_dir)
+        return OpenAIEncoder.from_spec(spec, api_key, cache_dir=cache_dir, public=server.public)
     head, sep, inner = spec.partition(":")
     if lowered in ("static", "bm25", "hybrid") or (sep and head.lower() in ("static", "onnx-int8", "hybrid")):
         return _derived(head.lower(), inner.strip() if sep else "minilm", settings, device, cache_dir)

@@ -162,7 +162,7 @@ def parse_spec(text: str, *, settings: Settings | None = None) -> ModelSpec:
     if head == "openai":
         if not rest.strip():
             raise ModelError("'openai:' needs a model name, e.g. 'openai:text-embedding-3-small'.")
-        return ModelSpec(text, "openai", None, f"OpenAI {rest.strip()}")
+        return ModelSpec(text, "openai", None, f"OpenAI {rest.strip().partition('?')[0]}")
     run = run_folder_for(text, settings)
     if run is not None:
         return ModelSpec(text, "run", None, f"run {run.name}")

@@ -10,9 +10,22 @@ token. Over-estimating only truncates or chunks a little earlier than needed.
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 ASCII_CHARS_PER_TOKEN = 3
+TIKTOKEN_LOAD_SECONDS = 10.0
+
+
+def _load_encoding(tiktoken: Any, model: str, found: list[Any]) -> None:
+    """Append tiktoken's encoding for ``model`` (cl100k_base for an unknown model) to ``found``, if it loads."""
+    try:
+        try:
+            found.append(tiktoken.encoding_for_model(model))
+        except KeyError:
+            found.append(tiktoken.get_encoding("cl100k_base"))
+    except Exception:  # offline first use: tiktoken cannot fetch its tables; the estimate still works
+        return
 
 
 def _cost(char: str) -> float:
@@ -37,17 +50,18 @@ class TokenCounter:
 
     @staticmethod
     def _tiktoken(model: str) -> Any:
+        """tiktoken's encoding for ``model``, or None: tiktoken missing, or its tables not loaded within
+        :data:`TIKTOKEN_LOAD_SECONDS` (its first use downloads them, with no timeout of its own: offline it
+        fails, or hangs on a network that drops packets; the estimate then stands in)."""
         try:
             import tiktoken
         except ImportError:
             return None
-        try:
-            try:
-                return tiktoken.encoding_for_model(model)
-            except KeyError:
-                return tiktoken.get_encoding("cl100k_base")
-        except Exception:  # offline first use: tiktoken cannot fetch its tables; the estimate still works
-            return None
+        found: list[Any] = []
+        loader = threading.Thread(target=_load_encoding, args=(tiktoken, model, found), daemon=True)
+        loader.start()
+        loader.join(TIKTOKEN_LOAD_SECONDS)
+        return found[0] if found else None
 
     def count(self, text: str) -> int:
         """Tokens in ``text`` (exact, or the high-side estimate)."""

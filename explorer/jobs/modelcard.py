@@ -146,6 +146,7 @@ def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kin
         "## Data\n",
         f"{dataset.get('summary') or dataset.get('name', 'unknown')}. Queries were split into train and test by query, "
         "so no test query was seen in training.\n",
+        *([f"Labels were read as grades: {dataset['grading']['text']}.\n"] if (dataset.get("grading") or {}).get("text") else []),
         "## Training\n", "| setting | value |\n|---|---|\n" + training + "\n",
     ]
     if evaluation.get("training_seconds") is not None:

@@ -222,8 +222,7 @@ class RunStore:
             "run_id": path.name,
             "base_model": config.base_model,
             "base_model_info": dict(base_model or {}),
-            "dataset": {"name": dataset.name, "source": dataset.source, "fingerprint": dataset.fingerprint(),
-                        "summary": dataset.summary()},
+            "dataset": dataset.record(),
             "versions": library_versions(),
             "created": time.time(),
         }

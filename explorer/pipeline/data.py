@@ -125,26 +125,28 @@ def save_upload(filename: str, data: bytes, settings: Settings | None = None) ->
 def table_preview(path: Path, rows: int = 20, settings: Settings | None = None) -> tuple["pd.DataFrame", dict[str, Any]]:
     """The first rows of an uploaded table and a guessed column mapping (role -> column or None).
 
+    Only the first ``rows`` rows are read (the page calls this on every rerun); the whole table is read once,
+    when it is loaded, and the caps are checked then.
+
     Args:
         path: the uploaded file.
-        rows: rows to return.
-        settings: the workspace's settings (required in public mode): their caps apply while reading.
+        rows: rows to read and return.
+        settings: the workspace's settings (required in public mode).
 
     Raises:
-        DataError: the file cannot be read as a table, or is over a cap (the message says where and why).
+        DataError: the file cannot be read as a table (the message says where and why).
     """
-    from explorer.data import tables
-    from explorer.data.limits import Limits
+    from explorer.data import columns, tables
 
-    settings = settings_for(settings, "preview an upload")
-    df = tables.read_table(Path(path), limits=Limits.from_settings(settings))
+    settings_for(settings, "preview an upload")
+    head = tables.read_head(Path(path), rows)
     try:
-        guess = tables.guess_columns(df).to_dict()
+        guess = columns.guess_columns(head).to_dict()
     except DataError:
         # No obvious query/passage column: still prefill what can be guessed; the user maps the rest.
-        guess = dict(tables.guess_partial(df))
+        guess = dict(columns.guess_partial(head))
     guess["negatives"] = list(guess.get("negatives") or ())
-    return df.head(rows), guess
+    return head, guess
 
 
 def is_table(path: Path) -> bool:

@@ -8,9 +8,11 @@ from typing import Any
 import streamlit as st
 
 from explorer import pipeline
+from explorer.data import labels
+from explorer.data.columns import label_like_columns, unused_labels_note
 from explorer.data.model import Dataset
 from explorer.data.stats import distribution
-from explorer.core.errors import ExplorerError
+from explorer.core.errors import DataError, ExplorerError
 from explorer.ui import charts, guard, state, text
 from explorer.workspace import DatasetChoice
 
@@ -80,19 +82,22 @@ def split_widgets(key: str) -> tuple[float, int]:
 
 
 def choose(choice: DatasetChoice) -> None:
-    """Load ``choice`` (showing a spinner), persist it in the workspace and rerun the page."""
+    """Load ``choice`` (showing a spinner) into the page's dataset cache, persist it in the workspace and rerun
+    the page; the rerun finds the loaded dataset in the cache, so the file is parsed once."""
     ws = state.workspace()
     label = text.message(choice.name or choice.spec, ws.folder)
     with st.spinner(f"Loading {label}…"):
-        pipeline.load_dataset(choice, ws.settings)  # raises DataError before the choice is persisted
+        state.dataset_for(choice, ws)  # raises DataError before the choice is persisted
         ws.set_dataset_choice(choice)
     state.set_flash(f"Loaded {label}.")
     st.rerun()
 
 
 def upload_section() -> None:
-    """File uploader, column mapping prefilled by guessing, preview, and the load button."""
-    settings = state.workspace().settings
+    """File uploader, column mapping prefilled by guessing (or by the workspace's choice for this file),
+    preview, and the load button."""
+    ws = state.workspace()
+    settings = ws.settings
     up = st.file_uploader(
         "Upload a dataset", type=["csv", "tsv", "jsonl", "json", "parquet", "zip", "gz"], key="upload",
         help=f"A table of (query, passage[, grade]) rows, a BEIR folder as .zip, or a Natural Questions .jsonl(.gz). "
@@ -104,20 +109,61 @@ def upload_section() -> None:
     frac, seed = split_widgets("upload")
     columns = None
     if pipeline.is_table(path):
-        preview, guess = pipeline.table_preview(path, settings=settings)
-        st.caption("Map the columns (prefilled from the column names):")
-        options = [NONE, *map(str, preview.columns)]
-        cols = st.columns(3)
-        columns = {}
-        for i, (role, label, required) in enumerate(ROLES):
-            default = str(guess.get(role)) if guess.get(role) in preview.columns else NONE
-            value = cols[i % 3].selectbox(label + (" *" if required else ""), options, index=options.index(default),
-                                          key=f"col_{role}", help=f"Which column holds the {label.lower()}.")
-            if value != NONE:
-                columns[role] = value
-        st.dataframe(preview, height=220, key="upload_preview")
-    if st.button("Load this file", type="primary", key="load_upload"):
-        choose(DatasetChoice(spec=str(path), name=Path(up.name).stem, columns=columns, test_fraction=frac, seed=seed))
+        current = ws.dataset_choice()
+        remembered = current.columns if current and current.spec == str(path) else None
+        columns = column_mapping(path, remembered)
+    if st.button("Load this file", type="primary", key="load_upload", disabled=columns is False):
+        choose(DatasetChoice(spec=str(path), name=Path(up.name).stem, columns=columns or None,
+                             test_fraction=frac, seed=seed))
+
+
+def column_mapping(path: Path, remembered: dict[str, Any] | None) -> dict[str, Any] | bool:
+    """The column mapping widgets over the table's first rows: one box per role, and the label words' grades.
+
+    Prefilled from the workspace's choice when it is this file (``remembered``), else from the column names.
+    Returns the mapping (a role set to None means "no such column"), or False while the grades typed do not
+    parse (the message says why).
+    """
+    preview, guess = pipeline.table_preview(path, settings=state.workspace().settings)
+    chosen = remembered or guess
+    st.caption("Map the columns (prefilled from the column names):")
+    options = [NONE, *map(str, preview.columns)]
+    cols = st.columns(3)
+    columns: dict[str, Any] = {}
+    for i, (role, label, required) in enumerate(ROLES):
+        default = str(chosen.get(role)) if chosen.get(role) in preview.columns else NONE
+        value = cols[i % 3].selectbox(label + (" *" if required else ""), options, index=options.index(default),
+                                      key=f"col_{role}", help=f"Which column holds the {label.lower()}.")
+        columns[role] = None if value == NONE else value
+    ok = _label_grades(preview, columns, (remembered or {}).get("grades"))
+    st.dataframe(preview, height=220, key="upload_preview")
+    return columns if ok else False
+
+
+def _label_grades(preview: Any, columns: dict[str, Any], remembered: Any) -> bool:
+    """The label words' grades box (with the default for the words in the first rows as its placeholder), or a
+    warning when a column looks like labels but none is the label column. False: the grades typed are invalid."""
+    if not columns.get("label"):
+        unused = label_like_columns(preview, columns)
+        if unused:
+            st.warning(text.plain(unused_labels_note(unused).replace("rows counted", "Every row will count", 1)),
+                       icon=":material/warning:")
+        return True
+    words = [v for v in preview[columns["label"]].tolist() if str(v).strip()]
+    default = labels.default_grades(words)
+    typed = st.text_input(labels.CONTROL, value=labels.format_grades(remembered or {}), key="col_grades",
+                          placeholder=f"default: {default}" if default else "e.g. Exact=100, Substitute=10",
+                          help="How label words become grades, as WORD=GRADE pairs; words not named keep the "
+                               "default (ESCI: Exact=100, Substitute=10, Complement=1, Irrelevant=0, the ESCI "
+                               "paper's gains; relevant=2, partially=1, not=0; yes=1, no=0).")
+    try:
+        grades = labels.parse_grades(typed)
+    except DataError as exc:
+        st.error(text.plain(str(exc)))
+        return False
+    if grades:
+        columns["grades"] = grades
+    return True
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -139,6 +185,8 @@ def statistics(dataset: Dataset) -> None:
     c[3].metric("Train queries", f"{stats.n_train_queries:,}")
     c[4].metric("Test queries", f"{stats.n_test_queries:,}")
     st.caption(summary_line(stats))
+    if dataset.grading is not None:
+        st.caption("Labels: " + text.plain(dataset.grading.describe()))
     if stats.notes:
         st.caption("While loading: " + "; ".join(f"{k}: {v:,}" for k, v in stats.notes.items()))
     _distributions(dataset, stats)

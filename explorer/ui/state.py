@@ -132,8 +132,11 @@ def current_dataset(ws: Workspace | None = None) -> Dataset | None:
     """The workspace's dataset, loaded once per choice (None when no dataset is chosen)."""
     ws = ws or workspace()
     choice = ws.dataset_choice()
-    if choice is None:
-        return None
+    return None if choice is None else dataset_for(choice, ws)
+
+
+def dataset_for(choice: DatasetChoice, ws: Workspace) -> Dataset:
+    """The dataset ``choice`` names, loaded once: the load a click does is the one later reruns reuse."""
     # The file's modification time is part of the key: a re-upload under the same name is a new dataset.
     if choice.spec == "demo":  # the bundled demo is the same for every workspace: one copy in memory
         return _load_dataset(choice.key(), "demo", ws.settings)

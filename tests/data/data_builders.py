@@ -84,3 +84,38 @@ GOOD_NQ = lines(
     example(3, "no answer here", [f"nothing {LONG}"], answer=None),
     example(4, "where is it", [f"place {LONG}", f"the answer {LONG}"], answer=1),
 )
+
+
+ESCI_TOPICS = ("running shoes", "coffee grinder", "phone case", "yoga mat", "desk lamp", "water bottle",
+               "wireless mouse", "rain jacket", "cast iron pan", "guitar strings", "dog leash", "tent stakes")
+ESCI_COLUMNS = ("example_id", "query", "query_id", "product_id", "product_locale", "esci_label", "small_version",
+                "large_version", "split", "product_title", "product_description", "product_bullet_point",
+                "product_brand", "product_color")
+
+
+def esci_rows(labels: tuple[str, str, str, str] = ("Exact", "Substitute", "Complement", "Irrelevant")) -> list[dict]:
+    """Rows shaped like Amazon's ESCI examples joined with its products: one product per label for each of 12
+    queries; every third product has no description (the real file has many)."""
+    rows = []
+    for q, topic in enumerate(ESCI_TOPICS):
+        other = ESCI_TOPICS[(q + 5) % len(ESCI_TOPICS)]
+        titles = (f"Acme {topic} deluxe", f"Budget {topic} alternative", f"Cleaning kit for {topic}",
+                  f"Acme {other} classic")
+        for k, (label, title) in enumerate(zip(labels, titles)):
+            n = 4 * q + k
+            rows.append({
+                "example_id": str(n), "query": f"best {topic}", "query_id": str(q), "product_id": f"B{n:05d}",
+                "product_locale": "us", "esci_label": label, "small_version": "1", "large_version": "1",
+                "split": "train", "product_title": title,
+                "product_description": "" if n % 3 == 2 else f"A {title.lower()} made for everyday use.",
+                "product_bullet_point": f"Durable\nLightweight {topic}", "product_brand": "Acme", "product_color": "black",
+            })
+    return rows
+
+
+def write_esci_csv(path: Path, labels: tuple[str, str, str, str] = ("Exact", "Substitute", "Complement", "Irrelevant")) -> Path:
+    """:func:`esci_rows` as a CSV file."""
+    import pandas as pd
+
+    pd.DataFrame(esci_rows(labels), columns=list(ESCI_COLUMNS)).to_csv(path, index=False)
+    return path

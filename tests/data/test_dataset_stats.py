@@ -8,7 +8,7 @@ import numpy as np
 
 from explorer.data.beir import load_beir
 from explorer.data.stats import dataset_stats, format_stats
-from explorer.data.tables import load_table
+from explorer.data.loaders import load_table
 
 
 def test_counts_lengths_and_grades_of_the_fixture(beir_folder):

@@ -7,6 +7,7 @@ import pytest
 datasets = pytest.importorskip("datasets")
 
 from explorer.data.hub import load_hub  # noqa: E402
+from explorer.data.loaders import load_dataset  # noqa: E402
 from explorer.data.validation import stable_id  # noqa: E402
 from explorer.core.errors import DataError  # noqa: E402
 
@@ -36,7 +37,7 @@ def test_dataset_dict_split_and_max_rows():
 def test_local_file_of_the_same_shape(tmp_path):
     path = tmp_path / "nq-pairs.parquet"
     datasets.Dataset.from_dict({"query": ["a b", "c d"], "answer": ["x", "y"]}).to_parquet(str(path))
-    ds = load_hub(f"hf:{path}")
+    ds = load_dataset(f"hf:{path}")
     assert ds.name == "nq-pairs" and len(ds.query_ids()) == 2
 
 

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from explorer.data.pairs import score_to_grade
-from explorer.data.tables import ColumnMap, guess_columns, load_table, read_table
+from explorer.data.columns import ColumnMap, guess_columns
+from explorer.data.labels import score_to_grade
+from explorer.data.loaders import load_table
+from explorer.data.tables import read_head, read_table
 from explorer.data.validation import stable_id
 from explorer.core.errors import DataError
 
@@ -135,8 +137,8 @@ BAD = {
     "column mapped twice": (_bad(b"query,passage\na,b\n", columns={"passage": "query"}), r"column 'query' is mapped to two roles"),
     "empty query cell": (_bad(b"query,passage\na,b\n,c\n"), r"t.csv: line 3, column 'query' has an empty text"),
     "blank passage": (_bad(b"query,passage\na,b\nc,   \n"), r"line 3, column 'passage' has an empty text"),
-    "non-numeric label": (_bad(b"query,passage,label\na,b,1\nc,d,high\n"), r"line 3, column 'label' has label 'high', which is not a number"),
-    "empty label": (_bad(b"query,passage,label\na,b,1\nc,d,\n"), r"line 3, column 'label' has label an empty cell"),
+    "non-numeric label": (_bad(b"query,passage,label\na,b,1\nc,d,high\n"), r"t.csv: column 'label' has label words with no grade \(high; words found: high\); map each word"),
+    "empty label": (_bad(b"query,passage,label\na,b,1\nc,d,\n"), r"line 3, column 'label' has an empty label"),
     "negative label": (_bad(b"query,passage,label\na,b,1\nc,d,-2\n"), r"line 3, column 'label' has negative label '-2'"),
     "scores outside 0..1": (_bad(b"query,passage,label\na,b,0.5\nc,d,2.5\n"), r"mixes fractional scores with '2.5' \(line 3\)"),
     "ragged row": (_bad(b"query,passage\na,b\nc,d,e,f\n"), r"t.csv: Error tokenizing data.*line 3.*quoted"),
@@ -185,3 +187,27 @@ def test_property_random_tables_give_valid_split_deduplicated_datasets(pairs, se
     assert train and test and not train & test and train | test == set(ds.queries)
     for q, p in pairs:
         assert ds.qrels[stable_id("q", q.strip())][stable_id("p", p.strip())] == 1
+
+
+def test_read_head_reads_the_first_rows_only(tmp_path):
+    """The preview's reader stops after its rows: a broken line further down does not reach it (the full read,
+    at load time, names it)."""
+    good = "".join(f"question {i},answer {i}\n" for i in range(30))
+    csv = tmp_path / "t.csv"
+    csv.write_bytes(b"query,passage\n" + good.encode() + b"bad,caf\xe9\n")
+    assert list(read_head(csv, 5)["query"]) == [f"question {i}" for i in range(5)]
+    with pytest.raises(DataError, match="not valid UTF-8"):
+        read_table(csv)
+    lines = "".join(f'{{"query": "q{i}", "passage": "p{i}"}}\n' for i in range(30)) + "{broken\n"
+    (tmp_path / "t.jsonl").write_text(lines)
+    with gzip.open(tmp_path / "t.jsonl.gz", "wt") as fh:
+        fh.write(lines)
+    for name in ("t.jsonl", "t.jsonl.gz"):
+        assert len(read_head(tmp_path / name, 20)) == 20
+    (tmp_path / "a.json").write_text('[{"q": "a", "document": "x"}, {"q": "b", "document": "y"}]')
+    assert list(read_head(tmp_path / "a.json", 1)["q"]) == ["a"]
+    pd.DataFrame({"query": [f"q{i}" for i in range(50)], "passage": ["p"] * 50}).to_parquet(tmp_path / "t.parquet")
+    assert len(read_head(tmp_path / "t.parquet", 7)) == 7
+    (tmp_path / "semi.csv").write_text("query;passage\na;b\n")
+    with pytest.raises(DataError, match="looks like a semicolon"):
+        read_head(tmp_path / "semi.csv")

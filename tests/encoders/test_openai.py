@@ -1,11 +1,12 @@
-"""The OpenAI encoder against a fake server (httpx.MockTransport): never the network."""
+"""The OpenAI encoder against a fake server (httpx2.MockTransport, the openai client's HTTP library): never the
+network. Real HTTP (a local server) is in test_openai_http.py."""
 
 from __future__ import annotations
 
 import json
 import warnings
 
-import httpx
+import httpx2 as httpx
 import numpy as np
 import pytest
 
@@ -81,16 +82,18 @@ def test_a_429_is_retried_after_the_servers_retry_after():
 def test_server_errors_and_timeouts_back_off_then_give_up_with_a_clear_error():
     sleeps: list[float] = []
     server = FakeServer([httpx.ReadTimeout("slow")] + [(503, {}, {"error": {"message": "overloaded"}})] * 3)
-    with pytest.raises(ModelError, match=r"failed after 3 attempts: HTTP 503 \(overloaded\)"):
+    with pytest.raises(ModelError, match=r"still answered HTTP 503 after 3 attempts; try again later") as caught:
         make(server, sleeps, max_retries=2).encode(["hello"])
+    assert "overloaded" not in str(caught.value)
     assert len(server.requests) == 3
     assert len(sleeps) == 2 and all(0 <= s <= 30 for s in sleeps)
 
 
 def test_a_rejected_key_is_not_retried():
-    server = FakeServer([(401, {}, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}})])
-    with pytest.raises(ModelError, match="OpenAI API key was rejected.*Incorrect API key"):
+    server = FakeServer([(401, {}, {"error": {"message": "Incorrect API key provided: sk-te**est", "code": "invalid_api_key"}})])
+    with pytest.raises(ModelError, match=r"rejected the API key \(HTTP 401, invalid_api_key\); check OPENAI_API_KEY") as caught:
         make(server).encode(["hello"])
+    assert "Incorrect" not in str(caught.value) and "sk-te" not in str(caught.value)
     assert len(server.requests) == 1
 
 
@@ -150,6 +153,8 @@ def test_requests_stay_within_the_token_budget():
 def test_fingerprint_changes_with_what_changes_the_vectors():
     a = make(FakeServer())
     assert a.fingerprint == make(FakeServer()).fingerprint
+    other_key = OpenAIEncoder(api_key="sk-another", cache_dir=None)
+    assert other_key.fingerprint == a.fingerprint and "sk-" not in a.fingerprint  # the cache is keyed without the key
     assert a.fingerprint != make(FakeServer(), dimensions=256).fingerprint
     assert a.fingerprint != make(FakeServer(), overflow="chunk").fingerprint
     assert make(FakeServer(), model="text-embedding-3-large").fingerprint.startswith("openai-text-embedding-3-large-")
@@ -171,3 +176,37 @@ def test_invalid_parameters_are_value_errors():
         OpenAIEncoder(api_key="k", overflow="drop")
     with pytest.raises(ValueError, match="dimensions"):
         OpenAIEncoder(api_key="k", dimensions=0)
+
+
+def test_an_api_model_spec_round_trips_and_refuses_what_it_does_not_know():
+    from explorer.encoders.openai import ApiModel
+
+    api = ApiModel("nomic-embed-text:latest", "http://127.0.0.1:11434/v1", 256)
+    assert api.spec == "openai:nomic-embed-text:latest?base_url=http://127.0.0.1:11434/v1&dimensions=256"
+    assert ApiModel.parse(api.spec) == api
+    assert ApiModel.parse("openai:text-embedding-3-small") == ApiModel("text-embedding-3-small")
+    with pytest.raises(ModelError, match="Unknown option 'key'"):
+        ApiModel.parse("openai:m?key=sk-x")
+    with pytest.raises(ModelError, match="dimensions must be a whole number of at least 1"):
+        ApiModel.parse("openai:m?dimensions=zero")
+    with pytest.raises(ModelError, match="needs a model name"):
+        ApiModel.parse("openai:?dimensions=3")
+
+
+def test_a_tiktoken_that_cannot_load_its_tables_leaves_the_offline_estimate(monkeypatch):
+    import sys
+    import threading
+    import types
+
+    from explorer.encoders import tokens
+
+    stuck = threading.Event()
+    fake = types.SimpleNamespace(encoding_for_model=lambda m: stuck.wait(30), get_encoding=lambda n: None)
+    monkeypatch.setitem(sys.modules, "tiktoken", fake)  # a download that hangs (a network that drops packets)
+    monkeypatch.setattr(tokens, "TIKTOKEN_LOAD_SECONDS", 0.2)
+    counter = TokenCounter("text-embedding-3-small")
+    stuck.set()
+    assert not counter.exact and counter.count("abcdef") == 2
+    failing = types.SimpleNamespace(encoding_for_model=lambda m: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.setitem(sys.modules, "tiktoken", failing)
+    assert not TokenCounter("text-embedding-3-small").exact

@@ -37,7 +37,7 @@ def _visit(i: int, tmp_path) -> None:
 
 
 def _sizes() -> dict[str, int]:
-    from explorer import projection
+    from explorer.latent import projection
     from explorer.encoders import cache
     from explorer.ui import state
 
@@ -46,7 +46,7 @@ def _sizes() -> dict[str, int]:
 
 
 def test_memory_after_20_visitors_is_no_higher_than_after_2(public, tmp_path):
-    from explorer import projection
+    from explorer.latent import projection
     from explorer.encoders import cache
     from explorer.ui import state
 

@@ -147,7 +147,7 @@ def test_projection_caps_queries_too(tmp_path):
     """the latent-space chart's point limit holds for queries, not only passages."""
     import pandas as pd
 
-    from explorer.data.tables import load_table
+    from explorer.data.loaders import load_table
 
     rows = [{"query": f"question {i} about topic {i % 7}", "passage": f"answer {i} on topic {i % 7}"} for i in range(1200)]
     ds = load_table(pd.DataFrame(rows), name="many", test_fraction=0.5)
