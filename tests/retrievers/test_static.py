@@ -10,7 +10,7 @@ from explorer.core.errors import ModelError
 from explorer.encoders import registry
 from explorer.encoders.static import StaticEncoder, distilled_folder
 
-from conftest import training_helpers
+from retriever_builders import training_helpers
 
 
 @pytest.fixture(scope="module")
