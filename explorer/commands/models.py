@@ -24,7 +24,7 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "compare-models", help="compare several models (encoders, BM25, hybrid) on the same split",
         parents=[data_options()],
-        description="Evaluate every model on the same test queries; print metrics with 95%% intervals, "
+        description="Evaluate every model on the same test queries; print metrics with 95% intervals, "
         "Holm-corrected paired p-values against the reference, encode time, dimensions and index size. "
         f"A model is: {GRAMMAR}.",
     )
