@@ -2,7 +2,7 @@
 
 From the top: pages → the two faces (``explorer/ui/``, and the CLI: ``explorer/cli.py``, ``explorer/commands/``)
 → ``explorer/pipeline/`` → ``explorer/workspace/`` → ``explorer/jobs/`` → ``explorer/training/`` →
-``explorer/evaluation/``, ``explorer/store/``, ``explorer/latent/`` → ``explorer/data/`` → ``explorer/encoders/``
+``explorer/evaluation/``, ``explorer/retrievers/``, ``explorer/store/``, ``explorer/latent/`` → ``explorer/data/`` → ``explorer/encoders/``
 → ``explorer/core/`` (the leaves). A module may import its own layer and the layers below it, never one above;
 the two faces never import each other; only the faces' UI side and pages import streamlit. Imports under
 ``if TYPE_CHECKING:`` are left out (they never run). A second check finds no cycle among the modules.
