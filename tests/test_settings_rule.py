@@ -27,7 +27,7 @@ SERVER_WIDE: dict[str, tuple[int, str]] = {
                                      "text hash)"),
     "explorer/encoders/hardware.py": (1, "device and bfloat16 describe the machine"),
     "explorer/encoders/registry.py": (1, "embedding cache folder, EXPLORER_ENCODER and bfloat16 are server-wide"),
-    "explorer/commands/data.py": (1, "the command line runs as the owner of its machine, on its settings"),
+    "explorer/commands/data.py": (2, "the command line runs as the owner of its machine, on its settings (load_data and data stats)"),
     "explorer/commands/evaluate.py": (1, "the command line runs as the owner of its machine, on its settings"),
     "explorer/commands/train.py": (1, "the command line runs as the owner of its machine, on its settings"),
 }
