@@ -1,4 +1,4 @@
-"""Atomic file writes: the one way the library writes a file that a reader might open at any moment.
+"""Files the library writes and reads back: atomic writes, tolerant JSON reads, and a file cache.
 
 A writer fills a uniquely named temporary file next to the target (so concurrent writers never share one),
 flushes it to disk, then renames it over the target with :func:`os.replace`, which is atomic on POSIX: a
@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from explorer.core.errors import StorageError
 
@@ -52,3 +52,54 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """Write ``data`` as indented, key-sorted JSON to ``path`` atomically."""
     write_bytes_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str).encode("utf-8"))
+
+
+def read_json(path: str | Path, default: Any = None) -> Any:
+    """The JSON value in ``path``, or ``default`` when the file is missing, unreadable or not JSON.
+
+    For files the library can do without (a model folder's optional configs, a workspace's small state): a
+    damaged one must not lock anyone out, so it reads as absent. Files whose damage must be reported (a run's
+    ``config.json``) are parsed by their owners, who name the problem.
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+T = TypeVar("T")
+
+
+def stored_or_computed(path: str | Path | None, compute: Callable[[], T], *, load: Callable[[Path], T | None],
+                       save: Callable[[T, Path], None], touch: bool = False) -> T:
+    """A value kept in a file: loaded from ``path`` when it is there and usable, else computed and stored.
+
+    Hand-written rather than ``joblib.Memory`` because the callers key their files themselves (a projection by
+    its input's hash, a neighbourhood change by its models' fingerprints, in the run or workspace folder
+    the value belongs to) and clean-up works on those names.
+
+    Args:
+        path: the file (None: computed, not stored).
+        compute: makes the value.
+        load: reads the file; returns None, or raises OSError, ValueError or KeyError, when the file is damaged
+            or holds something else (it is then recomputed and overwritten, never trusted).
+        save: writes the value to a path (atomically, e.g. through :func:`atomic_path`); a StorageError (a
+            read-only folder, a full disk) only costs a recomputation next time.
+        touch: refresh the file's modification time when it is used (clean-ups remove files unused for long).
+    """
+    if path is not None and Path(path).is_file():
+        try:
+            value = load(Path(path))
+            if value is not None:
+                if touch:
+                    os.utime(path)
+                return value
+        except (OSError, ValueError, KeyError):
+            pass
+    value = compute()
+    if path is not None:
+        try:
+            save(value, Path(path))
+        except StorageError:
+            pass
+    return value

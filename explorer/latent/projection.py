@@ -33,16 +33,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from explorer.core.errors import DataError, StorageError
+from explorer.core.errors import DataError
 from explorer.core.memory import MB, ByteLRU
-from explorer.core.storage import atomic_path
+from explorer.core.storage import atomic_path, stored_or_computed
 
 NUMBA_LOCK = threading.RLock()
 """Process-wide lock around numba-parallel work (UMAP, ranx)."""
@@ -137,30 +136,26 @@ def _key(arrays: tuple[np.ndarray, ...], method: str, n_components: int, seed: i
     return h.hexdigest()[:32]
 
 
+def _load_arrays(path: Path) -> tuple[np.ndarray, ...]:
+    with np.load(path, allow_pickle=False) as data:
+        return tuple(data[f"a{i}"] for i in range(len(data.files)))
+
+
+def _save_arrays(arrays: tuple[np.ndarray, ...], path: Path) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **{f"a{i}": a for i, a in enumerate(arrays)})
+
+
 def _cached(key: str, compute: Any, use_cache: bool, cache_dir: Path | str | None) -> tuple[np.ndarray, ...]:
     """Look up memory, then ``cache_dir`` (when given); else compute, store both. Returns copies the caller
-    may modify."""
+    may modify. A file read is touched: the workspace clean-up removes only projections unused for a day."""
     if use_cache:
         found = _MEMORY.get(key)
         if found is not None:
             return tuple(a.copy() for a in found)
     path = Path(cache_dir) / f"{key}.npz" if use_cache and cache_dir is not None else None
-    arrays: tuple[np.ndarray, ...] | None = None
-    if path is not None and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = tuple(data[f"a{i}"] for i in range(len(data.files)))
-            os.utime(path)  # used now: the workspace clean-up removes only projections unused for a day
-        except (OSError, ValueError, KeyError):
-            arrays = None  # a damaged file is recomputed and overwritten
-    if arrays is None:
-        arrays = tuple(np.asarray(a, dtype=np.float32) for a in compute())
-        if path is not None:
-            try:
-                with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-                    np.savez(fh, **{f"a{i}": a for i, a in enumerate(arrays)})
-            except StorageError:
-                pass  # read-only or full disk: the projection is only recomputed next time
+    arrays = stored_or_computed(path, lambda: tuple(np.asarray(a, dtype=np.float32) for a in compute()),
+                                load=_load_arrays, save=_save_arrays, touch=True)
     if use_cache:
         _MEMORY.put(key, arrays)
     return tuple(a.copy() for a in arrays)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from explorer.core.errors import StorageError
 from explorer.core.progress import Progress
+from explorer.core.storage import stored_or_computed
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -78,13 +78,29 @@ def best_grades(dataset: "Dataset", qids: list[str]) -> dict[str, int]:
     return grades
 
 
-def sample_passages(dataset: "Dataset", qids: list[str], max_passages: int, seed: int = 13) -> list[str]:
-    """All relevant passages of ``qids`` plus a seeded sample of the rest, at most ``max_passages`` in all."""
-    relevant = sorted({p for q in qids for p in dataset.positives(q)})[:max_passages]
-    keep = set(relevant)
-    rest = [p for p in dataset.passage_ids() if p not in keep]
-    extra = random.Random(seed).sample(rest, min(len(rest), max(0, max_passages - len(relevant))))
-    return relevant + sorted(extra)
+def points_frame(dataset: "Dataset", qids: list[str], pids: list[str], **columns: list[Any]) -> pd.DataFrame:
+    """One row per point, queries first: id, kind ("query"/"passage"), text, grade (a passage's best grade for
+    ``qids``, 0 when unjudged; NaN for queries), then ``columns`` (one value per point each)."""
+    grades = best_grades(dataset, qids)
+    return pd.DataFrame({
+        "id": qids + pids,
+        "kind": ["query"] * len(qids) + ["passage"] * len(pids),
+        "text": [dataset.queries[q] for q in qids] + dataset.passage_texts(pids),
+        "grade": [np.nan] * len(qids) + [float(grades.get(p, 0)) for p in pids],
+        **columns,
+    })
+
+
+def _with_coords(rows: pd.DataFrame, coords: np.ndarray, n_components: int, **values: Any) -> pd.DataFrame:
+    """``rows`` with constant columns ``values`` and the projected coordinates as x, y (and z)."""
+    return rows.assign(**values, **{axis: coords[:, i] for i, axis in enumerate("xyz"[:n_components])})
+
+
+def _pool_passages(dataset: "Dataset", qids: list[str], max_passages: int, seed: int) -> list[str]:
+    """The relevant passages of ``qids`` plus a seeded sample of the rest (:func:`explorer.data.sampling.sample_passages`)."""
+    from explorer.data.sampling import sample_passages
+
+    return sample_passages(dataset, qids, max_passages, random.Random(seed))
 
 
 MAX_QUERIES = 500
@@ -117,7 +133,7 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, 
     qids = dataset.query_ids("test") or dataset.query_ids()
     if len(qids) > max_queries:
         qids = sorted(random.Random(seed).sample(qids, max_queries))
-    pids = sample_passages(dataset, qids, max_passages, seed)
+    pids = _pool_passages(dataset, qids, max_passages, seed)
     qtexts = [dataset.queries[q] for q in qids]
     ptexts = dataset.passage_texts(pids)
     before = np.vstack([base.encode(qtexts, "query"), base.encode(ptexts, "passage")])
@@ -128,23 +144,11 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, 
         stages = list(zip(("before", "after"), project_aligned(before, after, method=method,
                                                                   n_components=n_components, seed=seed,
                                                                   cache_dir=cache_dir)))
-    grades = best_grades(dataset, qids)
     status = status or {}
-    base_rows = pd.DataFrame({
-        "id": qids + pids,
-        "kind": ["query"] * len(qids) + ["passage"] * len(pids),
-        "text": qtexts + ptexts,
-        "grade": [np.nan] * len(qids) + [grades.get(p, 0) for p in pids],
-        "change": [status.get(q, "unchanged") for q in qids] + [""] * len(pids),
-    })
-    frames = []
-    for stage, coords in stages:
-        part = base_rows.copy()
-        part["stage"] = stage
-        for i, axis in enumerate("xyz"[:n_components]):
-            part[axis] = coords[:, i]
-        frames.append(part)
-    edges = [(q, p) for q in qids for p in dataset.positives(q) if p in set(pids)]
+    rows = points_frame(dataset, qids, pids, change=[status.get(q, "unchanged") for q in qids] + [""] * len(pids))
+    frames = [_with_coords(rows, coords, n_components, stage=stage) for stage, coords in stages]
+    chosen = set(pids)
+    edges = [(q, p) for q in qids for p in dataset.positives(q) if p in chosen]
     return ProjectionData(points=pd.concat(frames, ignore_index=True), edges=edges,
                           n_passages_total=len(dataset.corpus))
 
@@ -182,15 +186,17 @@ class Neighbourhoods:
         info = self.points.set_index("id")
         kind = info.at[point_id, "kind"]
         out = nb.join(info[["kind", "text"]], on="id")
-
-        def grade(other: str, other_kind: str) -> float:
-            if kind == other_kind:
-                return np.nan
-            q, p = (point_id, other) if kind == "query" else (other, point_id)
-            return float(self.qrels.get(q, {}).get(p, 0))
-
-        out["grade"] = [grade(i, k_) for i, k_ in zip(out["id"], out["kind"])]
+        out["grade"] = [_link_grade(self.qrels, point_id, kind, i, k_) for i, k_ in zip(out["id"], out["kind"])]
         return out[["status", "rank_before", "rank_after", "kind", "grade", "id", "text"]]
+
+
+def _link_grade(qrels: dict[str, dict[str, int]], point: str, kind: str, other: str, other_kind: str) -> float:
+    """The judgement linking two points (a query's grade for a passage, either way round): 0 when unjudged,
+    NaN between two passages or two queries."""
+    if kind == other_kind:
+        return np.nan
+    q, p = (point, other) if kind == "query" else (other, point)
+    return float(qrels.get(q, {}).get(p, 0))
 
 
 def neighbourhoods(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, cache_dir: Path | None = None,
@@ -203,7 +209,7 @@ def neighbourhoods(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, cac
 
     Args:
         dataset: the dataset (its test queries form the pool, with their relevant passages and a seeded sample
-            of the rest, as in :func:`sample_passages`).
+            of the rest, as in :func:`explorer.data.sampling.sample_passages`).
         base, tuned: the two encoders.
         cache_dir: where to store the result (None: not stored).
         max_passages: passage cap of the pool.
@@ -212,45 +218,36 @@ def neighbourhoods(dataset: "Dataset", base: "Encoder", tuned: "Encoder", *, cac
     """
     import hashlib
 
-    from explorer.evaluation.neighbourhood import NeighbourhoodChange, neighbourhood_change
+    from explorer.evaluation.neighbourhood import NeighbourhoodChange
 
     qids = dataset.query_ids("test") or dataset.query_ids()
-    pids = sample_passages(dataset, qids, max_passages, seed)
+    pids = _pool_passages(dataset, qids, max_passages, seed)
     ids = qids + pids
     key = hashlib.sha1("|".join([dataset.fingerprint(), base.fingerprint, tuned.fingerprint, str(max_passages),
                                  str(seed), str(NEIGHBOURHOOD_K)]).encode()).hexdigest()[:12]
     path = Path(cache_dir) / f"neighbourhood-{key}.npz" if cache_dir is not None else None
-    change = None
-    if path is not None and path.is_file():
-        try:
-            change = NeighbourhoodChange.load(path)
-        except (OSError, ValueError, KeyError):
-            change = None  # a damaged file is recomputed, never trusted
-        if change is not None and change.ids != ids:
-            change = None
-    if change is None:
-        qtexts = [dataset.queries[q] for q in qids]
-        ptexts = dataset.passage_texts(pids)
-        before = np.vstack([base.encode(qtexts, "query"), base.encode(ptexts, "passage")])
-        after = np.vstack([tuned.encode(qtexts, "query"), tuned.encode(ptexts, "passage")])
-        change = neighbourhood_change(before, after, ids, k=NEIGHBOURHOOD_K)
-        if path is not None:
-            try:
-                change.save(path)
-            except StorageError:
-                pass  # storing is an optimisation: a read-only run folder only costs a recomputation
-    grades = best_grades(dataset, qids)
+    change = stored_or_computed(path, lambda: _change(dataset, base, tuned, qids, pids), load=lambda p: _same_points(NeighbourhoodChange.load(p), ids),
+                                save=lambda value, p: value.save(p))
     deltas = {}
     if per_query is not None and len(per_query):
         deltas = dict(zip(per_query["qid"], per_query["delta_ndcg@10"]))
-    points = pd.DataFrame({
-        "id": ids,
-        "kind": ["query"] * len(qids) + ["passage"] * len(pids),
-        "text": [dataset.queries[q] for q in qids] + dataset.passage_texts(pids),
-        "grade": [np.nan] * len(qids) + [float(grades.get(p, 0)) for p in pids],
-        "delta_ndcg": [deltas.get(q, np.nan) for q in qids] + [np.nan] * len(pids),
-    })
+    points = points_frame(dataset, qids, pids, delta_ndcg=[deltas.get(q, np.nan) for q in qids] + [np.nan] * len(pids))
     return Neighbourhoods(change=change, points=points, qrels={q: dict(dataset.qrels.get(q, {})) for q in qids})
+
+
+def _change(dataset: "Dataset", base: "Encoder", tuned: "Encoder", qids: list[str], pids: list[str]) -> Any:
+    """The neighbourhood change of the pool (queries, then passages), embedded by both encoders."""
+    from explorer.evaluation.neighbourhood import neighbourhood_change
+
+    qtexts, ptexts = [dataset.queries[q] for q in qids], dataset.passage_texts(pids)
+    before = np.vstack([base.encode(qtexts, "query"), base.encode(ptexts, "passage")])
+    after = np.vstack([tuned.encode(qtexts, "query"), tuned.encode(ptexts, "passage")])
+    return neighbourhood_change(before, after, qids + pids, k=NEIGHBOURHOOD_K)
+
+
+def _same_points(change: Any, ids: list[str]) -> Any:
+    """``change`` when it was computed for the points ``ids`` (in order), else None (a stale file)."""
+    return change if change.ids == ids else None
 
 
 @dataclass
@@ -290,19 +287,9 @@ def training_frames(run_path: Path, dataset: "Dataset", *, method: str = "pca", 
         return None  # snapshots of another dataset (the workspace changed dataset since)
     coords = project_frames([f.vectors for f in frames], method=method, n_components=n_components, seed=seed,
                             cache_dir=cache_dir)
-    grades = best_grades(dataset, qids)
-    base = pd.DataFrame({
-        "id": qids + pids,
-        "kind": ["query"] * len(qids) + ["passage"] * len(pids),
-        "text": [dataset.queries[q] for q in qids] + dataset.passage_texts(pids),
-        "grade": [np.nan] * len(qids) + [grades.get(p, 0) for p in pids],
-    })
-    parts = []
-    for i, (frame, xy) in enumerate(zip(frames, coords)):
-        part = base.assign(frame=i, label=frame.label, step=frame.step)
-        for j, axis in enumerate("xyz"[:n_components]):
-            part[axis] = xy[:, j]
-        parts.append(part)
+    rows = points_frame(dataset, qids, pids)
+    parts = [_with_coords(rows, xy, n_components, frame=i, label=frame.label, step=frame.step)
+             for i, (frame, xy) in enumerate(zip(frames, coords))]
     chosen = set(pids)
     edges = [(q, p) for q in qids for p in dataset.positives(q) if p in chosen]
     info = [{"index": i, "label": f.label, "step": f.step, **f.metrics} for i, f in enumerate(frames)]
