@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import charts, guard, latent, learning, results
+from explorer.ui import charts, guard, latent, latent_charts, learning, results
 
 with guard.page("Latent space", "Where queries and passages sit under each model. Two models share ONE aligned "
                 "projection, so a point that did not move stays put. Neighbourhood change is measured in the full "
@@ -31,12 +31,12 @@ with guard.page("Latent space", "Where queries and passages sit under each model
     st.caption(f"{int((points['kind'] == 'passage').sum()) // (2 if m.paired else 1):,} of {data.n_passages_total:,} "
                f"passages shown, {int((points['kind'] == 'query').sum()) // (2 if m.paired else 1)} test queries.")
     if not m.paired:
-        fig = latent.single(points, edges, c["color_by"], dims, method, set(selected), f"Queries and passages: {m.name_a}")
+        fig = latent_charts.single(points, edges, c["color_by"], dims, method, set(selected), f"Queries and passages: {m.name_a}")
     elif c["view"] == "side by side":
-        fig = latent.side_by_side(points, edges, c["color_by"], dims, method, set(selected),
+        fig = latent_charts.side_by_side(points, edges, c["color_by"], dims, method, set(selected),
                                   (f"A: {m.name_a}", f"B: {m.name_b}"))
     else:
-        fig = latent.animated(points, edges, c["color_by"], dims, method, highlight=set(selected))
+        fig = latent_charts.animated(points, edges, c["color_by"], dims, method, highlight=set(selected))
     selectable = dims == 2 and c["view"] == "side by side"
     event = st.plotly_chart(fig, key="latent_chart", config=charts.png_config(f"latent_{method}_{dims}d"),
                             on_select="rerun" if selectable else "ignore", selection_mode=("points", "box", "lasso"))

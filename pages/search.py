@@ -13,7 +13,7 @@ with guard.page("Search", "Type any query; the models search the whole corpus.")
     guard.need(query.strip(), "Type a query above.")
     with st.spinner("Searching (the first search of a model indexes the corpus)…"):
         store = state.vector_store()
-        hits = [pipeline.search(m.dataset, enc, query, k, store) for enc in (m.base, m.tuned) if enc is not None]
+        hits = [pipeline.search(m.dataset, enc, query, k, store) for enc in (m.encoder_a, m.encoder_b) if enc is not None]
     titles = [f"A: {m.name_a}", f"B: {m.name_b}"] if m.paired else [m.name_a]
     for i, (col, frame) in enumerate(zip(st.columns(len(hits)), hits)):
         other = hits[1 - i] if m.paired else None

@@ -9,7 +9,7 @@ with guard.page("Similarity", "Cosine similarity of relevant pairs vs weak and h
     m = results.models()
     split = st.radio("Pairs shown", ["test", "train"], horizontal=True, key="sim_split",
                      help="The threshold is always chosen on train; accuracy is always measured on test.")
-    sides = [("A", m.name_a, m.base), ("B", m.name_b, m.tuned)] if m.paired else [("A", m.name_a, m.base)]
+    sides = [("A", m.name_a, m.encoder_a), ("B", m.name_b, m.encoder_b)] if m.paired else [("A", m.name_a, m.encoder_a)]
     for col, (side, name, encoder) in zip(st.columns(2), sides):
         with col, st.spinner(f"Scoring pairs with {name}…"):
             clf, pairs = results.similarity(m.dataset, encoder)

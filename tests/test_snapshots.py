@@ -49,7 +49,7 @@ def test_a_full_frame_of_minilm_width_stays_under_256_kb(tmp_path):
 def test_training_frames_put_every_snapshot_in_one_space_and_play_in_order(tmp_path):
     from explorer.encoders.fake import FakeEncoder
     from explorer.pipeline.views import training_frames
-    from explorer.ui.latent import training_animation
+    from explorer.ui.latent_charts import training_animation
 
     ds = tiny_dataset()
     assert training_frames(tmp_path, ds) is None  # no snapshots yet

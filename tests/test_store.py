@@ -126,6 +126,26 @@ def test_a_collection_deleted_behind_the_stores_back_is_rebuilt(store, encoder):
     assert store.search(ds, encoder, query_texts=["cat purrs"], k=1)[0][0].id == "cat"
 
 
+def test_a_collection_that_keeps_disappearing_is_a_storage_error(store, encoder, monkeypatch):
+    """A collection deleted between the rebuild and the query is rebuilt once; deleted again, the search says so."""
+    from chromadb.errors import NotFoundError
+
+    ds = dataset()
+    real_query, calls = VectorStore._query, []
+
+    def query_deleted_once(self, name, queries, k):
+        calls.append(name)
+        if len(calls) == 1:
+            raise NotFoundError(f"Collection {name} does not exist.")
+        return real_query(self, name, queries, k)
+
+    monkeypatch.setattr(VectorStore, "_query", query_deleted_once)
+    assert store.search(ds, encoder, query_texts=["cat purr"], k=1)[0][0].id == "cat" and len(calls) == 2
+    monkeypatch.setattr(VectorStore, "_query", lambda *_: (_ for _ in ()).throw(NotFoundError("gone")))
+    with pytest.raises(StorageError, match="keeps disappearing"):
+        store.search(ds, encoder, query_texts=["cat purr"], k=1)
+
+
 def test_adds_and_queries_are_split_by_the_max_batch_size(store, encoder, adds, monkeypatch):
     monkeypatch.setattr(store.client, "get_max_batch_size", lambda: 2)
     ds = dataset()

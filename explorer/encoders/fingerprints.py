@@ -29,6 +29,8 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from explorer.core.storage import read_json
+
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".onnx")
 TOKENIZER_FILES = ("vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
 ARCHITECTURE_KEYS = ("model_type", "hidden_act", "hidden_activation", "layer_norm_eps", "rms_norm_eps", "num_attention_heads",
@@ -102,17 +104,10 @@ def _weights(folder: Path) -> list[Any]:
     return sorted(entries, key=json.dumps)
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def _tokenizer(folder: Path) -> Any:
     if (folder / "tokenizer.json").is_file():
         def core(path: Path) -> str:
-            data = _read_json(path) or {}
+            data = read_json(path) or {}
             keep = {k: data.get(k) for k in ("model", "normalizer", "pre_tokenizer", "post_processor", "added_tokens")}
             return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
@@ -129,19 +124,19 @@ def _pooling(config: dict[str, Any]) -> Any:
 
 
 def _pipeline(folder: Path) -> dict[str, Any]:
-    modules = _read_json(folder / "modules.json") or []
+    modules = read_json(folder / "modules.json") or []
     described = []
     for module in modules if isinstance(modules, list) else []:
         kind = str(module.get("type", "")).rsplit(".", 1)[-1]
         entry: dict[str, Any] = {"type": kind}
         if kind == "Pooling":
-            entry["pooling"] = _pooling(_read_json(folder / module.get("path", "") / "config.json") or {})
+            entry["pooling"] = _pooling(read_json(folder / module.get("path", "") / "config.json") or {})
         described.append(entry)
-    sbert = _read_json(folder / "sentence_bert_config.json") or {}
-    tokenizer_config = _read_json(folder / "tokenizer_config.json") or {}
-    st_config = _read_json(folder / "config_sentence_transformers.json") or {}
+    sbert = read_json(folder / "sentence_bert_config.json") or {}
+    tokenizer_config = read_json(folder / "tokenizer_config.json") or {}
+    st_config = read_json(folder / "config_sentence_transformers.json") or {}
     prompts = {k: v for k, v in (st_config.get("prompts") or {}).items() if v}
-    config = _read_json(folder / "config.json") or {}
+    config = read_json(folder / "config.json") or {}
     return {
         "modules": described,
         # sentence-transformers < 5 kept it in sentence_bert_config.json, newer ones in the tokenizer config.

@@ -26,12 +26,12 @@ import shutil
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from explorer.encoders.fingerprints import folder_fingerprint
 from explorer.core.errors import ModelError
+from explorer.core.storage import read_json
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +67,19 @@ def supported_folder(folder: Path) -> bool:
     Prompts or routers (different treatment of queries and passages) and other pooling modes stay on torch:
     the ONNX path embeds texts exactly as given.
     """
-    modules = _read_json(folder / "modules.json")
+    modules = read_json(folder / "modules.json")
     if not isinstance(modules, list) or len(modules) < 2:
         return False
     types = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules if isinstance(m, dict)]
     if types[:2] != ["Transformer", "Pooling"] or any(t != "Normalize" for t in types[2:]):
         return False
     pooling_dir = folder / str(modules[1].get("path", ""))
-    pooling = _read_json(pooling_dir / "config.json")
+    pooling = read_json(pooling_dir / "config.json")
     if not isinstance(pooling, dict):
         return False
     mode = pooling.get("pooling_mode") or ("cls" if pooling.get("pooling_mode_cls_token") else
                                            "mean" if pooling.get("pooling_mode_mean_tokens") else None)
-    prompts = (_read_json(folder / "config_sentence_transformers.json") or {}).get("prompts") or {}
+    prompts = (read_json(folder / "config_sentence_transformers.json") or {}).get("prompts") or {}
     return mode in ("mean", "cls") and not any(str(p) for p in prompts.values())
 
 
@@ -137,7 +137,7 @@ def _build(folder: Path, out: Path) -> None:
     reference = _torch_vectors(folder)
     meta_path = out / "export.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    config = _read_json(out / "config.json") or {}  # the transformer's own config, saved by the export
+    config = read_json(out / "config.json") or {}  # the transformer's own config, saved by the export
     fused = _fuse(out / ONNX_FILE, out / FUSED_FILE, int(config.get("num_attention_heads") or 0),
                   int(config.get("hidden_size") or 0))
     if fused:
@@ -213,10 +213,3 @@ class OnnxModel:
         """Vectors of one batch (L2-normalized if the model normalizes)."""
         # sentence-transformers strips each text before tokenizing; so must we, for identical tokens.
         return self._embedder.encode([str(t).strip() for t in texts], batch_size=max(1, len(texts)))
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +31,7 @@ from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, r
 from explorer.encoders import onnx_runtime
 from explorer.encoders.fingerprints import folder_fingerprint, looks_like_model_folder, model_weights_fingerprint
 from explorer.core.errors import ModelError
+from explorer.core.storage import read_json
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -270,8 +270,8 @@ class SentenceTransformerEncoder(Encoder):
         """Whether queries and passages get different prompts or routes (read from disk when possible)."""
         if self._model is None and self.is_local and self.model_path is not None:
             folder = Path(self.model_path)
-            prompts = _read_json(folder / "config_sentence_transformers.json").get("prompts") or {}
-            modules = _read_json(folder / "modules.json", default=[])
+            prompts = read_json(folder / "config_sentence_transformers.json", {}).get("prompts") or {}
+            modules = read_json(folder / "modules.json", [])
             routed = any(str(m.get("type", "")).endswith((".Router", ".Asym")) for m in modules if isinstance(m, dict))
             return routed or len(set(_prompt_pair(prompts))) > 1
         model = self.model
@@ -354,10 +354,3 @@ class SentenceTransformerEncoder(Encoder):
 
         with torch.autocast(device_type=self.device.split(":", 1)[0], dtype=torch.bfloat16):
             yield
-
-
-def _read_json(path: Path, default: Any = None) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {} if default is None else default

@@ -1,15 +1,16 @@
-"""Whether the process that owns a run is still alive: pid, process start time, boot id, a per-process token.
+"""Whether the process that owns a run is still alive: pid, process start time, boot, a per-process token.
 
 A pid alone is reused (a restarted server in a container often gets the very pid its killed predecessor had),
-so the owner of a run is recorded as the pair (pid, start time), plus the boot id (a pid from before a reboot
-is never alive) and a token naming the Python process itself.
+so the owner of a run is recorded as the pair (pid, start time), plus the machine's boot time (a pid from before
+a reboot is never alive) and a token naming the Python process itself. psutil answers each question.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from pathlib import Path
+
+import psutil
 
 PROCESS_TOKEN = uuid.uuid4().hex
 """Identifies this Python process: a status naming it belongs to a run this process owns."""
@@ -19,10 +20,11 @@ START_TOLERANCE_SECONDS = 1.0
 
 
 def boot_id() -> str:
-    """The machine's boot id (a pid from before a reboot is never alive), or "" where unknown."""
+    """This boot of the machine, as the boot time in whole seconds (a pid from before a reboot is never alive),
+    or "" where unknown."""
     try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
+        return f"boot-{psutil.boot_time():.0f}"
+    except (psutil.Error, OSError):
         return ""
 
 
@@ -34,8 +36,6 @@ def process_started(pid: int | None) -> float | None:
     """
     if not pid or pid <= 0:
         return None
-    import psutil  # light, and only needed when an active run's owner is checked
-
     try:
         return float(psutil.Process(pid).create_time())
     except (psutil.Error, OSError):
@@ -47,15 +47,5 @@ OWN_START = process_started(os.getpid())
 
 
 def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this pid exists (signal 0 checks without sending anything)."""
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    except OSError:
-        return False
-    return True
+    """Whether a process with this pid exists (of any user)."""
+    return bool(pid) and pid > 0 and psutil.pid_exists(pid)

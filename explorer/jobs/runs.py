@@ -10,28 +10,40 @@ Layout of ``<runs_dir>/<run-id>/``::
 
 Every JSON file is written to a temporary file in the same folder, fsynced and renamed over the old one, and
 ``status.json`` says "succeeded" only after everything else is in place. A run whose status says running or
-queued but whose owning process is gone (or whose heartbeat stopped) is listed as "interrupted" (and the
-status is written back). The owner is named by pid *and* process start time (plus a per-process token and
-the boot id), so a new server that happens to get the killed one's pid never passes for it; an unreadable folder is listed as failed with the reason, never crashes the listing.
+queued but whose owning process is gone (or whose heartbeat stopped) is listed as "interrupted". The owner
+is named by pid *and* process start time (plus a per-process token and the boot id), so a new server that
+happens to get the killed one's pid never passes for it; an unreadable folder is listed as failed with the
+reason, never crashes the listing.
+
+Reads never write. Listing or getting a run only shows an orphan as interrupted; :func:`recover_orphans`
+writes it (the server runs it once when it starts, :func:`explorer.workspace.recover_runs`) and
+:func:`mark_interrupted` is what a supervisor calls when it sees its child die.
+
+A :class:`RunStore` keeps what it read: the folder listing and each run's files are read again only when the
+runs folder or that run's folder changed (their modification times; every file here is written by a rename,
+which changes the folder's time). :func:`repository` hands out one store per runs folder, so every page and
+pipeline function of a process shares its reads (``Workspace.runs``).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
+import stat
 import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from explorer.core.errors import StorageError
 from explorer.jobs.liveness import OWN_START, PROCESS_TOKEN, START_TOLERANCE_SECONDS, boot_id, pid_alive, process_started
-from explorer.core.storage import write_json_atomic
+from explorer.core.storage import read_json, write_json_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -46,6 +58,15 @@ HEARTBEAT_STALE_SECONDS = 120.0
 
 _STATUS_LOCK = threading.Lock()
 """Serializes status.json writes of this process (the heartbeat thread writes alongside the job's thread)."""
+
+INTERRUPTED_MESSAGE = "The process running this job stopped (server restart or crash) before it finished."
+
+RACY_SECONDS = 1.0
+"""A folder modified this close to the moment it was read may change again within the same timestamp tick,
+unseen: what was read from it is read again on the next access (the "racy" rule of git's index). One second
+covers the coarsest timestamps of common file systems except FAT's two."""
+
+_UNREAD = object()
 
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that decide what a run produces."""
@@ -69,6 +90,7 @@ class Run:
     path: Path
     config: dict[str, Any] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)
+    _evaluation: Any = field(default=_UNREAD, init=False, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -136,6 +158,7 @@ class Run:
     def write_evaluation(self, evaluation: dict[str, Any]) -> None:
         """Write evaluation.json atomically."""
         write_json_atomic(self.path / "evaluation.json", evaluation)
+        self._evaluation = evaluation
 
     @contextmanager
     def artifact_writer(self, kind: str | None = None) -> Iterator[Path]:
@@ -170,15 +193,53 @@ class Run:
         return out
 
     def evaluation(self) -> dict[str, Any] | None:
-        """evaluation.json, or None when missing or unreadable."""
-        try:
-            return json.loads((self.path / "evaluation.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+        """evaluation.json, or None when missing or unreadable (read once per Run; :meth:`reload` reads again)."""
+        if self._evaluation is _UNREAD:
+            self._evaluation = read_json(self.path / "evaluation.json")
+        return self._evaluation
+
+
+STAMPED = ("status.json", "evaluation.json")
+"""Files of a run whose own modification time is checked too (not only the folder's), so an edit in place
+(not by a rename) is seen as well."""
+
+
+@dataclass
+class _Read:
+    """What a store read, and the modification times (ns) of what it read when it read it."""
+
+    value: Any
+    stamp: tuple[int, ...]
+    taken: int
+
+    def fresh(self, stamp: tuple[int, ...] | None) -> bool:
+        """Whether the value still holds for things now stamped ``stamp`` (see :data:`RACY_SECONDS`)."""
+        return stamp == self.stamp and max(stamp) < self.taken - int(RACY_SECONDS * 1e9)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _stamp(folder: Path, files: tuple[str, ...] = ()) -> tuple[int, ...] | None:
+    """Modification times of ``folder`` and of ``files`` in it (-1: missing); None when there is no folder."""
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode):
+        return None
+    return (info.st_mtime_ns, *(_mtime(folder / name) for name in files))
 
 
 class RunStore:
-    """The runs of one workspace.
+    """The runs of one workspace, each folder listed and each run read once while nothing changes.
+
+    Thread-safe. A run returned may be shared with other callers of the same store: treat it as read-only
+    except through its writing methods.
 
     Args:
         root: the folder holding run folders (a workspace's ``settings.runs_dir``).
@@ -188,6 +249,9 @@ class RunStore:
     def __init__(self, root: str | Path, stale_seconds: float = HEARTBEAT_STALE_SECONDS) -> None:
         self.root = Path(root)
         self.stale_seconds = stale_seconds
+        self._lock = threading.RLock()
+        self._listing: _Read | None = None
+        self._runs: dict[str, _Read] = {}
 
     @staticmethod
     def new_id(seed: str = "") -> str:
@@ -230,6 +294,8 @@ class RunStore:
         (path / "metrics.jsonl").touch()
         run = Run(path=path, config=payload)
         run.set_status(state, created=payload["created"])
+        with self._lock:
+            self._listing = None
         return run
 
     # --------------------------------------------------------------------------------------- reading
@@ -284,32 +350,72 @@ class RunStore:
         return run.state == "running" and time.time() - heartbeat > self.stale_seconds
 
     def get(self, run_id: str) -> Run:
-        """The run ``run_id`` (orphaned runs come back as interrupted). Raises StorageError if absent."""
+        """The run ``run_id`` (an orphaned run comes back as interrupted). Raises StorageError if absent."""
         path = self._path(run_id)
-        if not path.is_dir():
+        with self._lock:
+            run = self._cached(path)
+        if run is None:
             raise StorageError(f"No run {run_id!r} in {self.root}; list the runs to see which exist.")
-        return self._checked(self.read(path))
-
-    def _checked(self, run: Run) -> Run:
-        if self.is_orphaned(run):
-            message = "The process running this job stopped (server restart or crash) before it finished."
-            try:
-                run.set_status("interrupted", error=message, finished=time.time())
-            except StorageError:
-                run.status = {**run.status, "state": "interrupted", "error": message}
-        return run
+        return self._checked(run)
 
     def list(self) -> list[Run]:
-        """All runs, newest first (ids sort by creation time)."""
-        if not self.root.is_dir():
+        """All runs, newest first (ids sort by creation time); orphaned runs come back as interrupted."""
+        with self._lock:
+            names = self._names()
+            runs = [run for run in map(self._cached, (self.root / name for name in names)) if run is not None]
+        return [self._checked(run) for run in runs]
+
+    def orphans(self) -> list[Run]:
+        """The active runs whose owning process is gone, as their files say (still "queued" or "running")."""
+        with self._lock:
+            runs = [run for run in map(self._cached, (self.root / n for n in self._names())) if run is not None]
+        return [run for run in runs if self.is_orphaned(run)]
+
+    def forget(self) -> None:
+        """Drop everything read (the next access reads the folder again)."""
+        with self._lock:
+            self._listing = None
+            self._runs.clear()
+
+    def _names(self) -> list[str]:
+        """The run folders' names, newest first: the listing read before while the runs folder is unchanged."""
+        stamp = _stamp(self.root)
+        if stamp is None:
+            self.forget()
             return []
-        out = []
-        for path in sorted((p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True):
+        if self._listing is None or not self._listing.fresh(stamp):
+            taken = time.time_ns()
             try:
-                out.append(self._checked(self.read(path)))
+                names = sorted((e.name for e in os.scandir(self.root) if e.is_dir() and not e.name.startswith(".")),
+                               reverse=True)
+            except OSError:
+                names = []
+            self._listing = _Read(names, stamp, taken)
+            kept = set(names)
+            self._runs = {name: read for name, read in self._runs.items() if name in kept}
+        return list(self._listing.value)
+
+    def _cached(self, path: Path) -> Run | None:
+        """The run in ``path``, read again only when its folder changed; None when there is no such folder."""
+        stamp = _stamp(path, STAMPED)
+        if stamp is None:
+            self._runs.pop(path.name, None)
+            return None
+        known = self._runs.get(path.name)
+        if known is None or not known.fresh(stamp):
+            taken = time.time_ns()
+            try:
+                run = self.read(path)
             except Exception as exc:  # noqa: BLE001 - one broken folder must not hide the others
-                out.append(Run(path=path, status={"state": "failed", "error": f"Run folder {path.name} is unreadable: {exc}"}))
-        return out
+                run = Run(path=path, status={"state": "failed", "error": f"Run folder {path.name} is unreadable: {exc}"})
+            known = self._runs[path.name] = _Read(run, stamp, taken)
+        return known.value
+
+    def _checked(self, run: Run) -> Run:
+        """``run``, or (an orphan) a copy whose state says interrupted; nothing is written."""
+        if not self.is_orphaned(run):
+            return run
+        return replace(run, status={**run.status, "state": "interrupted", "error": INTERRUPTED_MESSAGE})
 
     def delete(self, run_id: str) -> None:
         """Remove a run folder. Raises StorageError if it is absent or cannot be removed."""
@@ -320,8 +426,49 @@ class RunStore:
             shutil.rmtree(path)
         except OSError as exc:
             raise StorageError(f"Cannot delete run {run_id}: {exc.strerror or exc}.") from exc
+        finally:
+            self.forget()
 
     def _path(self, run_id: str) -> Path:
         if not run_id or "/" in run_id or "\\" in run_id or run_id in {".", ".."}:
             raise StorageError(f"{run_id!r} is not a run id.")
         return self.root / run_id
+
+
+@functools.lru_cache(maxsize=64)
+def _repository(root: str) -> RunStore:
+    return RunStore(root)
+
+
+def repository(root: str | Path) -> RunStore:
+    """The one :class:`RunStore` of this process for the runs folder ``root`` (the most recent 64 folders are
+    kept), so everything that reads a workspace's runs shares what was read."""
+    return _repository(str(Path(root).absolute()))
+
+
+def mark_interrupted(run: Run, message: str = INTERRUPTED_MESSAGE) -> Run:
+    """Write "interrupted" (with ``message``) into a run's status: what a supervisor does when its job's
+    process died without finishing it, and what :func:`recover_orphans` does for orphaned runs.
+
+    Raises:
+        StorageError: status.json cannot be written.
+    """
+    run.set_status("interrupted", error=message, finished=time.time())
+    return run
+
+
+def recover_orphans(root: str | Path) -> list[str]:
+    """Mark interrupted every run in ``root`` still "queued" or "running" although its owner is gone (the one
+    recovery step a server runs when it starts; reads only show such runs as interrupted).
+
+    Returns:
+        The ids of the runs marked (a run whose status cannot be written is left as it is).
+    """
+    marked = []
+    for run in RunStore(root).orphans():
+        try:
+            mark_interrupted(run)
+        except StorageError:
+            continue
+        marked.append(run.id)
+    return marked

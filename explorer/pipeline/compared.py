@@ -51,10 +51,8 @@ def run_label(run_id: str, method: str) -> str:
 
 def _fingerprint(ws: Workspace, run_id: str) -> str | None:
     """The fingerprint of the dataset (texts, judgements and split) a run was trained on, from config.json."""
-    from explorer.jobs.runs import RunStore
-
     try:
-        data = RunStore(ws.settings.runs_dir).get(run_id).config.get("dataset") or {}
+        data = ws.runs.get(run_id).config.get("dataset") or {}
     except Exception:  # noqa: BLE001 - an unreadable run only loses its warning, never the page
         return None
     return data.get("fingerprint") if isinstance(data, dict) else None

@@ -28,15 +28,9 @@ def same_texts(a: "Dataset", b: "Dataset") -> bool:
     return a.queries == b.queries and set(a.corpus) == set(b.corpus)
 
 
-def _run(ws: Workspace, run_id: str) -> Any:
-    from explorer.jobs.runs import RunStore
-
-    return RunStore(ws.settings.runs_dir).get(run_id)
-
-
 def stored_checks(ws: Workspace, run_id: str) -> list[dict[str, Any]]:
     """The generalization entries stored with a run (empty when none, or when evaluation.json is unreadable)."""
-    checks = (_run(ws, run_id).evaluation() or {}).get(KEY) or []
+    checks = (ws.runs.get(run_id).evaluation() or {}).get(KEY) or []
     return [c for c in checks if isinstance(c, dict) and isinstance(c.get("comparison"), dict)]
 
 
@@ -68,7 +62,7 @@ def check_generalization(ws: Workspace, run_id: str, choice: DatasetChoice, enco
     from explorer.evaluation.compare import compare_encoders
     from explorer.pipeline.data import load_dataset
 
-    run = _run(ws, run_id)
+    run = ws.runs.get(run_id)
     dataset = load_dataset(choice, ws.settings)
     if in_domain is not None and same_texts(dataset, in_domain):
         raise DataError(f"{dataset.name} is the dataset these models are compared on; pick another one to see what "

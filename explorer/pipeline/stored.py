@@ -63,19 +63,21 @@ class StoredSide:
         return str(self.path), self.model, self.stamp
 
 
-def stored_results(folder: str | Path) -> StoredResults | None:
-    """The results a finished run stored in ``folder``, or None when it stored none or they cannot be read.
+def stored_results(run: "Run | str | Path") -> StoredResults | None:
+    """The results a finished run stored in its folder, or None when it stored none or they cannot be read.
 
     Args:
-        folder: a run folder (the one its evaluation.json names the results file in).
+        run: the run (as the workspace's runs give it), or a run folder (read here).
     """
-    from explorer.jobs.runs import RunStore
+    if isinstance(run, (str, Path)):
+        from explorer.jobs.runs import RunStore
 
-    entry = (RunStore.read(folder).evaluation() or {}).get("stored")  # unreadable files read as None
+        run = RunStore.read(run)
+    entry = (run.evaluation() or {}).get("stored")  # unreadable files read as None
     if not isinstance(entry, dict) or not entry.get("file"):
         return None
     try:
-        return load_results(Path(folder) / str(entry["file"]))
+        return load_results(run.path / str(entry["file"]))
     except (OSError, ValueError):
         return None
 
@@ -86,16 +88,12 @@ def run_results(ws: Workspace, run_id: str) -> StoredResults | None:
     Raises:
         StorageError: there is no run ``run_id`` in the workspace.
     """
-    from explorer.pipeline.training import run_folder
-
-    return stored_results(run_folder(ws, run_id))
+    return stored_results(ws.runs.get(run_id))
 
 
 def _run(ws: Workspace, run_id: str) -> "Run | None":
-    from explorer.jobs.runs import RunStore
-
     try:
-        return RunStore(ws.settings.runs_dir).get(run_id)
+        return ws.runs.get(run_id)
     except StorageError:  # a vanished run has nothing stored
         return None
 

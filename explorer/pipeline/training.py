@@ -71,9 +71,7 @@ class JobView:
 
 # ------------------------------------------------------------------------------------------ runs
 def _store(ws: Workspace) -> Any:
-    from explorer.jobs.runs import RunStore
-
-    return RunStore(ws.settings.runs_dir)
+    return ws.runs
 
 
 def _metrics(evaluation: dict[str, Any] | None, side: str) -> dict[str, float]:

@@ -177,6 +177,7 @@ class VectorStore:
             One list of hits per query, best first.
         """
         from chromadb.errors import NotFoundError
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
         if (query_texts is None) == (query_vectors is None):
             raise ValueError("Give exactly one of query_texts or query_vectors.")
@@ -189,13 +190,16 @@ class VectorStore:
             queries = queries.reshape(1, -1) if queries.ndim == 1 else queries
         if len(queries) == 0:
             return []
-        for attempt in range(2):
-            name = self.ensure_index(dataset, encoder)
-            try:
-                return self._query(name, queries, min(k, len(dataset.corpus)))
-            except NotFoundError:
-                if attempt:  # deleted again right after a rebuild: something else is deleting it
-                    raise StorageError(f"Collection {name} keeps disappearing from the vector store; is another process dropping it?") from None
+        # A collection deleted under us (another process, or a reset store) is rebuilt once; deleted again right
+        # after the rebuild, something else keeps deleting it.
+        try:
+            for attempt in Retrying(stop=stop_after_attempt(2), retry=retry_if_exception_type(NotFoundError),
+                                    reraise=True):
+                with attempt:
+                    return self._query(self.ensure_index(dataset, encoder), queries, min(k, len(dataset.corpus)))
+        except NotFoundError:
+            raise StorageError(f"Collection {collection_name(dataset, encoder)} keeps disappearing from the vector "
+                               "store; is another process dropping it?") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def drop(self, dataset: "Dataset", encoder: "Encoder") -> bool:

@@ -71,7 +71,7 @@ def section(m: Any, comp: Any) -> None:
         if st.button("Evaluate both models on it", key="gen_run", disabled=choice is None, icon=":material/science:"):
             try:
                 with st.spinner("Embedding the second dataset with both models and comparing them…"):
-                    pipeline.check_generalization(ws, m.run_id, choice, m.base, m.tuned, ids=(m.pair.a, m.pair.b),
+                    pipeline.check_generalization(ws, m.run_id, choice, m.encoder_a, m.encoder_b, ids=(m.pair.a, m.pair.b),
                                                   names=(m.name_a, m.name_b), in_domain=m.dataset)
             except ExplorerError as exc:
                 st.error(str(exc), icon=":material/error:")

@@ -16,7 +16,7 @@ import streamlit as st
 
 from explorer import pipeline
 from explorer.core.errors import StorageError
-from explorer.ui import charts, latent, state
+from explorer.ui import charts, latent_charts, state
 
 ACTIVE = ("queued", "running")
 LIVE_EVERY = 10.0
@@ -70,9 +70,9 @@ def _body(run_id: str, method: str, dims: int) -> None:
     if tf is None:
         st.caption("No snapshots yet: the first is the baseline, taken when training starts.")
         return
-    st.plotly_chart(latent.training_animation(tf, "kind", dims, method), key="learning_chart",
+    st.plotly_chart(latent_charts.training_animation(tf, "kind", dims, method), key="learning_chart",
                     config=charts.png_config("training_frames"))
-    table = pd.DataFrame([{"frame": latent.frame_label(f).split(" · ")[0], "step": f["step"],
+    table = pd.DataFrame([{"frame": latent_charts.frame_label(f).split(" · ")[0], "step": f["step"],
                            "NDCG@10": f.get("ndcg@10"), "measured on": "held-out sample"
                            if f["label"].startswith("step") else "whole test split"} for f in tf.frames])
     st.dataframe(table.round({"NDCG@10": 3}), hide_index=True, key="learning_frames")

@@ -26,43 +26,44 @@ from explorer.ui import guard, state, text
 class Models:
     """The dataset and the two models a result page compares (only the first before any run has finished).
 
-    The encoders load on first use (:attr:`base`, :attr:`tuned`): the Metrics and Inspect pages of a run whose
-    results are stored never touch them; the views that need vectors (Latent, Similarity, Search) do.
+    The encoders load on first use (:attr:`encoder_a`, :attr:`encoder_b`): the Metrics and Inspect pages of a
+    run whose results are stored never touch them; the views that need vectors (Latent, Similarity, Search) do.
+    Model A is the baseline or any finished run, model B a finished run.
 
     Attributes:
         dataset: the loaded dataset.
         run_id: B's run id ("" when there is no B).
         pair: which two models these are, their labels and any warning.
-        load_base: returns model A's encoder (the baseline unless another run was chosen).
-        load_tuned: returns model B's encoder (a finished run's); None when no run has succeeded yet.
+        load_a: returns model A's encoder (the baseline unless another run was chosen).
+        load_b: returns model B's encoder (a finished run's); None when no run has succeeded yet.
     """
 
     dataset: Any
     run_id: str
     pair: Any = None
-    load_base: Callable[[], Any] | None = field(default=None, repr=False)
-    load_tuned: Callable[[], Any] | None = field(default=None, repr=False)
+    load_a: Callable[[], Any] | None = field(default=None, repr=False)
+    load_b: Callable[[], Any] | None = field(default=None, repr=False)
 
     @cached_property
-    def base(self) -> Any:
+    def encoder_a(self) -> Any:
         """Model A's encoder, loaded on first use."""
-        if self.load_base is None:
+        if self.load_a is None:
             raise ValueError("these models have no loader for model A")
         with st.spinner("Loading the encoders…"):
-            return self.load_base()
+            return self.load_a()
 
     @cached_property
-    def tuned(self) -> Any:
+    def encoder_b(self) -> Any:
         """Model B's encoder, loaded on first use; None when no run has succeeded yet."""
-        if self.load_tuned is None:
+        if self.load_b is None:
             return None
         with st.spinner("Loading the encoders…"):
-            return self.load_tuned()
+            return self.load_b()
 
     @property
     def paired(self) -> bool:
         """Whether there are two models to compare (False: the baseline alone)."""
-        return self.load_tuned is not None
+        return self.load_b is not None
 
     @property
     def name_a(self) -> str:
@@ -77,7 +78,8 @@ class Models:
     @property
     def key(self) -> tuple[str, str, str]:
         """Cache key of what is computed from the encoders' vectors (loads both encoders)."""
-        return self.dataset.fingerprint(), self.base.fingerprint, self.tuned.fingerprint if self.tuned else ""
+        return (self.dataset.fingerprint(), self.encoder_a.fingerprint,
+                self.encoder_b.fingerprint if self.encoder_b else "")
 
 
 def models(need_tuned: bool = False) -> Models:
@@ -106,17 +108,17 @@ def models(need_tuned: bool = False) -> Models:
         right.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
     a, b = pair.a, pair.b
     m = Models(dataset, b or "", pair,
-               load_base=state.base_encoder if a == pipeline.BASELINE else lambda: state.run_encoder(a, ws),
-               load_tuned=(lambda: state.run_encoder(b, ws)) if b else None)
+               load_a=state.base_encoder if a == pipeline.BASELINE else lambda: state.run_encoder(a, ws),
+               load_b=(lambda: state.run_encoder(b, ws)) if b else None)
     if pair.paired:
         if a == pipeline.BASELINE:  # named from B's config.json when B was trained from it: nothing to load
-            what_a = f"encoder `{pipeline.base_model_name(ws, b, spec=state.BASE_ENCODER) or m.base.name}`"
+            what_a = f"encoder `{pipeline.base_model_name(ws, b, spec=state.BASE_ENCODER) or m.encoder_a.name}`"
         else:
             what_a = f"run `{a}`"
         st.caption(f"Dataset **{text.plain(dataset.name)}** · A = {pair.label_a} ({what_a}) vs "
                    f"B = {pair.label_b} (run `{b}`)")
     else:
-        st.caption(f"Dataset **{text.plain(dataset.name)}** · baseline `{m.base.name}`")
+        st.caption(f"Dataset **{text.plain(dataset.name)}** · baseline `{m.encoder_a.name}`")
     for warning in pair.warnings:
         st.warning(warning, icon=":material/warning:")
     return m
@@ -141,7 +143,7 @@ def _pair_selector(ws: Any, pair: Any, fingerprint: str) -> Any:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _comparison(key: tuple, names: tuple[str, str], _m: Models, _sides: tuple) -> Any:
-    return pipeline.pair_comparison(_m.dataset, _sides, encoder_a=lambda: _m.base, encoder_b=lambda: _m.tuned,
+    return pipeline.pair_comparison(_m.dataset, _sides, encoder_a=lambda: _m.encoder_a, encoder_b=lambda: _m.encoder_b,
                                     names=names, evaluate=lambda ds, enc, split: state.baseline_result(ds, enc, split))
 
 
@@ -155,8 +157,8 @@ def comparison(m: Models) -> Any:
     fingerprint = m.dataset.fingerprint()
     sides = pipeline.stored_pair(state.workspace(), fingerprint, m.pair.a, m.pair.b, baseline_model=state.BASE_ENCODER)
     key = (fingerprint,
-           sides[0].key if sides[0] else m.base.fingerprint,
-           sides[1].key if sides[1] else m.tuned.fingerprint)
+           sides[0].key if sides[0] else m.encoder_a.fingerprint,
+           sides[1].key if sides[1] else m.encoder_b.fingerprint)
     with st.spinner("Comparing both models on the test queries…"):
         return _comparison(key, (m.name_a, m.name_b), m, sides)
 
@@ -171,7 +173,7 @@ def _summary(key: tuple, _result: Any, _dataset: Any) -> tuple[Any, Any]:
 def single(m: Models) -> tuple[Any, Any, Any]:
     """Model A alone: (its retrieval result, metric means with 95% CIs, per-query table worst first)."""
     with st.spinner("Evaluating the baseline on the test queries…"):
-        result = state.baseline_result(m.dataset, m.base)
+        result = state.baseline_result(m.dataset, m.encoder_a)
         return (result, *_summary(m.key[:2], result, m.dataset))
 
 
@@ -191,7 +193,7 @@ def similarity(dataset: Any, encoder: Any) -> Any:
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _projection(key: tuple, method: str, dims: int, max_passages: int, _m: Models, _status: dict) -> Any:
-    return pipeline.projection(_m.dataset, _m.base, _m.tuned, method=method, n_components=dims,
+    return pipeline.projection(_m.dataset, _m.encoder_a, _m.encoder_b, method=method, n_components=dims,
                                max_passages=max_passages, status=_status,
                                cache_dir=state.workspace().settings.projection_cache_dir)
 
@@ -207,7 +209,7 @@ def projection(m: Models, method: str, dims: int, max_passages: int) -> Any:
 def _neighbourhoods(key: tuple, run_folder: str, _m: Models, _per_query: Any) -> Any:
     from pathlib import Path
 
-    return pipeline.neighbourhoods(_m.dataset, _m.base, _m.tuned, cache_dir=Path(run_folder) if run_folder else None,
+    return pipeline.neighbourhoods(_m.dataset, _m.encoder_a, _m.encoder_b, cache_dir=Path(run_folder) if run_folder else None,
                                    per_query=_per_query)
 
 

@@ -35,7 +35,7 @@ from explorer.data.stats import dataset_stats as measure_dataset
 from explorer.encoders.base import Encoder
 from explorer.core.memory import MB, ByteLRU, dataset_bytes, encoder_bytes
 from explorer.core.progress import Progress
-from explorer.workspace import DatasetChoice, Workspace, cleanup_workspaces, open_workspace
+from explorer.workspace import DatasetChoice, Workspace, cleanup_workspaces, open_workspace, recover_runs
 from explorer.workspace import server_settings as _server_settings
 
 WORKSPACE_PARAM = "ws"
@@ -64,6 +64,7 @@ def workspace() -> Workspace:
     make a visitor work in a workspace whose id someone chose.
     """
     settings = server_settings()
+    _recover_once()
     if not settings.public:
         return _open_workspace(None, settings)
     requested = st.query_params.get(WORKSPACE_PARAM)
@@ -107,6 +108,20 @@ def _cleanup_token() -> float:
     removed = cleanup_workspaces(settings=settings, active_owners=active)
     forget_workspaces([str(settings.home / "workspaces" / ws_id) for ws_id in removed])
     return time.time()
+
+
+@st.cache_resource(show_spinner=False)
+def _recovered(home: str) -> list[str]:
+    """Runs once per server (and home folder), before the first page reads a run: marks the runs a killed
+    server left "running" as interrupted (reads never write, so this is where that happens)."""
+    return recover_runs(server_settings())
+
+
+def _recover_once() -> None:
+    try:
+        _recovered(str(server_settings().home))
+    except OSError:  # house-keeping must never break a page
+        pass
 
 
 def _cleanup_once() -> None:
@@ -208,29 +223,30 @@ def show_flash() -> None:
 
 
 # ------------------------------------------------------------------------------------------ results
-@st.cache_resource(show_spinner=False)
-def _baselines() -> dict[tuple[str, str, str], Any]:
-    """Server-wide memo of baseline results by (dataset fingerprint, encoder fingerprint, split).
+BASELINES_KEPT = 16
+"""Baseline results kept in memory (counted: each holds one model's per-query scores and ranked lists)."""
 
-    A plain dict rather than a cached function: the computation draws a progress bar, and Streamlit
-    replays elements drawn inside a cached function on every later call, which breaks on other pages.
+
+@st.cache_resource(show_spinner=False)
+def _baselines() -> ByteLRU:
+    """Server-wide memo of baseline results by (dataset fingerprint, encoder fingerprint, split), the most
+    recently used :data:`BASELINES_KEPT`.
+
+    A memo rather than a cached function: the computation draws a progress bar, and Streamlit replays
+    elements drawn inside a cached function on every later call, which breaks on other pages.
     """
-    return {}
+    return ByteLRU(BASELINES_KEPT, sizeof=lambda _result: 1)
 
 
 def baseline_result(dataset: Dataset, encoder: Encoder, split: str = "test", progress: Progress | None = None) -> Any:
     """Retrieval result of ``encoder`` on ``split``, computed once per (dataset, encoder, split)."""
-    memo = _baselines()
     key = (dataset.fingerprint(), encoder.fingerprint, split)
-    if key not in memo:
-        memo[key] = pipeline.evaluate(dataset, encoder, split, progress=progress)
-        while len(memo) > 16:  # bounded: oldest first (dicts keep insertion order)
-            memo.pop(next(iter(memo)))
-    return memo[key]
+    return _baselines().get_or_create(key, lambda: pipeline.evaluate(dataset, encoder, split, progress=progress))
 
 
 def runs(ws: Workspace | None = None) -> list[Any]:
-    """This workspace's runs, newest first (read from disk on every call: it is a few small files)."""
+    """This workspace's runs, newest first (from the workspace's runs repository: read again only after a
+    change in the runs folder)."""
     return pipeline.list_runs(ws or workspace())
 
 

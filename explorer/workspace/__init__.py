@@ -19,15 +19,20 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from explorer.core.config import Settings, get_settings
 from explorer.core.errors import StorageError
-from explorer.core.storage import write_json_atomic
+from explorer.core.storage import read_json, write_json_atomic
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.jobs.runs import RunStore
 
 CURRENT_FILE = "current.json"
 EXCLUDED_FILE = "excluded_negatives.json"
 NEGATIVES_FILE = "negatives.jsonl"
+TOUCH_SECONDS = 60.0
+"""A workspace used this recently is not marked used again (see :meth:`Workspace.touch`)."""
 
 
 def server_settings(settings: Settings | None = None) -> Settings:
@@ -44,16 +49,6 @@ def server_settings(settings: Settings | None = None) -> Settings:
 def new_workspace_id() -> str:
     """A fresh, unguessable workspace id (letters and digits only, valid for ``Settings.for_workspace``)."""
     return uuid.uuid4().hex[:16]
-
-
-def _read_json(path: Path, default: Any) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return default
-    except (OSError, ValueError):
-        # A corrupt state file must not lock the user out: start over from the default.
-        return default
 
 
 @dataclass
@@ -97,9 +92,18 @@ class Workspace:
         """This workspace's root folder."""
         return self.settings.home
 
+    @property
+    def runs(self) -> "RunStore":
+        """The workspace's runs: the one :class:`~explorer.jobs.runs.RunStore` of this process for its runs
+        folder, which lists the folder and reads each run once while nothing in them changes. Every page and
+        pipeline function asks it rather than building a store of its own."""
+        from explorer.jobs.runs import repository
+
+        return repository(self.settings.runs_dir)
+
     # ------------------------------------------------------------------------------------ state
     def _load(self) -> dict[str, Any]:
-        return _read_json(self.folder / CURRENT_FILE, {})
+        return read_json(self.folder / CURRENT_FILE, {})
 
     def _save(self, state: dict[str, Any]) -> None:
         state["updated"] = time.time()
@@ -165,16 +169,21 @@ class Workspace:
 
     def excluded_negatives(self) -> list[str]:
         """Negative ids excluded in the audit (``"<qid>|<pos_id>|<neg_id>"`` keys, or plain negative ids)."""
-        return list(_read_json(self.folder / EXCLUDED_FILE, []))
+        return list(read_json(self.folder / EXCLUDED_FILE, []))
 
     def set_excluded_negatives(self, ids: list[str]) -> None:
         """Persist the excluded negatives; the next training run leaves them out."""
         write_json_atomic(self.folder / EXCLUDED_FILE, sorted(set(map(str, ids))))
 
     def touch(self) -> None:
-        """Mark the workspace as used now (public-mode clean-up keeps recently used workspaces)."""
+        """Mark the workspace as used now (public-mode clean-up keeps recently used workspaces).
+
+        Written at most once a minute (:data:`TOUCH_SECONDS`): a page opens its workspace several times per
+        render, and a clean-up counting in hours loses nothing by it.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
-        os.utime(self.folder, None)
+        if time.time() - self.folder.stat().st_mtime > TOUCH_SECONDS:
+            os.utime(self.folder, None)
 
 
 def open_workspace(workspace_id: str | None = None, settings: Settings | None = None) -> Workspace:
@@ -204,15 +213,44 @@ def open_workspace(workspace_id: str | None = None, settings: Settings | None = 
     return ws
 
 
+def _runs_dir(folder: Path, settings: Settings) -> Path:
+    """The runs folder of the workspace in ``folder`` (laid out like the server's ``settings``)."""
+    return folder / settings.runs_dir.relative_to(settings.home)
+
+
 def _has_active_run(folder: Path, settings: Settings) -> bool:
     """Whether a workspace folder holds a queued or running run whose owner is alive (orphans don't count)."""
     from explorer.jobs.runs import RunStore
 
-    runs_dir = folder / settings.runs_dir.relative_to(settings.home)
-    try:
-        return any(run.state in ("queued", "running") for run in RunStore(runs_dir).list())
+    try:  # a store of its own: house-keeping must not fill the pages' shared ones
+        return any(run.state in ("queued", "running") for run in RunStore(_runs_dir(folder, settings)).list())
     except OSError:
         return True  # unreadable: keep it rather than delete a job's files under it
+
+
+def recover_runs(settings: Settings | None = None) -> list[str]:
+    """Mark interrupted every run whose owning process is gone, in the server's runs folder and in every
+    workspace's: the recovery step a server runs once when it starts (reading a run never writes, so a run
+    whose server was killed says "running" on disk until this step, though every read shows it interrupted).
+
+    Args:
+        settings: the server's settings (default: :func:`server_settings`).
+
+    Returns:
+        The ids of the runs marked.
+    """
+    from explorer.jobs.runs import recover_orphans
+
+    base = server_settings(settings)
+    root = base.home / "workspaces"
+    folders = [base.runs_dir]
+    if root.is_dir():
+        folders += [_runs_dir(folder, base) for folder in sorted(root.iterdir()) if folder.is_dir()]
+    marked = []
+    for folder in folders:
+        if folder.is_dir():
+            marked += recover_orphans(folder)
+    return marked
 
 
 def cleanup_workspaces(max_age_hours: float | None = None, settings: Settings | None = None, *,

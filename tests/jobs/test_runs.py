@@ -15,7 +15,7 @@ from explorer.jobs.packaging import package
 from explorer.core.errors import StorageError
 from explorer.training.config import TrainConfig
 from explorer.training.events import ProgressEvent
-from explorer.jobs.runs import Run, RunStore, process_started
+from explorer.jobs.runs import Run, RunStore, process_started, recover_orphans
 
 
 def _dead_pid() -> int:
@@ -86,7 +86,10 @@ def test_killed_between_writes_is_interrupted_not_succeeded(tmp_path, tiny_data)
     runs = {r.id: r for r in RunStore(tmp_path / "runs").list()}  # a new store: as after a restart
     assert runs[crashed.id].state == "interrupted"
     assert "stopped" in runs[crashed.id].error
-    assert json.loads((crashed.path / "status.json").read_text())["state"] == "interrupted"  # written back
+    assert json.loads((crashed.path / "status.json").read_text())["state"] == "running"  # a read never writes
+    assert recover_orphans(tmp_path / "runs") == [crashed.id]  # the server's recovery step writes it
+    assert json.loads((crashed.path / "status.json").read_text())["state"] == "interrupted"
+    assert recover_orphans(tmp_path / "runs") == []
     assert not (crashed.path / "model").exists()
     assert runs[done.id].state == "succeeded"
     assert (done.path / "model" / "weights.bin").read_bytes() == b"w" * 10
