@@ -465,7 +465,7 @@ def recover_orphans(root: str | Path) -> list[str]:
         The ids of the runs marked (a run whose status cannot be written is left as it is).
     """
     marked = []
-    for run in RunStore(root).orphans():
+    for run in repository(root).orphans():  # the shared store: what recovery lists, the first page reuses
         try:
             mark_interrupted(run)
         except StorageError:

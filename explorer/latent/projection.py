@@ -220,15 +220,16 @@ def project_aligned(before: np.ndarray, after: np.ndarray, method: str = "pca", 
         when nothing changed at all).
 
     Raises:
-        ValueError: mismatched shapes, or as :func:`project`.
-        DataError: as :func:`project`.
+        ValueError: mismatched numbers of points, or as :func:`project`.
+        DataError: PCA or UMAP between different widths (a DataError is a ValueError), or as :func:`project`.
     """
     b, a = _as_matrix(before, "before"), _as_matrix(after, "after")
     if len(a) != len(b):
         raise ValueError(f"before has {len(b)} points but after has {len(a)}; pass the same points in the same order")
     joint = a.shape[1] == b.shape[1]
     if not joint and method != "tsne":
-        raise ValueError(f"{method} fits before and after together and needs equal widths, got {b.shape[1]} and {a.shape[1]}")
+        raise DataError(f"{method.upper()} fits both models together and needs embeddings of equal widths, got "
+                        f"{b.shape[1]} and {a.shape[1]}; choose t-SNE to compare models of different widths.")
     if joint:
         # Float noise (a re-normalization, a bf16 round trip) must not make an unchanged point "move".
         a = np.where(np.all(np.abs(a - b) <= _SAME, axis=1, keepdims=True), b, a)

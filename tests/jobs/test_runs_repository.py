@@ -13,42 +13,7 @@ import pytest
 
 from explorer.jobs.runs import RunStore, recover_orphans, repository
 from explorer.training.config import TrainConfig
-
-OLD = time.time() - 3600
-
-
-def _age(root: Path) -> None:
-    """Date the runs folder and everything in it an hour back (as if written long before this visit)."""
-    for path in [root, *root.rglob("*")]:
-        os.utime(path, (OLD, OLD))
-
-
-def _count_listings(monkeypatch, root: Path) -> list[str]:
-    """Record each listing of ``root`` (os.scandir, os.listdir, Path.iterdir)."""
-    calls: list[str] = []
-    real_scandir, real_listdir, real_iterdir = os.scandir, os.listdir, Path.iterdir
-
-    def scandir(path=".", *args):
-        calls.extend(["scandir"] if Path(path) == root else [])
-        return real_scandir(path, *args)
-
-    def listdir(path=".", *args):
-        calls.extend(["listdir"] if Path(path) == root else [])
-        return real_listdir(path, *args)
-
-    def iterdir(self):
-        calls.extend(["iterdir"] if self == root else [])
-        return real_iterdir(self)
-
-    monkeypatch.setattr(os, "scandir", scandir)
-    monkeypatch.setattr(os, "listdir", listdir)
-    monkeypatch.setattr(Path, "iterdir", iterdir)
-    return calls
-
-
-def _files(root: Path) -> dict[str, tuple[int, int, int]]:
-    return {str(p): (p.stat().st_mtime_ns, p.stat().st_size, p.stat().st_ino) for p in [root, *root.rglob("*")]}
-
+from tests.fsprobe import age, count_listings, files
 
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -63,14 +28,14 @@ def two_runs(tmp_path, tiny_data):
     for run in runs:
         run.write_evaluation({"tuned": {"ndcg@10": 0.5}})
         run.set_status("succeeded")
-    _age(store.root)
+    age(store.root)
     return store.root, [r.id for r in runs]
 
 
 def test_unchanged_runs_are_listed_and_read_once(two_runs, monkeypatch):
     root, ids = two_runs
     store = RunStore(root)
-    calls = _count_listings(monkeypatch, root)
+    calls = count_listings(monkeypatch, root)
     reads: list[str] = []
     real_read = RunStore.read
     monkeypatch.setattr(RunStore, "read", staticmethod(lambda path: reads.append(Path(path).name) or real_read(path)))
@@ -128,12 +93,12 @@ def test_reads_of_an_orphan_write_nothing_and_recovery_marks_it(two_runs, tiny_d
     orphan.set_status("running")
     status = json.loads((orphan.path / "status.json").read_text())
     (orphan.path / "status.json").write_text(json.dumps({**status, "process": "gone", "pid": _dead_pid()}))
-    _age(root)
-    before = _files(root)
+    age(root)
+    before = files(root)
     store = repository(root)
     assert store.get(orphan.id).state == "interrupted"
     assert {r.id: r.state for r in store.list()}[orphan.id] == "interrupted"
-    assert _files(root) == before
+    assert files(root) == before
     assert recover_orphans(root) == [orphan.id]
     assert json.loads((orphan.path / "status.json").read_text())["state"] == "interrupted"
     assert store.get(orphan.id).state == "interrupted" and store.orphans() == []
