@@ -1,203 +1,57 @@
-"""Training runs as folders on disk, written so that a crash never leaves a run that looks finished.
+"""The runs of a workspace: its runs folder listed, each run read once while nothing changes.
 
-Layout of ``<runs_dir>/<run-id>/``::
-
-    config.json       parameters, dataset (name, source, fingerprint), base model, library versions, seed
-    status.json       state (queued|running|succeeded|failed|cancelled|interrupted), times, error, owner, heartbeat
-    metrics.jsonl     one ProgressEvent per line
-    model/ | adapter/ the trained model (full fine-tune) or adapter (written as ``*.tmp/`` then renamed)
-    evaluation.json   baseline vs tuned test metrics and their paired comparison
-
-Every JSON file is written to a temporary file in the same folder, fsynced and renamed over the old one, and
-``status.json`` says "succeeded" only after everything else is in place. A run whose status says running or
-queued but whose owning process is gone (or whose heartbeat stopped) is listed as "interrupted". The owner
-is named by pid *and* process start time (plus a per-process token and the boot id), so a new server that
-happens to get the killed one's pid never passes for it; an unreadable folder is listed as failed with the
-reason, never crashes the listing.
+A run folder and its files: :mod:`explorer.jobs.run_folder`. A run whose status says running or queued but
+whose owning process is gone (or whose heartbeat stopped) is listed as "interrupted"; an unreadable folder is
+listed as failed with the reason, never crashes the listing.
 
 Reads never write. Listing or getting a run only shows an orphan as interrupted; :func:`recover_orphans`
 writes it (the server runs it once when it starts, :func:`explorer.workspace.recover_runs`) and
-:func:`mark_interrupted` is what a supervisor calls when it sees its child die.
+:func:`~explorer.jobs.run_folder.mark_interrupted` is what a supervisor calls when it sees its child die.
 
 A :class:`RunStore` keeps what it read: the folder listing and each run's files are read again only when the
-runs folder or that run's folder changed (their modification times; every file here is written by a rename,
-which changes the folder's time). :func:`repository` hands out one store per runs folder, so every page and
-pipeline function of a process shares its reads (``Workspace.runs``).
+runs folder or that run's folder changed (their modification times, and those of status.json and
+evaluation.json; every file of a run is written by a rename, which changes the folder's time).
+:func:`repository` hands out one store per runs folder, so every page and pipeline function of a process
+shares its reads (``Workspace.runs``).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import shutil
 import stat
 import threading
 import time
 import uuid
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from explorer.core.errors import StorageError
-from explorer.jobs.liveness import OWN_START, PROCESS_TOKEN, START_TOLERANCE_SECONDS, boot_id, pid_alive, process_started
-from explorer.core.storage import read_json, write_json_atomic
+from explorer.core.storage import write_json_atomic
+from explorer.jobs.liveness import PROCESS_TOKEN, START_TOLERANCE_SECONDS, boot_id, pid_alive, process_started
+from explorer.jobs.run_folder import (  # noqa: F401 - Run, its states and its writers are known by this module's name too
+    ACTIVE_STATES,
+    HEARTBEAT_STALE_SECONDS,
+    INTERRUPTED_MESSAGE,
+    STATES,
+    Run,
+    library_versions,
+    mark_interrupted,
+    read_run,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
     from explorer.training.config import TrainConfig
-    from explorer.training.events import ProgressEvent
 
-STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
-ACTIVE_STATES = ("queued", "running")
-HEARTBEAT_STALE_SECONDS = 120.0
-"""A running run whose heartbeat is older than this, owned by another live process, is taken as dead
-(the pid was reused, or the process hangs). Heartbeats are written every few seconds while a run works."""
-
-_STATUS_LOCK = threading.Lock()
-"""Serializes status.json writes of this process (the heartbeat thread writes alongside the job's thread)."""
-
-INTERRUPTED_MESSAGE = "The process running this job stopped (server restart or crash) before it finished."
 
 RACY_SECONDS = 1.0
 """A folder modified this close to the moment it was read may change again within the same timestamp tick,
 unseen: what was read from it is read again on the next access (the "racy" rule of git's index). One second
 covers the coarsest timestamps of common file systems except FAT's two."""
-
-_UNREAD = object()
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that decide what a run produces."""
-    from importlib import metadata
-
-    import explorer
-
-    out = {"explorer": explorer.__version__}
-    for name in ("torch", "sentence-transformers", "transformers"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-@dataclass
-class Run:
-    """One run folder and what its files say (read once when the Run is built; call :meth:`reload`)."""
-
-    path: Path
-    config: dict[str, Any] = field(default_factory=dict)
-    status: dict[str, Any] = field(default_factory=dict)
-    _evaluation: Any = field(default=_UNREAD, init=False, repr=False, compare=False)
-
-    @property
-    def id(self) -> str:
-        return self.path.name
-
-    @property
-    def state(self) -> str:
-        return str(self.status.get("state", "failed"))
-
-    @property
-    def error(self) -> str | None:
-        return self.status.get("error")
-
-    @property
-    def method(self) -> str:
-        return str(self.config.get("method") or self.config.get("train", {}).get("method", "full"))
-
-    @property
-    def model_dir(self) -> Path:
-        return self.path / "model"
-
-    @property
-    def adapter_dir(self) -> Path:
-        return self.path / "adapter"
-
-    @property
-    def artifact_dir(self) -> Path:
-        """The trained model's folder: ``model/`` for full fine-tunes, ``adapter/`` for adapters."""
-        return self.adapter_dir if self.method == "adapter" else self.model_dir
-
-    def reload(self) -> "Run":
-        """Read config.json and status.json again."""
-        return RunStore.read(self.path)
-
-    # --------------------------------------------------------------------------------------- writes
-    def set_status(self, state: str, **fields: Any) -> None:
-        """Write status.json (atomically) with a new state and any extra fields (error, started ...)."""
-        if state not in STATES:
-            raise ValueError(f"Unknown run state {state!r}; one of {STATES}.")
-        with _STATUS_LOCK:
-            now = time.time()
-            status = {**self.status, **fields, "state": state, "updated": now, "heartbeat": now}
-            if state in ACTIVE_STATES:
-                status.update(pid=os.getpid(), process=PROCESS_TOKEN, boot_id=boot_id(),
-                              pid_started=OWN_START)
-            write_json_atomic(self.path / "status.json", status)
-            self.status = status
-
-    def heartbeat(self) -> None:
-        """Refresh the heartbeat of an active run (proves the owner still works on it)."""
-        with _STATUS_LOCK:
-            if self.state in ACTIVE_STATES:
-                self.status = {**self.status, "heartbeat": time.time()}
-                write_json_atomic(self.path / "status.json", self.status)
-
-    def append_event(self, event: "ProgressEvent") -> None:
-        """Add one line to metrics.jsonl (a line is written whole with a single write call)."""
-        line = json.dumps(event.to_dict(), sort_keys=True) + "\n"
-        try:
-            with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(line)
-        except OSError as exc:
-            raise StorageError(f"Cannot append to {self.path / 'metrics.jsonl'}: {exc.strerror or exc}.") from exc
-
-    def write_evaluation(self, evaluation: dict[str, Any]) -> None:
-        """Write evaluation.json atomically."""
-        write_json_atomic(self.path / "evaluation.json", evaluation)
-        self._evaluation = evaluation
-
-    @contextmanager
-    def artifact_writer(self, kind: str | None = None) -> Iterator[Path]:
-        """Yield ``<kind>.tmp/`` to write a model or adapter into; renamed to ``<kind>/`` only on success."""
-        kind = kind or ("adapter" if self.method == "adapter" else "model")
-        final, tmp = self.path / kind, self.path / f"{kind}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
-            yield tmp
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-
-    # --------------------------------------------------------------------------------------- reads
-    def events(self) -> list["ProgressEvent"]:
-        """The logged events (a torn or corrupt line is skipped)."""
-        from explorer.training.events import ProgressEvent
-
-        out = []
-        try:
-            lines = (self.path / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-        except OSError:
-            return []
-        for line in lines:
-            try:
-                out.append(ProgressEvent.from_dict(json.loads(line)))
-            except (ValueError, TypeError):
-                continue
-        return out
-
-    def evaluation(self) -> dict[str, Any] | None:
-        """evaluation.json, or None when missing or unreadable (read once per Run; :meth:`reload` reads again)."""
-        if self._evaluation is _UNREAD:
-            self._evaluation = read_json(self.path / "evaluation.json")
-        return self._evaluation
-
 
 STAMPED = ("status.json", "evaluation.json")
 """Files of a run whose own modification time is checked too (not only the folder's), so an edit in place
@@ -298,34 +152,8 @@ class RunStore:
             self._listing = None
         return run
 
-    # --------------------------------------------------------------------------------------- reading
-    @staticmethod
-    def read(path: str | Path) -> Run:
-        """The run in ``path``; unreadable files give a run in state "failed" saying which file is broken."""
-        path = Path(path)
-        problems = []
-        config: dict[str, Any] = {}
-        status: dict[str, Any] = {}
-        for name in ("config.json", "status.json"):
-            try:
-                data = json.loads((path / name).read_text(encoding="utf-8"))
-                if not isinstance(data, dict):
-                    raise ValueError("not a JSON object")
-            except FileNotFoundError:
-                problems.append(f"{name} is missing")
-                continue
-            except (OSError, ValueError) as exc:
-                problems.append(f"{name} is unreadable ({exc})")
-                continue
-            if name == "config.json":
-                config = data
-            else:
-                status = data
-        if problems:
-            status = {**status, "state": "failed", "error": f"Run folder {path.name}: " + "; ".join(problems) + "."}
-        elif status.get("state") not in STATES:
-            status = {**status, "state": "failed", "error": f"status.json has unknown state {status.get('state')!r}."}
-        return Run(path=path, config=config, status=status)
+    read = staticmethod(read_run)
+    """The run in ``path``; unreadable files give a run in state "failed" saying which file is broken."""
 
     def is_orphaned(self, run: Run) -> bool:
         """Whether an active (queued/running) run has lost its owning process."""
@@ -444,17 +272,6 @@ def repository(root: str | Path) -> RunStore:
     """The one :class:`RunStore` of this process for the runs folder ``root`` (the most recent 64 folders are
     kept), so everything that reads a workspace's runs shares what was read."""
     return _repository(str(Path(root).absolute()))
-
-
-def mark_interrupted(run: Run, message: str = INTERRUPTED_MESSAGE) -> Run:
-    """Write "interrupted" (with ``message``) into a run's status: what a supervisor does when its job's
-    process died without finishing it, and what :func:`recover_orphans` does for orphaned runs.
-
-    Raises:
-        StorageError: status.json cannot be written.
-    """
-    run.set_status("interrupted", error=message, finished=time.time())
-    return run
 
 
 def recover_orphans(root: str | Path) -> list[str]:

@@ -240,20 +240,24 @@ def project_aligned(before: np.ndarray, after: np.ndarray, method: str = "pca", 
     # sort of all 2n rows that would make every cached re-render pay seconds on large inputs.
     key = _key((b, a), method, n_components, seed, dict(params), "aligned")
 
-    def compute() -> tuple[np.ndarray, np.ndarray]:
-        if joint:
-            # Fit on distinct rows: an unchanged point is a single row, so it lands in one place.
-            distinct, inverse = np.unique(np.vstack([b, a]), axis=0, return_inverse=True)
-            resolved = _resolve(method, n_components, len(distinct), params)
-            coords = _reduce(distinct, method, n_components, seed, resolved)[inverse.ravel()]
-            return coords[: len(b)], coords[len(b) :]
-        resolved = _resolve(method, n_components, len(b), params)
-        first = _reduce(b, method, n_components, seed, resolved)
-        second = _reduce(a, method, n_components, seed, resolved, init=first)
-        return first, _procrustes_onto(second, first)
-
-    out = _cached(key, compute, use_cache, cache_dir)
+    out = _cached(key, lambda: _fit_aligned(b, a, method, n_components, seed, params), use_cache, cache_dir)
     return out[0], out[1]
+
+
+def _fit_aligned(b: np.ndarray, a: np.ndarray, method: str, n_components: int, seed: int,
+                 params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Before and after in one space: one joint fit when the widths agree, else (t-SNE) "after" refined from
+    the "before" layout and rotated onto it (see the module docstring)."""
+    if a.shape[1] == b.shape[1]:
+        # Fit on distinct rows: an unchanged point is a single row, so it lands in one place.
+        distinct, inverse = np.unique(np.vstack([b, a]), axis=0, return_inverse=True)
+        resolved = _resolve(method, n_components, len(distinct), params)
+        coords = _reduce(distinct, method, n_components, seed, resolved)[inverse.ravel()]
+        return coords[: len(b)], coords[len(b) :]
+    resolved = _resolve(method, n_components, len(b), params)
+    first = _reduce(b, method, n_components, seed, resolved)
+    second = _reduce(a, method, n_components, seed, resolved, init=first)
+    return first, _procrustes_onto(second, first)
 
 
 def project_frames(frames: list[np.ndarray], method: str = "pca", n_components: int = 2, seed: int = 0,
