@@ -1,4 +1,4 @@
-"""Pipeline step 5: what changed between the baseline and a fine-tuned encoder.
+"""Pipeline step 6: what changed between the baseline and a fine-tuned encoder.
 
 :func:`compare` (ranking metrics with significance, per query), :func:`similarity` (pair-similarity
 distributions and the threshold classifier), :func:`projection` (before/after points in one aligned 2D/3D
