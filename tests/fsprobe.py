@@ -19,11 +19,11 @@ def count_listings(monkeypatch, root: Path) -> list[str]:
     real_scandir, real_listdir, real_iterdir = os.scandir, os.listdir, Path.iterdir
 
     def scandir(path=".", *args):
-        calls.extend(["scandir"] if Path(path) == root else [])
+        calls.extend(["scandir"] if _names(path, root) else [])
         return real_scandir(path, *args)
 
     def listdir(path=".", *args):
-        calls.extend(["listdir"] if Path(path) == root else [])
+        calls.extend(["listdir"] if _names(path, root) else [])
         return real_listdir(path, *args)
 
     def iterdir(self):
@@ -34,6 +34,25 @@ def count_listings(monkeypatch, root: Path) -> list[str]:
     monkeypatch.setattr(os, "listdir", listdir)
     monkeypatch.setattr(Path, "iterdir", iterdir)
     return calls
+
+
+def count_reads(monkeypatch, root: Path) -> dict[str, int]:
+    """Count each file under ``root`` read with Path.read_text / read_bytes from now on (path -> reads)."""
+    reads: dict[str, int] = {}
+    real_text, real_bytes = Path.read_text, Path.read_bytes
+
+    def note(path: Path) -> None:
+        if path.is_relative_to(root):
+            reads[str(path.relative_to(root))] = reads.get(str(path.relative_to(root)), 0) + 1
+
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: note(self) or real_text(self, *a, **k))
+    monkeypatch.setattr(Path, "read_bytes", lambda self: note(self) or real_bytes(self))
+    return reads
+
+
+def _names(path: object, root: Path) -> bool:
+    """Whether ``path`` (a path, or an open folder's descriptor, which names nothing) is ``root``."""
+    return isinstance(path, (str, os.PathLike)) and Path(path) == root
 
 
 def files(root: Path) -> dict[str, tuple[int, int, int]]:

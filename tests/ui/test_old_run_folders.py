@@ -15,7 +15,7 @@ import pytest
 
 from explorer import pipeline
 from explorer.workspace import DatasetChoice, open_workspace
-from tests.fsprobe import age, count_listings, files
+from tests.fsprobe import age, count_listings, count_reads, files
 from tests.ui.conftest import ROOT, app, problems
 
 FIXTURE = ROOT / "tests" / "fixtures" / "old_runs"
@@ -61,7 +61,8 @@ def test_every_page_opens_old_run_folders(old_workspace, pair):
 
 def test_a_metrics_render_lists_the_runs_folder_once_and_writes_nothing(old_workspace, monkeypatch):
     """The first render of the Metrics page (nothing read before in this process for this workspace): the runs
-    folder is listed once, however many places ask for the runs, and no file in the workspace changes.
+    folder is listed once and each run's files read once, however many places ask for the runs, and no file
+    in the workspace changes.
 
     The workspace folder itself was made moments ago, so the visit does not re-mark it as used (it does so
     at most once a minute)."""
@@ -70,9 +71,11 @@ def test_a_metrics_render_lists_the_runs_folder_once_and_writes_nothing(old_work
     age(runs_dir)
     before = files(old_workspace.folder)
     listings = count_listings(monkeypatch, runs_dir)
+    reads = count_reads(monkeypatch, runs_dir)
     at = app(default_timeout=240)
     at.switch_page("pages/metrics.py").run()
     assert problems(at) == []
     assert any("Δ" in d.value.columns for d in at.dataframe)  # the comparison was drawn, from the stored results
     assert listings == ["scandir"]
+    assert reads and max(reads.values()) == 1, reads  # each run's small files read once
     assert files(old_workspace.folder) == before
