@@ -10,13 +10,25 @@ functions. The steps:
    saved in the workspace.
 4. :func:`training_config` (parameters resolved once), then :func:`train` (foreground, the CLI) or
    :func:`start_training` (a background job, the app); :func:`job_view`, :func:`list_runs`: jobs and runs.
-5. :func:`compared_pair` / :func:`choose_pair`: which two models (baseline or runs) the pages compare.
+5. :func:`compared_pair` / :func:`choose_pair`: which two models (baseline, runs, stored models) the pages
+   compare; :func:`run_bakeoff` / :func:`stored_bakeoff`: which model? (every chosen model on the same split).
 6. :func:`compare`, :func:`similarity`, :func:`projection`, :func:`search`: what changed; a finished run's
    stored results (:func:`run_results`) give :func:`pair_comparison` without loading a model.
 7. :func:`check_generalization`: what it cost elsewhere (both models on a second dataset, stored with the run).
 """
 
-from explorer.pipeline.compared import BASELINE, ComparedPair, choose_pair, compared_pair, run_label
+from explorer.pipeline.compared import (
+    BASELINE,
+    ComparedPair,
+    choose_pair,
+    compared_pair,
+    describe_run,
+    model_key,
+    model_spec,
+    run_label,
+    run_labels,
+)
+from explorer.pipeline.models import bakeoff_choices, models_dir, run_bakeoff, run_spec, stored_bakeoff, stored_models
 from explorer.pipeline.data import (
     apply_exclusions,
     evaluate,
@@ -35,7 +47,9 @@ from explorer.pipeline.generalization import check_generalization, stored_checks
 from explorer.pipeline.stored import (
     StoredSide,
     base_model_name,
+    example_queries,
     pair_comparison,
+    query_id_of,
     run_results,
     stored_pair,
     stored_results,
@@ -73,5 +87,6 @@ __all__ = [
     "is_table", "job_view", "list_runs", "load_dataset", "load_encoder", "make_job_manager", "mine_negatives", "negatives", "neighbourhoods",
     "negatives_path", "projection", "run_folder", "run_zip", "save_audit", "save_upload", "saved_negatives",
     "search", "similarity", "StoredSide", "base_model_name", "pair_comparison", "run_results", "stored_pair",
-    "stored_results", "start_training", "train", "training_config", "table_preview", "tuned_run_id", "workspace_jobs",
+    "stored_results", "describe_run", "model_key", "model_spec", "run_labels", "bakeoff_choices", "models_dir",
+    "run_bakeoff", "run_spec", "stored_bakeoff", "stored_models", "example_queries", "query_id_of", "start_training", "train", "training_config", "table_preview", "tuned_run_id", "workspace_jobs",
 ]

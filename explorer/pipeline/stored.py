@@ -8,7 +8,10 @@ dataset fingerprint and split. A side with nothing usable stored (a run folder f
 a damaged file, another dataset) is computed as before, from its encoder, loaded only then.
 
 The baseline's stored result is the one kept by run B (the base model it was trained from): it stands for
-"the baseline" only when B's base model is the one the pages call the baseline (``baseline_model``).
+"the baseline" only when B's base model is the one the pages call the baseline (``baseline_model``). Otherwise
+(B is a stored model, or a run from another base) the bake-off's stored result of that model stands for it.
+A side may also be a stored model that is not a run (``"model:<spec>"``, :mod:`explorer.pipeline.models`):
+its results live in the workspace's ``models/`` folder, in the same file format.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from explorer.core.errors import StorageError
 from explorer.evaluation.stored import RESULTS_FILE, StoredResults, load_results
 from explorer.pipeline.compared import BASELINE
+from explorer.pipeline.names import model_spec
 from explorer.workspace import Workspace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,22 +110,34 @@ def stored_side(ws: Workspace, side: str, partner: str, dataset_fingerprint: str
 
     Args:
         ws: the workspace.
-        side: ``BASELINE`` or a run id.
-        partner: the other side's run id (the baseline's result is the one ``partner`` stored).
+        side: ``BASELINE``, a run id or a model key (``"model:<spec>"``).
+        partner: the other side (the baseline's result is the one run ``partner`` stored, else the bake-off's).
         dataset_fingerprint: the loaded dataset's fingerprint; results of other data do not count.
         split: the split compared.
         baseline_model: the base-model spec the pages call the baseline (None: any run's base model counts).
     """
+    spec = model_spec(side)
+    if spec is not None:
+        return _model_side(ws, spec, dataset_fingerprint, split)
     run_id, model = (partner, "baseline") if side == BASELINE else (side, "tuned")
-    run = _run(ws, run_id)
-    if run is None or run.state != "succeeded":
+    run = _run(ws, run_id) if model_spec(run_id) is None else None
+    found = _run_side(run, model, dataset_fingerprint, split,
+                      baseline_model if side == BASELINE else None) if run is not None else None
+    if found is None and side == BASELINE:  # the bake-off's result of the baseline model, when it was stored
+        return _model_side(ws, baseline_model or "minilm", dataset_fingerprint, split)
+    return found
+
+
+def _run_side(run: "Run", model: str, dataset_fingerprint: str, split: str,
+              baseline_model: str | None) -> StoredSide | None:
+    if run.state != "succeeded":
         return None
     entry = (run.evaluation() or {}).get("stored")
     if not isinstance(entry, dict) or model not in (entry.get("models") or ()):
         return None
     if entry.get("dataset_fingerprint") != dataset_fingerprint or entry.get("split") != split:
         return None
-    if side == BASELINE and baseline_model is not None and run.config.get("base_model") != baseline_model:
+    if model == "baseline" and baseline_model is not None and run.config.get("base_model") != baseline_model:
         return None
     file = str(entry.get("file") or RESULTS_FILE)
     try:
@@ -131,9 +147,24 @@ def stored_side(ws: Workspace, side: str, partner: str, dataset_fingerprint: str
     return StoredSide(run_id=run.id, folder=run.path, model=model, file=file, stamp=stamp)
 
 
+def _model_side(ws: Workspace, spec: str, dataset_fingerprint: str, split: str) -> StoredSide | None:
+    """A stored model's results (the bake-off's), if any are stored for this dataset and split."""
+    from explorer.core.errors import ModelError
+    from explorer.pipeline.models import model_folder
+    from explorer.retrievers.bakeoff import STORED_MODEL
+
+    try:
+        folder = model_folder(ws, spec, dataset_fingerprint, split)
+        stamp = (folder / RESULTS_FILE).stat().st_mtime_ns
+    except (ModelError, OSError):
+        return None
+    return StoredSide(run_id="", folder=folder, model=STORED_MODEL, file=RESULTS_FILE, stamp=stamp)
+
+
 def stored_pair(ws: Workspace, dataset_fingerprint: str, a: str, b: str, split: str = "test",
                 baseline_model: str | None = None) -> tuple[StoredSide | None, StoredSide | None]:
-    """:func:`stored_side` of both sides of the pair (A: ``BASELINE`` or a run id; B: a run id)."""
+    """:func:`stored_side` of both sides of the pair (A: ``BASELINE``, a run id or a model key; B: a run id or
+    a model key)."""
     return (stored_side(ws, a, b, dataset_fingerprint, split, baseline_model),
             stored_side(ws, b, a, dataset_fingerprint, split, baseline_model))
 
@@ -212,3 +243,30 @@ def base_model_name(ws: Workspace, run_id: str, spec: str | None = None) -> str 
     info = run.config.get("base_model_info") or {}
     name = info.get("name") if isinstance(info, dict) else None
     return str(name or run.config.get("base_model") or "") or None
+
+
+def example_queries(dataset: "Dataset", per_query: Any = None, n: int = 6, split: str = "test") -> list[str]:
+    """Query texts worth trying on the Search page, from the loaded data.
+
+    Args:
+        dataset: the loaded dataset.
+        per_query: a comparison's per-query table (:attr:`~explorer.evaluation.compare.Comparison.per_query`):
+            when given, the queries whose ranking changed most between A and B (lowest RBO@10, then the largest
+            NDCG@10 change) come first.
+        n: how many.
+        split: the split whose queries are offered (without a comparison: its first ``n`` by id).
+    """
+    if per_query is not None and len(per_query):
+        change = (per_query["ndcg@10_b"] - per_query["ndcg@10_a"]).abs()
+        ranked = per_query.assign(_change=change).sort_values(["rbo", "_change"], ascending=[True, False])
+        texts = [str(t) for t in ranked["query"] if str(t).strip()]
+    else:
+        texts = [dataset.queries[q] for q in dataset.query_ids(split) if dataset.queries.get(q, "").strip()]
+    return list(dict.fromkeys(texts))[:n]
+
+
+def query_id_of(dataset: "Dataset", text: str) -> str | None:
+    """The id of the dataset's judged query with exactly this text (spaces at the ends ignored), else None:
+    a free-text search has no judgements, so its hits have no grade."""
+    wanted = text.strip()
+    return next((q for q in dataset.query_ids() if dataset.queries.get(q, "").strip() == wanted), None)

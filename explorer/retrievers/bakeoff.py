@@ -152,7 +152,7 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
         rows.append(ModelRow(spec.text, spec.display, spec.kind, result, {}, None, None,
                              _seconds_per_1000(retriever, dataset, timing_sample, timings), retriever.dim,
                              retriever.index_bytes(), fusion))
-    _significance(rows, reference)
+    significance(rows, reference)
     bake = BakeOff(dataset.name, split, reference, k, cpu_name(), rows)
     if models_dir is not None:
         for row, spec in zip(rows, parsed):
@@ -210,7 +210,7 @@ def _seconds_per_1000(retriever: "Retriever", dataset: "Dataset", sample: int, m
     return memo[key]
 
 
-def _significance(rows: list[ModelRow], reference: str) -> None:
+def significance(rows: list[ModelRow], reference: str) -> None:
     """Fill each row's intervals, and the p-values against the reference (Holm over the other rows)."""
     from explorer.evaluation.significance import bootstrap_ci, holm, paired_test
 
