@@ -8,6 +8,7 @@ with guard.page("Latent space", "Where queries and passages sit under each model
                 "projection, so a point that did not move stays put. Neighbourhood change is measured in the full "
                 "embedding space, not in the picture."):
     m = results.models()
+    results.need_vectors(m)
     c = latent.controls(m.paired)
     method, dims, k = c["method"], c["dims"], c["k"]
     data = results.projection(m, method, dims, c["max_p"])

@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from explorer.ui import baseline, charts, generalization, guard, learning, report, results
+from explorer.ui import bakeoff, baseline, charts, generalization, guard, learning, report, results
 
 with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-out test queries, with confidence."):
     m = results.models()
     learning.so_far()
     if not m.paired:
         baseline.metrics_view(m)
+        bakeoff.section(m.dataset)
         st.stop()
     comp = results.comparison(m)
     a, b = report.model_names(comp)
@@ -30,11 +31,13 @@ with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-ou
                "Charts: use the camera icon to save a PNG.")
     d1, d2 = st.columns(2)
     d1.download_button("Download report (HTML)", report.html_report(comp, [bars, scatter], f"Comparison: {a} vs {b}"),
-                       file_name=f"comparison_{m.run_id}.html", mime="text/html", key="download_html",
+                       file_name=f"comparison_{m.file_tag}.html", mime="text/html", key="download_html",
                        icon=":material/download:")
     d2.download_button("Download per-query table (CSV)", report.per_query_csv(comp),
-                       file_name=f"per_query_{m.run_id}.csv", mime="text/csv", key="download_csv",
+                       file_name=f"per_query_{m.file_tag}.csv", mime="text/csv", key="download_csv",
                        icon=":material/download:")
     with st.expander("Per-query table"):
         st.dataframe(comp.per_query, hide_index=True, key="per_query_table")
-    generalization.section(m, comp)
+    if m.run_id and not m.no_vectors:  # checks are stored with run B and embed a second dataset
+        generalization.section(m, comp)
+    bakeoff.section(m.dataset)

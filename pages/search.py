@@ -7,18 +7,28 @@ from explorer.ui import guard, rankings, results, state
 
 with guard.page("Search", "Type any query; the models search the whole corpus."):
     m = results.models()
+    results.need_vectors(m)
+    examples = results.example_queries(m)
     c1, c2 = st.columns([4, 1])
-    query = c1.text_input("Query", key="search_query", placeholder="e.g. how do vaccines train the immune system")
+    query = c1.text_input("Query", key="search_query",
+                          placeholder=f"e.g. {examples[0]}" if examples else "type a query")
     k = c2.slider("Top k", 3, 30, 10, key="search_k")
-    guard.need(query.strip(), "Type a query above.")
+    results.example_buttons(examples, "search_query")
+    guard.need(query.strip(), "Type a query above, or try one of the examples.")
     with st.spinner("Searching (the first search of a model indexes the corpus)…"):
         store = state.vector_store()
         hits = [pipeline.search(m.dataset, enc, query, k, store) for enc in (m.encoder_a, m.encoder_b) if enc is not None]
+    qid = pipeline.query_id_of(m.dataset, query)
+    judged = m.dataset.qrels.get(qid, {}) if qid else {}
+    if qid is None:
+        st.caption("A query of your own has no relevance judgements, so the hits have no grade.")
     titles = [f"A: {m.name_a}", f"B: {m.name_b}"] if m.paired else [m.name_a]
     for i, (col, frame) in enumerate(zip(st.columns(len(hits)), hits)):
         other = hits[1 - i] if m.paired else None
         where = dict(zip(other["pid"], other["rank"])) if other is not None else {}
-        frame = frame.assign(other_rank=[where.get(p) for p in frame["pid"]], grade=0)
+        frame = frame.assign(other_rank=[where.get(p) for p in frame["pid"]],
+                             grade=[judged.get(p, 0) for p in frame["pid"]])
         shown = rankings.ranking_frame(frame, m.dataset, tuned_side=i == 1)
+        drop = [c for c, gone in (("move", not m.paired), ("grade", qid is None)) if gone]
         with col:
-            rankings.show_ranking(shown if m.paired else shown.drop(columns="move"), titles[i], f"search_{i}")
+            rankings.show_ranking(shown.drop(columns=drop), titles[i], f"search_{i}")

@@ -7,6 +7,7 @@ from explorer.ui import charts, guard, results
 with guard.page("Similarity", "Cosine similarity of relevant pairs vs weak and hard negatives, for each model. "
                 "The threshold is chosen on train pairs and scored on test pairs."):
     m = results.models()
+    results.need_vectors(m)
     split = st.radio("Pairs shown", ["test", "train"], horizontal=True, key="sim_split",
                      help="The threshold is always chosen on train; accuracy is always measured on test.")
     sides = [("A", m.name_a, m.encoder_a), ("B", m.name_b, m.encoder_b)] if m.paired else [("A", m.name_a, m.encoder_a)]

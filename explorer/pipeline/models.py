@@ -165,3 +165,27 @@ def _stored(ws: Workspace, spec: str, fingerprint: str, split: str) -> tuple[Any
 def model_folder(ws: Workspace, spec: str, dataset_fingerprint: str, split: str = "test") -> Path:
     """The folder holding a stored model's results on a dataset split (it may not exist)."""
     return _folder(ws, spec, dataset_fingerprint, split)
+
+
+def stored_stamp(ws: Workspace, dataset_fingerprint: str, split: str = "test") -> tuple[tuple[str, int], ...]:
+    """What the stored results of a dataset split depend on (each results file and its modification time): a
+    cache key part that changes when a model is compared again."""
+    found = []
+    for path in sorted(models_dir(ws).glob(f"*/{dataset_fingerprint}-{split}/*")):
+        try:
+            found.append((str(path), path.stat().st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(found)
+
+
+def missing_models(ws: Workspace, dataset_fingerprint: str, specs: Sequence[str], split: str = "test") -> list[str]:
+    """The specs with no stored results for this dataset split (checked by file, nothing is read).
+
+    Raises:
+        ModelError: a spec that names nothing usable.
+    """
+    from explorer.evaluation.stored import RESULTS_FILE
+
+    return [s for s in specs if not (_folder(ws, s, dataset_fingerprint, split) / RESULTS_FILE).is_file()
+            or not (_folder(ws, s, dataset_fingerprint, split) / "evaluation.json").is_file()]

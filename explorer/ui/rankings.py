@@ -35,13 +35,13 @@ def ranking_frame(frame: pd.DataFrame, dataset, tuned_side: bool) -> pd.DataFram
 
 
 def show_ranking(frame: pd.DataFrame, title: str, key: str) -> None:
-    """One ranking as a table; relevant rows (grade > 0) on a green background.
+    """One ranking as a table; relevant rows (grade > 0) on a green background (no grade column: none is).
 
     The id column is hidden and the number columns kept narrow so the passage text gets the room; rows are
     tall enough (over 4rem) that Streamlit wraps the passage over several lines instead of cutting it off.
     """
     st.markdown(f"**{title}**")
-    styled = frame.style.apply(lambda row: [RELEVANT_BG if row["grade"] > 0 else ""] * len(row), axis=1)
+    styled = frame.style.apply(lambda row: [RELEVANT_BG if row.get("grade", 0) > 0 else ""] * len(row), axis=1)
     order = [c for c in ("rank", "move", "grade", "score", "passage") if c in frame]
     st.dataframe(styled, hide_index=True, key=key, height=40 + ROW_HEIGHT * max(1, len(frame)),
                  row_height=ROW_HEIGHT, column_order=order, column_config={

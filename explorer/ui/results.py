@@ -28,11 +28,11 @@ class Models:
 
     The encoders load on first use (:attr:`encoder_a`, :attr:`encoder_b`): the Metrics and Inspect pages of a
     run whose results are stored never touch them; the views that need vectors (Latent, Similarity, Search) do.
-    Model A is the baseline or any finished run, model B a finished run.
+    Model A is the baseline, a finished run or a stored model, model B a finished run or a stored model.
 
     Attributes:
         dataset: the loaded dataset.
-        run_id: B's run id ("" when there is no B).
+        run_id: B's run id ("" when there is no B or B is a stored model that is not a run).
         pair: which two models these are, their labels and any warning.
         load_a: returns model A's encoder (the baseline unless another run was chosen).
         load_b: returns model B's encoder (a finished run's); None when no run has succeeded yet.
@@ -43,6 +43,8 @@ class Models:
     pair: Any = None
     load_a: Callable[[], Any] | None = field(default=None, repr=False)
     load_b: Callable[[], Any] | None = field(default=None, repr=False)
+    no_vectors: str = ""
+    """One line saying which side ranks without vectors, and why ("" when both have vectors)."""
 
     @cached_property
     def encoder_a(self) -> Any:
@@ -76,6 +78,14 @@ class Models:
         return self.pair.label_b if self.pair else ""
 
     @property
+    def file_tag(self) -> str:
+        """A short name for downloaded files: B's run id, or B's model spec made file-safe."""
+        import re
+
+        spec = pipeline.model_spec(self.pair.b if self.pair else None)
+        return self.run_id or re.sub(r"[^A-Za-z0-9_-]+", "-", spec or "baseline").strip("-")
+
+    @property
     def key(self) -> tuple[str, str, str]:
         """Cache key of what is computed from the encoders' vectors (loads both encoders)."""
         return (self.dataset.fingerprint(), self.encoder_a.fingerprint,
@@ -107,16 +117,12 @@ def models(need_tuned: bool = False) -> Models:
                   icon=":material/info:")
         right.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
     a, b = pair.a, pair.b
-    m = Models(dataset, b or "", pair,
-               load_a=state.base_encoder if a == pipeline.BASELINE else lambda: state.run_encoder(a, ws),
-               load_b=(lambda: state.run_encoder(b, ws)) if b else None)
+    m = Models(dataset, b if b and pipeline.model_spec(b) is None else "", pair,
+               load_a=_loader(a, ws), load_b=_loader(b, ws) if b else None,
+               no_vectors=_no_vectors(pair))
     if pair.paired:
-        if a == pipeline.BASELINE:  # named from B's config.json when B was trained from it: nothing to load
-            what_a = f"encoder `{pipeline.base_model_name(ws, b, spec=state.BASE_ENCODER) or m.encoder_a.name}`"
-        else:
-            what_a = f"run `{a}`"
-        st.caption(f"Dataset **{text.plain(dataset.name)}** · A = {pair.label_a} ({what_a}) vs "
-                   f"B = {pair.label_b} (run `{b}`)")
+        st.caption(f"Dataset **{text.plain(dataset.name)}** · A = {pair.label_a} ({_what(ws, a, b)}) vs "
+                   f"B = {pair.label_b} ({_what(ws, b, a)})")
     else:
         st.caption(f"Dataset **{text.plain(dataset.name)}** · baseline `{m.encoder_a.name}`")
     for warning in pair.warnings:
@@ -124,16 +130,57 @@ def models(need_tuned: bool = False) -> Models:
     return m
 
 
+def _loader(side: str, ws: Any) -> Callable[[], Any]:
+    """Returns the side's encoder: the baseline, a run's, or a stored model's (loaded by its spec)."""
+    spec = pipeline.model_spec(side)
+    if side == pipeline.BASELINE:
+        return state.base_encoder
+    if spec is not None:
+        return lambda: state.model_encoder(spec, ws)
+    return lambda: state.run_encoder(side, ws)
+
+
+def _what(ws: Any, side: str, other: str) -> str:
+    """What a side is, for the caption under the selector (nothing is loaded to say it)."""
+    spec = pipeline.model_spec(side)
+    if side == pipeline.BASELINE:
+        name = pipeline.base_model_name(ws, other, spec=state.BASE_ENCODER) if pipeline.model_spec(other) is None else None
+        return f"encoder `{name or state.BASE_ENCODER}`"
+    return f"model `{spec}`" if spec is not None else f"run `{side}`"
+
+
+def _no_vectors(pair: Any) -> str:
+    """One line naming the side(s) without vectors (BM25, a hybrid) and what to pick instead; "" when none."""
+    from explorer.encoders.spec import RETRIEVER_ONLY
+
+    names = [label for side, label in ((pair.a, pair.label_a), (pair.b, pair.label_b))
+             if side and (pipeline.model_spec(side) or "").partition(":")[0].lower() in RETRIEVER_ONLY]
+    if not names:
+        return ""
+    return (f"{' and '.join(names)} {'rank' if len(names) > 1 else 'ranks'} passages by matching words (BM25), "
+            "without vectors, so there is nothing to draw here: pick a dense model (the baseline, a run, static) "
+            "as A and B above, or compare rankings on the Metrics and Inspect pages.")
+
+
+def need_vectors(m: Models) -> None:
+    """Stop a page that needs both models' vectors with one line when a side has none (BM25, a hybrid)."""
+    if m.no_vectors:
+        st.info(m.no_vectors, icon=":material/info:")
+        st.stop()
+
+
 def _pair_selector(ws: Any, pair: Any, fingerprint: str) -> Any:
     """The "compare A with B" selectboxes; a change is stored in the workspace and read back."""
-    runs = [k for k in pair.options if k != pipeline.BASELINE]
+    others = [k for k in pair.options if k != pipeline.BASELINE]
     left, right = st.columns(2)
-    b = right.selectbox("…with model B", runs, index=runs.index(pair.b), format_func=pair.options.get, key="pair_b",
-                        help="A finished run (drawn right / \"after\"). The Train page's run choice is the same one.")
+    b = right.selectbox("…with model B", others, index=others.index(pair.b), format_func=pair.options.get,
+                        key="pair_b", help="A finished run or a model compared on the Metrics page (drawn right / "
+                        "\"after\"). When it is a run, the Train page's run choice is the same one.")
     choices = [k for k in pair.options if k != b]
     a = left.selectbox("Compare model A…", choices, index=choices.index(pair.a) if pair.a in choices else 0,
                        format_func=pair.options.get, key="pair_a",
-                       help="The baseline encoder or another finished run (drawn left / \"before\"). Every result "
+                       help="The baseline encoder, another finished run or a compared model such as BM25 (drawn "
+                            "left / \"before\"). Every result "
                             "page compares the same two models, with the same significance tests.")
     if (a, b) != (pair.a, pair.b):
         pipeline.choose_pair(ws, a, b)
@@ -161,6 +208,27 @@ def comparison(m: Models) -> Any:
            sides[1].key if sides[1] else m.encoder_b.fingerprint)
     with st.spinner("Comparing both models on the test queries…"):
         return _comparison(key, (m.name_a, m.name_b), m, sides)
+
+
+def example_queries(m: Models, n: int = 5) -> list[str]:
+    """Queries from the loaded data to try on the Search page: the test queries whose ranking changed most
+    between A and B when there are two models, else the first test queries."""
+    return pipeline.example_queries(m.dataset, comparison(m).per_query if m.paired else None, n=n)
+
+
+def _put(key: str, value: str) -> None:
+    st.session_state[key] = value
+
+
+def example_buttons(examples: list[str], key: str) -> None:
+    """One small button per example query; a click puts it in the text input ``key``."""
+    if not examples:
+        return
+    columns = st.columns(len(examples) + 1)
+    columns[0].caption("Try:")
+    for i, (col, example) in enumerate(zip(columns[1:], examples)):
+        col.button(example if len(example) <= 48 else example[:47] + "…", key=f"example_{i}", help=example,
+                   on_click=_put, args=(key, example), width="stretch")
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

@@ -202,6 +202,13 @@ def run_encoder(run_id: str, ws: Workspace | None = None) -> Encoder:
     return _encoder(str(pipeline.run_folder(ws, run_id)), str(ws.folder))
 
 
+def model_encoder(spec: str, ws: Workspace | None = None) -> Encoder:
+    """The encoder of a model the bake-off compared (static, int8 ONNX, a folder ...), by its spec, loaded once.
+    BM25 and hybrids have none: :func:`explorer.ui.results.need_vectors` stops before asking."""
+    ws = ws or workspace()
+    return _encoder(spec, str(ws.folder))
+
+
 # ------------------------------------------------------------------------------------------ jobs
 @st.cache_resource(show_spinner=False)
 def job_manager() -> Any:

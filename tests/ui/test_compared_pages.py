@@ -84,7 +84,7 @@ def test_baseline_metrics_match_the_later_comparison(workspace_without_run):
 
 def test_two_runs_are_compared_with_each_other(workspace_with_two_runs):
     ws, run_a, run_b = workspace_with_two_runs
-    label_a, label_b = pipeline.run_label(run_a, "adapter"), pipeline.run_label(run_b, "adapter")
+    label_a, label_b = pipeline.run_label(ws, run_a), pipeline.run_label(ws, run_b)
     at = app(default_timeout=180)
     at.run()
     at.switch_page("pages/metrics.py").run()

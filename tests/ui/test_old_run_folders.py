@@ -53,8 +53,7 @@ def test_every_page_opens_old_run_folders(old_workspace, pair):
             at.run()
         assert problems(at) == [], page
     at.switch_page("pages/metrics.py").run()
-    labels = [pipeline.run_label(r, m) if r != pipeline.BASELINE else "baseline"
-              for r, m in zip(pair, ("full", "adapter"))]
+    labels = [pipeline.run_label(old_workspace, r) if r != pipeline.BASELINE else "baseline" for r in pair]
     table = next(d.value for d in at.dataframe if "Δ" in d.value.columns)
     assert set(labels) <= set(table.columns)
 

@@ -51,7 +51,7 @@ def test_metrics_page_after_a_run_loads_no_model(workspace_with_run, forbid_enco
     stored = pipeline.run_results(ws, run_id).results
     table = _metrics_table(at)
     assert table["baseline"].tolist() == pytest.approx(_means(stored["baseline"]))
-    assert table[pipeline.run_label(run_id, "adapter")].tolist() == pytest.approx(_means(stored["tuned"]))
+    assert table[pipeline.run_label(ws, run_id)].tolist() == pytest.approx(_means(stored["tuned"]))
     assert {m.label for m in at.metric} >= {"Fixed queries", "Broken queries", "Mean RBO@10"}
 
 
@@ -83,7 +83,7 @@ def test_two_runs_compare_from_their_stored_results(workspace_with_run, forbid_e
     table = _metrics_table(at)
     for run_id in (run_a, run_b):
         tuned = pipeline.run_results(ws, run_id).results["tuned"]
-        assert table[pipeline.run_label(run_id, "adapter")].tolist() == pytest.approx(_means(tuned))
+        assert table[pipeline.run_label(ws, run_id)].tolist() == pytest.approx(_means(tuned))
 
 
 def test_an_older_run_folder_is_evaluated_with_its_encoders(tiny_csv):
@@ -100,6 +100,7 @@ def test_an_older_run_folder_is_evaluated_with_its_encoders(tiny_csv):
     at.switch_page("pages/metrics.py").run()
     assert problems(at) == []
     computed = _metrics_table(at)
+    label_old = pipeline.run_label(ws, old)  # named alone; beside a twin run the names add the id's end
     new = make_finished_run(ws, dataset)  # the same adapter (seed 1), its results stored
     pipeline.choose_pair(ws, pipeline.BASELINE, new)
     at = app(default_timeout=180)  # a new visitor: the last one's selectboxes still name the old run
@@ -108,5 +109,5 @@ def test_an_older_run_folder_is_evaluated_with_its_encoders(tiny_csv):
     assert problems(at) == []
     stored = _metrics_table(at)
     for name_old, name_new in (("baseline", "baseline"),
-                               (pipeline.run_label(old, "adapter"), pipeline.run_label(new, "adapter"))):
+                               (label_old, pipeline.run_label(ws, new))):
         assert stored[name_new].tolist() == pytest.approx(computed[name_old].tolist())
