@@ -221,13 +221,14 @@ def _put(key: str, value: str) -> None:
 
 
 def example_buttons(examples: list[str], key: str) -> None:
-    """One small button per example query; a click puts it in the text input ``key``."""
+    """One small button per example query (user text, shown escaped); a click puts it in the text input ``key``."""
     if not examples:
         return
     columns = st.columns(len(examples) + 1)
     columns[0].caption("Try:")
     for i, (col, example) in enumerate(zip(columns[1:], examples)):
-        col.button(example if len(example) <= 48 else example[:47] + "…", key=f"example_{i}", help=example,
+        short = example if len(example) <= 48 else example[:47] + "…"
+        col.button(text.plain(short), key=f"example_{i}", help=text.plain(example),
                    on_click=_put, args=(key, example), width="stretch")
 
 

@@ -77,13 +77,12 @@ def test_bm25_as_a_against_a_run_on_metrics_and_inspect(bm25_and_run):
     at.switch_page("pages/inspect.py").run()
     assert problems(at) == []
     assert any("A: BM25" in md.value for md in at.markdown) and any(f"B: {label}" in md.value for md in at.markdown)
-    stored = pipeline.stored_models(ws, pipeline.load_dataset(ws.dataset_choice()).fingerprint())
     qid = at.selectbox(key="inspect_query").value
     ranking = next(d.value for d in at.dataframe if "move" in d.value.columns)
     from explorer.retrievers.bakeoff import load_model_results
     from explorer.encoders.spec import parse_spec
 
-    bm25 = load_model_results(pipeline.models_dir(ws), parse_spec("bm25"), stored[0]["folder"].name.split("-")[0])
+    bm25 = load_model_results(pipeline.models_dir(ws), parse_spec("bm25"), pipeline.load_dataset(ws.dataset_choice()).fingerprint())
     assert ranking["id"].tolist() == list(bm25.run[qid])[:len(ranking)]
 
 
@@ -121,10 +120,9 @@ def test_search_offers_queries_from_the_data_and_grades_only_them(workspace_with
     at.run()
     at.switch_page("pages/search.py").run()
     examples = [b for b in at.button if (b.key or "").startswith("example_")]
-    assert examples and all(b.help in set(dataset.queries.values()) for b in examples)
-    assert "vaccines train the immune system" not in shown_text(at)
+    assert len(examples) >= 3 and "vaccines train the immune system" not in shown_text(at)
     examples[0].click().run()
-    assert problems(at) == [] and at.text_input(key="search_query").value == examples[0].help
+    assert problems(at) == [] and at.text_input(key="search_query").value in set(dataset.queries.values())
     assert all("grade" in d.value.columns for d in at.dataframe)
     at.text_input(key="search_query").input("espresso roasting at home").run()
     assert problems(at) == [] and len(at.dataframe) == 2

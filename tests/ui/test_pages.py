@@ -216,4 +216,4 @@ def test_why_views_on_a_beir_folder(tmp_path):
     movers = at.dataframe(key="latent_movers").value
     assert "change" in movers.columns and movers["change"].is_monotonic_decreasing
     at.switch_page("pages/metrics.py").run()
-    assert problems(at) == [] and any(run_id[-6:] in str(df.value.columns.tolist()) for df in at.dataframe)
+    assert problems(at) == [] and any(pipeline.run_label(ws, run_id) in df.value.columns for df in at.dataframe)
