@@ -15,7 +15,7 @@ otherwise be the same.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from explorer.pipeline.names import MODEL_PREFIX, describe_run, model_key, model_spec, run_labels
+from explorer.pipeline.names import MODEL_PREFIX, describe_run, model_key, model_spec, run_labels, short_display
 from explorer.workspace import Workspace
 
 __all__ = ["BASELINE", "MODEL_PREFIX", "ComparedPair", "choose_pair", "compared_pair", "describe_run", "model_key",
@@ -108,7 +108,7 @@ def compared_pair(ws: Workspace, dataset_fingerprint: str | None = None) -> Comp
     runs = [r.id for r in list_runs(ws) if r.status == "succeeded"]
     models = stored_models(ws, dataset_fingerprint) if dataset_fingerprint else []
     options = {BASELINE: "baseline", **run_labels(ws, runs),
-               **{model_key(m["spec"]): m["display"] for m in models if m["spec"] != "minilm"}}
+               **{model_key(m["spec"]): short_display(m["display"]) for m in models if m["spec"] != "minilm"}}
     chosen = [k for k in options if k != BASELINE]
     selected = ws.selected_run()
     b = selected if selected in chosen else (runs[0] if runs else (chosen[0] if chosen else None))

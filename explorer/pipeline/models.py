@@ -62,10 +62,10 @@ def stored_models(ws: Workspace, dataset_fingerprint: str, split: str = "test") 
 def bakeoff_choices(ws: Workspace) -> dict[str, str]:
     """Every model the bake-off can compare: :data:`CHOICES` and the succeeded runs (``run:<id>``), spec -> name."""
     from explorer.encoders.spec import parse_spec
-    from explorer.pipeline.names import run_labels
+    from explorer.pipeline.names import run_labels, short_display
     from explorer.pipeline.training import list_runs
 
-    names = {spec: parse_spec(spec).display for spec in CHOICES}
+    names = {spec: short_display(parse_spec(spec).display) for spec in CHOICES}
     runs = [r.id for r in list_runs(ws) if r.status == "succeeded"]
     return {**names, **{run_spec(r): label for r, label in run_labels(ws, runs).items()}}
 

@@ -26,6 +26,11 @@ def model_spec(key: str | None) -> str | None:
     return key[len(MODEL_PREFIX):] if key and key.startswith(MODEL_PREFIX) else None
 
 
+def short_display(display: str) -> str:
+    """A model's display name without the words every name would repeat ("MiniLM (bundled)" -> "MiniLM")."""
+    return display.replace(" (bundled)", "")
+
+
 def _base_name(spec: str) -> str:
     """A short name of a run's base model ("MiniLM", "static (MiniLM, model2vec)", a folder's name)."""
     from explorer.core.errors import ModelError
@@ -35,7 +40,7 @@ def _base_name(spec: str) -> str:
         display = parse_spec(spec).display
     except (ModelError, OSError, ValueError):
         display = spec.rsplit("/", 1)[-1] or spec
-    return display.replace(" (bundled)", "")
+    return short_display(display)
 
 
 def describe_run(config: dict[str, Any], created: float | None = None) -> str:

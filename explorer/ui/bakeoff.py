@@ -105,64 +105,78 @@ def _cell(mean: float, interval: tuple[float, float]) -> str:
     return f"{mean:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
 
 
+def _p(value: float | None) -> str:
+    if value is None:
+        return "reference"
+    return "< 0.0001" if value < 1e-4 else f"{value:.2g}"
+
+
 def table_frame(bake: Any, names: dict[str, str]) -> pd.DataFrame:
-    """One row per model: the metrics with 95 % intervals, Holm-corrected p-values against the reference, costs."""
-    rows = []
+    """One row per measure, one column per model (like the A-vs-B table above it): the metrics with 95 %
+    intervals, the Holm-corrected p-values against the reference, and the costs. Cells are text, so each
+    column reads alike whatever the measure."""
+    columns: dict[str, list[str]] = {"measure": [
+        *(f"{METRIC_NAMES[m]} [95% CI]" for m in METRICS), *(f"p {METRIC_NAMES[m]} (Holm)" for m in METRICS),
+        "seconds / 1,000 passages", "dimensions", "index MB"]}
     for row in bake.rows:
         name = names.get(row.spec, row.display) + (REFERENCE_MARK if row.spec == bake.reference else "")
-        entry: dict[str, Any] = {"model": name}
-        for m in METRICS:
-            entry[METRIC_NAMES[m]] = _cell(row.result.metrics[m], row.intervals[m])
-        for m in METRICS:
-            entry[f"p {METRIC_NAMES[m]}"] = None if row.p_holm is None else row.p_holm[m]
         seconds = row.encode_seconds_per_1000
-        entry["s / 1,000 passages"] = None if seconds is None or math.isnan(seconds) else seconds
-        entry["dims"] = "none (sparse)" if row.dim is None else str(row.dim)
-        entry["index MB"] = row.index_bytes / 1e6
-        rows.append(entry)
-    return pd.DataFrame(rows)
+        columns[name] = [
+            *(_cell(row.result.metrics[m], row.intervals[m]) for m in METRICS),
+            *(_p(None if row.p_holm is None else row.p_holm[m]) for m in METRICS),
+            "—" if seconds is None or math.isnan(seconds) else f"{seconds:.3g}",
+            "none (sparse)" if row.dim is None else str(row.dim), f"{row.index_bytes / 1e6:.2f}"]
+    return pd.DataFrame(columns)
 
 
 def cost_chart(bake: Any, names: dict[str, str], metric: str = "ndcg@10") -> go.Figure:
-    """Quality against encode cost: one point per model with its 95 % interval, labelled next to the point."""
+    """Quality against encode cost: one point per model with its 95 % interval, labelled beside the point
+    (left of the costliest points, so no label runs off the chart), decades on a log axis."""
     fig = go.Figure()
     shown = [r for r in bake.rows if r.encode_seconds_per_1000 and not math.isnan(r.encode_seconds_per_1000)]
     shown.sort(key=lambda r: r.encode_seconds_per_1000)
+    if not shown:
+        return fig
+    costs = [r.encode_seconds_per_1000 for r in shown]
+    low_x, high_x = math.log10(min(costs)), math.log10(max(costs))
     for i, row in enumerate(shown):
         mean = row.result.metrics[metric]
         low, high = row.intervals[metric]
         name = names.get(row.spec, row.display)
+        right_side = math.log10(row.encode_seconds_per_1000) - low_x <= (high_x - low_x) / 2
+        side = ("top " if i % 2 == 0 else "bottom ") + ("right" if right_side else "left")
         fig.add_trace(go.Scatter(
             x=[row.encode_seconds_per_1000], y=[mean], name=name, mode="markers+text",
-            text=[charts.wrap(name, 28, 80)], textposition="top right" if i % 2 == 0 else "bottom right",
-            textfont=dict(size=13), marker=dict(size=13, color=PALETTE[i % len(PALETTE)],
-                                                symbol="diamond" if row.spec == bake.reference else "circle"),
+            text=[charts.wrap(name, 24, 80)], textposition=side, textfont=dict(size=14, color="#1f2937"),
+            marker=dict(size=14, color=PALETTE[i % len(PALETTE)],
+                        symbol="diamond" if row.spec == bake.reference else "circle"),
             error_y=dict(type="data", symmetric=False, array=[high - mean], arrayminus=[mean - low], thickness=2,
-                         width=6),
+                         width=8, color=PALETTE[i % len(PALETTE)]),
             hovertemplate=f"<b>{charts.wrap(name, 40, 120)}</b><br>{METRIC_NAMES[metric]} %{{y:.3f}} "
                           f"[{low:.3f}, {high:.3f}]<br>%{{x:.3g}} s per 1,000 passages<extra></extra>"))
-    fig.update_layout(title=f"{METRIC_NAMES[metric]} against encode cost (95% intervals)", height=460,
+    lows = [r.intervals[metric][0] for r in shown]
+    highs = [r.intervals[metric][1] for r in shown]
+    pad = max(0.02, (max(highs) - min(lows)) * 0.12)
+    fig.update_layout(title=f"{METRIC_NAMES[metric]} against encode cost (95% intervals; ◆ the reference)",
+                      height=480, template="plotly_white", showlegend=False, margin=dict(l=10, r=20, t=50, b=10),
                       xaxis_title="seconds to encode 1,000 passages on this machine (log scale; BM25: indexing)",
-                      yaxis_title=METRIC_NAMES[metric], template="plotly_white", showlegend=False,
-                      margin=dict(l=10, r=150, t=50, b=10))
-    fig.update_xaxes(type="log")
+                      yaxis_title=METRIC_NAMES[metric])
+    fig.update_xaxes(type="log", dtick=1, range=[math.floor(low_x - 0.3), math.ceil(high_x + 0.3)])
+    fig.update_yaxes(range=[max(0.0, min(lows) - pad), min(1.0, max(highs) + pad)])
     return fig
 
 
 def _show(bake: Any, choices: dict[str, str], fingerprint: str) -> None:
     names = {spec: choices.get(spec, spec) for spec in (r.spec for r in bake.rows)}
     frame = table_frame(bake, names)
-    st.dataframe(frame, hide_index=True, key="bakeoff_table", column_config={
-        **{f"p {METRIC_NAMES[m]}": st.column_config.NumberColumn(format="%.2g", help=(
-            f"Paired t-test of {METRIC_NAMES[m]} against the reference, Holm-corrected; empty for the reference."))
-           for m in METRICS},
-        "s / 1,000 passages": st.column_config.NumberColumn(format="%.3g", help=(
-            "Seconds to encode 1,000 of this dataset's passages on this machine, without the cache (BM25: to index "
-            "them; a hybrid: both).")),
-        "index MB": st.column_config.NumberColumn(format="%.2f", help="The index's size: vectors as float32, or "
-                                                  "the saved BM25 index.")})
+    st.dataframe(frame, hide_index=True, key="bakeoff_table", row_height=35, column_config={
+        "measure": st.column_config.TextColumn(width=190, help=(
+            "p: paired t-test of each model against the reference on per-query scores, Holm-corrected for comparing "
+            "several at once. Seconds: to encode 1,000 of this dataset's passages on this machine without the cache "
+            "(BM25: to index them; a hybrid: both). Index: vectors as float32, or the saved BM25 index."))})
     n = bake.rows[0].result.n_queries if bake.rows else 0
-    st.caption(f"{text.plain(bake.dataset)}, {bake.split} split, {n} queries; metrics with 95% bootstrap intervals. "
-               f"CPU: {bake.cpu or 'unknown'}. A hybrid's fusion is chosen on training queries, never on these.")
+    st.caption(f"{text.plain(bake.dataset)}, {bake.split} split, {n} queries; 95% bootstrap intervals. "
+               f"CPU: {text.plain(bake.cpu or 'unknown')}. A hybrid's fusion is chosen on training queries, never on "
+               "these.")
     st.plotly_chart(cost_chart(bake, names), config=charts.png_config(f"bakeoff_{fingerprint[:8]}"),
                     key="bakeoff_chart")

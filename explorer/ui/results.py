@@ -157,9 +157,9 @@ def _no_vectors(pair: Any) -> str:
              if side and (pipeline.model_spec(side) or "").partition(":")[0].lower() in RETRIEVER_ONLY]
     if not names:
         return ""
-    return (f"{' and '.join(names)} {'rank' if len(names) > 1 else 'ranks'} passages by matching words (BM25), "
-            "without vectors, so there is nothing to draw here: pick a dense model (the baseline, a run, static) "
-            "as A and B above, or compare rankings on the Metrics and Inspect pages.")
+    return (f"{' and '.join(names)} {'rank' if len(names) > 1 else 'ranks'} passages by matching words (BM25) "
+            "without vectors, which this page needs: pick a dense model (the baseline, a run, static) as A and B "
+            "above; the Metrics and Inspect pages compare its rankings.")
 
 
 def need_vectors(m: Models) -> None:

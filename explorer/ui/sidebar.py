@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer import pipeline
 from explorer.ui import state, text
 from explorer.ui.jobs import sidebar_jobs
 from explorer.ui.navigation import page_links
@@ -21,7 +22,7 @@ def draw_sidebar() -> None:
         st.markdown(f"**Dataset:** {label}")
         run = state.tuned_run_id(ws)
         if run:
-            st.markdown(f"**Compared run:** `{run}`")
+            st.markdown(f"**Compared run:** {text.plain(pipeline.run_label(ws, run))}", help=f"Run id `{run}`")
         if settings.public:
             st.caption(
                 f"Public demo: private workspace `{ws.id}` (keep this URL to come back). Limits: uploads ≤ "
