@@ -12,7 +12,7 @@ with guard.page("Search", "Type any query; the models search the whole corpus.")
     c1, c2 = st.columns([4, 1])
     query = c1.text_input("Query", key="search_query", placeholder="type a query, or try an example below")
     k = c2.slider("Top k", 3, 30, 10, key="search_k")
-    results.example_buttons(examples, "search_query")
+    results.example_buttons(examples, "search_query", m.paired)
     guard.need(query.strip(), "Type a query above, or try one of the examples.")
     with st.spinner("Searching (the first search of a model indexes the corpus)…"):
         store = state.vector_store()

@@ -220,16 +220,18 @@ def _put(key: str, value: str) -> None:
     st.session_state[key] = value
 
 
-def example_buttons(examples: list[str], key: str) -> None:
-    """One small button per example query (user text, shown escaped); a click puts it in the text input ``key``."""
+def example_buttons(examples: list[str], key: str, changed: bool = False) -> None:
+    """One small button per example query (user text, shown escaped); a click puts it in the text input ``key``.
+    ``changed``: the examples are the queries whose ranking changed most (the caption says so)."""
     if not examples:
         return
-    columns = st.columns(len(examples) + 1)
-    columns[0].caption("Try:")
-    for i, (col, example) in enumerate(zip(columns[1:], examples)):
-        short = example if len(example) <= 48 else example[:47] + "…"
-        col.button(text.plain(short), key=f"example_{i}", help=text.plain(example),
-                   on_click=_put, args=(key, example), width="stretch")
+    st.caption("Try a test query of the dataset" + (" (those whose ranking changed most between A and B):" if changed
+                                                   else ":"))
+    with st.container(horizontal=True, gap="small"):
+        for i, example in enumerate(examples):
+            short = example if len(example) <= 60 else example[:59] + "…"
+            st.button(text.plain(short), key=f"example_{i}", help=text.plain(example), on_click=_put,
+                      args=(key, example), width="content")
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
