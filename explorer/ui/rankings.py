@@ -41,6 +41,10 @@ def show_ranking(frame: pd.DataFrame, title: str, key: str) -> None:
     tall enough (over 4rem) that Streamlit wraps the passage over several lines instead of cutting it off.
     """
     st.markdown(f"**{title}**")
+    if not len(frame):
+        st.caption("Nothing found: no passage shares a word with this query (a word-matching model such as BM25 "
+                   "ranks only passages that do).")
+        return
     styled = frame.style.apply(lambda row: [RELEVANT_BG if row.get("grade", 0) > 0 else ""] * len(row), axis=1)
     order = [c for c in ("rank", "move", "grade", "score", "passage") if c in frame]
     st.dataframe(styled, hide_index=True, key=key, height=40 + ROW_HEIGHT * max(1, len(frame)),
