@@ -23,13 +23,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from explorer.training.config import TrainConfig
-from explorer.training.events import ProgressEvent, Reporter
+from explorer.training.events import PHASES, ProgressEvent, Reporter
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
     from explorer.encoders.base import Encoder
 
-PHASE_ORDER = ("baseline", "mining", "training", "saving", "evaluating")
 TRAIN_FACTOR = 4.5
 """A training step costs about 4.5 forward passes of the trained layers: backward is twice a forward, and the
 optimizer, the loss and the padding of each batch's texts add the rest (measured on the demo's default job,
@@ -148,11 +147,11 @@ def remaining_seconds(plan: dict[str, float], phase: str, phase_started: float, 
                       now: float | None = None) -> float:
     """Seconds left in the whole run: this phase's measured ETA (or the plan minus time spent), plus later phases."""
     now = time.time() if now is None else now
-    if phase not in PHASE_ORDER:
+    if phase not in PHASES:
         return sum(plan.values())
-    index = PHASE_ORDER.index(phase)
+    index = PHASES.index(phase)
     current = phase_eta if phase_eta is not None else max(0.0, plan.get(phase, 0.0) - (now - phase_started))
-    return current + sum(plan.get(p, 0.0) for p in PHASE_ORDER[index + 1 :])
+    return current + sum(plan.get(p, 0.0) for p in PHASES[index + 1 :])
 
 
 def announce_plan(dataset: "Dataset", config: TrainConfig, base: "Encoder", report: Reporter) -> None:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from explorer.core.errors import TrainingError
 from explorer.core.progress import Progress
 
-Phase = Literal["baseline", "mining", "training", "evaluating", "saving"]
-PHASES: tuple[str, ...] = ("baseline", "mining", "training", "evaluating", "saving")
+PHASES: tuple[str, ...] = ("baseline", "mining", "training", "saving", "evaluating")
+"""A training job's stages, in the order it runs them."""
 
 
 class TrainingStopped(Exception):
