@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from explorer import pipeline
 from explorer.ui import guard, jobs, state, training
 
 with guard.page("Train", "Fine-tune the encoder (or an adapter) in the background; keep exploring meanwhile."):
@@ -12,7 +11,7 @@ with guard.page("Train", "Fine-tune the encoder (or an adapter) in the backgroun
     params = training.training_form()
     if params:
         with st.spinner("Submitting the job…"):
-            job_id = pipeline.start_training(state.job_manager(), ws, choice, params)
+            job_id = training.start_job(params)
         st.session_state["train_job"] = job_id
         st.toast("Training started. You can switch pages; progress stays in the sidebar.")
     active = jobs.active_job_ids()

@@ -2,7 +2,8 @@
 
 A job is submitted to the job manager (:mod:`explorer.jobs.manager`, one per server); its run folder lands
 in the workspace's ``runs_dir`` (:class:`explorer.jobs.runs.RunStore`), so a browser reload or a server
-restart lists finished runs again. :class:`JobView` and :class:`RunInfo` are small snapshots the pages draw.
+restart lists finished runs again. :class:`JobView` and :class:`RunInfo` are small snapshots the pages draw; a
+job's progress reaches the page as the job reported it (:class:`~explorer.training.events.ProgressEvent`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 from explorer.core.config import Settings
 from explorer.core.errors import StorageError
 from explorer.evaluation.retrieval import RetrievalResult
-from explorer.workspace import DatasetChoice, Workspace
+from explorer.workspace import Workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
     from explorer.data.negatives import NegativeSet
     from explorer.training.config import TrainConfig
+    from explorer.training.events import ProgressEvent
 
 ADAPTER_LEARNING_RATE = 1e-3
 """Learning rate of an adapter when the user leaves it on auto: a linear map trains well with larger steps."""
@@ -44,8 +46,9 @@ class JobView:
     """A snapshot of one job for the live panel.
 
     Attributes:
-        id, run_id, method, status: identity and state ("queued", "running", "succeeded", "failed", "cancelled").
-        phase, message, fraction, eta_seconds: the latest progress event.
+        id, run_id, status: identity and state ("queued", "running", "succeeded", "failed", "cancelled").
+        method: "full" or "adapter", from the run's configuration ("" when the job has none).
+        latest: the latest progress event, as the job reported it (None before the first).
         losses: (step, loss) pairs so far; evals: ``{"step": s, metric: value, ...}`` rows.
         eta_total: seconds left in the whole job (plan of its first event, refined by the measured step rate).
         plan: planned seconds per phase (empty when the job did not announce one).
@@ -57,16 +60,23 @@ class JobView:
     run_id: str
     method: str
     status: str
-    phase: str = ""
-    message: str = ""
-    fraction: float = 0.0
-    eta_seconds: float | None = None
+    latest: "ProgressEvent | None" = None
     losses: list[tuple[int, float]] = field(default_factory=list)
     evals: list[dict[str, float]] = field(default_factory=list)
     queue_position: int | None = None
     error: str | None = None
     eta_total: float | None = None
     plan: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def phase(self) -> str:
+        """The job's stage now ("starting" before its first event)."""
+        return self.latest.phase if self.latest is not None else "starting"
+
+    @property
+    def fraction(self) -> float:
+        """How far the current stage is, in [0, 1]."""
+        return self.latest.fraction if self.latest is not None else 0.0
 
 
 # ------------------------------------------------------------------------------------------ runs
@@ -188,21 +198,21 @@ def train(settings: Settings, dataset: "Dataset", config: "TrainConfig", *, fold
                        should_stop=should_stop, negatives=negatives)
 
 
-def start_training(manager: Any, ws: Workspace, choice: DatasetChoice, params: dict[str, Any]) -> str:
-    """Load the workspace's dataset, resolve the parameters (:func:`training_config`) and submit a background
-    training job (in a child process, see :mod:`explorer.jobs.process`); returns the job id.
+def start_training(manager: Any, ws: Workspace, dataset: "Dataset", params: dict[str, Any]) -> str:
+    """Resolve the parameters for the workspace's loaded dataset (:func:`training_config`) and submit a background
+    training job (in a child process, see :mod:`explorer.jobs.supervisor`); returns the job id.
 
-    The workspace's audited negatives (if any) are passed on, so excluded negatives stay out of training.
+    The dataset is the one the page already holds (loaded once per upload), not read again. The workspace's
+    audited negatives (if any) are passed on, so excluded negatives stay out of training.
 
     Raises:
         TrainingError: invalid parameters (e.g. more epochs than this server allows) or unusable data.
     """
-    from explorer.pipeline.data import load_dataset, saved_negatives
-    from explorer.jobs.execute import submit_run
+    from explorer.pipeline.data import saved_negatives
     from explorer.jobs.runs import RunStore
+    from explorer.jobs.supervisor import submit_run
 
     settings = ws.settings
-    dataset = load_dataset(choice, settings)
     config = training_config(dataset, params, settings)
     # The audited negatives (exclusions applied) replace the job's own mining; none when switched off.
     negatives = saved_negatives(ws) if config.use_hard_negatives else None
@@ -220,7 +230,6 @@ def _view(snap: Any) -> JobView:
     shown = ("ndcg@10", "mrr@10", "recall@10")
     evals = [{"step": e.step, **{k: v for k, v in e.metrics.items() if any(k.endswith(m) for m in shown)}}
              for e in history if e.metrics and e.phase == "training"]
-    method = snap.name.split(" ", 1)[0] if snap.name else ""
     plan = next((dict(e.plan) for e in history if e.plan), {})
     eta_total = None
     if plan and event is not None and snap.status == "running":
@@ -230,11 +239,9 @@ def _view(snap: Any) -> JobView:
         measured = event.eta_seconds if event.phase == "training" and event.step > 0 else None
         eta_total = remaining_seconds(plan, event.phase, started, measured)
     return JobView(
-        id=snap.id, run_id=snap.run_id or snap.id, method=method, status=snap.status,
-        phase=getattr(event, "phase", "") or "starting", message=getattr(event, "message", ""),
-        fraction=float(event.fraction) if event is not None else 0.0,
-        eta_seconds=getattr(event, "eta_seconds", None), losses=losses, evals=evals,
-        queue_position=snap.queue_position, error=snap.error, eta_total=eta_total, plan=plan,
+        id=snap.id, run_id=snap.run_id or snap.id, method=getattr(snap.config, "method", ""), status=snap.status,
+        latest=event, losses=losses, evals=evals, queue_position=snap.queue_position, error=snap.error,
+        eta_total=eta_total, plan=plan,
     )
 
 

@@ -324,3 +324,23 @@ def bound_for_public(config: TrainConfig) -> TrainConfig:
         max_seq_length=min(config.max_seq_length or PUBLIC_MAX_SEQ_LENGTH, PUBLIC_MAX_SEQ_LENGTH),
         num_hard_negatives=min(config.num_hard_negatives, PUBLIC_MAX_HARD_NEGATIVES),
     )
+
+
+def adapter_config(config: TrainConfig) -> Any:
+    """The adapter trainer's settings (:class:`~explorer.training.adapter.AdapterConfig`): ``config.adapter``
+    options, plus the shared fields that were set.
+
+    Raises:
+        TrainingError: an unknown key in ``config.adapter``, or an invalid value.
+    """
+    from explorer.training.adapter import AdapterConfig
+
+    options: dict[str, Any] = {"seed": config.seed, "use_hard_negatives": config.use_hard_negatives}
+    for name in ("epochs", "learning_rate", "batch_size"):
+        if getattr(config, name) is not None:
+            options[name] = getattr(config, name)
+    options.update(config.adapter)
+    try:
+        return AdapterConfig(**options).validate()
+    except TypeError as exc:  # an unknown key in config.adapter
+        raise TrainingError(f"Unknown adapter option in {sorted(config.adapter)}: {exc}.") from None

@@ -1,4 +1,4 @@
-"""Widgets of the Train page: the training form, the list of runs, the run download."""
+"""Widgets of the Train page: the training form, starting a job, the list of runs, the run download."""
 
 from __future__ import annotations
 
@@ -60,6 +60,13 @@ def training_form() -> dict | None:
             "max_seq_length": None if max_len == "auto" else int(max_len),
             "train_layers": None if layers == "auto" else 0 if layers == "all" else int(layers),
             "use_hard_negatives": bool(hard)}
+
+
+def start_job(params: dict) -> str:
+    """Submit a training job on the workspace's dataset, as this session already holds it (not read again);
+    returns the job id."""
+    ws = state.workspace()
+    return pipeline.start_training(state.job_manager(), ws, state.current_dataset(ws), params)
 
 
 def runs_table(runs: list) -> None:

@@ -12,7 +12,8 @@ from explorer.jobs.packaging import package
 from explorer.core.errors import ModelError, TrainingError
 from explorer.training.config import TrainConfig
 from explorer.training.events import TrainingStopped
-from explorer.jobs.execute import execute_run, submit_run
+from explorer.jobs.execute import execute_run
+from explorer.jobs.supervisor import submit_run
 from explorer.jobs.manager import JobManager
 from explorer.jobs.runs import RunStore
 

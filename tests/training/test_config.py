@@ -173,17 +173,18 @@ def test_public_mode_fine_tunes_only_the_bundled_model(tiny_data):
 
 
 def test_the_pipeline_bounds_a_public_workspaces_training(monkeypatch, tmp_path, tiny_data):
-    """start_training resolves the config under the workspace's (public) settings, so the bounds apply."""
+    """start_training resolves the config under the workspace's (public) settings, so the bounds apply; it
+    trains the dataset the page holds, without reading the upload again."""
     from explorer.pipeline import training as pipeline_training
     from explorer.core.config import Settings
-    from explorer.workspace import DatasetChoice, Workspace
+    from explorer.workspace import Workspace
 
     settings = Settings(home=tmp_path, public=True, low_memory=True).for_workspace("abc")
     seen = {}
-    monkeypatch.setattr("explorer.pipeline.data.load_dataset", lambda choice, s: tiny_data)
     monkeypatch.setattr("explorer.pipeline.data.saved_negatives", lambda ws: None)
-    monkeypatch.setattr("explorer.jobs.execute.submit_run",
+    monkeypatch.setattr("explorer.pipeline.data.load_dataset", lambda *a, **k: pytest.fail("loaded again"))
+    monkeypatch.setattr("explorer.jobs.supervisor.submit_run",
                         lambda manager, ds, config, **kw: seen.setdefault("config", config) and "job-1")
-    pipeline_training.start_training(None, Workspace("abc", settings), DatasetChoice(spec="demo"),
+    pipeline_training.start_training(None, Workspace("abc", settings), tiny_data,
                                      {"method": "full", "batch_size": 128, "max_seq_length": 512})
     assert seen["config"].batch_size == 64 and seen["config"].max_seq_length == 256

@@ -67,10 +67,21 @@ def test_losses_by_name(tiny_model_dir):
                 "contrastive": losses.ContrastiveLoss, "online_contrastive": losses.OnlineContrastiveLoss}
     for name, cls in expected.items():
         assert type(build_loss(model, TrainConfig(loss=name))) is cls
+    assert build_loss(model, TrainConfig(loss="cached_mnrl", mini_batch_size=4)).mini_batch_size == 4
     wrapped = build_loss(model, TrainConfig(matryoshka_dims=(16, 32)))
     assert isinstance(wrapped, losses.MatryoshkaLoss) and list(wrapped.matryoshka_dims) == [32, 16]
     with pytest.raises(TrainingError, match=r"matryoshka_dims \[64\] exceed the model's embedding size 32"):
         build_loss(model, TrainConfig(matryoshka_dims=(64, 16)))
+
+
+def test_every_loss_a_config_accepts_names_a_sentence_transformers_class():
+    from sentence_transformers.sentence_transformer import losses
+
+    from explorer.training.config import LOSSES
+    from explorer.training.full import LOSS_CLASSES
+
+    assert set(LOSS_CLASSES) == set(LOSSES)
+    assert all(isinstance(getattr(losses, name), type) for name in LOSS_CLASSES.values())
 
 
 def test_training_arguments(tmp_path, monkeypatch):
