@@ -1,6 +1,6 @@
 """Train a linear adapter on frozen embeddings (the only kind of tuning an API embedding model allows).
 
-The base encoder embeds the training queries and their positives once (from its cache when it can); then a
+The base encoder embeds the training queries and the corpus once (from its cache when it can); then a
 matrix ``W``, initialised to the identity so training starts from the base model's behaviour, is trained with
 torch on CPU in seconds. The objective is the in-batch-negatives contrastive loss (InfoNCE, van den Oord et
 al. 2018, arXiv:1807.03748; "MultipleNegativesRankingLoss" in sentence-transformers, Henderson et al. 2017,
@@ -10,11 +10,10 @@ arXiv:1705.00652):
 
 where ``s`` is the cosine similarity of the adapted embeddings, ``t`` the temperature, and the columns ``c_j``
 are the batch's positives followed by the batch's hard negatives (when a :class:`NegativeSet` is given).
-A column that is *another* judged positive of query ``i`` is masked out, so a passage shared by two
-queries never acts as a negative, nor does a passage judged relevant at a lower grade than the positives
-train on (``min_positive_grade``, the rule of :func:`explorer.training.config.positive_grade`).
-sentence-transformers' loss classes need a ``SentenceTransformer`` that embeds text; here the inputs are
-fixed vectors, so the few lines of the loss are written out.
+A column judged relevant to query ``i`` (at any grade; positives need ``min_positive_grade``, see
+:func:`explorer.training.config.positive_grade`) is masked out, so it never acts as a negative.
+sentence-transformers' loss classes need a ``SentenceTransformer`` that embeds text; here the inputs are fixed
+vectors, so the few lines of the loss are written out.
 
 Where it stops is chosen on a dev split of the training queries (:mod:`explorer.training.selection`): NDCG@10
 over the whole corpus for the base model (the identity), then after every epoch; the best point is kept,
@@ -186,10 +185,9 @@ def _train(torch: Any, data: "_TrainingData", base_encoder: "Encoder", config: A
     total = steps_per_epoch * config.epochs
     step, epoch_losses, history = 0, [], []
     best = BestPoint(len(data.dev_ids), keep_best=config.keep_best, patience=config.patience)
-    stop = data.dev_ids and _dev_point(torch.eye(dim), data, config, best, 0, total, callback)
-    for epoch in range(config.epochs):
-        if stop:
-            break
+    if data.dev_ids:  # step 0: the identity is the base model, and the first point is never a stop
+        _dev_point(torch.eye(dim), data, config, best, 0, total, callback)
+    for _ in range(config.epochs):
         order = rng.permutation(n_pairs)
         for start in range(0, n_pairs, config.batch_size):
             if should_stop is not None and should_stop():
@@ -211,17 +209,16 @@ def _train(torch: Any, data: "_TrainingData", base_encoder: "Encoder", config: A
                                        lr=config.learning_rate))
         history.append(sum(epoch_losses) / len(epoch_losses))
         epoch_losses = []
-        if data.dev_ids:
-            stop = _dev_point(weights.detach(), data, config, best, step, total, callback)
+        if data.dev_ids and _dev_point(weights.detach(), data, config, best, step, total, callback):
+            break
 
     selection = best.finish(step)
     final = best.best_state if config.keep_best and best.best_state is not None else weights.detach()
     metadata = {
         "config": asdict(config), "steps": step, "train_pairs": n_pairs, "train_queries": data.n_train_queries,
-        "min_positive_grade": data.grade, "hard_negative_columns": data.n_negative_links,
-        "epoch_losses": [round(x, 6) for x in history], "selection": selection.to_dict(),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+        "min_positive_grade": data.grade, "hard_negative_columns": data.n_negative_links, "selection":
+        selection.to_dict(), "epoch_losses": [round(x, 6) for x in history],
+        "seconds": round(time.perf_counter() - started, 3)}
     return AdapterEncoder(base_encoder, final.numpy().copy(), query_only=config.query_only, metadata=metadata)
 
 
@@ -239,11 +236,8 @@ def _dev_point(weights: Any, data: "_TrainingData", config: AdapterConfig, best:
 
 
 def _adapt(vectors: Any, weights: Any) -> Any:
-    """Map then normalize (torch tensors in, torch tensors out).
-
-    A diverging ``W`` (huge learning rate) makes the norms overflow to inf, and normalizing would then turn
-    every vector into zeros with a perfectly finite loss: return NaN instead, so the caller stops.
-    """
+    """Map then normalize (torch tensors); NaN when a diverging ``W`` overflows the norms, which normalizing
+    would turn into zeros with a finite loss, so the caller stops."""
     import torch
 
     out = vectors @ weights

@@ -25,7 +25,7 @@ def test_full_run_writes_a_complete_folder(tiny_data, tiny_model_dir, tmp_path):
     assert run.state == "succeeded"
     assert (run.path / "model" / "modules.json").is_file() and not (run.path / "model.tmp").exists()
     config_json = json.loads((run.path / "config.json").read_text())
-    assert config_json["epochs"] == 2 and config_json["min_positive_grade"] == 1
+    assert config_json["epochs"] == 2 and config_json["min_positive_grade"] == 2
     assert config_json["base_model_info"]["fingerprint"]
     evaluation = json.loads((run.path / "evaluation.json").read_text())
     assert set(evaluation) >= {"baseline", "tuned", "comparison", "training_seconds"}
