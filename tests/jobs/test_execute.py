@@ -19,13 +19,13 @@ from explorer.jobs.runs import RunStore
 
 def test_full_run_writes_a_complete_folder(tiny_data, tiny_model_dir, tmp_path):
     events = []
-    config = TrainConfig(base_model=tiny_model_dir, epochs=2, batch_size=8).resolve(tiny_data)
+    config = TrainConfig(base_model=tiny_model_dir, epochs=2, batch_size=8, min_positive_grade=1).resolve(tiny_data)
     run = execute_run(tiny_data, config, run_store=RunStore(tmp_path / "runs"), report=events.append)
 
     assert run.state == "succeeded"
     assert (run.path / "model" / "modules.json").is_file() and not (run.path / "model.tmp").exists()
     config_json = json.loads((run.path / "config.json").read_text())
-    assert config_json["epochs"] == 2 and config_json["min_positive_grade"] == 2
+    assert config_json["epochs"] == 2 and config_json["min_positive_grade"] == 1
     assert config_json["base_model_info"]["fingerprint"]
     evaluation = json.loads((run.path / "evaluation.json").read_text())
     assert set(evaluation) >= {"baseline", "tuned", "comparison", "training_seconds"}
