@@ -55,6 +55,15 @@ def dev_split(query_ids: Sequence[str], fraction: float = DEV_FRACTION, seed: in
     return sorted(shuffled[n_dev:]), sorted(shuffled[:n_dev])
 
 
+def without_dev(dataset: "Dataset", dev_ids: Sequence[str]) -> "Dataset":
+    """A copy of ``dataset`` whose dev queries are in neither split, so a trainer never sees them (their
+    judgements stay, for :class:`DevScorer`)."""
+    from dataclasses import replace
+
+    dev = set(dev_ids)
+    return replace(dataset, split={q: part for q, part in dataset.split.items() if q not in dev})
+
+
 class DevScorer:
     """NDCG@10 of dev queries over the whole corpus, from vectors (exact search, then ranx).
 

@@ -9,7 +9,7 @@ from test_adapter_training import DIM, FAST, N, make_rotated
 
 from explorer.data.model import Dataset
 from explorer.training.adapter import AdapterConfig, train_adapter
-from explorer.training.selection import MIN_DEV_QUERIES, BestPoint, SelectionResult, dev_split
+from explorer.training.selection import MIN_DEV_QUERIES, BestPoint, SelectionResult, dev_split, without_dev
 
 TRAIN, DEV = [f"q{i}" for i in range(28)], [f"q{i}" for i in range(28, 36)]
 
@@ -26,6 +26,14 @@ def test_dev_split_is_seeded_by_query_and_disjoint():
     assert dev_split(ids, 0.0) == (ids, [])
     with pytest.raises(ValueError, match=r"dev fraction must be in \[0, 1\)"):
         dev_split(ids, 1.0)
+
+
+def test_without_dev_hides_the_dev_queries_from_both_splits():
+    ds = many_positive_dataset(n_queries=60, n_passages=200, seed=2)
+    train, dev = dev_split(ds.query_ids("train"), seed=1)
+    hidden = without_dev(ds, dev)
+    assert hidden.query_ids("train") == train and hidden.query_ids("test") == ds.query_ids("test")
+    assert all(hidden.qrels[q] == ds.qrels[q] for q in dev) and ds.query_ids("train") == sorted(train + dev)
 
 
 def test_the_adapters_dev_queries_come_from_the_training_split_only(fake_encoder):
