@@ -136,7 +136,7 @@ class SelectionResult:
     def summary(self) -> str:
         """One plain line for the CLI, the pages and the model card."""
         if not self.dev_queries:
-            return "No dev split (too few training queries): the last checkpoint is kept, unchecked."
+            return "No dev split (none asked for, or too few training queries): the last checkpoint is kept, unchecked."
         where = f"on {self.dev_queries} held-out training queries ({self.metric} over the whole corpus)"
         if not self.gain:
             line = (f"{where} no checkpoint beat the base model; "
