@@ -68,7 +68,8 @@ class DevScorer:
     """NDCG@10 of dev queries over the whole corpus, from vectors (exact search, then ranx).
 
     Args:
-        dataset: its judgements of ``dev_ids`` are the truth; ``passage_ids`` default to its whole corpus.
+        dataset: its judgements of ``dev_ids`` are the truth; its whole corpus is searched (rows of the
+            passage vectors passed to :meth:`score`, in :meth:`Dataset.passage_ids` order).
         dev_ids: the dev query ids (rows of the query vectors passed to :meth:`score`).
         metric: a ranx metric name.
     """
