@@ -16,6 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from explorer.evaluation.display import p_value_text, value_text
+
 CARD_FILE = "README.md"
 METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100")
 TRAINING_KEYS = ("method", "loss", "epochs", "batch_size", "learning_rate", "max_seq_length", "warmup_ratio",
@@ -23,11 +25,7 @@ TRAINING_KEYS = ("method", "loss", "epochs", "batch_size", "learning_rate", "max
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+    return value_text(value, digits) if isinstance(value, float) or value is None else str(value)
 
 
 def _ci(pair: Any) -> str:
@@ -37,9 +35,7 @@ def _ci(pair: Any) -> str:
 
 
 def _p(value: Any) -> str:
-    if value is None:
-        return "–"
-    return "< 1e-4" if value < 1e-4 else f"{value:.4f}"
+    return p_value_text(value)
 
 
 def _metric_rows(evaluation: dict[str, Any]) -> list[str]:

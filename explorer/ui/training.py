@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import pipeline
+from explorer.evaluation.display import value_text
 from explorer.ui import state, text
 
 LOSS_HELP = {
@@ -73,12 +74,11 @@ def runs_table(runs: list) -> None:
     """Past runs with status and key metrics; lets the user pick the run the other pages compare."""
     ws = state.workspace()
     rows = [{"run": r.id, "status": r.status, "method": r.method, "created": r.created,
-             "NDCG@10 before": r.metrics_before.get("ndcg@10"), "NDCG@10 after": r.metrics_after.get("ndcg@10"),
-             "MRR@10 after": r.metrics_after.get("mrr@10"), "error": text.redact(r.error or "", ws.folder)}
+             "NDCG@10 before": value_text(r.metrics_before.get("ndcg@10")),  # blank, not "None", while unknown
+             "NDCG@10 after": value_text(r.metrics_after.get("ndcg@10")),
+             "MRR@10 after": value_text(r.metrics_after.get("mrr@10")), "error": text.redact(r.error or "", ws.folder)}
             for r in runs]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_table",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                for c in ("NDCG@10 before", "NDCG@10 after", "MRR@10 after")})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_table")
     done = [r.id for r in runs if r.status == "succeeded"]
     if not done:
         return

@@ -58,14 +58,14 @@ def test_no_test_split(tiny_data):
 
 def test_resolve_fills_auto_fields(tiny_data):
     resolved = TrainConfig().resolve(tiny_data)
-    # 12 train queries x 2 positives (grades 2 and 1; the top grade is 2, so grade >= 1 counts) = 24 pairs
-    assert resolved.min_positive_grade == 1
+    # 12 train queries x 1 positive (grades 2 and 1: the lower grade is dropped, so grade >= 2 counts) = 12 pairs
+    assert resolved.min_positive_grade == 2
     # The default recipe trains the top layers only: two epochs fewer and a larger learning rate.
     assert resolved.train_layers == DEFAULT_TRAIN_LAYERS > 0
-    assert resolved.epochs == auto_epochs(24, partial=True) == 2
+    assert resolved.epochs == auto_epochs(12, partial=True) == 2
     assert resolved.batch_size == 32 and resolved.learning_rate == PARTIAL_LEARNING_RATE == 2e-4
     every = TrainConfig(train_layers=0).resolve(tiny_data)
-    assert every.epochs == auto_epochs(24) == 4 and every.learning_rate == 3e-5
+    assert every.epochs == auto_epochs(12) == 4 and every.learning_rate == 3e-5
     assert TrainConfig(epochs=2).resolve(tiny_data).epochs == 2
     assert TrainConfig().resolve(tiny_data, max_epochs=2).epochs == 2
     with pytest.raises(TrainingError, match="exceeds this server's limit of 2"):
@@ -73,9 +73,17 @@ def test_resolve_fills_auto_fields(tiny_data):
 
 
 def test_graded_sets_train_on_clear_positives(tiny_data):
-    graded = replace(tiny_data, qrels={q: {p: (3 if g == 2 else g) for p, g in r.items()} for q, r in tiny_data.qrels.items()})
-    assert TrainConfig().positive_grade(graded) == 2
-    assert TrainConfig(min_positive_grade=1).positive_grade(graded) == 1
+    """The lowest positive grade is dropped where there are two or more, for both methods."""
+    def regraded(mapping):
+        return replace(tiny_data, qrels={q: {p: mapping.get(g, g) for p, g in r.items()} for q, r in tiny_data.qrels.items()})
+
+    assert TrainConfig().positive_grade(tiny_data) == 2  # grades 1 and 2
+    assert TrainConfig().positive_grade(regraded({2: 3})) == 3  # grades 1 and 3
+    three = replace(tiny_data, qrels={**tiny_data.qrels, "rain-q1": {"rain-p1": 3, "rain-p2": 1}})
+    assert TrainConfig().positive_grade(three) == 2  # 3/2/1 (rain-q1 trains): the 2s and 3s train
+    assert TrainConfig().positive_grade(regraded({2: 1})) == 1  # binary
+    assert TrainConfig(min_positive_grade=1).positive_grade(tiny_data) == 1
+    assert TrainConfig(method="adapter").resolve(tiny_data).min_positive_grade == 2
 
 
 def test_adapter_keeps_its_own_defaults(tiny_data):
