@@ -33,7 +33,7 @@ import numpy as np
 from explorer.encoders.adapter import AdapterEncoder
 from explorer.core.errors import TrainingError
 from explorer.core.progress import Progress, part
-from explorer.training.config import positive_grade
+from explorer.training.grades import positive_grade
 from explorer.training.events import ProgressEvent, TrainingStopped, check_loss
 from explorer.training.selection import DEV_FRACTION, SELECTION_METRIC, BestPoint, DevScorer, dev_split
 
