@@ -65,5 +65,6 @@ def section() -> None:
     if not stored or stored[0] != dataset.fingerprint():
         return
     curve = stored[1]
-    st.plotly_chart(curve_figure(curve), config=charts.png_config("learning_curve"), key="curve_chart")
-    st.caption(f"{curve.verdict()} {curve.dev_queries} dev queries; computed in {curve.seconds:.0f} s.")
+    with st.container(key="learning_curve_chart"):
+        st.plotly_chart(curve_figure(curve), config=charts.png_config("learning_curve"), key="curve_chart")
+        st.caption(f"{curve.verdict()} {curve.dev_queries} dev queries; computed in {curve.seconds:.0f} s.")

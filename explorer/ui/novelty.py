@@ -39,6 +39,11 @@ def verdict(changes: list[PartChange]) -> str:
 
 def section(m: Any, comp: Any, metric: str = "ndcg@10") -> None:
     """The split table under the overall change, with what it means."""
+    with st.container(key="novelty_split"):
+        _split(m, comp, metric)
+
+
+def _split(m: Any, comp: Any, metric: str) -> None:
     st.markdown("**Gain on new passages**")
     st.caption(f"{metric.upper()} on test queries whose relevant passages no training query has as relevant "
                "(new passages), and on the rest (seen passages). A fine-tune that learnt the corpus rather than the "

@@ -79,3 +79,18 @@ def test_missing_scores_are_refused():
                            test="student")
     with pytest.raises(ValueError, match="per-query scores of ndcg@10"):
         novelty_split(comp, ds)
+
+
+def test_compare_command_prints_the_split(tmp_path, capsys):
+    import json
+
+    from explorer.cli import main
+    from test_cli_evaluate import write_beir
+
+    beir = write_beir(tmp_path / "tiny")
+    assert main(["compare", "--data", str(beir), "--a", "fake", "--b", "fake:32"]) == 0
+    novelty = json.loads(capsys.readouterr().out)["novelty"]
+    parts = {p["part"]: p for p in novelty["parts"]}
+    # The tiny set's test queries cite passages no training query cites: all four are new.
+    assert parts["all"]["n_queries"] == parts["new"]["n_queries"] == 4 and parts["seen"]["n_queries"] == 0
+    assert len(parts["new"]["ci_delta"]) == 2 and 0.0 <= parts["new"]["p_value"] <= 1.0
