@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import guard, jobs, state, training
+from explorer.ui import curve, guard, jobs, state, training
 
 with guard.page("Train", "Fine-tune the encoder (or an adapter) in the background; keep exploring meanwhile."):
     ws = state.workspace()
@@ -18,6 +18,7 @@ with guard.page("Train", "Fine-tune the encoder (or an adapter) in the backgroun
     followed = st.session_state.get("train_job")
     for job_id in dict.fromkeys(([followed] if followed else []) + active):
         jobs.job_panel(job_id)
+    curve.section()
 
     st.subheader("Runs")
     runs = state.runs(ws)

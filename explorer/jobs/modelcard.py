@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.evaluation.display import p_value_text, value_text
+from explorer.evaluation.novelty import split_line
 
 CARD_FILE = "README.md"
 METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100")
@@ -155,6 +156,9 @@ def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kin
             "| metric | baseline | tuned | change | p |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
     else:
         parts.append("This run has no evaluation results.\n")
+    if split_line(evaluation.get("novelty")):
+        parts.append("Split by novelty: test queries whose relevant passages no training query has (new passages) and "
+                     f"the rest (seen passages). {split_line(evaluation.get('novelty'))}.\n")
     gen = _generalization_rows(evaluation)
     if gen:
         parts.append("## Generalization (another dataset, NDCG@10)\n\nFine-tuning on one domain can cost quality on "

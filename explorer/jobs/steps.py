@@ -222,6 +222,7 @@ def evaluation_record(dataset: "Dataset", baseline: Any, tuned: Any, seconds: fl
     so the result pages rebuild both results and their comparison without loading either model.
     """
     from explorer.evaluation.compare import compare_results
+    from explorer.evaluation.novelty import novelty_record
     from explorer.evaluation.stored import RESULTS_FILE, StoredResults, save_results
 
     comparison = compare_results(dataset, baseline, tuned, split="test", name_a="baseline", name_b="tuned")
@@ -233,6 +234,7 @@ def evaluation_record(dataset: "Dataset", baseline: Any, tuned: Any, seconds: fl
         "training_seconds": round(seconds, 1),
         "negatives": None if negatives is None else {"triplets": len(negatives.triplets()), "skipped": negatives.skipped},
     }
+    evaluation["novelty"] = novelty_record(comparison, dataset)  # the change on test queries with unseen passages
     if folder is not None:
         stored = StoredResults({"baseline": baseline, "tuned": tuned}, dataset.fingerprint(), "test")
         size = save_results(Path(folder) / RESULTS_FILE, stored)
