@@ -49,14 +49,14 @@ def hub_parameters(repo_id: str) -> int | None:
 
 
 def check_base_model(text: str, method: str, settings: Settings, *,
-                     parameters: Callable[[str], int | None] = hub_parameters) -> "ModelSpec":
+                     parameters: Callable[[str], int | None] | None = None) -> "ModelSpec":
     """The checked spec of the model a run of ``method`` ("full" or "adapter") trains from.
 
     Args:
         text: the model spec (see :mod:`explorer.encoders.spec`).
         method: "full" or "adapter".
         settings: the workspace's settings (public mode, the hub cap, its runs folder).
-        parameters: how a hub model's parameter count is found (tests pass a stub).
+        parameters: how a hub model's parameter count is found (default :func:`hub_parameters`).
 
     Raises:
         TrainingError: a model the method cannot train, or (public mode) a hub model over the cap or of
@@ -73,7 +73,7 @@ def check_base_model(text: str, method: str, settings: Settings, *,
         raise TrainingError(f"{spec.display} has no weights here to fine-tune; choose the Adapter method (a linear "
                             "map trained over its embeddings), or a local transformer model for a full fine-tune.")
     if settings.public and spec.kind == "hub":
-        count = parameters(spec.text)
+        count = (parameters or hub_parameters)(spec.text)
         cap = settings.hub_max_parameters
         if count is None:
             raise TrainingError(f"{spec.text} does not list its size on the hub, and this public server takes hub "

@@ -176,10 +176,9 @@ def training_config(dataset: "Dataset", params: "dict[str, Any] | TrainConfig", 
         {k: v for k, v in params.items() if v is not None})
     if config.method == "adapter" and config.learning_rate is None:
         config = replace(config, learning_rate=ADAPTER_LEARNING_RATE)
-    if settings.encoder_override is None:  # the fake encoder stands in for every model (tests, quick demos)
-        from explorer.pipeline.base_model import check_base_model
+    from explorer.pipeline.base_model import check_base_model
 
-        check_base_model(config.base_model, config.method, settings)
+    check_base_model(config.base_model, config.method, settings)
     return config.validate(dataset).resolve(dataset, max_epochs=settings.max_epochs, low_memory=settings.low_memory,
                                             public=settings.public)
 
