@@ -6,6 +6,9 @@ from __future__ import annotations
 import io
 import pickle
 
+import pytest
+
+from explorer.encoders.fake import FakeEncoder
 from explorer.jobs.modelcard import model_card
 from explorer.jobs.packaging import API_SNIPPET_FILE, api_snippet
 from tests.training.conftest import tiny_data  # noqa: F401 - fixture
@@ -59,3 +62,33 @@ def test_the_snippet_applies_the_adapter_to_the_api_vectors(tmp_path, httpserver
     expected = base @ weights
     np.testing.assert_allclose(namespace["embed"](["q"])[0], expected / np.linalg.norm(expected), atol=1e-5)
     np.testing.assert_allclose(namespace["embed"](["q"], "passage")[0], base, atol=1e-5)
+
+
+class PricedEncoder(FakeEncoder):
+    """A fake encoder that bills like an API encoder: a tenth of a cent per embedding call."""
+
+    calls = 0
+
+    def embed_batch(self, texts, kind):
+        self.calls += 1
+        return super().embed_batch(texts, kind)
+
+    @property
+    def spent_usd(self) -> float:
+        return self.calls * 0.001
+
+
+def test_a_runs_events_carry_the_cost_so_far_and_the_run_keeps_the_total(tmp_path, tiny_data):  # noqa: F811
+    from explorer.jobs.execute import execute_run
+    from explorer.jobs.runs import RunStore
+    from explorer.training.config import TrainConfig
+
+    config = TrainConfig(method="adapter", base_model="fake", epochs=1).resolve(tiny_data)
+    encoder = PricedEncoder()
+    events = []
+    run = execute_run(tiny_data, config, run_store=RunStore(tmp_path / "runs"), report=events.append,
+                      base_encoder=encoder)
+    costs = [e.cost for e in events]
+    assert None not in costs and costs == sorted(costs) and costs[-1] > 0
+    assert run.status["cost_usd"] == pytest.approx(encoder.spent_usd)
+    assert '"cost"' in (run.path / "metrics.jsonl").read_text(), "the live panel reads the cost from the log"
