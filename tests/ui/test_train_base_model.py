@@ -54,6 +54,29 @@ def test_public_mode_refuses_a_big_hub_model_with_its_size_and_the_cap(monkeypat
     assert not pipeline.list_runs(open_workspace(ws_id)), "nothing started"
 
 
+def test_public_mode_refuses_an_endpoint_inside_the_servers_network(monkeypatch):
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    at = app()
+    at.run()
+    ws_id = at.query_params["ws"]
+    ws_id = ws_id[0] if isinstance(ws_id, list) else ws_id
+    open_workspace(ws_id).set_dataset_choice(DatasetChoice(spec="demo"))
+    at.switch_page("pages/train.py").run()
+    at.selectbox(key="train_base_kind").set_value("api").run()
+    at.text_input(key="train_api_base_url").input("http://169.254.169.254/v1").run()
+    assert "169.254.169.254" in _errors(at), "the metadata address is refused before anything is sent"
+    assert not any("Before the first call" in str(i.value).replace("\\", "") for i in at.info)
+
+
+def test_the_download_names_the_base_model():
+    from explorer.ui.training import download_name
+
+    assert download_name("r1", "openai:text-embedding-3-small?base_url=http://h/v1", "model") == \
+        "r1-openai-text-embedding-3-small.zip"
+    assert download_name("r1", "BAAI/bge-small-en-v1.5", "onnx-int8") == "r1-bge-small-en-v1.5-onnx-int8.zip"
+    assert download_name("r1", "minilm", "model") == "r1-minilm.zip"
+
+
 def _wait_for_jobs(timeout: float = 240) -> list:
     from explorer.ui import state
 
