@@ -247,5 +247,5 @@ def cost_confirmed(choice: BaseModelChoice, dataset) -> bool:
         return False
     st.info(text.plain(f"Before the first call: {estimate.describe()}"), icon=":material/payments:")
     if estimate.usd is not None and estimate.usd > COST_CONFIRM_USD:
-        return st.checkbox(f"I accept about ${estimate.usd:,.2f} of API calls for this run", key="train_cost_ok")
+        return st.checkbox(f"I accept about {estimate.usd:,.2f} USD of API calls for this run", key="train_cost_ok")
     return True

@@ -137,3 +137,21 @@ def test_models_without_local_weights_train_the_adapter_only(kind, tiny_csv):
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     assert "choose the Adapter method" in _errors(at)
     assert not pipeline.list_runs(ws)
+
+
+def test_a_priced_run_above_the_threshold_waits_for_a_confirmation(monkeypatch, tiny_csv):
+    monkeypatch.setattr("explorer.pipeline.base_model.COST_CONFIRM_USD", 0.0)
+    ws = open_workspace()
+    ws.set_dataset_choice(DatasetChoice(spec=str(tiny_csv), name="tiny"))
+    at = app()
+    at.run()
+    at.switch_page("pages/train.py").run()
+    at.selectbox(key="train_base_kind").set_value("api").run()
+    at.text_input(key="train_api_key").input("sk-test-not-a-real-key").run()  # OpenAI's own endpoint: priced
+    shown = " ".join(str(i.value) for i in at.info).replace("\\", "")
+    assert "$0.02/M tokens" in shown and "price list of 2024-01-25" in shown and "platform.openai.com" in shown
+    at.radio(key="train_method").set_value("adapter")
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert "Confirm the API cost" in _errors(at)
+    assert at.checkbox(key="train_cost_ok").label.startswith("I accept about")
+    assert not pipeline.list_runs(ws), "nothing starts (and nothing is sent) before the confirmation"
