@@ -108,12 +108,12 @@ def runs_table(runs: list) -> None:
 
 def base_model_label(spec: str) -> str:
     """A run's base model as people read it ("MiniLM (bundled)", "OpenAI text-embedding-3-small")."""
-    from explorer.encoders.spec import ModelSpec, parse_spec
+    from explorer.encoders.spec import parse_spec
 
     try:
         return parse_spec(spec or "minilm", settings=state.workspace().settings).display
     except Exception:  # noqa: BLE001 - a run whose base model is gone still lists: show what it recorded
-        return ModelSpec(spec, "", None, spec).display
+        return spec
 
 
 def download_name(run_id: str, base_spec: str, kind: str) -> str:
