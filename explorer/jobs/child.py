@@ -133,6 +133,8 @@ def main() -> int:
     from explorer.jobs.runs import RunStore
 
     job = JobMessage.read(sys.stdin.buffer)
+    if job.api_key:  # this process's memory only: every encoder the run loads (the base, the tuned) finds it
+        os.environ["OPENAI_API_KEY"] = job.api_key
     root = Path(job.root)
     try:
         execute_run(job.dataset, job.config, run_store=RunStore(root), run_folder=root / job.run_id, report=report,

@@ -130,7 +130,7 @@ def _execute(state: RunState) -> Run:
             for step in STEPS:
                 step(state)
         run.set_status("succeeded", finished=time.time(), training_seconds=round(state.seconds, 1),
-                       summary=state.summary())
+                       summary=state.summary(), cost_usd=getattr(state.base, "spent_usd", None))
         return run
     except TrainingStopped:
         run.set_status("cancelled", finished=time.time(), error="Cancelled by the user.")

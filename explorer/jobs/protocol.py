@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -35,7 +35,8 @@ EXIT_CANCELLED = 3
 class JobMessage:
     """The job a child runs: train ``run_id`` under ``root`` on ``dataset`` with ``config`` (``negatives``: the
     audited negatives to train with, or None), for the server process ``parent`` (the child stops when it is
-    gone)."""
+    gone). ``api_key``: the key of an API base model (a visitor's, or the operator's), or None; it exists
+    only in this message and the child's memory, and is left out of the message's ``repr``."""
 
     root: str
     run_id: str
@@ -43,6 +44,7 @@ class JobMessage:
     config: "TrainConfig"
     negatives: "NegativeSet | None"
     parent: int
+    api_key: str | None = field(default=None, repr=False)
 
     def encode(self) -> bytes:
         """The message as the parent writes it to the child's stdin."""

@@ -10,7 +10,7 @@ through :class:`EventLog`, the run's log of :class:`~explorer.training.events.Pr
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +40,12 @@ class EventLog:
     def __init__(self, run: "Run", report: Reporter) -> None:
         self.run, self.report = run, report
         self._last: dict[str, float] = {}
+        self.spent: Any = None
+        """The base encoder once loaded: an API encoder's ``spent_usd`` fills each event's ``cost``."""
 
     def __call__(self, event: ProgressEvent) -> None:
+        if event.cost is None and getattr(self.spent, "spent_usd", None) is not None:
+            event = replace(event, cost=self.spent.spent_usd)
         plain = not event.metrics and event.loss is None and not event.message
         finished = event.total_steps > 0 and event.step >= event.total_steps
         if plain and not finished and time.monotonic() - self._last.get(event.phase, 0.0) < PROGRESS_INTERVAL:
@@ -99,6 +103,7 @@ def load(s: RunState) -> None:
     from explorer.training.eta import announce_plan
 
     s.base = s.base or load_encoder(s.config.base_model)
+    s.emit.spent = s.base
     record_base(s.run, s.base)
     if s.dataset.source == DEMO_NAME:
         seed_demo_embeddings(s.base)  # the shipped baseline vectors, if they are this encoder's

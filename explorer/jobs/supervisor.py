@@ -47,22 +47,27 @@ def submit_run(
     owner: str | None = None,
     name: str | None = None,
     in_process: bool = False,
+    api_key: str | None = None,
 ) -> str:
     """Queue a training job; returns the job id (its ``run_id`` names the folder, which appears when the job
     starts, so a job cancelled while queued leaves nothing behind).
 
     By default the job's thread supervises a child process that does the work at a lower priority, so pages
     stay quick while it trains; ``in_process=True`` runs the engine (:func:`explorer.jobs.execute.execute_run`)
-    in the job's thread instead (for encoders that exist only in this process).
+    in the job's thread instead (for encoders that exist only in this process). ``api_key`` (an API base
+    model's key) travels to the child inside the job message on its stdin, and nowhere else: the child's
+    environment never carries the server's ``OPENAI_API_KEY`` (:func:`_child_env`).
     """
     from explorer.jobs.execute import require_resolved
 
     require_resolved(config)
     run_id = run_store.new_id(dataset.fingerprint())
     if in_process:
+        if api_key:
+            raise ValueError("an API key reaches a job only through its child process; drop in_process=True")
         body = InProcessBody(run_store, run_id, dataset, config, negatives)
     else:
-        body = process_body(run_store, run_id, dataset, config, negatives)
+        body = process_body(run_store, run_id, dataset, config, negatives, api_key=api_key)
     label = name or f"{config.method} fine-tune of {config.base_model} on {dataset.name}"
     return manager.submit(body, name=label, run_id=run_id, owner=owner, config=config)
 
@@ -92,10 +97,10 @@ class ChildBody:
 
 
 def process_body(store: "RunStore", run_id: str, dataset: "Dataset", config: "TrainConfig",
-                 negatives: "NegativeSet | None" = None) -> ChildBody:
-    """A job body that trains ``run_id`` in a child process; the job is encoded now, once."""
+                 negatives: "NegativeSet | None" = None, *, api_key: str | None = None) -> ChildBody:
+    """A job body that trains ``run_id`` in a child process; the job is encoded now, once (in memory)."""
     message = JobMessage(root=str(store.root), run_id=run_id, dataset=dataset, config=config, negatives=negatives,
-                         parent=os.getpid())
+                         parent=os.getpid(), api_key=api_key)
     return ChildBody(store, run_id, message.encode())
 
 
@@ -168,13 +173,19 @@ def supervise(store: "RunStore", run_id: str, message: bytes, report: Reporter, 
     return _outcome(store, run_id, child.returncode, log, failure)
 
 
+CHILD_ENV_DROPPED = ("OPENAI_API_KEY",)
+"""Variables a child never inherits: a job's key comes only in its message (the caller decides whose key pays)."""
+
+
 def _child_env() -> dict[str, str]:
-    """The server's environment, with this package importable wherever the server was started from."""
+    """The server's environment, with this package importable wherever the server was started from, without
+    :data:`CHILD_ENV_DROPPED`."""
     import explorer
 
     source = str(Path(explorer.__file__).resolve().parent.parent)
     path = os.environ.get("PYTHONPATH", "")
-    return {**os.environ, "PYTHONPATH": source + (os.pathsep + path if path else "")}
+    env = {k: v for k, v in os.environ.items() if k not in CHILD_ENV_DROPPED}
+    return {**env, "PYTHONPATH": source + (os.pathsep + path if path else "")}
 
 
 def _outcome(store: "RunStore", run_id: str, code: int, log: Path, failure: BaseException | None) -> "Run":

@@ -39,6 +39,8 @@ class RunInfo:
     metrics_before: dict[str, float] = field(default_factory=dict)
     metrics_after: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    base_model: str = ""
+    cost_usd: float | None = None
 
 
 @dataclass
@@ -102,7 +104,8 @@ def list_runs(ws: Workspace) -> list[RunInfo]:
         stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(created))) if created else ""
         evaluation = run.evaluation()
         out.append(RunInfo(id=run.id, status=run.state, method=run.method, created=stamp, error=run.error,
-                           metrics_before=_metrics(evaluation, "baseline"), metrics_after=_metrics(evaluation, "tuned")))
+                           metrics_before=_metrics(evaluation, "baseline"), metrics_after=_metrics(evaluation, "tuned"),
+                           base_model=str(run.config.get("base_model") or ""), cost_usd=run.status.get("cost_usd")))
     return out
 
 
@@ -164,7 +167,8 @@ def training_config(dataset: "Dataset", params: "dict[str, Any] | TrainConfig", 
         settings: the workspace's settings.
 
     Raises:
-        TrainingError: an unknown or invalid parameter, more epochs than the settings allow, or unusable data.
+        TrainingError: an unknown or invalid parameter, more epochs than the settings allow, a base model the
+            method cannot train (:func:`~explorer.pipeline.base_model.check_base_model`), or unusable data.
     """
     from explorer.training.config import TrainConfig
 
@@ -172,6 +176,9 @@ def training_config(dataset: "Dataset", params: "dict[str, Any] | TrainConfig", 
         {k: v for k, v in params.items() if v is not None})
     if config.method == "adapter" and config.learning_rate is None:
         config = replace(config, learning_rate=ADAPTER_LEARNING_RATE)
+    from explorer.pipeline.base_model import check_base_model
+
+    check_base_model(config.base_model, config.method, settings)
     return config.validate(dataset).resolve(dataset, max_epochs=settings.max_epochs, low_memory=settings.low_memory,
                                             public=settings.public)
 
@@ -198,12 +205,14 @@ def train(settings: Settings, dataset: "Dataset", config: "TrainConfig", *, fold
                        should_stop=should_stop, negatives=negatives)
 
 
-def start_training(manager: Any, ws: Workspace, dataset: "Dataset", params: dict[str, Any]) -> str:
+def start_training(manager: Any, ws: Workspace, dataset: "Dataset", params: dict[str, Any], *,
+                   api_key: str | None = None) -> str:
     """Resolve the parameters for the workspace's loaded dataset (:func:`training_config`) and submit a background
     training job (in a child process, see :mod:`explorer.jobs.supervisor`); returns the job id.
 
     The dataset is the one the page already holds (loaded once per upload), not read again. The workspace's
-    audited negatives (if any) are passed on, so excluded negatives stay out of training.
+    audited negatives (if any) are passed on, so excluded negatives stay out of training. ``api_key`` (an API
+    base model's key, from the visitor's browser session) reaches the job only through its child's stdin.
 
     Raises:
         TrainingError: invalid parameters (e.g. more epochs than this server allows) or unusable data.
@@ -218,7 +227,7 @@ def start_training(manager: Any, ws: Workspace, dataset: "Dataset", params: dict
     negatives = saved_negatives(ws) if config.use_hard_negatives else None
     name = f"{config.method} fine-tune of {config.base_model} on {dataset.name}"
     return submit_run(manager, dataset, config, run_store=RunStore(settings.runs_dir), negatives=negatives,
-                      owner=ws.id, name=name)
+                      owner=ws.id, name=name, api_key=api_key)
 
 
 def _view(snap: Any) -> JobView:

@@ -299,17 +299,22 @@ def bound_for_public(config: TrainConfig) -> TrainConfig:
     what was used. Adapter runs train a small map on frozen embeddings and are only bounded in their sample.
 
     Raises:
-        TrainingError: the base model is not the bundled MiniLM (another model's size is unknown, so its
-            memory is not bounded by the measurement); an adapter over OpenAI embeddings is allowed.
+        TrainingError: a full fine-tune of neither the bundled MiniLM nor a hub model (capped in size by
+            :func:`explorer.pipeline.base_model.check_base_model`); an adapter may train over any model.
     """
     from explorer.core.config import BUNDLED_MODEL_ALIASES
+    from explorer.core.errors import ModelError
+    from explorer.encoders.spec import parse_spec
 
-    remote = config.method == "adapter" and str(config.base_model).lower().startswith("openai:")
-    if config.base_model not in BUNDLED_MODEL_ALIASES and not remote:  # an API encoder costs no local memory
-        raise TrainingError(
-            f"This public server fine-tunes only the bundled all-MiniLM-L6-v2 (base model {config.base_model!r} "
-            "was asked for): other models may not fit in its shared memory. Run the app locally to use it."
-        )
+    base = str(config.base_model)
+    try:
+        hub = parse_spec(base).kind == "hub"
+    except (ModelError, RuntimeError):  # not a spec this server takes: refused below like any other
+        hub = False
+    if config.method == "full" and base not in BUNDLED_MODEL_ALIASES and not hub:
+        raise TrainingError(f"This public server fine-tunes only the bundled all-MiniLM-L6-v2 or a small hub model "
+                            f"(base model {base!r} was asked for): others may not fit in its shared memory. Train "
+                            "an adapter over it, or run the app locally.")
     bounded = replace(config, eval_max_passages=min(config.eval_max_passages, PUBLIC_EVAL_MAX_PASSAGES),
                       eval_max_queries=min(config.eval_max_queries, PUBLIC_EVAL_MAX_QUERIES))
     if config.method == "adapter":

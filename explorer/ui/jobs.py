@@ -52,7 +52,7 @@ def _progress_text(view) -> str:
         reason = text_.plain(text_.redact(event.wait_reason, state.workspace_folder())[:80])
         text += f" — retrying in {_fmt_eta(event.wait_seconds)}" + (f" ({reason})" if reason else "")
     if event is not None and event.cost is not None:
-        text += f" — cost so far: {event.cost:.2f} USD"
+        text += f" — cost so far: {event.cost:,.4f} USD"
     if view.eta_total is not None:
         text += f" — about {_fmt_eta(view.eta_total)} left in all"
     elif view.phase == "training":

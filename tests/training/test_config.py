@@ -173,9 +173,14 @@ def test_public_mode_accepts_only_bounded_memory_settings(tiny_data):
     assert (local.loss, local.batch_size, local.max_seq_length) == ("mnrl", 128, 512)
 
 
-def test_public_mode_fine_tunes_only_the_bundled_model(tiny_data):
+def test_public_mode_fine_tunes_only_the_bundled_model_or_a_hub_model(tiny_data, monkeypatch):
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # an online server (nothing is fetched here)
+        monkeypatch.delenv(name, raising=False)
     with pytest.raises(TrainingError, match="fine-tunes only the bundled all-MiniLM-L6-v2"):
-        TrainConfig(base_model="BAAI/bge-large-en-v1.5").resolve(tiny_data, public=True)
+        TrainConfig(base_model="static").resolve(tiny_data, public=True)
+    # A hub model's size is capped before this, by the pipeline (explorer/pipeline/base_model.py).
+    assert TrainConfig(base_model="BAAI/bge-small-en-v1.5").resolve(tiny_data, public=True).method == "full"
+    assert TrainConfig(method="adapter", base_model="static").resolve(tiny_data, public=True).method == "adapter"
     adapter = TrainConfig(method="adapter", base_model="openai:text-embedding-3-small").resolve(tiny_data, public=True)
     assert adapter.method == "adapter"
 
