@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import bakeoff, baseline, charts, generalization, guard, learning, report, results
+from explorer.ui import bakeoff, baseline, charts, generalization, guard, learning, novelty, report, results
 
 with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-out test queries, with confidence."):
     m = results.models()
@@ -14,8 +14,9 @@ with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-ou
     comp = results.comparison(m)
     a, b = report.model_names(comp)
     st.dataframe(report.metrics_table(comp), hide_index=True, key="metrics_table", column_config={
-        c: st.column_config.NumberColumn(format="%.3f") for c in (a, b, "Δ", "p-value")})
+        c: st.column_config.NumberColumn(format="%.3f") for c in (a, b, "Δ")})
     st.caption(f"Δ = {b} − {a}.")
+    novelty.section(m, comp)
     c = st.columns(4)
     c[0].metric("Fixed queries", comp.counts.get("fixed", 0), help=f"NDCG@10 higher with {b} than with {a}.")
     c[1].metric("Broken queries", comp.counts.get("broken", 0), help=f"NDCG@10 lower with {b} than with {a}.")

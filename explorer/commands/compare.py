@@ -38,6 +38,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compare ``--a`` and ``--b`` on ``--data``; returns the exit code."""
     from explorer import pipeline
+    from explorer.evaluation.novelty import novelty_record
 
     started = time.perf_counter()
     dataset = load_data(args)
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         "k": args.k,
         "a_metrics": comparison.result_a.to_dict(),
         "b_metrics": comparison.result_b.to_dict(),
+        "novelty": novelty_record(comparison, dataset),
         "seconds": round(time.perf_counter() - started, 2),
     }
     if args.per_query:

@@ -19,6 +19,8 @@ from typing import Any
 
 from explorer.commands.data import data_options, load_data
 from explorer.commands.evaluate import add_api_flags
+from explorer.evaluation.display import p_value_text
+from explorer.evaluation.novelty import split_line
 
 TABLE_METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100")
 
@@ -132,9 +134,10 @@ def format_report(evaluation: dict[str, Any], run_dir: str) -> str:
         if base is None or tuned is None:
             continue
         p = metrics.get(m, {}).get("p_value")
-        lines.append(f"{m:<12}{base:>10.4f}{tuned:>10.4f}{tuned - base:>+10.4f}{'' if p is None else f'{p:>10.4f}'}")
+        lines.append(f"{m:<12}{base:>10.4f}{tuned:>10.4f}{tuned - base:>+10.4f}{p_value_text(p):>10}")
     n = evaluation.get("comparison", {}).get("n_queries") or evaluation["tuned"].get("n_queries")
     lines.append(f"{n} test queries; p-values: paired {test} test. Training took {evaluation.get('training_seconds', 0):.0f} s.")
+    lines += [line for line in [split_line(evaluation.get("novelty"))] if line]
     lines.append(f"run: {run_dir}")
     return "\n".join(lines)
 

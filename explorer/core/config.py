@@ -13,7 +13,7 @@ Environment variables:
         running on Streamlit Community Cloud, off elsewhere).
     EXPLORER_MAX_UPLOAD_MB, EXPLORER_MAX_UNPACKED_MB, EXPLORER_MAX_PASSAGES, EXPLORER_MAX_QUERIES,
     EXPLORER_MAX_NEGATIVES_PER_QUERY, EXPLORER_MAX_TEXT_CHARS, EXPLORER_MAX_EPOCHS, EXPLORER_MAX_JOBS,
-    EXPLORER_MAX_JOBS_PER_WORKSPACE, EXPLORER_JOB_TIME_LIMIT_MINUTES,
+    EXPLORER_MAX_JOBS_PER_WORKSPACE, EXPLORER_JOB_TIME_LIMIT_MINUTES, EXPLORER_HUB_MAX_PARAMETERS,
     EXPLORER_WORKSPACE_TTL_HOURS: limits, see :class:`Settings`.
     EXPLORER_WORKSPACE_KEY: the key that signs public workspace ids (default: a random key kept in
         ``<home>/.workspace_key``; see :mod:`explorer.workspace.ids`).
@@ -89,6 +89,9 @@ class Settings:
     bf16: bool | None = None
     warmup_delay: float | None = 1.5
     low_memory: bool = False
+    hub_max_parameters: int = 150_000_000
+    """Public mode: the largest hub model (in parameters) a visitor may pick; 150 M parameters are about
+    600 MB of float32 weights, which with the demo flow's other memory stays within Community Cloud's 2.7 GB."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -159,6 +162,7 @@ def get_settings() -> Settings:
         bf16=None if bf16_env in (None, "") else _flag("EXPLORER_BF16", False),
         warmup_delay=_warmup_delay(),
         low_memory=_flag("EXPLORER_LOW_MEMORY", public),
+        hub_max_parameters=int(_number("EXPLORER_HUB_MAX_PARAMETERS", 150_000_000)),
     )
 
 

@@ -17,8 +17,8 @@ A step that calls another one passes the callback it was given through :func:`na
 reports to ``progress or silent``.
 
 The listeners: the CLI prints reports (``explorer/commands/evaluate.py::StderrProgress``); a training job
-turns them into :class:`~explorer.training.events.ProgressEvent` records, its event log
-(``explorer/jobs/execute.py``).
+turns them into :class:`~explorer.training.events.ProgressEvent` records, once
+(``explorer/training/events.py::progress_events``), and logs them (``explorer/jobs/steps.py::EventLog``).
 """
 
 from __future__ import annotations

@@ -110,3 +110,23 @@ def sample_passages(
     others = [p for p in dataset.passage_ids() if p not in chosen]
     extra = rng.sample(others, min(len(others), max(0, max_passages - len(judged))))
     return judged + sorted(extra)
+
+
+def eval_subset(dataset: "Dataset", max_queries: int, max_passages: int, seed: int) -> "Dataset":
+    """A held-out sample small enough to evaluate during training: test queries (at most ``max_queries``),
+    every passage judged for them, and random other passages up to ``max_passages`` (the whole corpus if
+    smaller), in corpus order."""
+    from dataclasses import replace
+
+    rng = random.Random(seed)
+    qids = sample_queries(dataset.query_ids("test"), max_queries, rng)
+    keep = set(sample_passages(dataset, qids, max_passages, rng, min_grade=0, keep_all_judged=True))
+    corpus_ids = [p for p in dataset.passage_ids() if p in keep]
+    return replace(
+        dataset,
+        queries={q: dataset.queries[q] for q in qids},
+        corpus={p: dataset.corpus[p] for p in corpus_ids},
+        qrels={q: {p: g for p, g in dataset.qrels[q].items() if p in keep} for q in qids},
+        split={q: "test" for q in qids},
+        hard_negative_candidates={},
+    )

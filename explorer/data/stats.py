@@ -138,3 +138,70 @@ def format_stats(stats: DatasetStats) -> str:
         rows.append(("note", f"{what}: {count:,}"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+@dataclass
+class DataShape:
+    """What the data says before training (:func:`data_shape`): shown to the user, never used to choose.
+
+    Attributes:
+        positives_per_query: judged-relevant passages (grade > 0) per training query: mean and percentiles.
+        grade_levels: positive grade -> judgements of training queries with that grade.
+        passage_words: words per passage of the whole corpus: mean and percentiles.
+        test_positives: relevant (test query, passage) judgements.
+        test_positives_in_train: how many of them name a passage that is also relevant to a training query.
+        test_queries_with_train_positive: test queries with at least one such passage, of ``test_queries``.
+        test_queries: judged test queries.
+    """
+
+    positives_per_query: dict[str, float]
+    grade_levels: dict[int, int]
+    passage_words: dict[str, float]
+    test_positives: int
+    test_positives_in_train: int
+    test_queries_with_train_positive: int
+    test_queries: int
+
+    @property
+    def test_overlap(self) -> float:
+        """Share of the test judgements whose passage is also a training positive (0 when there are none)."""
+        return self.test_positives_in_train / self.test_positives if self.test_positives else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"positives_per_query": self.positives_per_query,
+                "grade_levels": {str(g): c for g, c in self.grade_levels.items()},
+                "passage_words": self.passage_words, "test_positives": self.test_positives,
+                "test_positives_in_train": self.test_positives_in_train, "test_overlap": round(self.test_overlap, 4),
+                "test_queries_with_train_positive": self.test_queries_with_train_positive,
+                "test_queries": self.test_queries}
+
+    def lines(self) -> list[str]:
+        """Plain sentences for the CLI and the Train page."""
+        p, w = self.positives_per_query, self.passage_words
+        levels = ", ".join(f"grade {g}: {c:,}" for g, c in self.grade_levels.items()) or "none"
+        kind = "binary judgements" if len(self.grade_levels) < 2 else f"{len(self.grade_levels)} grade levels"
+        return [
+            f"Relevant passages per training query: mean {p['mean']:g}, median {p['p50']:g}, max {p['p100']:g}.",
+            f"{kind.capitalize()} in the training split ({levels}).",
+            f"Passage length: mean {w['mean']:g} words, median {w['p50']:g}, p95 {w['p95']:g}.",
+            f"{self.test_overlap:.0%} of the test judgements ({self.test_positives_in_train:,} of "
+            f"{self.test_positives:,}) name a passage that is also relevant to a training query; "
+            f"{self.test_queries_with_train_positive:,} of {self.test_queries:,} test queries have one.",
+        ]
+
+
+def data_shape(ds: Dataset) -> DataShape:
+    """Positives per training query, grade levels, passage length, and how often test positives are also
+    training positives (a tuned model can gain there by remembering, which says little about new passages)."""
+    train, test = ds.query_ids("train"), ds.query_ids("test")
+    grades = Counter(g for q in train for g in ds.qrels[q].values() if g > 0)
+    in_train = {p for q in train for p in ds.positives(q)}
+    test_pairs = [(q, p) for q in test for p in ds.positives(q)]
+    shared = [(q, p) for q, p in test_pairs if p in in_train]
+    return DataShape(
+        positives_per_query=distribution(np.array([len(ds.positives(q)) for q in train], dtype=np.int64)),
+        grade_levels=dict(sorted(grades.items())),
+        passage_words=distribution(np.array([len(ds.corpus[p].full_text.split()) for p in ds.corpus], dtype=np.int64)),
+        test_positives=len(test_pairs), test_positives_in_train=len(shared),
+        test_queries_with_train_positive=len({q for q, _ in shared}), test_queries=len(test),
+    )

@@ -17,10 +17,14 @@ import os
 import threading
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from explorer.core.memory import MB, ByteLRU
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.encoders.base import Encoder
 
 MEMORY_BUDGET_BYTES = 192 * MB
 """In-memory vectors of all encoders together (about 100,000 MiniLM vectors); older encoders' go first."""
@@ -174,3 +178,12 @@ def forget_memory() -> None:
         _MEMORY.clear()
         _SEEN_SHARDS.clear()
         _PARTIAL.clear()
+
+
+def uncached_count(encoder: "Encoder", texts: list[str], kind: str) -> int:
+    """How many distinct ``texts`` the encoder's cache does not hold yet (all of them when it has no cache)."""
+    if encoder.cache_dir is None:
+        return len(set(texts))
+    keys = list({text_key(t) for t in texts})
+    found = EmbeddingCache(Path(encoder.cache_dir) / encoder.kind_fingerprint(kind)).get_many(keys)
+    return len(keys) - len(found)

@@ -1,22 +1,27 @@
 """A small job manager: a FIFO queue of job bodies run in background threads, at most N at a time.
 
-A job body is a plain synchronous function ``fn(report, should_stop) -> result`` (see
-:func:`explorer.jobs.execute.execute_run`); it is tested without threads, and this manager only adds the
+A job body is a plain synchronous function ``fn(report, should_stop) -> result`` (the engine,
+:func:`explorer.jobs.execute.execute_run`, run here or in a child by :mod:`explorer.jobs.supervisor`); it is
+tested without threads, and this manager only adds the
 threads, the queue, cancellation and thread-safe snapshots for pages to poll. Everything mutable sits behind
 one lock; readers get frozen :class:`JobSnapshot` copies. Worker threads never touch Streamlit.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from explorer.core.errors import ExplorerError, TrainingError
 from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped, check_loss
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explorer.training.config import TrainConfig
 
 JobBody = Callable[[Reporter, StopFlag], Any]
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -41,6 +46,7 @@ class JobSnapshot:
 
     Attributes:
         id, name, owner, run_id: identity (owner: a workspace id in public mode; run_id: the run folder).
+        config: the run's resolved configuration (its method, model, ...), when the submitter gave it.
         status: queued | running | succeeded | failed | cancelled.
         queue_position: 1 for the next job to start, None unless queued.
         latest: the last ProgressEvent reported, if any.
@@ -56,6 +62,7 @@ class JobSnapshot:
     status: str
     owner: str | None = None
     run_id: str | None = None
+    config: "TrainConfig | None" = None
     queue_position: int | None = None
     latest: ProgressEvent | None = None
     history: tuple[ProgressEvent, ...] = ()
@@ -79,6 +86,7 @@ class _Job:
     fn: JobBody
     owner: str | None
     run_id: str | None
+    config: "TrainConfig | None" = None
     status: str = "queued"
     stop: threading.Event = field(default_factory=threading.Event)
     history: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
@@ -151,8 +159,10 @@ class JobManager:
         self._closed = False
 
     # --------------------------------------------------------------------------------------- commands
-    def submit(self, fn: JobBody, *, name: str, run_id: str | None = None, owner: str | None = None) -> str:
-        """Queue a job body; it starts as soon as a slot is free. Returns the job id.
+    def submit(self, fn: JobBody, *, name: str, run_id: str | None = None, owner: str | None = None,
+               config: "TrainConfig | None" = None) -> str:
+        """Queue a job body; it starts as soon as a slot is free. Returns the job id (``config``: the run's
+        configuration, kept in the job's snapshots for the pages).
 
         Raises:
             JobLimitError: ``owner`` already has ``max_per_owner`` queued or running jobs.
@@ -169,7 +179,7 @@ class JobManager:
                         "wait for it to finish (or cancel it) before starting another."
                     )
             job_id = f"job-{next(self._ids)}-{int(time.time() * 1000) % 100000:05d}"
-            self._jobs[job_id] = _Job(id=job_id, name=name, fn=fn, owner=owner, run_id=run_id)
+            self._jobs[job_id] = _Job(id=job_id, name=name, fn=fn, owner=owner, run_id=run_id, config=config)
             self._queue.append(job_id)
             self._start_ready()
         return job_id
@@ -237,7 +247,7 @@ class JobManager:
         position = self._queue.index(job.id) + 1 if job.status == "queued" else None
         history = tuple(job.history)
         return JobSnapshot(
-            id=job.id, name=job.name, status=job.status, owner=job.owner, run_id=job.run_id,
+            id=job.id, name=job.name, status=job.status, owner=job.owner, run_id=job.run_id, config=job.config,
             queue_position=position, latest=history[-1] if history else None, history=history,
             error=job.error, result=job.result, submitted=job.submitted, started=job.started,
             finished=job.finished, stop_requested=job.stop.is_set(),
@@ -253,25 +263,27 @@ class JobManager:
             job.thread.start()
             running += 1
 
+    def _report(self, job: _Job, event: ProgressEvent) -> None:
+        """A job's reporter: keep the event for the snapshots."""
+        check_loss(event.loss, event.step)  # a diverged loss ends the job even if the body would carry on
+        with self._lock:
+            job.history.append(event)
+
+    def _should_stop(self, job: _Job, deadline: float | None) -> bool:
+        """A job's stop flag: its cancel, or (raised) the time limit past ``deadline``."""
+        if deadline is not None and time.monotonic() > deadline:
+            # Raised rather than returned as True: the body then records a failure with this message,
+            # not a cancellation "by the user".
+            raise JobTimeLimitError(
+                f"The job ran past this server's limit of {self.time_limit / 60:g} minutes per job and was "
+                "stopped; train on a smaller dataset, fewer epochs or an adapter."
+            )
+        return job.stop.is_set()
+
     def _work(self, job: _Job) -> None:
-        def report(event: ProgressEvent) -> None:
-            check_loss(event.loss, event.step)  # a diverged loss ends the job even if the body would carry on
-            with self._lock:
-                job.history.append(event)
-
         deadline = time.monotonic() + self.time_limit if self.time_limit else None
-
-        def should_stop() -> bool:
-            if deadline is not None and time.monotonic() > deadline:
-                minutes = self.time_limit / 60
-                # Raised rather than returned as True: the body then records a failure with this message,
-                # not a cancellation "by the user".
-                raise JobTimeLimitError(
-                    f"The job ran past this server's limit of {minutes:g} minutes per job and was stopped; "
-                    "train on a smaller dataset, fewer epochs or an adapter."
-                )
-            return job.stop.is_set()
-
+        report = functools.partial(self._report, job)
+        should_stop = functools.partial(self._should_stop, job, deadline)
         status, error, result = "succeeded", None, None
         fn, job.fn = job.fn, None  # the body holds the dataset: only this frame keeps it from now on
         try:

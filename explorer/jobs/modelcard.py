@@ -16,6 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from explorer.evaluation.display import p_value_text, value_text
+from explorer.evaluation.novelty import split_line
+
 CARD_FILE = "README.md"
 METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100")
 TRAINING_KEYS = ("method", "loss", "epochs", "batch_size", "learning_rate", "max_seq_length", "warmup_ratio",
@@ -23,11 +26,7 @@ TRAINING_KEYS = ("method", "loss", "epochs", "batch_size", "learning_rate", "max
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+    return value_text(value, digits) if isinstance(value, float) or value is None else str(value)
 
 
 def _ci(pair: Any) -> str:
@@ -37,9 +36,7 @@ def _ci(pair: Any) -> str:
 
 
 def _p(value: Any) -> str:
-    if value is None:
-        return "–"
-    return "< 1e-4" if value < 1e-4 else f"{value:.4f}"
+    return p_value_text(value)
 
 
 def _metric_rows(evaluation: dict[str, Any]) -> list[str]:
@@ -99,6 +96,27 @@ def _usage(kind: str, folder: str, max_length: int) -> str:
     )
 
 
+def _api_base(spec: str) -> tuple[str, str] | None:
+    """(model, endpoint) of an ``openai:`` base model spec, else None."""
+    if not spec.lower().startswith("openai:"):
+        return None
+    from explorer.encoders.openai import OPENAI_URL, ApiModel
+
+    api = ApiModel.parse(spec)
+    return api.model, api.base_url or OPENAI_URL
+
+
+def _is_hub_id(text: str) -> bool:
+    """Whether ``text`` reads as a hub repository id (owner/name) rather than a folder or another spec."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return False
+    return "/" in text and not Path(text).exists()
+
+
 def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kind: str = "model",
                folder: str = "model", max_seq_length: int | None = None) -> str:
     """The card (README.md text) of one run's exported model.
@@ -119,6 +137,9 @@ def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kin
     dataset = config.get("dataset") or {}
     base = str(config.get("base_model") or "sentence-transformers/all-MiniLM-L6-v2")
     hub_base = "sentence-transformers/all-MiniLM-L6-v2" if base.lower() in ("minilm", "default") else base
+    api = _api_base(base)
+    if api is not None:  # an API model: named by model and endpoint, never taken for a hub id
+        hub_base = f"{api[0]} (embeddings API at {api[1]})"
     tuned = evaluation.get("tuned") or {}
     eval_results = [
         EvalResult(task_type="retrieval", dataset_type=str(dataset.get("name") or "dataset"),
@@ -127,7 +148,7 @@ def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kin
         for m in METRICS if isinstance(tuned.get(m), (int, float))
     ]
     data = ModelCardData(
-        base_model=hub_base if "/" in hub_base and not Path(hub_base).is_absolute() else None,
+        base_model=hub_base if api is None and _is_hub_id(hub_base) else None,
         library_name="sentence-transformers", pipeline_tag="sentence-similarity",
         tags=["sentence-transformers", "sentence-similarity", "feature-extraction", "embedding-fine-tuning-explorer",
               *(["onnx"] if kind.startswith("onnx") else [])],
@@ -159,6 +180,9 @@ def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kin
             "| metric | baseline | tuned | change | p |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
     else:
         parts.append("This run has no evaluation results.\n")
+    if split_line(evaluation.get("novelty")):
+        parts.append("Split by novelty: test queries whose relevant passages no training query has (new passages) and "
+                     f"the rest (seen passages). {split_line(evaluation.get('novelty'))}.\n")
     gen = _generalization_rows(evaluation)
     if gen:
         parts.append("## Generalization (another dataset, NDCG@10)\n\nFine-tuning on one domain can cost quality on "

@@ -47,6 +47,9 @@ def package(run: Run, kind: str = "model") -> Path:
                 if file.is_file() and file != source / CARD_FILE:  # the explorer's card replaces ST's own
                     zf.write(file, Path(source.name) / file.relative_to(source))
             zf.writestr(f"{source.name}/{CARD_FILE}", _card(run, source, kind))
+            snippet = api_snippet(run.config) if kind == "model" and run.method == "adapter" else None
+            if snippet is not None:
+                zf.writestr(f"{source.name}/{API_SNIPPET_FILE}", snippet)
             if (run.path / "config.json").is_file():
                 zf.write(run.path / "config.json", "config.json")
         os.replace(tmp, target)
@@ -54,6 +57,57 @@ def package(run: Run, kind: str = "model") -> Path:
         tmp.unlink(missing_ok=True)
         raise StorageError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
     return target
+
+
+API_SNIPPET_FILE = "apply_adapter.py"
+"""Beside an adapter over an API model: the few lines that apply it to that API's vectors."""
+_API_SNIPPET = '''"""Apply this adapter to {model}'s embeddings from {endpoint}.
+
+Needs numpy, safetensors and openai (pip install numpy safetensors openai); the key is read from the
+environment variable OPENAI_API_KEY (a local compatible server may need none). Queries go through the
+adapter; passages keep the API's own vectors when adapter.json says query_only.
+"""
+import json, os
+from pathlib import Path
+
+import numpy as np
+from openai import OpenAI
+from safetensors.numpy import load_file
+
+HERE = Path(__file__).parent
+tensors = load_file(HERE / "adapter.safetensors")
+config = json.loads((HERE / "adapter.json").read_text())
+client = OpenAI(base_url={endpoint!r}, api_key=os.environ.get("OPENAI_API_KEY") or "no-key")
+
+
+def embed(texts, kind="query"):
+    """Unit vectors of ``texts`` from the API, adapted when ``kind`` is "query" (or always, if not query-only)."""
+    extra = {dimensions}
+    data = client.embeddings.create(model={model!r}, input=list(texts), **extra).data
+    v = np.array([d.embedding for d in sorted(data, key=lambda d: d.index)], dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    if kind == "query" or not config["query_only"]:
+        v = v @ tensors["weights"] + tensors.get("bias", 0.0)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v
+
+
+if __name__ == "__main__":
+    print(embed(["a query"]).shape)
+'''
+
+
+def api_snippet(config: dict) -> str | None:
+    """``apply_adapter.py`` for an adapter run over an API model (``openai:...`` base), else None: the model,
+    endpoint and dimensions come from the run's config (which never holds a key)."""
+    from explorer.encoders.openai import OPENAI_URL, ApiModel
+
+    base = str(config.get("base_model") or "")
+    if not base.lower().startswith("openai:"):
+        return None
+    api = ApiModel.parse(base)
+    return _API_SNIPPET.format(model=api.model, endpoint=api.base_url or OPENAI_URL,
+                               dimensions=f"{{'dimensions': {api.dimensions}}}" if api.dimensions else "{}")
 
 
 def _card(run: Run, source: Path, kind: str) -> str:

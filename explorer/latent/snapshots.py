@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from explorer.data.sampling import sample_passages, sample_queries
+from explorer.core.errors import StorageError
 from explorer.core.storage import write_bytes_atomic, write_json_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
+    from explorer.encoders.base import Encoder
 
 FOLDER = "snapshots"
 MAX_QUERIES = 60
@@ -127,3 +130,46 @@ class SnapshotStore:
             out.append(Frame(step=int(entry.get("step", 0)), label=str(entry.get("label", "")), vectors=vectors,
                              metrics=dict(entry.get("metrics") or {})))
         return out
+
+
+class SnapshotWriter:
+    """Writes one run's training snapshots while it trains: the baseline, each held-out point, the final model.
+
+    A snapshot is a picture for the Latent page, never part of the result: a failure to write one goes to
+    ``warn`` (the run's log, as a message) and training goes on.
+
+    Args:
+        run_path: the run folder.
+        dataset: the run's dataset (the sample is :func:`snapshot_points` of it).
+        warn: receives "snapshot not saved: <why>".
+    """
+
+    def __init__(self, run_path: str | Path, dataset: "Dataset", warn: Callable[[str], None]) -> None:
+        self.store = SnapshotStore(run_path)
+        self.warn = warn
+        qids, pids = snapshot_points(dataset)
+        self.queries = [dataset.queries[q] for q in qids]
+        self.passages = dataset.passage_texts(pids)
+        self.last_step = 0
+        self.ok = self._try(self.store.start, qids, pids)
+
+    def _try(self, write: Callable[..., None], *args: Any) -> bool:
+        try:
+            write(*args)
+            return True
+        except (StorageError, OSError, ValueError) as exc:
+            self.warn(f"snapshot not saved: {exc}")
+            return False
+
+    def add(self, step: int, label: str, encoder: "Encoder", metrics: dict[str, float]) -> None:
+        """Embed the sample with ``encoder`` and append it as a frame (its NDCG@10, MRR@10 and recall@10 beside)."""
+        if not self.ok:
+            return
+        vectors = np.vstack([encoder.encode(self.queries, "query"), encoder.encode(self.passages, "passage")])
+        self.last_step = max(self.last_step, int(step))
+        shown = {k: float(v) for k, v in metrics.items() if k in ("ndcg@10", "mrr@10", "recall@10")}
+        self._try(self.store.add, step, label, vectors, shown)
+
+    def at_step(self, step: int, encoder: "Encoder", metrics: dict[str, float]) -> None:
+        """A frame taken during training, labelled "step N" (the trainer's ``snapshot`` callback)."""
+        self.add(step, f"step {step}", encoder, metrics)

@@ -2,7 +2,8 @@
 
 A job is submitted to the job manager (:mod:`explorer.jobs.manager`, one per server); its run folder lands
 in the workspace's ``runs_dir`` (:class:`explorer.jobs.runs.RunStore`), so a browser reload or a server
-restart lists finished runs again. :class:`JobView` and :class:`RunInfo` are small snapshots the pages draw.
+restart lists finished runs again. :class:`JobView` and :class:`RunInfo` are small snapshots the pages draw; a
+job's progress reaches the page as the job reported it (:class:`~explorer.training.events.ProgressEvent`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 from explorer.core.config import Settings
 from explorer.core.errors import StorageError
 from explorer.evaluation.retrieval import RetrievalResult
-from explorer.workspace import DatasetChoice, Workspace
+from explorer.workspace import Workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
     from explorer.data.negatives import NegativeSet
     from explorer.training.config import TrainConfig
+    from explorer.training.events import ProgressEvent
 
 ADAPTER_LEARNING_RATE = 1e-3
 """Learning rate of an adapter when the user leaves it on auto: a linear map trains well with larger steps."""
@@ -37,6 +39,8 @@ class RunInfo:
     metrics_before: dict[str, float] = field(default_factory=dict)
     metrics_after: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    base_model: str = ""
+    cost_usd: float | None = None
 
 
 @dataclass
@@ -44,8 +48,9 @@ class JobView:
     """A snapshot of one job for the live panel.
 
     Attributes:
-        id, run_id, method, status: identity and state ("queued", "running", "succeeded", "failed", "cancelled").
-        phase, message, fraction, eta_seconds: the latest progress event.
+        id, run_id, status: identity and state ("queued", "running", "succeeded", "failed", "cancelled").
+        method: "full" or "adapter", from the run's configuration ("" when the job has none).
+        latest: the latest progress event, as the job reported it (None before the first).
         losses: (step, loss) pairs so far; evals: ``{"step": s, metric: value, ...}`` rows.
         eta_total: seconds left in the whole job (plan of its first event, refined by the measured step rate).
         plan: planned seconds per phase (empty when the job did not announce one).
@@ -57,16 +62,23 @@ class JobView:
     run_id: str
     method: str
     status: str
-    phase: str = ""
-    message: str = ""
-    fraction: float = 0.0
-    eta_seconds: float | None = None
+    latest: "ProgressEvent | None" = None
     losses: list[tuple[int, float]] = field(default_factory=list)
     evals: list[dict[str, float]] = field(default_factory=list)
     queue_position: int | None = None
     error: str | None = None
     eta_total: float | None = None
     plan: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def phase(self) -> str:
+        """The job's stage now ("starting" before its first event)."""
+        return self.latest.phase if self.latest is not None else "starting"
+
+    @property
+    def fraction(self) -> float:
+        """How far the current stage is, in [0, 1]."""
+        return self.latest.fraction if self.latest is not None else 0.0
 
 
 # ------------------------------------------------------------------------------------------ runs
@@ -92,7 +104,8 @@ def list_runs(ws: Workspace) -> list[RunInfo]:
         stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(created))) if created else ""
         evaluation = run.evaluation()
         out.append(RunInfo(id=run.id, status=run.state, method=run.method, created=stamp, error=run.error,
-                           metrics_before=_metrics(evaluation, "baseline"), metrics_after=_metrics(evaluation, "tuned")))
+                           metrics_before=_metrics(evaluation, "baseline"), metrics_after=_metrics(evaluation, "tuned"),
+                           base_model=str(run.config.get("base_model") or ""), cost_usd=run.status.get("cost_usd")))
     return out
 
 
@@ -154,7 +167,8 @@ def training_config(dataset: "Dataset", params: "dict[str, Any] | TrainConfig", 
         settings: the workspace's settings.
 
     Raises:
-        TrainingError: an unknown or invalid parameter, more epochs than the settings allow, or unusable data.
+        TrainingError: an unknown or invalid parameter, more epochs than the settings allow, a base model the
+            method cannot train (:func:`~explorer.pipeline.base_model.check_base_model`), or unusable data.
     """
     from explorer.training.config import TrainConfig
 
@@ -162,6 +176,9 @@ def training_config(dataset: "Dataset", params: "dict[str, Any] | TrainConfig", 
         {k: v for k, v in params.items() if v is not None})
     if config.method == "adapter" and config.learning_rate is None:
         config = replace(config, learning_rate=ADAPTER_LEARNING_RATE)
+    from explorer.pipeline.base_model import check_base_model
+
+    check_base_model(config.base_model, config.method, settings)
     return config.validate(dataset).resolve(dataset, max_epochs=settings.max_epochs, low_memory=settings.low_memory,
                                             public=settings.public)
 
@@ -188,27 +205,29 @@ def train(settings: Settings, dataset: "Dataset", config: "TrainConfig", *, fold
                        should_stop=should_stop, negatives=negatives)
 
 
-def start_training(manager: Any, ws: Workspace, choice: DatasetChoice, params: dict[str, Any]) -> str:
-    """Load the workspace's dataset, resolve the parameters (:func:`training_config`) and submit a background
-    training job (in a child process, see :mod:`explorer.jobs.process`); returns the job id.
+def start_training(manager: Any, ws: Workspace, dataset: "Dataset", params: dict[str, Any], *,
+                   api_key: str | None = None) -> str:
+    """Resolve the parameters for the workspace's loaded dataset (:func:`training_config`) and submit a background
+    training job (in a child process, see :mod:`explorer.jobs.supervisor`); returns the job id.
 
-    The workspace's audited negatives (if any) are passed on, so excluded negatives stay out of training.
+    The dataset is the one the page already holds (loaded once per upload), not read again. The workspace's
+    audited negatives (if any) are passed on, so excluded negatives stay out of training. ``api_key`` (an API
+    base model's key, from the visitor's browser session) reaches the job only through its child's stdin.
 
     Raises:
         TrainingError: invalid parameters (e.g. more epochs than this server allows) or unusable data.
     """
-    from explorer.pipeline.data import load_dataset, saved_negatives
-    from explorer.jobs.execute import submit_run
+    from explorer.pipeline.data import saved_negatives
     from explorer.jobs.runs import RunStore
+    from explorer.jobs.supervisor import submit_run
 
     settings = ws.settings
-    dataset = load_dataset(choice, settings)
     config = training_config(dataset, params, settings)
     # The audited negatives (exclusions applied) replace the job's own mining; none when switched off.
     negatives = saved_negatives(ws) if config.use_hard_negatives else None
     name = f"{config.method} fine-tune of {config.base_model} on {dataset.name}"
     return submit_run(manager, dataset, config, run_store=RunStore(settings.runs_dir), negatives=negatives,
-                      owner=ws.id, name=name)
+                      owner=ws.id, name=name, api_key=api_key)
 
 
 def _view(snap: Any) -> JobView:
@@ -220,7 +239,6 @@ def _view(snap: Any) -> JobView:
     shown = ("ndcg@10", "mrr@10", "recall@10")
     evals = [{"step": e.step, **{k: v for k, v in e.metrics.items() if any(k.endswith(m) for m in shown)}}
              for e in history if e.metrics and e.phase == "training"]
-    method = snap.name.split(" ", 1)[0] if snap.name else ""
     plan = next((dict(e.plan) for e in history if e.plan), {})
     eta_total = None
     if plan and event is not None and snap.status == "running":
@@ -230,11 +248,9 @@ def _view(snap: Any) -> JobView:
         measured = event.eta_seconds if event.phase == "training" and event.step > 0 else None
         eta_total = remaining_seconds(plan, event.phase, started, measured)
     return JobView(
-        id=snap.id, run_id=snap.run_id or snap.id, method=method, status=snap.status,
-        phase=getattr(event, "phase", "") or "starting", message=getattr(event, "message", ""),
-        fraction=float(event.fraction) if event is not None else 0.0,
-        eta_seconds=getattr(event, "eta_seconds", None), losses=losses, evals=evals,
-        queue_position=snap.queue_position, error=snap.error, eta_total=eta_total, plan=plan,
+        id=snap.id, run_id=snap.run_id or snap.id, method=getattr(snap.config, "method", ""), status=snap.status,
+        latest=event, losses=losses, evals=evals, queue_position=snap.queue_position, error=snap.error,
+        eta_total=eta_total, plan=plan,
     )
 
 

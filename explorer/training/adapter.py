@@ -1,6 +1,6 @@
 """Train a linear adapter on frozen embeddings (the only kind of tuning an API embedding model allows).
 
-The base encoder embeds the training queries and their positives once (from its cache when it can); then a
+The base encoder embeds the training queries and the corpus once (from its cache when it can); then a
 matrix ``W``, initialised to the identity so training starts from the base model's behaviour, is trained with
 torch on CPU in seconds. The objective is the in-batch-negatives contrastive loss (InfoNCE, van den Oord et
 al. 2018, arXiv:1807.03748; "MultipleNegativesRankingLoss" in sentence-transformers, Henderson et al. 2017,
@@ -10,9 +10,14 @@ arXiv:1705.00652):
 
 where ``s`` is the cosine similarity of the adapted embeddings, ``t`` the temperature, and the columns ``c_j``
 are the batch's positives followed by the batch's hard negatives (when a :class:`NegativeSet` is given).
-A column that is *another* judged positive of query ``i`` is masked out, so a passage shared by two
-queries never acts as a negative. sentence-transformers' loss classes need a ``SentenceTransformer`` that
-embeds text; here the inputs are fixed vectors, so the few lines of the loss are written out.
+A column judged relevant to query ``i`` (at any grade; positives need ``min_positive_grade``, see
+:func:`explorer.training.config.positive_grade`) is masked out, so it never acts as a negative.
+sentence-transformers' loss classes need a ``SentenceTransformer`` that embeds text; here the inputs are fixed
+vectors, so the few lines of the loss are written out.
+
+Where it stops is chosen on a dev split of the training queries (:mod:`explorer.training.selection`): NDCG@10
+over the whole corpus for the base model (the identity), then after every epoch; the best point is kept,
+the identity included, and training stops when dev stops improving.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +33,9 @@ import numpy as np
 from explorer.encoders.adapter import AdapterEncoder
 from explorer.core.errors import TrainingError
 from explorer.core.progress import Progress, part
+from explorer.training.grades import positive_grade
 from explorer.training.events import ProgressEvent, TrainingStopped, check_loss
+from explorer.training.selection import DEV_FRACTION, SELECTION_METRIC, BestPoint, DevScorer, dev_split
 
 if TYPE_CHECKING:
     from explorer.data.model import Dataset
@@ -52,7 +59,7 @@ class AdapterConfig:
     Both-sides adapters (``query_only=False``) scored lower (0.782) and force re-embedding the corpus.
 
     Attributes:
-        epochs: passes over the training pairs.
+        epochs: passes over the training pairs (at most: dev can stop training earlier).
         learning_rate: Adam learning rate (the same name as :class:`~explorer.training.config.TrainConfig`'s).
         batch_size: (query, positive) pairs per step; the other positives of a batch are its negatives.
         temperature: softmax temperature of the contrastive loss (0.05 = sentence-transformers' scale 20).
@@ -60,11 +67,16 @@ class AdapterConfig:
         init: "identity" (start from the base model) or "random" (a Gaussian matrix, for experiments).
         weight_decay: L2 penalty pulling ``W`` back toward its initial value (toward the identity: plain
             decay toward zero would only rescale, which normalization ignores).
-        seed: seeds the shuffling, the validation split and a random init.
+        seed: seeds the shuffling, the dev split and a random init.
         use_hard_negatives: add the rows of ``negatives`` as extra columns of the loss.
-        val_fraction: share of training queries held out to measure MRR after each epoch (0 = none).
-        keep_best: with validation, return the weights of the epoch with the best validation MRR (epoch 0,
-            the untouched base, included).
+        min_positive_grade: lowest grade that trains as a positive; None = the shared rule
+            (:func:`explorer.training.config.positive_grade`). Judged passages below it are never negatives.
+        dev_fraction: share of training queries held out as the dev split (0 = none; see
+            :func:`explorer.training.selection.dev_split`).
+        keep_best: return the weights of the best dev point (the base model, step 0, included) and stop when
+            dev stops improving; False trains every epoch and returns the last weights (the curve is still
+            recorded, so the run can say whether they beat the base).
+        patience: epochs without a dev improvement before stopping (0 = never stop early).
     """
 
     epochs: int = 30
@@ -76,8 +88,10 @@ class AdapterConfig:
     weight_decay: float = 0.0
     seed: int = 0
     use_hard_negatives: bool = True
-    val_fraction: float = 0.0
+    min_positive_grade: int | None = None
+    dev_fraction: float = DEV_FRACTION
     keep_best: bool = True
+    patience: int = 3
 
     def validate(self) -> "AdapterConfig":
         """Raise :class:`TrainingError` naming the first setting out of range; returns self."""
@@ -88,7 +102,10 @@ class AdapterConfig:
             (self.temperature > 0, f"temperature must be positive, got {self.temperature}"),
             (self.init in INITS, f"init must be one of {', '.join(INITS)}, got {self.init!r}"),
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
-            (0.0 <= self.val_fraction < 1.0, f"val_fraction must be in [0, 1), got {self.val_fraction}"),
+            (self.min_positive_grade is None or self.min_positive_grade >= 1,
+             f"min_positive_grade must be >= 1 (grade 0 means irrelevant), got {self.min_positive_grade}"),
+            (0.0 <= self.dev_fraction < 1.0, f"dev_fraction must be in [0, 1), got {self.dev_fraction}"),
+            (self.patience >= 0, f"patience must be >= 0 (0 never stops early), got {self.patience}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -104,23 +121,27 @@ def train_adapter(
     should_stop: Callable[[], bool] | None = None,
     negatives: "NegativeSet | None" = None,
     progress: Progress | None = None,
+    dev_ids: list[str] | None = None,
 ) -> AdapterEncoder:
-    """Train a linear adapter on the train split's (query, positive) pairs.
+    """Train a linear adapter on the train split's (query, positive) pairs, choosing its point on dev.
 
     Args:
-        dataset: judged queries and corpus; only the "train" split is used.
+        dataset: judged queries and corpus; only the "train" split is used (its dev queries to choose).
         base_encoder: the frozen encoder (its cached embeddings are reused).
         config: settings, :class:`AdapterConfig` defaults when None.
         callback: called after every step with a :class:`~explorer.training.events.ProgressEvent` (phase
-            "training": step, total_steps, fractional epoch, loss, lr; at the end of each epoch, when
-            validating, the validation metrics), the same protocol as the full fine-tune's.
+            "training": step, total_steps, fractional epoch, loss, lr; with a dev split, once at step 0 and at
+            the end of each epoch, ``metrics`` ``{"dev_ndcg@10", "dev_queries"}``), the full fine-tune's protocol.
         should_stop: polled before every step; when it returns True, :class:`TrainingStopped` is raised.
         negatives: hard (or weak) negatives; their included rows of train queries become extra columns.
         progress: hears ``("embedding", texts embedded, texts total)`` while the base embeds the queries and
             passages (counted together).
+        dev_ids: the dev query ids (training queries held out), e.g. to share one split with other steps;
+            None = :func:`~explorer.training.selection.dev_split` of the train split by ``config``.
 
     Returns:
-        The trained :class:`AdapterEncoder`; its ``metadata`` holds the config, losses and timings.
+        The trained :class:`AdapterEncoder`; its ``metadata`` holds the config, losses, timings and, under
+        ``"selection"``, the :class:`~explorer.training.selection.SelectionResult` as a dict.
 
     Raises:
         TrainingError: no training pairs, bad settings, or a loss that became NaN/inf.
@@ -130,7 +151,9 @@ def train_adapter(
 
     config = (config or AdapterConfig()).validate()
     started = time.perf_counter()
-    data = _TrainingData.build(dataset, base_encoder, config, negatives, progress)
+    if dev_ids is None:
+        dev_ids = dev_split(dataset.query_ids("train"), config.dev_fraction, config.seed)[1]
+    data = _TrainingData.build(dataset, base_encoder, config, negatives, progress, dev_ids)
     # The matrices are small (dim x dim, batch x dim): one thread is as fast, and on a busy 2-CPU machine
     # torch's thread pool spin-waiting made steps 16x slower. The setting is process-wide, so restore it.
     threads = torch.get_num_threads()
@@ -157,15 +180,14 @@ def _train(torch: Any, data: "_TrainingData", base_encoder: "Encoder", config: A
     optimizer = torch.optim.Adam([weights], lr=config.learning_rate)
     rng = np.random.default_rng(config.seed)
 
-    n_pairs = len(data.pairs)
+    n_pairs = len(data.pair_query)
     steps_per_epoch = math.ceil(n_pairs / config.batch_size)
     total = steps_per_epoch * config.epochs
     step, epoch_losses, history = 0, [], []
-    best: tuple[float, int, Any] | None = None
-    val_before = data.evaluate(weights.detach(), config) if data.val_pairs else None
-    if val_before is not None and config.keep_best:  # epoch 0: if training never helps, the base comes back
-        best = (val_before["val_mrr"], 0, initial.clone())
-    for epoch in range(config.epochs):
+    best = BestPoint(len(data.dev_ids), keep_best=config.keep_best, patience=config.patience)
+    if data.dev_ids:  # step 0: the identity is the base model, and the first point is never a stop
+        _dev_point(torch.eye(dim), data, config, best, 0, total, callback)
+    for _ in range(config.epochs):
         order = rng.permutation(n_pairs)
         for start in range(0, n_pairs, config.batch_size):
             if should_stop is not None and should_stop():
@@ -182,37 +204,40 @@ def _train(torch: Any, data: "_TrainingData", base_encoder: "Encoder", config: A
             # A step can overflow the weights with a finite loss; on the last step no later loss would show it.
             check_loss(value if bool(torch.isfinite(weights).all()) else math.nan, step)
             epoch_losses.append(value)
-            metrics: dict[str, float] = {}
-            if start + config.batch_size >= n_pairs:  # last step of the epoch
-                history.append(sum(epoch_losses) / len(epoch_losses))
-                epoch_losses = []
-                if data.val_pairs:
-                    metrics = data.evaluate(weights.detach(), config)
-                    if config.keep_best and (best is None or metrics["val_mrr"] > best[0]):
-                        best = (metrics["val_mrr"], epoch + 1, weights.detach().clone())
             if callback is not None:
                 callback(ProgressEvent("training", step, total, epoch=step / steps_per_epoch, loss=value,
-                                       lr=config.learning_rate, metrics=metrics,
-                                       message="validation" if metrics else ""))
+                                       lr=config.learning_rate))
+        history.append(sum(epoch_losses) / len(epoch_losses))
+        epoch_losses = []
+        if data.dev_ids and _dev_point(weights.detach(), data, config, best, step, total, callback):
+            break
 
-    final = weights.detach()
-    if best is not None:
-        final = best[2]
+    selection = best.finish(step)
+    final = best.best_state if config.keep_best and best.best_state is not None else weights.detach()
     metadata = {
         "config": asdict(config), "steps": step, "train_pairs": n_pairs, "train_queries": data.n_train_queries,
-        "hard_negative_columns": data.n_negative_links, "epoch_losses": [round(x, 6) for x in history],
-        "val_before": val_before, "val_best_epoch": best[1] if best else None,
-        "val_best_mrr": best[0] if best else None, "seconds": round(time.perf_counter() - started, 3),
-    }
+        "min_positive_grade": data.grade, "hard_negative_columns": data.n_negative_links, "selection":
+        selection.to_dict(), "epoch_losses": [round(x, 6) for x in history],
+        "seconds": round(time.perf_counter() - started, 3)}
     return AdapterEncoder(base_encoder, final.numpy().copy(), query_only=config.query_only, metadata=metadata)
 
 
-def _adapt(vectors: Any, weights: Any) -> Any:
-    """Map then normalize (torch tensors in, torch tensors out).
+def _dev_point(weights: Any, data: "_TrainingData", config: AdapterConfig, best: BestPoint, step: int,
+               total: int, callback: Callable[[ProgressEvent], None] | None) -> bool:
+    """Score ``weights`` on dev, record the point (a copy kept when best); returns whether to stop."""
+    value = data.dev_score(weights, config)
+    epoch = step / max(1, math.ceil(len(data.pair_query) / config.batch_size))
+    stop = best.observe(step, epoch, value, weights.clone)
+    if callback is not None:
+        callback(ProgressEvent("training", step, total, epoch=epoch, lr=config.learning_rate,
+                               metrics={f"dev_{SELECTION_METRIC}": value, "dev_queries": len(data.dev_ids)},
+                               message="dev evaluation (base model)" if step == 0 else "dev evaluation"))
+    return stop
 
-    A diverging ``W`` (huge learning rate) makes the norms overflow to inf, and normalizing would then turn
-    every vector into zeros with a perfectly finite loss: return NaN instead, so the caller stops.
-    """
+
+def _adapt(vectors: Any, weights: Any) -> Any:
+    """Map then normalize (torch tensors); NaN when a diverging ``W`` overflows the norms, which normalizing
+    would turn into zeros with a finite loss, so the caller stops."""
     import torch
 
     out = vectors @ weights
@@ -224,7 +249,7 @@ def _adapt(vectors: Any, weights: Any) -> Any:
 
 def _batch_loss(weights: Any, queries: Any, passages: Any, data: "_TrainingData", batch: np.ndarray,
                 config: AdapterConfig) -> Any:
-    """InfoNCE over the batch's positives plus its hard negatives, other positives of a query masked."""
+    """InfoNCE over the batch's positives plus its hard negatives, other judged passages of a query masked."""
     import torch
     import torch.nn.functional as F
 
@@ -242,99 +267,84 @@ def _batch_loss(weights: Any, queries: Any, passages: Any, data: "_TrainingData"
     c = F.normalize(c, dim=-1) if config.query_only else _adapt(c, weights)
     logits = q @ c.T / config.temperature
     keys = q_idx[:, None].astype(np.int64) * data.n_passages + columns[None, :]
-    mask = np.isin(keys, data.positive_keys)
+    mask = np.isin(keys, data.judged_keys)
     mask[np.arange(len(batch)), np.arange(len(batch))] = False  # the target itself stays
     logits = logits.masked_fill(torch.from_numpy(mask), float("-inf"))
     return F.cross_entropy(logits, torch.arange(len(batch)))
 
 
+@dataclass
 class _TrainingData:
-    """Embeddings and index arrays of the training pairs (and the held-out validation pairs)."""
+    """Embeddings and index arrays of the training pairs, and the dev queries with the whole corpus.
 
-    def __init__(self) -> None:
-        self.query_vecs = np.zeros((0, 0), dtype=np.float32)
-        self.passage_vecs = np.zeros((0, 0), dtype=np.float32)
-        self.pairs: list[tuple[str, str]] = []
-        self.val_pairs: list[tuple[int, int]] = []
-        self.n_train_queries = 0
-        self.n_negative_links = 0
+    Passage rows: the corpus in :meth:`Dataset.passage_ids` order (``corpus_rows``; duplicate texts share a
+    row), then negatives known only by their text.
+    """
+
+    query_vecs: np.ndarray
+    passage_vecs: np.ndarray
+    pair_query: np.ndarray
+    pair_passage: np.ndarray
+    pair_negatives: list[list[int]]
+    judged_keys: np.ndarray
+    n_passages: int
+    n_train_queries: int
+    n_negative_links: int
+    grade: int
+    corpus_rows: np.ndarray
+    dev_ids: list[str] = field(default_factory=list)
+    dev_vecs: np.ndarray | None = None
+    scorer: DevScorer | None = None
 
     @classmethod
-    def build(cls, dataset: "Dataset", encoder: "Encoder", config: AdapterConfig,
-              negatives: "NegativeSet | None", progress: Progress | None) -> "_TrainingData":
-        qids = dataset.query_ids("train")
+    def build(cls, dataset: "Dataset", encoder: "Encoder", config: AdapterConfig, negatives: "NegativeSet | None",
+              progress: Progress | None, dev_ids: list[str]) -> "_TrainingData":
+        dev = set(dev_ids)
+        grade = positive_grade(dataset, config.min_positive_grade)
+        qids = [q for q in dataset.query_ids("train") if q not in dev and dataset.positives(q, grade)]
         if not qids:
             raise TrainingError(
-                f"Dataset {dataset.name!r} has no training query with a relevant passage; "
-                "check the split (test fraction) and that judgements have grades > 0."
+                f"Dataset {dataset.name!r} has no training query with a passage of grade >= {grade} outside the "
+                "dev split; check the split (test fraction) and the grades, or lower min_positive_grade."
             )
-        qids = list(qids)
-        val_ids: list[str] = []  # held out, sorted
-        if config.val_fraction > 0 and len(qids) >= 4:
-            shuffled = list(np.random.default_rng(config.seed).permutation(qids))
-            n_val = max(1, round(len(qids) * config.val_fraction))
-            val_ids, qids = sorted(shuffled[:n_val]), sorted(shuffled[n_val:])
-        data = cls()
-        data.n_train_queries = len(qids)
-        q_index = {q: i for i, q in enumerate(qids + val_ids)}
         texts: dict[str, int] = {}  # passage text -> row; negatives from a file are known by text only
-
-        def passage_row(text: str) -> int:
-            return texts.setdefault(text, len(texts))
-
-        pair_q, pair_p = [], []
-        val_set = set(val_ids)
-        for qid in qids + val_ids:
-            for pid in dataset.positives(qid):
-                row = passage_row(dataset.corpus[pid].full_text)
-                if qid in val_set:
-                    data.val_pairs.append((q_index[qid], row))
-                else:
-                    data.pairs.append((qid, pid))
-                    pair_q.append(q_index[qid])
-                    pair_p.append(row)
-        # A negative of a query serves every positive of that query; validation queries get none (no leak).
-        links: dict[str, dict[int, None]] = {}
+        corpus_rows = np.asarray([texts.setdefault(t, len(texts)) for t in dataset.passage_texts()], dtype=np.int64)
+        row_of = dict(zip(dataset.passage_ids(), corpus_rows.tolist()))
+        pairs = [(i, row_of[p]) for i, q in enumerate(qids) for p in dataset.positives(q, grade)]
+        # A negative of a query serves every positive of that query; dev queries get none (no leak).
+        links: dict[int, dict[int, None]] = {}
         if negatives is not None and config.use_hard_negatives:
-            train_set = set(qids)
+            index = {q: i for i, q in enumerate(qids)}
             for r in negatives.included():
-                if r.qid in train_set:
-                    links.setdefault(r.qid, {})[passage_row(r.negative)] = None
-        data.n_negative_links = sum(len(v) for v in links.values())
-        data.pair_query = np.asarray(pair_q, dtype=np.int64)
-        data.pair_passage = np.asarray(pair_p, dtype=np.int64)
-        data.pair_negatives = [list(links.get(qid, ())) for qid, _ in data.pairs]
-        data.n_passages = len(texts)
-        keys = [q_index[qid] * data.n_passages + texts[dataset.corpus[pid].full_text]
-                for qid in qids + val_ids for pid in dataset.positives(qid)]
-        data.positive_keys = np.unique(np.asarray(keys, dtype=np.int64))
-
-        all_queries = [dataset.queries[q] for q in qids + val_ids]
-        all_passages = list(texts)
-        n = len(all_queries) + len(all_passages)
-        data.query_vecs = encoder.encode(all_queries, "query", progress=part(progress, 0, n))
-        data.passage_vecs = encoder.encode(all_passages, "passage", progress=part(progress, len(all_queries), n))
-        for name, vecs in (("query", data.query_vecs), ("passage", data.passage_vecs)):
+                if r.qid in index:
+                    links.setdefault(index[r.qid], {})[texts.setdefault(r.negative, len(texts))] = None
+        n = len(texts)
+        # Every judged-relevant passage of a query (lower grades too) is kept out of its negatives.
+        judged = np.unique(np.asarray([i * n + row_of[p] for i, q in enumerate(qids) for p in dataset.positives(q)],
+                                      dtype=np.int64))
+        all_texts = [dataset.queries[q] for q in qids + list(dev_ids)]
+        total = len(all_texts) + n
+        query_vecs = encoder.encode(all_texts, "query", progress=part(progress, 0, total))
+        passage_vecs = encoder.encode(list(texts), "passage", progress=part(progress, len(all_texts), total))
+        for name, vecs in (("query", query_vecs), ("passage", passage_vecs)):
             if not np.all(np.isfinite(vecs)):
                 raise TrainingError(f"The base encoder returned NaN or infinite {name} embeddings; check the model.")
-        return data
+        return cls(
+            query_vecs=query_vecs[: len(qids)], passage_vecs=passage_vecs,
+            pair_query=np.asarray([q for q, _ in pairs], dtype=np.int64),
+            pair_passage=np.asarray([p for _, p in pairs], dtype=np.int64),
+            pair_negatives=[list(links.get(q, ())) for q, _ in pairs], judged_keys=judged, n_passages=n,
+            n_train_queries=len(qids), n_negative_links=sum(len(v) for v in links.values()), grade=grade,
+            corpus_rows=corpus_rows, dev_ids=list(dev_ids), dev_vecs=query_vecs[len(qids):],
+            scorer=DevScorer(dataset, dev_ids) if dev_ids else None,
+        )
 
-    def evaluate(self, weights: Any, config: AdapterConfig) -> dict[str, float]:
-        """MRR and recall@1/@10 of the validation pairs, ranking each positive among all known passages."""
+    def dev_score(self, weights: Any, config: AdapterConfig) -> float:
+        """NDCG@10 of the dev queries over the whole corpus with the map ``weights`` (ranx, via DevScorer)."""
         import torch
 
         with torch.no_grad():
-            q_rows = np.asarray([q for q, _ in self.val_pairs], dtype=np.int64)
-            p_rows = np.asarray([p for _, p in self.val_pairs], dtype=np.int64)
-            q = _adapt(torch.from_numpy(self.query_vecs[q_rows]), weights)
-            c = torch.from_numpy(self.passage_vecs)
-            c = c if config.query_only else _adapt(c, weights)
-            scores = (q @ c.T).numpy()
-        keys = q_rows[:, None] * self.n_passages + np.arange(self.n_passages)[None, :]
-        other_pos = np.isin(keys, self.positive_keys)
-        other_pos[np.arange(len(p_rows)), p_rows] = False
-        scores[other_pos] = -np.inf  # other positives of the query do not push this one down
-        target = scores[np.arange(len(p_rows)), p_rows][:, None]
-        ranks = (scores > target).sum(axis=1) + 1
-        return {"val_mrr": float(np.mean(1.0 / ranks)), "val_recall@1": float(np.mean(ranks <= 1)),
-                "val_recall@10": float(np.mean(ranks <= 10)), "val_pairs": len(p_rows)}
+            q = _adapt(torch.from_numpy(self.dev_vecs), weights).numpy()
+            c = torch.from_numpy(self.passage_vecs[self.corpus_rows])
+            c = c.numpy() if config.query_only else _adapt(c, weights).numpy()
+        return self.scorer.score(q, c)

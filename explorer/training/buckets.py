@@ -36,16 +36,20 @@ def _buckets(lengths: Any) -> list[Any]:
     return [chunk for chunk in torch.tensor_split(order, count) if chunk.numel()]
 
 
-def bucketed_forward(forward: Any) -> Any:
-    """Wrap a sentence-transformers Transformer module's ``forward(features)`` to run by length buckets.
+class BucketedForward:
+    """A sentence-transformers Transformer module's ``forward(features)``, run by length buckets.
 
     Falls back to the plain call when the batch is too small to split, when it carries inputs other than token
     ids, attention mask and token types, or when the module returns more than token embeddings.
     """
 
-    def run(features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    def __init__(self, forward: Any) -> None:
+        self.forward = forward
+
+    def __call__(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         import torch
 
+        forward = self.forward
         ids, mask = features.get("input_ids"), features.get("attention_mask")
         if (kwargs or ids is None or mask is None or ids.dim() != 2
                 or any(torch.is_tensor(v) and k not in _SPLIT_KEYS for k, v in features.items())):
@@ -71,8 +75,6 @@ def bucketed_forward(forward: Any) -> Any:
         result["token_embeddings"] = torch.cat(parts)[inverse]
         return result
 
-    return run
-
 
 @contextlib.contextmanager
 def length_bucketed(model: Any) -> Iterator[None]:
@@ -86,7 +88,7 @@ def length_bucketed(model: Any) -> Iterator[None]:
         yield
         return
     own = vars(first).get("forward")  # an instance-level forward already set by someone else
-    first.forward = bucketed_forward(first.forward)
+    first.forward = BucketedForward(first.forward)
     try:
         yield
     finally:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from explorer.core.errors import TrainingError
+from explorer.training.grades import positive_grade  # noqa: F401  (re-exported: the rule every method uses)
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
@@ -104,8 +105,9 @@ class TrainConfig:
     - ``use_hard_negatives=True``, ``num_hard_negatives=1``: negatives mined with the *base* model
       between ranks ``hard_negative_range_min`` and ``hard_negative_range_max`` under a 5% relative margin
       (the false-negative guard of NV-Retriever); pairs without a surviving negative get a random one.
-    - ``min_positive_grade``: auto = 2 when the train judgements use grades above 2, else 1 (so 3/2/1 graded
-      sets train on their clearly relevant pairs and binary sets on all of them).
+    - ``min_positive_grade``: auto = the second-lowest positive grade of the train judgements when there are
+      two or more (graded sets train on their clearly relevant pairs), else 1; see :func:`positive_grade`.
+      Both methods use it.
     - ``eval_every_steps``: None = evaluate on a sample of the held-out split 30 s into training, then as often as
       keeps evaluation at about a tenth of the training time, and at the end of every epoch (never after the last
       step: the run's full evaluation follows it); 0 = never; N = every N steps.
@@ -211,10 +213,7 @@ class TrainConfig:
     # ------------------------------------------------------------------------------------------ defaults
     def positive_grade(self, dataset: "Dataset") -> int:
         """The lowest grade that makes a training positive (``min_positive_grade`` or its auto value)."""
-        if self.min_positive_grade is not None:
-            return self.min_positive_grade
-        grades = {g for q in dataset.query_ids("train") for g in dataset.qrels[q].values() if g > 0}
-        return 2 if grades and max(grades) > 2 else 1
+        return positive_grade(dataset, self.min_positive_grade)
 
     def resolve(self, dataset: "Dataset", max_epochs: int | None = None, low_memory: bool = False, *,
                 public: bool = False) -> "TrainConfig":
@@ -300,17 +299,22 @@ def bound_for_public(config: TrainConfig) -> TrainConfig:
     what was used. Adapter runs train a small map on frozen embeddings and are only bounded in their sample.
 
     Raises:
-        TrainingError: the base model is not the bundled MiniLM (another model's size is unknown, so its
-            memory is not bounded by the measurement); an adapter over OpenAI embeddings is allowed.
+        TrainingError: a full fine-tune of neither the bundled MiniLM nor a hub model (capped in size by
+            :func:`explorer.pipeline.base_model.check_base_model`); an adapter may train over any model.
     """
     from explorer.core.config import BUNDLED_MODEL_ALIASES
+    from explorer.core.errors import ModelError
+    from explorer.encoders.spec import parse_spec
 
-    remote = config.method == "adapter" and str(config.base_model).lower().startswith("openai:")
-    if config.base_model not in BUNDLED_MODEL_ALIASES and not remote:  # an API encoder costs no local memory
-        raise TrainingError(
-            f"This public server fine-tunes only the bundled all-MiniLM-L6-v2 (base model {config.base_model!r} "
-            "was asked for): other models may not fit in its shared memory. Run the app locally to use it."
-        )
+    base = str(config.base_model)
+    try:
+        hub = parse_spec(base).kind == "hub"
+    except (ModelError, RuntimeError):  # not a spec this server takes: refused below like any other
+        hub = False
+    if config.method == "full" and base not in BUNDLED_MODEL_ALIASES and not hub:
+        raise TrainingError(f"This public server fine-tunes only the bundled all-MiniLM-L6-v2 or a small hub model "
+                            f"(base model {base!r} was asked for): others may not fit in its shared memory. Train "
+                            "an adapter over it, or run the app locally.")
     bounded = replace(config, eval_max_passages=min(config.eval_max_passages, PUBLIC_EVAL_MAX_PASSAGES),
                       eval_max_queries=min(config.eval_max_queries, PUBLIC_EVAL_MAX_QUERIES))
     if config.method == "adapter":
@@ -324,3 +328,23 @@ def bound_for_public(config: TrainConfig) -> TrainConfig:
         max_seq_length=min(config.max_seq_length or PUBLIC_MAX_SEQ_LENGTH, PUBLIC_MAX_SEQ_LENGTH),
         num_hard_negatives=min(config.num_hard_negatives, PUBLIC_MAX_HARD_NEGATIVES),
     )
+
+
+def adapter_config(config: TrainConfig) -> Any:
+    """The adapter trainer's settings (:class:`~explorer.training.adapter.AdapterConfig`): ``config.adapter``
+    options, plus the shared fields that were set.
+
+    Raises:
+        TrainingError: an unknown key in ``config.adapter``, or an invalid value.
+    """
+    from explorer.training.adapter import AdapterConfig
+
+    options: dict[str, Any] = {"seed": config.seed, "use_hard_negatives": config.use_hard_negatives}
+    for name in ("epochs", "learning_rate", "batch_size"):
+        if getattr(config, name) is not None:
+            options[name] = getattr(config, name)
+    options.update(config.adapter)
+    try:
+        return AdapterConfig(**options).validate()
+    except TypeError as exc:  # an unknown key in config.adapter
+        raise TrainingError(f"Unknown adapter option in {sorted(config.adapter)}: {exc}.") from None

@@ -12,7 +12,8 @@ The cost model counts transformer work in token-layers (tokens of a text x layer
 The seconds per token-layer come from timing one forward pass of a fixed batch of the dataset's own passages
 (:func:`measure_speed`, well under a second), so the plan follows the CPU it runs on, its precision and its
 load at the start. Once training runs, the trainer's measured step rate replaces the plan for that phase
-(:func:`remaining_seconds`). Hand-written: no library estimates a fine-tuning job's duration.
+(:func:`remaining_seconds`). :func:`announce_plan` reports the plan as a job's first event. Hand-written: no
+library estimates a fine-tuning job's duration.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from explorer.training.config import TrainConfig
+from explorer.training.events import PHASES, ProgressEvent, Reporter
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
+    from explorer.encoders.base import Encoder
 
-PHASE_ORDER = ("baseline", "mining", "training", "saving", "evaluating")
 TRAIN_FACTOR = 4.5
 """A training step costs about 4.5 forward passes of the trained layers: backward is twice a forward, and the
 optimizer, the loss and the padding of each batch's texts add the rest (measured on the demo's default job,
@@ -86,7 +88,7 @@ def plan_full_run(
         count_tokens: tokens per text as the model sees them (:func:`token_counts` bound to the model).
         uncached_baseline: how many of the baseline's texts (corpus and test queries) are not cached yet.
     """
-    from explorer.training.full import _eval_subset
+    from explorer.data.sampling import eval_subset
 
     grade = config.positive_grade(dataset)
     pairs = [(q, p) for q in dataset.query_ids("train") for p in dataset.positives(q, grade) if p in dataset.corpus]
@@ -103,7 +105,7 @@ def plan_full_run(
     steps = -(-len(pairs) // max(1, int(config.batch_size or 32))) * epochs
     held_out: list[str] = []
     if config.eval_every_steps != 0 and dataset.query_ids("test"):
-        sample = _eval_subset(dataset, config.eval_max_queries, config.eval_max_passages, config.seed)
+        sample = eval_subset(dataset, config.eval_max_queries, config.eval_max_passages, config.seed)
         held_out = list(sample.queries.values()) + [p.full_text for p in sample.corpus.values()]
     eval_work = float(sum(count_tokens(held_out)))
     # The frozen bottom runs once over every distinct training text (negatives included) and the held-out sample.
@@ -128,10 +130,10 @@ def plan_full_run(
 
 
 def _planned_evaluations(config: TrainConfig, steps: int, steps_seconds: float, eval_seconds: float) -> int:
-    """Held-out evaluations during training, by the rule of the trainer's callback (:mod:`explorer.training.full`):
+    """Held-out evaluations during training, by the rule of the trainer's callback (:mod:`explorer.training.callback`):
     every N steps, or with the auto cadence one after ``FIRST_EVAL_SECONDS`` and then at least
     ``EVAL_COST_SHARE`` evaluation-costs apart."""
-    from explorer.training.full import EVAL_COST_SHARE, FIRST_EVAL_SECONDS
+    from explorer.training.callback import EVAL_COST_SHARE, FIRST_EVAL_SECONDS
 
     every = config.eval_every_steps
     if every == 0 or eval_seconds <= 0:
@@ -145,8 +147,32 @@ def remaining_seconds(plan: dict[str, float], phase: str, phase_started: float, 
                       now: float | None = None) -> float:
     """Seconds left in the whole run: this phase's measured ETA (or the plan minus time spent), plus later phases."""
     now = time.time() if now is None else now
-    if phase not in PHASE_ORDER:
+    if phase not in PHASES:
         return sum(plan.values())
-    index = PHASE_ORDER.index(phase)
+    index = PHASES.index(phase)
     current = phase_eta if phase_eta is not None else max(0.0, plan.get(phase, 0.0) - (now - phase_started))
-    return current + sum(plan.get(p, 0.0) for p in PHASE_ORDER[index + 1 :])
+    return current + sum(plan.get(p, 0.0) for p in PHASES[index + 1 :])
+
+
+def announce_plan(dataset: "Dataset", config: TrainConfig, base: "Encoder", report: Reporter) -> None:
+    """Report the run's plan (seconds per phase, :func:`plan_full_run`) as its first event, so a page can show
+    an ETA for the whole job from the start. Only full fine-tunes of sentence-transformers models are planned
+    (an adapter trains in seconds); a failing estimate never fails the run."""
+    from explorer.encoders.cache import uncached_count
+
+    model = getattr(base, "model", None) if config.method == "full" else None
+    if model is None or not hasattr(model, "tokenizer"):
+        return
+    try:
+        texts = [p.full_text for p in dataset.corpus.values()]
+        queries = [dataset.queries[q] for q in dataset.query_ids("test")]
+        uncached = uncached_count(base, texts, "passage") + uncached_count(base, queries, "query")
+        auto = getattr(model[0], "auto_model", None)
+        layers = int(getattr(getattr(auto, "config", None), "num_hidden_layers", 6) or 6)
+        plan = plan_full_run(dataset, config, speed=measure_speed(model, texts), layers=layers,
+                             count_tokens=lambda batch: token_counts(model, batch), uncached_baseline=uncached)
+    except Exception:  # noqa: BLE001 - the estimate is a courtesy; the run must go on without it
+        return
+    total = sum(plan.values())
+    report(ProgressEvent("baseline", 0, 0, eta_seconds=None, plan={k: round(v, 1) for k, v in plan.items()},
+                         message=f"planned: about {total / 60:.1f} min in all"))

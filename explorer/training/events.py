@@ -1,8 +1,12 @@
-"""Progress events a training job reports, and the exception that ends a job on request.
+"""The one shape of a training job's progress, from the training loop to the page, and the exception that ends
+a job on request.
 
-Every long step (baseline evaluation, negative mining, training, evaluation, saving) reports through a plain
-callback taking a :class:`ProgressEvent` (its losses checked by :func:`check_loss`); the job manager keeps the latest one for the UI to poll and the run
-store appends each one to ``metrics.jsonl``. Nothing here imports a heavy library.
+Every step of a job (loading, baseline evaluation, negative mining, training, saving, evaluation) reports a
+:class:`ProgressEvent` to a plain callback (a :data:`Reporter`; its losses checked by :func:`check_loss`).
+The same object is what the run's log stores (one :meth:`ProgressEvent.to_dict` per line of ``metrics.jsonl``),
+what the job manager keeps for the pages to poll, and what the live panel draws. A library step that reports
+``progress(stage, done, total)`` (:mod:`explorer.core.progress`) is turned into events once, by
+:func:`progress_events` or :func:`progress_note`. Nothing here imports a heavy library.
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from explorer.core.errors import TrainingError
+from explorer.core.progress import Progress
 
-Phase = Literal["baseline", "mining", "training", "evaluating", "saving"]
-PHASES: tuple[str, ...] = ("baseline", "mining", "training", "evaluating", "saving")
+PHASES: tuple[str, ...] = ("baseline", "mining", "training", "saving", "evaluating")
+"""A training job's stages, in the order it runs them."""
 
 
 class TrainingStopped(Exception):
@@ -24,12 +29,13 @@ class TrainingStopped(Exception):
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """One progress report of a training job.
+    """One progress report of a training job: its stage, ``done`` of ``total``, a message, and what the stage
+    measured.
 
     Attributes:
-        phase: which step of the job is running ("baseline", "mining", "training", "evaluating", "saving").
-        step: optimizer steps (or items) done in this phase.
-        total_steps: steps this phase will take (0 when unknown).
+        phase: the job's stage ("baseline", "mining", "training", "evaluating", "saving").
+        step: units done in this stage (optimizer steps while training, items elsewhere).
+        total_steps: units this stage will take (0 when unknown).
         epoch: fractional epoch during training, else None.
         loss: the latest training loss, if any.
         lr: the current learning rate, if any.
@@ -38,6 +44,9 @@ class ProgressEvent:
         message: a short human-readable line.
         time: Unix time the event was created.
         plan: planned seconds per phase (the first event of a run; see :mod:`explorer.training.eta`).
+        wait_seconds: while the stage waits before a retry (a rate-limited API), how long it waits; else None.
+        wait_reason: why it waits (the service's message), shown beside the wait.
+        cost: what the job has cost so far (US dollars of API calls), if it has a price; else None.
     """
 
     phase: str
@@ -51,6 +60,9 @@ class ProgressEvent:
     message: str = ""
     time: float = field(default_factory=time.time)
     plan: dict[str, float] = field(default_factory=dict)
+    wait_seconds: float | None = None
+    wait_reason: str = ""
+    cost: float | None = None
 
     @property
     def fraction(self) -> float:
@@ -62,7 +74,7 @@ class ProgressEvent:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (NaN/inf become None so the line stays valid JSON)."""
         data = asdict(self)
-        for key in ("loss", "lr", "eta_seconds", "epoch"):
+        for key in ("loss", "lr", "eta_seconds", "epoch", "wait_seconds", "cost"):
             value = data[key]
             if isinstance(value, float) and not math.isfinite(value):
                 data[key] = None
@@ -71,7 +83,8 @@ class ProgressEvent:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ProgressEvent":
-        """Rebuild an event from :meth:`to_dict` output (unknown keys are ignored)."""
+        """Rebuild an event from :meth:`to_dict` output (unknown keys are ignored; a line written before a field
+        existed gets its default)."""
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         known.setdefault("phase", "training")
         known["metrics"] = dict(known.get("metrics") or {})
@@ -102,6 +115,19 @@ def check_loss(loss: Any, step: int) -> float | None:
 
 Reporter = Callable[[ProgressEvent], None]
 StopFlag = Callable[[], bool]
+
+
+def progress_events(report: Reporter, phase: str) -> Progress:
+    """A :data:`~explorer.core.progress.Progress` callback reporting each ``(stage, done, total)`` as an event of
+    ``phase`` (``done`` of ``total``; the library step's own stage name is not kept)."""
+    return lambda _stage, done, total: report(ProgressEvent(phase, int(done), int(total)))
+
+
+def progress_note(report: Reporter, phase: str, what: str) -> Progress:
+    """A :data:`~explorer.core.progress.Progress` callback reporting stepless events of ``phase``: bare ones (the
+    live view moves) until the work is done, then one with the message ``"what: done/total"``."""
+    return lambda _stage, done, total: report(
+        ProgressEvent(phase, 0, 0, message=f"{what}: {done}/{total}" if done >= total else ""))
 
 
 def no_report(event: ProgressEvent) -> None:

@@ -2,9 +2,9 @@
 
 The trainer, losses, batch sampler and learning-rate schedule all come from sentence-transformers and
 transformers; this module only turns a :class:`~explorer.data.model.Dataset` (plus optional mined negatives)
-into training columns, picks the loss by name, and bridges the trainer's callbacks to our
-:class:`~explorer.training.events.ProgressEvent` reporter and stop flag. It always trains a *fresh copy*
-loaded from the base model's folder, never a model object someone else holds.
+into training columns, picks the loss class by name (:data:`LOSS_CLASSES`), and hands the trainer a callback
+(:class:`~explorer.training.callback.ProgressBridge`) that reports to a job and obeys its stop flag. It always
+trains a *fresh copy* loaded from the base model's folder, never a model object someone else holds.
 """
 
 from __future__ import annotations
@@ -13,31 +13,33 @@ import os
 import random
 import shutil
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from explorer.data.sampling import random_negatives as sample_negatives
-from explorer.data.sampling import sample_passages, sample_queries
 from explorer.core.errors import ModelError, TrainingError
+from explorer.data.sampling import eval_subset, random_negatives
+from explorer.encoders.trained import wrap_model
 from explorer.training.buckets import length_bucketed
 from explorer.training.config import IN_BATCH_LOSSES, TrainConfig
-from explorer.training.events import (
-    ProgressEvent, Reporter, StopFlag, TrainingStopped, check_loss, never_stop, no_report,
-)
+from explorer.training.events import ProgressEvent, Reporter, StopFlag, TrainingStopped, never_stop, no_report
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
     from explorer.data.negatives import NegativeSet
     from explorer.encoders.base import Encoder
+    from explorer.training.callback import Snapshot
 
-
-FIRST_EVAL_SECONDS = 30.0
-"""With the auto cadence, the first held-out evaluation comes this far into training (then at least as often)."""
-EVAL_COST_SHARE = 10.0
-"""With the auto cadence, the time between two evaluations is at least this many times one evaluation's cost."""
+LOSS_CLASSES = {
+    "mnrl": "MultipleNegativesRankingLoss",
+    "cached_mnrl": "CachedMultipleNegativesRankingLoss",
+    "contrastive": "ContrastiveLoss",
+    "online_contrastive": "OnlineContrastiveLoss",
+}
+"""Each loss a config may name, and the ``sentence_transformers.losses`` class it stands for (named here, looked
+up when a model trains: the library is not imported before)."""
+LOSS_OPTIONS = {"cached_mnrl": ("mini_batch_size",)}
+"""The config fields a loss class takes besides the model."""
 
 
 # ------------------------------------------------------------------------------------------ training data
@@ -68,10 +70,10 @@ def training_columns(
     def text(pid: str) -> str:
         return dataset.corpus[pid].full_text
 
-    def random_negatives(qid: str, n: int, taken: list[str]) -> list[str]:
+    def draw(qid: str, n: int, taken: list[str]) -> list[str]:
         # Distinct by text: a negative must differ from the pair's positive and its other negatives.
-        drawn = sample_negatives(rng, pids, n, exclude=set(dataset.positives(qid, 1)), key=text, taken=taken)
-        return [text(pid) for pid in drawn]
+        return [text(p) for p in random_negatives(rng, pids, n, exclude=set(dataset.positives(qid, 1)), key=text,
+                                                  taken=taken)]
 
     if config.loss in IN_BATCH_LOSSES:
         cols: dict[str, list[Any]] = {"anchor": [], "positive": []}
@@ -81,7 +83,7 @@ def training_columns(
         for qid, pid in pairs:
             query, positive = dataset.queries[qid], dataset.corpus[pid].full_text
             negs = by_pair.get((query, positive), [])[:k]
-            negs += random_negatives(qid, k - len(negs), negs + [positive])
+            negs += draw(qid, k - len(negs), negs + [positive])
             if len(negs) < k:  # a corpus too small to find k distinct non-relevant passages
                 continue
             cols["anchor"].append(query)
@@ -98,7 +100,7 @@ def training_columns(
         cols["label"].append(1.0)
         negs = by_pair.get((query, positive), [])[: config.num_hard_negatives]
         if negatives is None:
-            negs = random_negatives(qid, 1, [positive])
+            negs = draw(qid, 1, [positive])
         for neg in negs:
             cols["sentence1"].append(query)
             cols["sentence2"].append(neg)
@@ -116,16 +118,10 @@ def build_loss(model: Any, config: TrainConfig) -> Any:
     """The sentence-transformers loss named by ``config.loss`` (wrapped in MatryoshkaLoss if dims are set)."""
     from sentence_transformers.sentence_transformer import losses
 
-    if config.loss == "mnrl":
-        loss = losses.MultipleNegativesRankingLoss(model)
-    elif config.loss == "cached_mnrl":
-        loss = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size)
-    elif config.loss == "contrastive":
-        loss = losses.ContrastiveLoss(model)
-    elif config.loss == "online_contrastive":
-        loss = losses.OnlineContrastiveLoss(model)
-    else:  # validate() rejects unknown names first; this guards direct callers
-        raise TrainingError(f"Unknown loss {config.loss!r}.")
+    if config.loss not in LOSS_CLASSES:  # validate() rejects unknown names first; this guards direct callers
+        raise TrainingError(f"Unknown loss {config.loss!r}; use one of: {', '.join(LOSS_CLASSES)}.")
+    options = {name: getattr(config, name) for name in LOSS_OPTIONS.get(config.loss, ())}
+    loss = getattr(losses, LOSS_CLASSES[config.loss])(model, **options)
     if config.matryoshka_dims:
         dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
         too_big = [d for d in config.matryoshka_dims if dim is not None and d > dim]
@@ -135,7 +131,7 @@ def build_loss(model: Any, config: TrainConfig) -> Any:
     return loss
 
 
-# ------------------------------------------------------------------------------------------ encoders
+# ------------------------------------------------------------------------------------------ the base model
 def base_model_path(spec: str) -> str:
     """Folder of the sentence-transformers model a spec names (the copy to fine-tune is loaded from it).
 
@@ -152,198 +148,6 @@ def base_model_path(spec: str) -> str:
             "use method 'adapter' (trains on its frozen embeddings) or pick a sentence-transformers model."
         )
     return str(path)
-
-
-def wrap_model(model: Any, name: str, cached: bool = False, *, scratch: str | Path | None = None,
-               bottom: Any = None) -> "Encoder":
-    """An :class:`~explorer.encoders.base.Encoder` over a model in memory.
-
-    Args:
-        model: the SentenceTransformer.
-        name: shown in messages.
-        cached: the final weights: cached in the embedding cache by a hash of the weights. Otherwise (while
-            training, the weights keep changing) a one-off fingerprint, with vectors kept only in ``scratch``
-            (a folder the caller deletes), or nowhere.
-        bottom: a :class:`~explorer.training.lower_cache.LowerLayerCache` of the model's frozen bottom: every
-            batch then runs only the layers above it (texts it does not hold are computed in full).
-    """
-    import uuid
-
-    from explorer.encoders.sentence import SentenceTransformerEncoder
-
-    cls = SentenceTransformerEncoder if bottom is None else _bottom_cached_class()
-    if cached:
-        encoder = cls.from_model(model, name=name)
-    else:
-        encoder = cls.from_model(model, name=name, fingerprint=f"live-{uuid.uuid4().hex}", cache_dir=scratch)
-    if bottom is not None:
-        encoder.bottom = bottom
-    return encoder
-
-
-def _bottom_cached_class() -> type:
-    """An encoder class whose batches run through a frozen-bottom cache (defined on first use: lazy imports)."""
-    from explorer.encoders.sentence import SentenceTransformerEncoder
-
-    class BottomCachedEncoder(SentenceTransformerEncoder):
-        bottom: Any = None
-
-        def embed_batch(self, texts: list[str], kind: Any) -> Any:
-            with self.bottom.attached():
-                return super().embed_batch(texts, kind)
-
-    return BottomCachedEncoder
-
-
-def saved_through_bottom(saved: "Encoder", trained: Any) -> "Encoder":
-    """The encoder to evaluate a finished full fine-tune with.
-
-    ``saved`` is the encoder of the saved model folder, and ``trained`` is what :func:`train_full` returned.
-    When ``trained`` still holds the frozen bottom's stored outputs, the result has ``saved``'s identity
-    (fingerprint and cache, so later pages reuse the vectors), but it embeds with the model in memory, which
-    has the same weights, through that bottom: the vectors are the same and take half the work. Otherwise the
-    result is ``saved`` itself.
-    """
-    if getattr(trained, "bottom", None) is None:
-        return saved
-    from explorer.encoders.base import Encoder
-
-    class SavedThroughBottom(Encoder):
-        def __init__(self) -> None:
-            super().__init__(saved.cache_dir)
-            self.name, self.batch_size = saved.name, saved.batch_size
-
-        @property
-        def fingerprint(self) -> str:
-            return saved.fingerprint
-
-        def kind_fingerprint(self, kind: Any) -> str:
-            return saved.kind_fingerprint(kind)
-
-        def embed_batch(self, texts: list[str], kind: Any) -> Any:
-            return trained.embed_batch(texts, kind)
-
-    return SavedThroughBottom()
-
-
-def _eval_subset(dataset: "Dataset", max_queries: int, max_passages: int, seed: int) -> "Dataset":
-    """A held-out sample small enough to evaluate during training: test queries (at most ``max_queries``),
-    every passage judged for them, and random other passages up to ``max_passages`` (the whole corpus if
-    smaller), in corpus order."""
-    rng = random.Random(seed)
-    qids = sample_queries(dataset.query_ids("test"), max_queries, rng)
-    keep = set(sample_passages(dataset, qids, max_passages, rng, min_grade=0, keep_all_judged=True))
-    corpus_ids = [p for p in dataset.passage_ids() if p in keep]
-    return replace(
-        dataset,
-        queries={q: dataset.queries[q] for q in qids},
-        corpus={p: dataset.corpus[p] for p in corpus_ids},
-        qrels={q: {p: g for p, g in dataset.qrels[q].items() if p in keep} for q in qids},
-        split={q: "test" for q in qids},
-        hard_negative_candidates={},
-    )
-
-
-# ------------------------------------------------------------------------------------------ the trainer bridge
-Snapshot = Callable[[int, "Encoder", dict], None]
-"""``snapshot(step, encoder, held_out_metrics)``: called at each held-out evaluation with the model as it is."""
-
-
-def _make_callback(report: Reporter, should_stop: StopFlag, model: Any, eval_data: "Dataset | None", config: TrainConfig,
-                   snapshot: Snapshot | None = None) -> Any:
-    from transformers import TrainerCallback
-
-    class ProgressBridge(TrainerCallback):
-        """Relays step, loss, lr, ETA and sampled evaluations to ``report``; obeys ``should_stop``."""
-
-        def __init__(self) -> None:
-            self.started = time.monotonic()
-            self.stopped = False
-            self.loss: float | None = None
-            self.last_eval: float | None = None
-            self.eval_seconds = 0.0
-
-        def _eta(self, state: Any) -> float | None:
-            if state.global_step <= 0 or not state.max_steps:
-                return None
-            spent = time.monotonic() - self.started
-            return spent / state.global_step * max(0, state.max_steps - state.global_step)
-
-        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.started = time.monotonic()
-            report(ProgressEvent("training", 0, state.max_steps, epoch=0.0, message="training started"))
-
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
-            logs = logs or {}
-            if "loss" not in logs:
-                return
-            loss = check_loss(logs["loss"], state.global_step)
-            self.loss = loss
-            if state.is_world_process_zero:
-                report(ProgressEvent(
-                    "training", state.global_step, state.max_steps, epoch=state.epoch, loss=loss,
-                    lr=logs.get("learning_rate"), eta_seconds=self._eta(state),
-                ))
-            self._check_stop(control)  # logging follows on_step_end: look again so a stop lands this step
-
-        def _check_stop(self, control: Any) -> bool:
-            if self.stopped or should_stop():
-                self.stopped = True
-                control.should_training_stop = True
-                control.should_epoch_stop = True
-            return self.stopped
-
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if self._check_stop(control) or state.global_step >= state.max_steps:
-                return  # the last step is followed by the run's full evaluation
-            every = config.eval_every_steps
-            if every and state.global_step % every == 0:
-                self._evaluate(state)
-            elif every is None and self._eval_due(state):
-                self._evaluate(state)
-
-        def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            # Auto cadence: also at the end of every epoch but the last (the run's full evaluation follows that).
-            if self.stopped or config.eval_every_steps is not None or state.global_step >= state.max_steps:
-                return
-            if self.last_eval is None or time.monotonic() - self.last_eval > 1.0:  # not twice for one step
-                self._evaluate(state)
-
-        def _eval_due(self, state: Any) -> bool:
-            """Auto cadence: a first evaluation :data:`FIRST_EVAL_SECONDS` into training (so the live chart has a
-            point within the first minute), then whenever the time since the last one is at least
-            :data:`EVAL_COST_SHARE` times what evaluating costs, so evaluation stays a tenth of the job; but not
-            when the steps left take less than :data:`FIRST_EVAL_SECONDS` (the run's full evaluation follows)."""
-            now = time.monotonic()
-            if self.last_eval is None:
-                return now - self.started >= FIRST_EVAL_SECONDS
-            if now - self.last_eval < max(FIRST_EVAL_SECONDS, self.eval_seconds * EVAL_COST_SHARE):
-                return False
-            left = self._eta(state)
-            return left is None or left >= FIRST_EVAL_SECONDS
-
-        def _evaluate(self, state: Any) -> None:
-            if eval_data is None or not state.is_world_process_zero:
-                return
-            from explorer.evaluation.retrieval import evaluate_encoder
-
-            began = time.monotonic()
-            with tempfile.TemporaryDirectory(prefix="explorer-heldout-") as scratch:
-                # The snapshot's texts are mostly held-out texts: the scratch cache embeds each once per evaluation.
-                encoder = wrap_model(model, "training", scratch=scratch)
-                result = evaluate_encoder(eval_data, encoder, split="test", k=100)
-                if snapshot is not None:  # where a fixed sample of test points sits now (the Latent page plays them)
-                    snapshot(state.global_step, encoder, dict(result.metrics))
-            model.train()  # encode() switched to eval mode; dropout must be back on for the next steps
-            self.last_eval = time.monotonic()
-            self.eval_seconds = self.last_eval - began
-            report(ProgressEvent(
-                "training", state.global_step, state.max_steps, epoch=state.epoch, loss=self.loss,
-                eta_seconds=self._eta(state), metrics=dict(result.metrics),
-                message=f"held-out sample: {len(eval_data.queries)} queries, {len(eval_data.corpus)} passages",
-            ))
-
-    return ProgressBridge()
 
 
 def _frozen_bottom(model: Any, config: TrainConfig, columns: dict[str, list[Any]], eval_data: "Dataset | None",
@@ -411,7 +215,7 @@ def train_full(
     should_stop: StopFlag | None = None,
     negatives: "NegativeSet | None" = None,
     out_dir: str | Path | None = None,
-    snapshot: Snapshot | None = None,
+    snapshot: "Snapshot | None" = None,
 ) -> "Encoder":
     """Fine-tune a fresh copy of ``config.base_model`` on the dataset's train split.
 
@@ -443,6 +247,8 @@ def train_full(
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from transformers import PrinterCallback
 
+    from explorer.training.callback import ProgressBridge
+
     device = pick_device()  # the machine's device (EXPLORER_DEVICE, else CUDA when present, else CPU)
     path = base_model_path(config.base_model)
     try:
@@ -458,8 +264,8 @@ def train_full(
     train_data = hf_datasets.Dataset.from_dict(columns)
     eval_data = None
     if config.eval_every_steps != 0 and dataset.query_ids("test"):
-        eval_data = _eval_subset(dataset, config.eval_max_queries, config.eval_max_passages, config.seed)
-    bridge = _make_callback(report, stop, model, eval_data, config, snapshot)
+        eval_data = eval_subset(dataset, config.eval_max_queries, config.eval_max_passages, config.seed)
+    bridge = ProgressBridge(report, stop, model, eval_data, config, snapshot)
     if stop():
         raise TrainingStopped("stopped before training started")
     tmp = tempfile.mkdtemp(prefix="explorer-trainer-")

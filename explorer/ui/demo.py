@@ -24,7 +24,7 @@ def run_demo(method: str) -> str:
         ws.set_dataset_choice(DEMO_CHOICE)
         dataset = state.current_dataset(ws)
         st.write(f"Dataset: {dataset.summary()}")
-        job_id = pipeline.start_training(state.job_manager(), ws, DEMO_CHOICE, pipeline.demo_config(method))
+        job_id = pipeline.start_training(state.job_manager(), ws, dataset, pipeline.demo_config(method))
         status.update(label=f"Demo started: the {method} training runs in the background (baseline first)",
                       state="complete", expanded=False)
     st.session_state["_follow_job"] = job_id

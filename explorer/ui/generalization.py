@@ -10,6 +10,7 @@ import streamlit as st
 
 from explorer import pipeline
 from explorer.core.errors import ExplorerError
+from explorer.evaluation.display import p_value_text
 from explorer.ui import charts, state
 from explorer.workspace import DatasetChoice
 
@@ -28,7 +29,7 @@ def checks_frame(comp: Any, dataset_name: str, checks: list[dict[str, Any]], met
             continue
         low, high = c["ci_delta"]
         rows.append({"dataset": name, "queries": queries, "A": c["mean_a"], "B": c["mean_b"], "Δ": c["delta"],
-                     "Δ 95% CI": f"[{low:+.3f}, {high:+.3f}]", "low": low, "high": high, "p-value": c["p_value"]})
+                     "Δ 95% CI": f"[{low:+.3f}, {high:+.3f}]", "low": low, "high": high, "p-value": p_value_text(c["p_value"])})
     return pd.DataFrame(rows)
 
 
@@ -82,7 +83,7 @@ def section(m: Any, comp: Any) -> None:
         st.caption("No second dataset evaluated for this pair yet.")
     shown = frame.drop(columns=["low", "high"]).rename(columns={"A": m.name_a, "B": m.name_b})
     st.dataframe(shown, hide_index=True, key="generalization_table", column_config={
-        c: st.column_config.NumberColumn(format="%.3f") for c in (m.name_a, m.name_b, "Δ", "p-value")})
+        c: st.column_config.NumberColumn(format="%.3f") for c in (m.name_a, m.name_b, "Δ")})
     if checks:
         st.plotly_chart(charts.delta_intervals(frame, (m.name_a, m.name_b)), config=charts.png_config("generalization"),
                         key="generalization_chart")

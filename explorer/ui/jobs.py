@@ -44,13 +44,19 @@ def _progress_text(view) -> str:
     if view.status == "queued":
         place = f" (place {view.queue_position} in the queue)" if view.queue_position else ""
         return f"Queued{place}: waiting for the running job to finish."
+    event = view.latest
     text = PHASES.get(view.phase, view.phase)
-    if view.message:
-        text += " — " + text_.plain(text_.redact(view.message, state.workspace_folder())[:120])
+    if event is not None and event.message:
+        text += " — " + text_.plain(text_.redact(event.message, state.workspace_folder())[:120])
+    if event is not None and event.wait_seconds is not None:
+        reason = text_.plain(text_.redact(event.wait_reason, state.workspace_folder())[:80])
+        text += f" — retrying in {_fmt_eta(event.wait_seconds)}" + (f" ({reason})" if reason else "")
+    if event is not None and event.cost is not None:
+        text += f" — cost so far: {event.cost:,.4f} USD"
     if view.eta_total is not None:
         text += f" — about {_fmt_eta(view.eta_total)} left in all"
     elif view.phase == "training":
-        text += f" — ETA {_fmt_eta(view.eta_seconds)}"
+        text += f" — ETA {_fmt_eta(event.eta_seconds if event is not None else None)}"
     return text
 
 

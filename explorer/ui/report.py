@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorer.core.spreadsheet import safe_csv
+from explorer.evaluation.display import p_value_text
 
 METRIC_LABELS = {"ndcg@10": "NDCG@10", "mrr@10": "MRR@10", "recall@10": "Recall@10", "recall@100": "Recall@100",
                  "map@100": "MAP@100", "precision@10": "P@10"}
@@ -32,7 +33,7 @@ def metrics_table(comp: Any) -> pd.DataFrame:
             a: m.mean_a, f"{a} 95% CI": f"[{m.ci_a[0]:.3f}, {m.ci_a[1]:.3f}]",
             b: m.mean_b, f"{b} 95% CI": f"[{m.ci_b[0]:.3f}, {m.ci_b[1]:.3f}]",
             "Δ": m.delta, "Δ 95% CI": f"[{m.ci_delta[0]:+.3f}, {m.ci_delta[1]:+.3f}]",
-            "p-value": m.p_value, "p < 0.05": "yes" if m.p_value < 0.05 else "no",
+            "p-value": p_value_text(m.p_value), "p < 0.05": "yes" if m.p_value < 0.05 else "no",
         })
     return pd.DataFrame(rows)
 

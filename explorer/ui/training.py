@@ -1,11 +1,14 @@
-"""Widgets of the Train page: the training form, the list of runs, the run download."""
+"""Widgets of the Train page: the training form, starting a job, the list of runs, the run download."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import pandas as pd
 import streamlit as st
 
 from explorer import pipeline
+from explorer.evaluation.display import value_text
 from explorer.ui import state, text
 
 LOSS_HELP = {
@@ -62,16 +65,24 @@ def training_form() -> dict | None:
             "use_hard_negatives": bool(hard)}
 
 
+def start_job(params: dict, api_key: str | None = None) -> str:
+    """Submit a training job on the workspace's dataset, as this session already holds it (not read again);
+    returns the job id. ``api_key``: an API base model's key, passed to the job's process in memory only."""
+    ws = state.workspace()
+    return pipeline.start_training(state.job_manager(), ws, state.current_dataset(ws), params, api_key=api_key)
+
+
 def runs_table(runs: list) -> None:
     """Past runs with status and key metrics; lets the user pick the run the other pages compare."""
     ws = state.workspace()
-    rows = [{"run": r.id, "status": r.status, "method": r.method, "created": r.created,
-             "NDCG@10 before": r.metrics_before.get("ndcg@10"), "NDCG@10 after": r.metrics_after.get("ndcg@10"),
-             "MRR@10 after": r.metrics_after.get("mrr@10"), "error": text.redact(r.error or "", ws.folder)}
+    rows = [{"run": r.id, "status": r.status, "method": r.method, "base model": base_model_label(r.base_model),
+             "created": r.created,
+             "NDCG@10 before": value_text(r.metrics_before.get("ndcg@10")),  # blank, not "None", while unknown
+             "NDCG@10 after": value_text(r.metrics_after.get("ndcg@10")),
+             "MRR@10 after": value_text(r.metrics_after.get("mrr@10")),
+             "API cost": "" if r.cost_usd is None else f"${r.cost_usd:,.4f}", "error": text.redact(r.error or "", ws.folder)}
             for r in runs]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_table",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                for c in ("NDCG@10 before", "NDCG@10 after", "MRR@10 after")})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_table")
     done = [r.id for r in runs if r.status == "succeeded"]
     if not done:
         return
@@ -82,6 +93,7 @@ def runs_table(runs: list) -> None:
     if pick != ws.selected_run():
         ws.set_selected_run(pick)
     method = next((r.method for r in runs if r.id == pick), "full")
+    base = next((r.base_model for r in runs if r.id == pick), "")
     formats = EXPORT_FORMATS if method == "full" else {"model": "Adapter weights"}
     kind = c2.selectbox("Format", list(formats), format_func=formats.get, key=f"download_kind_{method}",
                         help="PyTorch: the sentence-transformers folder, as trained. ONNX: runs with onnxruntime alone, "
@@ -89,6 +101,151 @@ def runs_table(runs: list) -> None:
                              "NDCG@10 about 0.01 lower (see docs/benchmarks.md). The first ONNX download of a "
                              "run takes about 20 s to export.")
     c3.download_button("Download (zip)", data=lambda: pipeline.run_zip(ws, pick, kind),
-                       file_name=f"{pick}{'' if kind == 'model' else '-' + kind}.zip", mime="application/zip",
+                       file_name=download_name(pick, base, kind), mime="application/zip",
                        key="download_run", icon=":material/download:",
                        help="The fine-tuned model folder (or adapter weights) with its training config.")
+
+
+def base_model_label(spec: str) -> str:
+    """A run's base model as people read it ("MiniLM (bundled)", "OpenAI text-embedding-3-small")."""
+    from explorer.encoders.spec import parse_spec
+
+    try:
+        return parse_spec(spec or "minilm", settings=state.workspace().settings).display
+    except Exception:  # noqa: BLE001 - a run whose base model is gone still lists: show what it recorded
+        return spec
+
+
+def download_name(run_id: str, base_spec: str, kind: str) -> str:
+    """The download's file name: the run, the base model it trained from, and the format."""
+    import re
+
+    base = re.sub(r"[^A-Za-z0-9.]+", "-", base_spec.partition("?")[0].split("/")[-1] or "minilm").strip("-")
+    return f"{run_id}-{base}{'' if kind == 'model' else '-' + kind}.zip"
+
+
+# ------------------------------------------------------------------------------------------ the base model
+MODEL_CHOICES = {
+    "minilm": "MiniLM (bundled)",
+    "static": "Static embeddings (model2vec, distilled from MiniLM)",
+    "bm25": "BM25 (keywords)",
+    "hybrid": "BM25 + MiniLM (hybrid)",
+    "hub": "A Hugging Face hub model",
+    "folder": "A model folder on this server",
+    "api": "OpenAI / compatible endpoint",
+}
+"""What the Train page's base-model picker offers (a folder only in local mode)."""
+API_MODELS = ["text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002"]
+SECRET_NAME = "OPENAI_API_KEY"
+"""The operator's key, when one is configured in ``st.secrets``."""
+
+
+@dataclass(frozen=True)
+class BaseModelChoice:
+    """The model the Train page trains from: ``spec`` (what the run records), ``api_key`` (an API model's key,
+    kept in this browser session only; never shown, stored or logged), ``api`` (whether it is an API model)."""
+
+    spec: str
+    api_key: str | None = field(default=None, repr=False)
+    api: bool = False
+
+
+def operator_key() -> str | None:
+    """The key the operator configured in ``st.secrets`` (the server's key pays), or None."""
+    try:
+        return st.secrets.get(SECRET_NAME) or None
+    except (FileNotFoundError, KeyError, AttributeError, st.errors.StreamlitAPIException):  # no secrets file
+        return None
+
+
+def base_model_picker() -> BaseModelChoice | None:
+    """The base-model picker above the training form; None (with a one-line message) while the pick is
+    incomplete or refused here."""
+    from explorer.core.errors import ExplorerError
+    from explorer.pipeline.base_model import check_base_model
+
+    settings = state.workspace().settings
+    options = [k for k in MODEL_CHOICES if not (k == "folder" and settings.public)]
+    kind = st.selectbox("Base model", options, format_func=MODEL_CHOICES.get, key="train_base_kind",
+                        help="Full fine-tuning trains a local transformer (MiniLM, a folder, a hub model); the adapter "
+                             "trains over any dense model, static and API models included. BM25 and hybrid rank "
+                             "without vectors, so they cannot be trained." + (
+                                 f" This public server takes hub models up to {settings.hub_max_parameters / 1e6:,.0f} "
+                                 "M parameters; folders only in local mode." if settings.public else ""))
+    if kind == "api":
+        choice = _api_choice(settings)
+    elif kind in ("hub", "folder"):
+        label = "Hub id (owner/name)" if kind == "hub" else "Model folder on the server"
+        text_ = st.text_input(label, key=f"train_base_{kind}", placeholder="BAAI/bge-small-en-v1.5" if kind == "hub"
+                              else "/path/to/a/sentence-transformers/model")
+        choice = BaseModelChoice(text_.strip()) if text_.strip() else None
+        if choice is None:
+            st.info(f"Type the {label.lower()} to train from.")
+    else:
+        choice = BaseModelChoice(kind)
+    if choice is None:
+        return None
+    try:  # the size cap and what each model can train, said now rather than after Start
+        spec = check_base_model(choice.spec, "adapter", settings, parameters=_hub_parameters)
+    except ExplorerError as exc:
+        st.error(text.message(exc, state.workspace_folder()), icon=":material/block:")
+        return None
+    if spec.kind not in ("bundled", "folder", "hub", "run"):
+        st.caption(text.plain(f"{spec.display}: the adapter method only (its weights are not here to fine-tune)."))
+    return choice
+
+
+@st.cache_data(ttl=3600, show_spinner="Checking the model's size on the hub…", max_entries=256)
+def _hub_parameters(repo_id: str) -> int | None:
+    """A hub model's parameter count, asked once an hour per id (the picker reruns on every change)."""
+    from explorer.pipeline import base_model
+
+    return base_model.hub_parameters(repo_id)
+
+
+def _api_choice(settings) -> BaseModelChoice | None:
+    """Model, base URL, dimensions and key of an API model; None until the model is named."""
+    from explorer.encoders.openai import ApiModel
+
+    c = st.columns([2, 3, 1])
+    model = c[0].selectbox("Model", API_MODELS, key="train_api_model", accept_new_options=True,
+                           help="An OpenAI embeddings model, or the name a compatible server serves.")
+    base_url = c[1].text_input("Base URL", key="train_api_base_url", placeholder="https://api.openai.com/v1",
+                               help="Empty: OpenAI. A compatible server (infinity, vLLM, Ollama, LM Studio): its /v1 root."
+                                    + (" On this public server, addresses inside its network are refused."
+                                       if settings.public else ""))
+    dims = c[2].number_input("Dimensions", 0, 4096, 0, key="train_api_dims",
+                             help="0: the model's own size. text-embedding-3 models can return shorter vectors.")
+    server_key = operator_key()
+    if server_key:
+        st.info("This server's operator configured an API key: the server's key pays for these calls.",
+                icon=":material/key:")
+        key = server_key
+    else:
+        key = st.text_input("API key", type="password", key="train_api_key",
+                            help="Kept only in this browser session's memory and handed to the training job through "
+                                 "its input pipe: never written to a file, the run, a log or a download.") or None
+    if not (model or "").strip():
+        return None
+    spec = ApiModel(model.strip(), base_url.strip().rstrip("/") or None, int(dims) or None).spec
+    return BaseModelChoice(spec, key, api=True)
+
+
+def cost_confirmed(choice: BaseModelChoice, dataset) -> bool:
+    """For an API model: the cost of the embedding pass, before the first call (tokens × the dated list price,
+    named), and a confirmation above :data:`~explorer.pipeline.base_model.COST_CONFIRM_USD`; True when the
+    run may start."""
+    from explorer.core.errors import ExplorerError
+    from explorer.pipeline.base_model import COST_CONFIRM_USD, api_cost
+
+    if not choice.api or dataset is None:
+        return True
+    try:
+        estimate = api_cost(dataset, choice.spec, choice.api_key, state.workspace().settings)
+    except ExplorerError as exc:
+        st.error(text.message(exc, state.workspace_folder()), icon=":material/block:")
+        return False
+    st.info(text.plain(f"Before the first call: {estimate.describe()}"), icon=":material/payments:")
+    if estimate.usd is not None and estimate.usd > COST_CONFIRM_USD:
+        return st.checkbox(f"I accept about {estimate.usd:,.2f} USD of API calls for this run", key="train_cost_ok")
+    return True

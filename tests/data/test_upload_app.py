@@ -120,3 +120,26 @@ def test_the_upload_is_parsed_once_from_the_upload_to_the_loaded_dataset(tmp_pat
     at.switch_page("pages/data.py").run()
     assert calls["read_table"] == 1, calls
     assert 1 <= calls["read_head"] <= 4, calls  # the preview reads 20 rows per rerun with the uploader open
+
+
+def test_the_upload_is_parsed_once_from_the_upload_to_a_submitted_job(tmp_path, monkeypatch):
+    """Upload, Load, then Start training on the Train page: the job gets the dataset the page holds, so the
+    file is still parsed once (the job's own reading happens in its child process, from the pickled dataset)."""
+    reads = {"n": 0}
+    real = tables.read_table
+
+    def counting(*args, **kwargs):
+        reads["n"] += 1
+        return real(*args, **kwargs)
+
+    submitted = []
+    monkeypatch.setattr(tables, "read_table", counting)
+    monkeypatch.setattr("explorer.jobs.supervisor.submit_run",
+                        lambda manager, dataset, config, **kw: submitted.append((dataset, config)) or "job-1")
+    at = _upload(app(), "esci.csv", write_esci_csv(tmp_path / "esci.csv").read_bytes())
+    at.button(key="load_upload").click().run()
+    assert problems(at) == []
+    at.switch_page("pages/train.py").run()
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert len(submitted) == 1 and submitted[0][0].name, submitted
+    assert reads["n"] == 1, reads

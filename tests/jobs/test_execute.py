@@ -12,14 +12,15 @@ from explorer.jobs.packaging import package
 from explorer.core.errors import ModelError, TrainingError
 from explorer.training.config import TrainConfig
 from explorer.training.events import TrainingStopped
-from explorer.jobs.execute import execute_run, submit_run
+from explorer.jobs.execute import execute_run
+from explorer.jobs.supervisor import submit_run
 from explorer.jobs.manager import JobManager
 from explorer.jobs.runs import RunStore
 
 
 def test_full_run_writes_a_complete_folder(tiny_data, tiny_model_dir, tmp_path):
     events = []
-    config = TrainConfig(base_model=tiny_model_dir, epochs=2, batch_size=8).resolve(tiny_data)
+    config = TrainConfig(base_model=tiny_model_dir, epochs=2, batch_size=8, min_positive_grade=1).resolve(tiny_data)
     run = execute_run(tiny_data, config, run_store=RunStore(tmp_path / "runs"), report=events.append)
 
     assert run.state == "succeeded"

@@ -14,10 +14,11 @@ import psutil
 import pytest
 
 from explorer.training.config import TrainConfig
-from explorer.jobs.execute import submit_run
+from explorer.jobs import child as process
+from explorer.jobs.child import NICE
 from explorer.jobs.manager import JobManager
-from explorer.jobs import process
-from explorer.jobs.process import NICE, EventTail, log_path, stop_path
+from explorer.jobs.protocol import log_path, stop_path
+from explorer.jobs.supervisor import EventTail, submit_run
 from explorer.jobs.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,17 +120,18 @@ def test_the_event_tail_reads_complete_lines_once(tmp_path):
 @pytest.mark.parametrize("reason", ["cancel", "error"])
 def test_the_childs_stop_flag_reads_the_parents_request(tmp_path, reason):
     from explorer.core.errors import TrainingError
-    from explorer.jobs.process import _ask_to_stop, _stop_flag
+    from explorer.jobs.child import StopFile
+    from explorer.jobs.protocol import ask_to_stop
 
-    flag = _stop_flag(stop_path(tmp_path, "r1"), os.getppid())
+    flag = StopFile(stop_path(tmp_path, "r1"), os.getppid())
     assert flag() is False
-    _ask_to_stop(tmp_path, "r1", reason, "The job ran past this server's limit.")
+    ask_to_stop(tmp_path, "r1", reason, "The job ran past this server's limit.")
     if reason == "cancel":
         assert flag() is True
     else:
         with pytest.raises(TrainingError, match="limit"):
             flag()
-    assert _stop_flag(stop_path(tmp_path, "r2"), os.getpid() + 10**6)() is True  # the parent is gone
+    assert StopFile(stop_path(tmp_path, "r2"), os.getpid() + 10**6)() is True  # the parent is gone
 
 
 def test_the_child_finds_the_package_from_any_working_directory(tiny_data, tmp_path, monkeypatch):
@@ -142,7 +144,7 @@ def test_the_child_finds_the_package_from_any_working_directory(tiny_data, tmp_p
 
 SERVER = """
 import subprocess, sys, time
-child = subprocess.Popen([sys.executable, "-m", "explorer.jobs.process"], stdin=int(sys.argv[1]),
+child = subprocess.Popen([sys.executable, "-m", "explorer.jobs.child"], stdin=int(sys.argv[1]),
                          pass_fds=(int(sys.argv[1]),))
 print(child.pid, flush=True)
 time.sleep(600)
@@ -200,3 +202,39 @@ def test_the_child_leaves_the_servers_session_only_where_it_may_lower_its_group(
     process.lower_priority()
     assert sessions == ([1] if allowed else [])
     assert group.writes == (["0", str(NICE)] if allowed else [])
+
+
+class RateLimitedGroup(FakeGroup):
+    """A group whose first ``busy`` writes are refused as too soon after another change (EAGAIN)."""
+
+    def __init__(self, busy: int) -> None:
+        super().__init__(True)
+        self.busy, self.tries = busy, 0
+
+    def write_text(self, value: str) -> None:
+        self.tries += 1
+        if self.tries <= self.busy:
+            raise BlockingIOError("too soon")
+        super().write_text(value)
+
+
+@pytest.mark.parametrize(("busy", "written"), [(2, True), (process.GROUP_NICE_TRIES, False)])
+def test_a_rate_limited_group_write_is_tried_again_then_given_up(monkeypatch, busy, written):
+    group = RateLimitedGroup(busy)
+    monkeypatch.setattr(process, "AUTOGROUP", group)
+    assert process._set_group_nice(str(NICE)) is written
+    assert group.tries == min(busy + 1, process.GROUP_NICE_TRIES)
+    assert group.writes == ([str(NICE)] if written else [])
+
+
+def test_the_job_message_travels_whole_through_a_pipe(tiny_data):
+    """The job goes to the child as bytes on its stdin, never through a file."""
+    import io
+
+    from explorer.jobs.protocol import JobMessage
+
+    message = JobMessage(root="/r", run_id="x", dataset=tiny_data, config=LONG.resolve(tiny_data), negatives=None,
+                         parent=7)
+    back = JobMessage.read(io.BytesIO(message.encode()))
+    assert back.dataset.fingerprint() == tiny_data.fingerprint() and back.config == message.config
+    assert (back.root, back.run_id, back.parent) == ("/r", "x", 7)

@@ -60,7 +60,8 @@ def make_rotated() -> tuple[Dataset, TableEncoder]:
     return ds, TableEncoder(vectors)
 
 
-FAST = AdapterConfig(epochs=40, learning_rate=0.05, batch_size=12, temperature=0.1)
+FAST = AdapterConfig(epochs=40, learning_rate=0.05, batch_size=12, temperature=0.1, dev_fraction=0.0)
+"""Trains every epoch on all 36 training queries (no dev split): these tests check the optimization itself."""
 
 
 def _test_mrr(ds: Dataset, encoder: Encoder, split: str = "test") -> float:
@@ -82,6 +83,7 @@ def test_training_lowers_the_loss_and_learns_the_rotation(rotated):
     adapter = train_adapter(ds, base, FAST, callback=events.append)
     assert isinstance(adapter, AdapterEncoder) and adapter.query_only
     assert [e.step for e in events] == list(range(1, 3 * 40 + 1))  # ProgressEvents, as the full fine-tune's
+    assert adapter.metadata["selection"]["dev_queries"] == 0 and adapter.metadata["selection"]["chosen_step"] == 120
     assert {e.phase for e in events} == {"training"} and events[0].total_steps == 120
     assert events[0].loss is not None and events[0].lr == FAST.learning_rate
     assert events[-1].epoch == pytest.approx(40.0)
@@ -148,21 +150,47 @@ def test_nan_loss_is_a_training_error(rotated, monkeypatch, how):
         train_adapter(ds, base, config)
 
 
-def test_hard_negatives_and_validation(rotated):
+def test_hard_negatives_and_the_dev_split(rotated):
     ds, base = rotated
     negatives = mine_hard_negatives(ds, base, num_negatives=2, relative_margin=None)
     events: list = []
-    config = AdapterConfig(**{**FAST.__dict__, "epochs": 10, "val_fraction": 0.25})
+    config = AdapterConfig(**{**FAST.__dict__, "epochs": 10, "dev_fraction": 0.25, "patience": 0})
     adapter = train_adapter(ds, base, config, callback=events.append, negatives=negatives)
     meta = adapter.metadata
-    assert meta["train_queries"] == 27 and meta["hard_negative_columns"] == 2 * 27
-    evals = [e.metrics for e in events if e.metrics]
-    assert len(evals) == 10 and evals[-1]["val_pairs"] == 9
-    assert max(e["val_mrr"] for e in evals) > meta["val_before"]["val_mrr"]
-    assert meta["val_best_mrr"] == max(e["val_mrr"] for e in evals)
+    assert meta["train_queries"] == 27 and meta["hard_negative_columns"] == 2 * 27  # dev queries get none
+    evals = [e for e in events if e.metrics]
+    assert [e.step for e in evals] == [0] + [3 * k for k in range(1, 11)]  # the base, then every epoch
+    assert evals[0].message == "dev evaluation (base model)" and evals[-1].metrics["dev_queries"] == 9
+    selection = meta["selection"]
+    assert selection["dev_queries"] == 9 and selection["metric"] == "ndcg@10" and selection["noisy"]
+    assert [p["value"] for p in selection["curve"]] == [e.metrics["dev_ndcg@10"] for e in evals]
+    assert selection["gain"] and selection["best_value"] > selection["base_value"]
     unused = train_adapter(ds, base, AdapterConfig(**{**FAST.__dict__, "epochs": 1, "use_hard_negatives": False}),
                            negatives=negatives)
     assert unused.metadata["hard_negative_columns"] == 0
+
+
+def test_positives_follow_the_grade_rule_and_lower_grades_are_never_negatives(rotated):
+    ds, base = rotated
+    n = len(ds.corpus)  # every query also judges the next passage 1: a lower grade than its own 2
+    graded = Dataset(ds.name, ds.queries, ds.corpus, {f"q{i}": {f"p{i}": 2, f"p{(i + 1) % n}": 1} for i in range(n)},
+                     ds.split).validate()
+    auto = train_adapter(graded, base, AdapterConfig(**{**FAST.__dict__, "epochs": 1}))
+    assert auto.metadata["min_positive_grade"] == 2 and auto.metadata["train_pairs"] == 36
+    every = train_adapter(graded, base, AdapterConfig(**{**FAST.__dict__, "epochs": 1, "min_positive_grade": 1}))
+    assert every.metadata["min_positive_grade"] == 1 and every.metadata["train_pairs"] == 72
+    import torch
+
+    from explorer.training import adapter as module
+
+    data = module._TrainingData.build(graded, base, FAST, None, None, [])
+    batch = np.arange(len(data.pair_query))
+    masked = module._batch_loss(torch.eye(DIM), torch.from_numpy(data.query_vecs), torch.from_numpy(data.passage_vecs),
+                                data, batch, FAST)
+    data.judged_keys = np.unique(data.pair_query * data.n_passages + data.pair_passage)  # grade-1 passages unmasked
+    unmasked = module._batch_loss(torch.eye(DIM), torch.from_numpy(data.query_vecs),
+                                  torch.from_numpy(data.passage_vecs), data, batch, FAST)
+    assert float(masked) < float(unmasked)
 
 
 def test_bad_settings_and_data_are_training_errors(rotated):

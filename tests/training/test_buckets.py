@@ -63,10 +63,10 @@ def test_unknown_inputs_run_unsplit(tiny_deep_model_dir, extra):
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from explorer.training.buckets import bucketed_forward
+    from explorer.training.buckets import BucketedForward
 
     seen = []
-    run = bucketed_forward(lambda features, **kw: seen.append(features["input_ids"].shape) or features)
+    run = BucketedForward(lambda features, **kw: seen.append(features["input_ids"].shape) or features)
     features = {"input_ids": torch.ones(32, 5, dtype=torch.long), "attention_mask": torch.ones(32, 5, dtype=torch.long),
                 extra: torch.zeros(32, 1)}
     run(features)

@@ -58,14 +58,14 @@ def test_no_test_split(tiny_data):
 
 def test_resolve_fills_auto_fields(tiny_data):
     resolved = TrainConfig().resolve(tiny_data)
-    # 12 train queries x 2 positives (grades 2 and 1; the top grade is 2, so grade >= 1 counts) = 24 pairs
-    assert resolved.min_positive_grade == 1
+    # 12 train queries x 1 positive (grades 2 and 1: the lower grade is dropped, so grade >= 2 counts) = 12 pairs
+    assert resolved.min_positive_grade == 2
     # The default recipe trains the top layers only: two epochs fewer and a larger learning rate.
     assert resolved.train_layers == DEFAULT_TRAIN_LAYERS > 0
-    assert resolved.epochs == auto_epochs(24, partial=True) == 2
+    assert resolved.epochs == auto_epochs(12, partial=True) == 2
     assert resolved.batch_size == 32 and resolved.learning_rate == PARTIAL_LEARNING_RATE == 2e-4
     every = TrainConfig(train_layers=0).resolve(tiny_data)
-    assert every.epochs == auto_epochs(24) == 4 and every.learning_rate == 3e-5
+    assert every.epochs == auto_epochs(12) == 4 and every.learning_rate == 3e-5
     assert TrainConfig(epochs=2).resolve(tiny_data).epochs == 2
     assert TrainConfig().resolve(tiny_data, max_epochs=2).epochs == 2
     with pytest.raises(TrainingError, match="exceeds this server's limit of 2"):
@@ -73,9 +73,17 @@ def test_resolve_fills_auto_fields(tiny_data):
 
 
 def test_graded_sets_train_on_clear_positives(tiny_data):
-    graded = replace(tiny_data, qrels={q: {p: (3 if g == 2 else g) for p, g in r.items()} for q, r in tiny_data.qrels.items()})
-    assert TrainConfig().positive_grade(graded) == 2
-    assert TrainConfig(min_positive_grade=1).positive_grade(graded) == 1
+    """The lowest positive grade is dropped where there are two or more, for both methods."""
+    def regraded(mapping):
+        return replace(tiny_data, qrels={q: {p: mapping.get(g, g) for p, g in r.items()} for q, r in tiny_data.qrels.items()})
+
+    assert TrainConfig().positive_grade(tiny_data) == 2  # grades 1 and 2
+    assert TrainConfig().positive_grade(regraded({2: 3})) == 3  # grades 1 and 3
+    three = replace(tiny_data, qrels={**tiny_data.qrels, "rain-q1": {"rain-p1": 3, "rain-p2": 1}})
+    assert TrainConfig().positive_grade(three) == 2  # 3/2/1 (rain-q1 trains): the 2s and 3s train
+    assert TrainConfig().positive_grade(regraded({2: 1})) == 1  # binary
+    assert TrainConfig(min_positive_grade=1).positive_grade(tiny_data) == 1
+    assert TrainConfig(method="adapter").resolve(tiny_data).min_positive_grade == 2
 
 
 def test_adapter_keeps_its_own_defaults(tiny_data):
@@ -165,25 +173,31 @@ def test_public_mode_accepts_only_bounded_memory_settings(tiny_data):
     assert (local.loss, local.batch_size, local.max_seq_length) == ("mnrl", 128, 512)
 
 
-def test_public_mode_fine_tunes_only_the_bundled_model(tiny_data):
+def test_public_mode_fine_tunes_only_the_bundled_model_or_a_hub_model(tiny_data, monkeypatch):
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # an online server (nothing is fetched here)
+        monkeypatch.delenv(name, raising=False)
     with pytest.raises(TrainingError, match="fine-tunes only the bundled all-MiniLM-L6-v2"):
-        TrainConfig(base_model="BAAI/bge-large-en-v1.5").resolve(tiny_data, public=True)
+        TrainConfig(base_model="static").resolve(tiny_data, public=True)
+    # A hub model's size is capped before this, by the pipeline (explorer/pipeline/base_model.py).
+    assert TrainConfig(base_model="BAAI/bge-small-en-v1.5").resolve(tiny_data, public=True).method == "full"
+    assert TrainConfig(method="adapter", base_model="static").resolve(tiny_data, public=True).method == "adapter"
     adapter = TrainConfig(method="adapter", base_model="openai:text-embedding-3-small").resolve(tiny_data, public=True)
     assert adapter.method == "adapter"
 
 
 def test_the_pipeline_bounds_a_public_workspaces_training(monkeypatch, tmp_path, tiny_data):
-    """start_training resolves the config under the workspace's (public) settings, so the bounds apply."""
+    """start_training resolves the config under the workspace's (public) settings, so the bounds apply; it
+    trains the dataset the page holds, without reading the upload again."""
     from explorer.pipeline import training as pipeline_training
     from explorer.core.config import Settings
-    from explorer.workspace import DatasetChoice, Workspace
+    from explorer.workspace import Workspace
 
     settings = Settings(home=tmp_path, public=True, low_memory=True).for_workspace("abc")
     seen = {}
-    monkeypatch.setattr("explorer.pipeline.data.load_dataset", lambda choice, s: tiny_data)
     monkeypatch.setattr("explorer.pipeline.data.saved_negatives", lambda ws: None)
-    monkeypatch.setattr("explorer.jobs.execute.submit_run",
+    monkeypatch.setattr("explorer.pipeline.data.load_dataset", lambda *a, **k: pytest.fail("loaded again"))
+    monkeypatch.setattr("explorer.jobs.supervisor.submit_run",
                         lambda manager, ds, config, **kw: seen.setdefault("config", config) and "job-1")
-    pipeline_training.start_training(None, Workspace("abc", settings), DatasetChoice(spec="demo"),
+    pipeline_training.start_training(None, Workspace("abc", settings), tiny_data,
                                      {"method": "full", "batch_size": 128, "max_seq_length": 512})
     assert seen["config"].batch_size == 64 and seen["config"].max_seq_length == 256

@@ -32,7 +32,7 @@ def test_torchrun_two_processes(tiny_beir, tiny_model_dir, tmp_path):
     proc = subprocess.run(
         [torchrun, "--standalone", "--nproc_per_node=2", "-m", "explorer", "train", "--data", tiny_beir,
          "--model", tiny_model_dir, "--epochs", "1", "--batch-size", "4", "--eval-every-steps", "0",
-         "--out", str(out)],
+         "--min-positive-grade", "1", "--out", str(out)],
         capture_output=True, text=True, env=env, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -43,13 +43,13 @@ def test_torchrun_two_processes(tiny_beir, tiny_model_dir, tmp_path):
     assert (out / "model" / "modules.json").is_file()
     assert sorted(p.name for p in out.parent.iterdir()) == ["ddp-run"]  # one run folder, nothing from rank 1
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    # 24 pairs, 4 per rank per step, 2 ranks: 3 steps (a single process would take 6)
+    # 24 pairs (grade 1 and up), 4 per rank per step, 2 ranks: 3 steps (a single process would take 6)
     assert max(line["total_steps"] for line in lines if line["phase"] == "training") == 3
     # The same kind of run folder as a single-process run of the same command.
     single = tmp_path / "runs" / "single-run"
     proc = subprocess.run(
         [sys.executable, "-m", "explorer", "train", "--data", tiny_beir, "--model", tiny_model_dir, "--epochs", "1",
-         "--batch-size", "4", "--eval-every-steps", "0", "--out", str(single)],
+         "--batch-size", "4", "--eval-every-steps", "0", "--min-positive-grade", "1", "--out", str(single)],
         capture_output=True, text=True, env=env, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -67,3 +67,22 @@ def test_a_running_job_shows_its_plan_and_the_time_left_in_all():
         gate.set()
         manager.wait(job, timeout=10)
     assert job_view(manager, job).eta_total is None  # finished: nothing left
+
+
+def test_a_jobs_method_comes_from_its_config_not_its_label():
+    from explorer.jobs.manager import JobManager
+    from explorer.pipeline.training import job_view
+    from explorer.training.config import TrainConfig
+    from explorer.training.events import ProgressEvent
+
+    manager = JobManager(1)
+    labelled = manager.submit(lambda report, stop: report(ProgressEvent("training", 1, 4)), name="full-ish adapter run",
+                              config=TrainConfig(method="adapter"))
+    bare = manager.submit(lambda report, stop: None, name="full fine-tune of minilm")
+    manager.wait(labelled, timeout=10)
+    manager.wait(bare, timeout=10)
+    view = job_view(manager, labelled)
+    assert view.method == "adapter" and view.latest == ProgressEvent("training", 1, 4, time=view.latest.time)
+    assert (view.phase, view.fraction) == ("training", 0.25)
+    assert job_view(manager, bare).method == "" and job_view(manager, bare).phase == "starting"
+    manager.shutdown()

@@ -20,7 +20,7 @@ def _row(data, qid, pos, neg, excluded=False):
 
 
 def test_pairs_for_in_batch_losses(tiny_data):
-    cols = training_columns(tiny_data, TrainConfig().resolve(tiny_data))
+    cols = training_columns(tiny_data, TrainConfig(min_positive_grade=1).resolve(tiny_data))
     assert list(cols) == ["anchor", "positive"]
     assert len(cols["anchor"]) == 24  # 12 train queries x (grade-2 + grade-1 positive)
     assert {a.split()[2] for a in cols["anchor"]} == set(TRAIN_TOPICS)
@@ -49,12 +49,12 @@ def test_hard_negatives_become_columns_and_excluded_rows_are_left_out(tiny_data)
 
 
 def test_labelled_pairs_for_contrastive(tiny_data):
-    cols = training_columns(tiny_data, TrainConfig(loss="contrastive"))
+    cols = training_columns(tiny_data, TrainConfig(loss="contrastive", min_positive_grade=1))
     assert list(cols) == ["sentence1", "sentence2", "label"]
     # 24 positives, one random negative each, and the 12 judged grade-0 passages of the train queries
     assert len(cols["label"]) == 24 + 24 + 12 and sum(cols["label"]) == 24
     negs = NegativeSet([_row(tiny_data, "rain-q0", "rain-p0", "moon-p1")])
-    with_negs = training_columns(tiny_data, TrainConfig(loss="online_contrastive"), negs)
+    with_negs = training_columns(tiny_data, TrainConfig(loss="online_contrastive", min_positive_grade=1), negs)
     assert len(with_negs["label"]) == 24 + 1 + 12
 
 
@@ -67,10 +67,21 @@ def test_losses_by_name(tiny_model_dir):
                 "contrastive": losses.ContrastiveLoss, "online_contrastive": losses.OnlineContrastiveLoss}
     for name, cls in expected.items():
         assert type(build_loss(model, TrainConfig(loss=name))) is cls
+    assert build_loss(model, TrainConfig(loss="cached_mnrl", mini_batch_size=4)).mini_batch_size == 4
     wrapped = build_loss(model, TrainConfig(matryoshka_dims=(16, 32)))
     assert isinstance(wrapped, losses.MatryoshkaLoss) and list(wrapped.matryoshka_dims) == [32, 16]
     with pytest.raises(TrainingError, match=r"matryoshka_dims \[64\] exceed the model's embedding size 32"):
         build_loss(model, TrainConfig(matryoshka_dims=(64, 16)))
+
+
+def test_every_loss_a_config_accepts_names_a_sentence_transformers_class():
+    from sentence_transformers.sentence_transformer import losses
+
+    from explorer.training.config import LOSSES
+    from explorer.training.full import LOSS_CLASSES
+
+    assert set(LOSS_CLASSES) == set(LOSSES)
+    assert all(isinstance(getattr(losses, name), type) for name in LOSS_CLASSES.values())
 
 
 def test_training_arguments(tmp_path, monkeypatch):
@@ -97,7 +108,7 @@ def test_training_arguments(tmp_path, monkeypatch):
 def test_cached_mnrl_with_matryoshka_trains_and_saves(tiny_data, tiny_model_dir, tmp_path):
     events = []
     config = TrainConfig(base_model=tiny_model_dir, loss="cached_mnrl", mini_batch_size=4, epochs=1, batch_size=12,
-                         matryoshka_dims=(32, 16), eval_every_steps=1)
+                         matryoshka_dims=(32, 16), eval_every_steps=1, min_positive_grade=1)
     encoder = train_full(tiny_data, config, callback=events.append, out_dir=tmp_path / "out")
     assert (tmp_path / "out" / "modules.json").is_file()
     steps = [e for e in events if e.loss is not None and not e.metrics]

@@ -13,7 +13,8 @@ from explorer.jobs.runs import RunStore
 
 @pytest.mark.model
 def test_minilm_few_steps(tiny_data, tmp_path):
-    config = TrainConfig(base_model="minilm", epochs=1, batch_size=8, max_seq_length=64, eval_every_steps=0).resolve(tiny_data)
+    config = TrainConfig(base_model="minilm", epochs=1, batch_size=8, max_seq_length=64, eval_every_steps=0,
+                         min_positive_grade=1).resolve(tiny_data)
     run = execute_run(tiny_data, config, run_store=RunStore(tmp_path / "runs"))
     assert run.state == "succeeded"
     losses = [e.loss for e in run.events() if e.phase == "training" and e.loss is not None]

@@ -94,10 +94,10 @@ def make_finished_run(ws, dataset, seed: int = 1, stored: bool = True) -> str:
         AdapterEncoder(base, weights).save(folder, base_spec="minilm")
     if stored:  # what a real run's evaluation step writes, from both models' results
         from explorer.evaluation.retrieval import evaluate_encoder
-        from explorer.jobs.execute import _compare
+        from explorer.jobs.steps import evaluation_record
 
         results = [evaluate_encoder(dataset, enc) for enc in (base, pipeline.load_encoder(str(run.path)))]
-        run.write_evaluation(_compare(dataset, *results, 0.0, None, run.path))
+        run.write_evaluation(evaluation_record(dataset, *results, 0.0, None, run.path))
     else:  # an older run folder: production's evaluation.json, without stored per-query results
         run.write_evaluation({"split": "test", "baseline": {"ndcg@10": 0.5, "n_queries": 2},
                               "tuned": {"ndcg@10": 0.6, "n_queries": 2}, "comparison": {}})
