@@ -7,7 +7,7 @@ yet (every passage and query), and turns them into seconds, memory and disk:
   :data:`CHARS_CAP` characters, about what a small model reads before it truncates), measured once on a small
   sample of the dataset's own passages (:func:`throughput`) and remembered in ``throughput.json`` in the
   embedding cache folder, keyed by the encoder's fingerprint, the CPU and the bfloat16 setting;
-- memory: the vectors of the whole corpus and queries as the evaluation holds them (the array plus the
+- memory: the vectors of the whole corpus and the queries as the evaluation holds them (the array plus the
   cache's in-memory copy), not the model;
 - disk: the cache shards the new vectors will take.
 
@@ -114,15 +114,16 @@ def throughput(encoder: "Encoder", sample: list[str], cache_root: Path | None) -
     return rate, int(vectors.shape[1])
 
 
-def encoding_cost(dataset: "Dataset", encoder: "Encoder") -> EncodingCost:
-    """What a baseline evaluation of ``dataset`` with ``encoder`` will cost here (see the module's docstring).
+def encoding_cost(dataset: "Dataset", encoder: "Encoder", split: str | None = "test") -> EncodingCost:
+    """What a baseline evaluation of ``dataset`` with ``encoder`` will cost here (see the module's docstring):
+    every passage and the queries of ``split`` (None: all queries, as mining and training add the train ones).
 
     Measures the throughput on the dataset's first passages when this machine has not measured this encoder
     yet (a second or two), else only counts what the cache lacks.
     """
     from explorer.encoders.cache import EmbeddingCache, text_key
 
-    sides = {"passage": dataset.passage_texts(), "query": list(dataset.queries.values())}
+    sides = {"passage": dataset.passage_texts(), "query": [dataset.queries[q] for q in dataset.query_ids(split)]}
     distinct: dict[str, dict[str, str]] = {kind: {text_key(t): t for t in texts} for kind, texts in sides.items()}
     left: list[str] = []
     for kind, texts in distinct.items():

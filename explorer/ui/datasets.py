@@ -189,7 +189,31 @@ def statistics(dataset: Dataset) -> None:
         st.caption("Labels: " + text.plain(dataset.grading.describe()))
     if stats.notes:
         st.caption("While loading: " + "; ".join(f"{k}: {v:,}" for k, v in stats.notes.items()))
+    encoding_cost(dataset)
     _distributions(dataset, stats)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _encoding_cost(dataset_fp: str, encoder_fp: str, shards: int, _dataset: Dataset, _encoder: Any) -> Any:
+    from explorer.pipeline.cost import encoding_cost as cost
+
+    return cost(_dataset, _encoder)
+
+
+def encoding_cost(dataset: Dataset) -> None:
+    """What the baseline encoding will cost on this machine (texts left, time, memory, disk), before the Metrics
+    page pays it; computed again only when the embedding cache grows (its shard count is part of the key)."""
+    try:
+        encoder = state.base_encoder()
+        folder = encoder.cache_dir / encoder.fingerprint if encoder.cache_dir is not None else None
+        shards = sum(1 for _ in folder.glob("*.npz")) if folder is not None and folder.is_dir() else 0
+        cost = _encoding_cost(dataset.fingerprint(), encoder.fingerprint, shards, dataset, encoder)
+    except ExplorerError as exc:  # no model to measure: the Metrics page says why when it is opened
+        st.caption(f"Encoding cost unknown: {text.plain(str(exc))}")
+        return
+    st.caption("Encoding before the first results: " + text.plain(cost.describe()), help=(
+        "Estimated from this model's measured speed on this machine; the Metrics page shows the progress, "
+        "its rate and the time left while it encodes, and an interrupted encode resumes where it stopped."))
 
 
 def summary_line(stats: Any) -> str:

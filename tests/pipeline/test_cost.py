@@ -21,10 +21,10 @@ def _dataset(n: int = 300) -> Dataset:
 def test_cost_counts_only_uncached_texts_and_remembers_the_throughput(tmp_path, monkeypatch):
     ds, enc = _dataset(), FakeEncoder(dim=32, cache_dir=tmp_path)
     first = cost.encoding_cost(ds, enc)
-    assert (first.texts, first.to_encode) == (320, 320)
+    assert (first.texts, first.to_encode) == (310, 310)  # every passage, the 10 test queries
     assert first.seconds > 0 and first.chars_per_second > 0
-    assert first.memory_bytes == 320 * (2 * 4 * 32 + cost.CACHE_BYTES_PER_VECTOR_EXTRA)
-    assert first.disk_bytes == 320 * (4 * 32 + cost.DISK_BYTES_PER_VECTOR_EXTRA)
+    assert first.memory_bytes == 310 * (2 * 4 * 32 + cost.CACHE_BYTES_PER_VECTOR_EXTRA)
+    assert first.disk_bytes == 310 * (4 * 32 + cost.DISK_BYTES_PER_VECTOR_EXTRA)
     stored = json.loads((tmp_path / cost.THROUGHPUT_FILE).read_text())
     assert len(stored) == 1 and next(iter(stored.values()))["dim"] == 32
 
@@ -34,8 +34,8 @@ def test_cost_counts_only_uncached_texts_and_remembers_the_throughput(tmp_path, 
     monkeypatch.setattr(FakeEncoder, "embed_batch", lambda self, texts, kind: calls.append(texts))
     second = cost.encoding_cost(ds, FakeEncoder(dim=32, cache_dir=tmp_path))
     assert calls == []  # the throughput was remembered: nothing was embedded to estimate
-    assert second.to_encode == 120 and second.seconds < first.seconds
-    assert "120 of 320 texts to embed" in second.describe() and "on this machine" in second.describe()
+    assert second.to_encode == 110 and second.seconds < first.seconds
+    assert "110 of 310 texts to embed" in second.describe() and "on this machine" in second.describe()
 
 
 def test_everything_cached_says_nothing_to_encode(tmp_path):
@@ -43,5 +43,6 @@ def test_everything_cached_says_nothing_to_encode(tmp_path):
     enc.encode(ds.passage_texts(), "passage")
     enc.encode(list(ds.queries.values()), "query")
     result = cost.encoding_cost(ds, enc)
+    assert cost.encoding_cost(ds, enc, split=None).texts == 70  # mining and training add the train queries
     assert result.to_encode == 0 and result.seconds == 0
     assert "nothing to encode" in result.describe()
