@@ -43,6 +43,13 @@ class StderrProgress:
             print(f"[{stage}] {text}", file=self.stream, flush=True)
 
 
+def print_cost(dataset: Any, encoder: "Encoder", split: str | None = "test", stream: TextIO | None = None) -> None:
+    """One line on stderr before a command encodes: what the encoding will cost on this machine."""
+    from explorer.pipeline.cost import encoding_cost
+
+    print(f"[cost] {encoding_cost(dataset, encoder, split).describe()}", file=stream or sys.stderr, flush=True)
+
+
 def load_model(spec: str) -> "Encoder":
     """The encoder of ``--model``, loaded as the app loads it (raises ModelError for a bad model)."""
     from explorer import pipeline
@@ -113,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     spec = model_spec(args.model, args.base_url, args.dimensions)
     dataset = load_data(args)
     encoder = load_model(spec)
+    print_cost(dataset, encoder, args.split)
     result = pipeline.evaluate(dataset, encoder, split=args.split, k=args.k, progress=StderrProgress())
     payload = {
         **result.to_dict(),

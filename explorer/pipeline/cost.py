@@ -49,8 +49,9 @@ class EncodingCost:
         model: the encoder's display name.
         texts: distinct texts an evaluation embeds (passages and queries).
         to_encode: those not in the embedding cache yet (the work left).
-        seconds: estimated time of that work on this machine.
-        chars_per_second: the measured throughput behind ``seconds``.
+        seconds: estimated time of that work on this machine; None for an API model (not measured: a
+            measurement would be a paid request, and the time depends on the provider).
+        chars_per_second: the measured throughput behind ``seconds`` (None with it).
         memory_bytes: the vectors held while evaluating (all texts, cached ones included).
         disk_bytes: the cache shards the new vectors add.
     """
@@ -58,8 +59,8 @@ class EncodingCost:
     model: str
     texts: int
     to_encode: int
-    seconds: float
-    chars_per_second: float
+    seconds: float | None
+    chars_per_second: float | None
     memory_bytes: int
     disk_bytes: int
 
@@ -68,8 +69,9 @@ class EncodingCost:
         for the vectors, 23 MB of disk for the cache.``"""
         if self.to_encode == 0:
             return f"{self.model}: all {self.texts:,} texts are embedded already (cached); nothing to encode."
-        return (f"{self.model}: {self.to_encode:,} of {self.texts:,} texts to embed, about "
-                f"{clock_text(self.seconds)} on this machine; memory ~{_mb(self.memory_bytes)} for the vectors, "
+        when = ("time set by the API provider" if self.seconds is None
+                else f"about {clock_text(self.seconds)} on this machine")
+        return (f"{self.model}: {self.to_encode:,} of {self.texts:,} texts to embed, {when}; memory ~{_mb(self.memory_bytes)} for the vectors, "
                 f"{_mb(self.disk_bytes)} of disk for the cache.")
 
 
@@ -133,9 +135,19 @@ def encoding_cost(dataset: "Dataset", encoder: "Encoder", split: str | None = "t
         missing = EmbeddingCache(encoder.cache_dir / encoder.kind_fingerprint(kind)).missing(list(texts))  # type: ignore[arg-type]
         left.extend(texts[k] for k in missing)
     total = sum(len(t) for t in distinct.values())
-    rate, dim = throughput(encoder, sides["passage"][:SAMPLE_TEXTS], encoder.cache_dir)
+    if _is_api(encoder):
+        rate, dim = None, int(encoder.dim or getattr(encoder, "dimensions", None) or 1536)
+    else:
+        rate, dim = throughput(encoder, sides["passage"][:SAMPLE_TEXTS], encoder.cache_dir)
     return EncodingCost(
-        model=encoder.name, texts=total, to_encode=len(left), seconds=_cost_chars(left) / rate,
+        model=encoder.name, texts=total, to_encode=len(left), seconds=_cost_chars(left) / rate if rate else None,
         chars_per_second=rate, memory_bytes=total * (2 * 4 * dim + CACHE_BYTES_PER_VECTOR_EXTRA),
         disk_bytes=len(left) * (4 * dim + DISK_BYTES_PER_VECTOR_EXTRA))
 
+
+
+def _is_api(encoder: "Encoder") -> bool:
+    """Whether ``encoder`` (or the base under an adapter) calls a paid API."""
+    from explorer.encoders.openai import OpenAIEncoder
+
+    return isinstance(encoder, OpenAIEncoder) or isinstance(getattr(encoder, "base", None), OpenAIEncoder)
