@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,7 @@ def upload_section() -> None:
     settings = ws.settings
     up = st.file_uploader(
         "Upload a dataset", type=["csv", "tsv", "jsonl", "json", "parquet", "zip", "gz"], key="upload",
+        max_upload_size=upload_cap_mb(settings.max_upload_mb),
         help=f"A table of (query, passage[, grade]) rows, a BEIR folder as .zip, or a Natural Questions .jsonl(.gz). "
              f"Up to {settings.max_upload_mb:.0f} MB.",
     )
@@ -115,6 +117,27 @@ def upload_section() -> None:
     if st.button("Load this file", type="primary", key="load_upload", disabled=columns is False):
         choose(DatasetChoice(spec=str(path), name=Path(up.name).stem, columns=columns or None,
                              test_fraction=frac, seed=seed))
+
+
+def upload_cap_mb(max_upload_mb: float) -> int:
+    """A settings' upload cap as the whole megabytes Streamlit takes (rounded up, at least 1)."""
+    return max(1, int(math.ceil(max_upload_mb)))
+
+
+def apply_upload_cap() -> None:
+    """Make Streamlit's own upload cap (``server.maxUploadSize``, which its upload endpoint enforces) the
+    server settings' ``max_upload_mb``: 200 MB locally, the public cap in public mode.
+
+    ``.streamlit/config.toml`` holds the public cap, so a server that never ran this refuses large files rather
+    than accepting them; the entry point calls this on every run (a cheap comparison once it is set).
+    """
+    from streamlit import config
+
+    from explorer.workspace import server_settings
+
+    wanted = upload_cap_mb(server_settings().max_upload_mb)
+    if config.get_option("server.maxUploadSize") != wanted:
+        config.set_option("server.maxUploadSize", wanted)
 
 
 def column_mapping(path: Path, remembered: dict[str, Any] | None) -> dict[str, Any] | bool:
