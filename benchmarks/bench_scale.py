@@ -144,7 +144,7 @@ def _measure(folder: Path, encoder: str, home: Path) -> dict[str, Any]:
 
 def run(ctx: Any) -> dict[str, Any]:
     """The benchmark entry of ``python -m benchmarks scale``."""
-    from benchmarks.common import machine_info
+    from benchmarks.common import machine_info, write_result
 
     scifact = ctx.need_scifact()
     fake_sizes = FAKE_SIZES[:1] if ctx.quick else FAKE_SIZES
@@ -160,6 +160,7 @@ def run(ctx: Any) -> dict[str, Any]:
                 home = Path(tmp) / f"home_{encoder}_{n}"
                 rows.append({"encoder": encoder, "size": n, **_measure(folder, encoder, home)})
                 shutil.rmtree(home, ignore_errors=True)
+                write_result("scale", {"rows": rows, "partial": True})  # kept if a later size is stopped
             shutil.rmtree(folder, ignore_errors=True)
     summary = {f"{r['encoder']}@{r['size']}": (r.get("error") or
                                                f"{r['total_seconds']} s, {r['peak_rss_mb']} MB peak")
