@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import ast
 import io
+import itertools
 from pathlib import Path
 
 from explorer.commands.evaluate import StderrProgress
-from explorer.core.progress import Progress, named, part, prefixed, silent
+from explorer.core.progress import Progress, Rate, clock_text, named, part, prefixed, silent
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,13 +60,29 @@ def test_helpers_compose():
 
 def test_the_cli_printer_writes_each_stage_start_every_tenth_and_end():
     out = io.StringIO()
-    progress = StderrProgress(out)
+    ticks = itertools.count()  # one second per report
+    progress = StderrProgress(out, clock=lambda: float(next(ticks)))
     for done in range(0, 101, 5):
         progress("passages", done, 100)
     progress("search", 0, 3)
     progress("search", 3, 3)
     lines = out.getvalue().splitlines()
-    assert lines == [f"[passages] {d}/100" for d in range(0, 101, 10)] + ["[search] 0/3", "[search] 3/3"]
+    assert [line.split(" (")[0] for line in lines] == [f"[passages] {d}/100" for d in range(0, 101, 10)] + [
+        "[search] 0/3", "[search] 3/3"]
+    assert lines[0] == "[passages] 0/100 (0%)"  # no rate before any work is done
+    assert lines[1] == "[passages] 10/100 (10%) · 5/s · 0:18 left"
+    assert lines[10] == "[passages] 100/100 (100%)"
+
+
+def test_rate_starts_at_the_first_report_so_resumed_work_is_not_counted():
+    ticks = iter([0.0, 10.0])
+    rate = Rate(clock=lambda: next(ticks))
+    assert rate.update("embedding", 600, 1000) == (None, None)  # 600 found in the cache: no time spent on them
+    assert rate.update("embedding", 700, 1000) == (10.0, 30.0)  # 100 in 10 s, 300 left
+
+
+def test_clock_text():
+    assert [clock_text(s) for s in (0, 42, 725, 3723)] == ["0:00", "0:42", "12:05", "1:02:03"]
 
 
 # ------------------------------------------------------------------------------------ one alias only

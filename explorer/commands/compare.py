@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.commands.data import data_options, load_data
-from explorer.commands.evaluate import StderrProgress, add_common, load_model, write_json
+from explorer.commands.evaluate import StderrProgress, add_common, load_model, print_cost, write_json
 from explorer.core.errors import StorageError
 from explorer.core.spreadsheet import safe_csv
 
@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_data(args)
     encoder_a = load_model(args.a)
     encoder_b = load_model(args.b)
+    for encoder in (encoder_a, encoder_b):
+        print_cost(dataset, encoder, args.split)
     comparison = pipeline.compare(dataset, encoder_a, encoder_b, split=args.split, k=args.k,
                                   progress=StderrProgress(), test=args.test)
     summary = comparison.to_dict()

@@ -23,19 +23,31 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class StderrProgress:
-    """The commands' printer of :data:`explorer.core.progress.Progress` reports: a line ``[stage] done/total`` on
-    stderr when a stage starts, about every 10% of it, and when it ends."""
+    """The commands' printer of :data:`explorer.core.progress.Progress` reports: a line
+    ``[stage] done/total (pct) · rate/s · m:ss left`` on stderr when a stage starts, about every 10% of it, and
+    when it ends (the rate and time left from :class:`explorer.core.progress.Rate`)."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, clock: Any = None) -> None:
+        from explorer.core.progress import Rate
+
         self.stream = stream or sys.stderr
         self._last: dict[str, int] = {}
+        self._rate = Rate(clock)
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         step = max(1, total // 10)
         last = self._last.get(stage)
+        text = self._rate.describe(stage, done, total)
         if last is None or done >= total or done - last >= step:
             self._last[stage] = done
-            print(f"[{stage}] {done}/{total}", file=self.stream, flush=True)
+            print(f"[{stage}] {text}", file=self.stream, flush=True)
+
+
+def print_cost(dataset: Any, encoder: "Encoder", split: str | None = "test", stream: TextIO | None = None) -> None:
+    """One line on stderr before a command encodes: what the encoding will cost on this machine."""
+    from explorer.pipeline.cost import encoding_cost
+
+    print(f"[cost] {encoding_cost(dataset, encoder, split).describe()}", file=stream or sys.stderr, flush=True)
 
 
 def load_model(spec: str) -> "Encoder":
@@ -108,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     spec = model_spec(args.model, args.base_url, args.dimensions)
     dataset = load_data(args)
     encoder = load_model(spec)
+    print_cost(dataset, encoder, args.split)
     result = pipeline.evaluate(dataset, encoder, split=args.split, k=args.k, progress=StderrProgress())
     payload = {
         **result.to_dict(),

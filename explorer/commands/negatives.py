@@ -72,7 +72,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Mine, save, print the summary; returns the exit code."""
     from explorer import pipeline
-    from explorer.commands.evaluate import StderrProgress, load_model
+    from explorer.commands.evaluate import StderrProgress, load_model, print_cost
     from explorer.data.negatives.negative_set import FORMATS
     from explorer.core.errors import StorageError
 
@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     dataset = load_data(args)
     encoder = load_model(args.model)
+    print_cost(dataset, encoder, args.split)
     negatives = pipeline.negatives(
         dataset, encoder, split=args.split, num_negatives=args.num_negatives, weak=args.weak,
         range_min=args.range_min, range_max=args.range_max, relative_margin=args.relative_margin,

@@ -53,3 +53,44 @@ def part(progress: Progress | None, start: int, total: int) -> Progress | None:
     if progress is None:
         return None
     return lambda stage, done, _total: progress(stage, start + done, total)
+
+
+def clock_text(seconds: float) -> str:
+    """A duration for people: ``0:42``, ``12:05``, ``1:02:03``."""
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class Rate:
+    """Rate and time left of each stage, from the reports a :data:`Progress` callback hears.
+
+    A stage's clock starts at its first report, so work already done then (texts found in the embedding
+    cache when an interrupted encode resumes) counts neither towards the rate nor against the time left.
+    ``clock`` is injectable for tests. Hand-written: a few lines, where a progress library would bring its own
+    printing.
+    """
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self._clock = clock or time.monotonic
+        self._start: dict[str, tuple[float, int]] = {}
+
+    def update(self, stage: str, done: int, total: int) -> tuple[float | None, float | None]:
+        """(units per second, seconds left) of ``stage`` after this report; None while not yet known."""
+        now = self._clock()
+        started, first = self._start.setdefault(stage, (now, done))
+        elapsed, moved = now - started, done - first
+        if elapsed <= 0 or moved <= 0:
+            return None, None
+        rate = moved / elapsed
+        return rate, max(0, total - done) / rate
+
+    def describe(self, stage: str, done: int, total: int) -> str:
+        """``"1,024/10,000 (10%) · 350/s · 0:25 left"``, the rate and time left once known."""
+        rate, left = self.update(stage, done, total)
+        text = f"{done:,}/{total:,}" + (f" ({100 * done // total}%)" if total else "")
+        if rate is not None and done < total:
+            text += f" · {rate:,.0f}/s · {clock_text(left or 0)} left"
+        return text

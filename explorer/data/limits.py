@@ -4,7 +4,9 @@ A public server has 2.7 GB for everyone, so a cap checked only once a file is fu
 the memory was spent. :class:`Limits` carries every cap (file size, unpacked size of ``.gz`` / ``.zip``,
 queries, passages, rows, negatives per query, characters per text) from the workspace's settings down to
 the loaders, which count as they read and stop at the first item over a cap with a message naming the file,
-the line, the cap and what to do.
+the line, the cap and what to do. What to do depends on who reads it: a public visitor is offered what they can
+do (a sample, a smaller file, a shorter text), never a server setting they cannot change; the owner of a
+local server is also told which setting raises the cap.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Limits:
         max_negatives_per_query: hard-negative candidates kept per query; more are skipped and counted in
             the dataset's notes (``EXPLORER_MAX_NEGATIVES_PER_QUERY``).
         max_text_chars: characters of one query or passage (``EXPLORER_MAX_TEXT_CHARS``).
+        public: the caps are a public server's: messages never name a setting (:meth:`raise_hint`).
     """
 
     max_bytes: int = 200 * MB
@@ -41,6 +44,7 @@ class Limits:
     max_queries: int = 100_000
     max_negatives_per_query: int = 200
     max_text_chars: int = 100_000
+    public: bool = False
 
     @classmethod
     def from_settings(cls, settings: "Settings", max_bytes: int | None = None) -> "Limits":
@@ -52,7 +56,12 @@ class Limits:
             max_queries=int(settings.max_queries),
             max_negatives_per_query=int(settings.max_negatives_per_query),
             max_text_chars=int(settings.max_text_chars),
+            public=bool(settings.public),
         )
+
+    def raise_hint(self, variable: str) -> str:
+        """``", or raise the limit with VARIABLE"`` for a local server's owner; nothing for a public visitor."""
+        return "" if self.public else f", or raise the limit with {variable}"
 
     @property
     def max_rows(self) -> int:
@@ -62,12 +71,13 @@ class Limits:
 
     def check_queries(self, count: int, label: str, where: str = "") -> None:
         """Raise when ``count`` queries exceed :attr:`max_queries` (``where``: the line reached)."""
-        _check_count(count, self.max_queries, "queries", label, where, "a sample of the queries", "EXPLORER_MAX_QUERIES")
+        _check_count(count, self.max_queries, "queries", label, where, "a smaller file (a sample of the queries)",
+                     self.raise_hint("EXPLORER_MAX_QUERIES"))
 
     def check_passages(self, count: int, label: str, where: str = "") -> None:
         """Raise when ``count`` passages exceed :attr:`max_passages`."""
-        _check_count(count, self.max_passages, "passages", label, where, "a sample of the corpus",
-                     "EXPLORER_MAX_PASSAGES")
+        _check_count(count, self.max_passages, "passages", label, where, "a smaller file (a sample of the corpus)",
+                     self.raise_hint("EXPLORER_MAX_PASSAGES"))
 
     def check_rows(self, count: int, label: str) -> None:
         """Raise when a table has more than :attr:`max_rows` rows."""
@@ -83,7 +93,7 @@ class Limits:
             raise DataError(
                 f"{label}: {where} has a text of {len(text):,} characters; this server accepts at most "
                 f"{self.max_text_chars:,} per query or passage (the model reads only the first few hundred words "
-                "anyway); shorten it, or raise the limit with EXPLORER_MAX_TEXT_CHARS."
+                f"anyway); shorten it{self.raise_hint('EXPLORER_MAX_TEXT_CHARS')}."
             )
         return text
 
@@ -109,9 +119,10 @@ def resolve_limits(limits: Limits | None, max_bytes: int | None = None) -> Limit
     return Limits.from_settings(settings_for(None, "apply a dataset's size limits"), max_bytes)
 
 
-def _check_count(count: int, limit: int, noun: str, label: str, where: str, sample: str, variable: str) -> None:
-    """The query and passage caps' shared refusal: what overflowed, where, and how to get under the limit."""
+def _check_count(count: int, limit: int, noun: str, label: str, where: str, sample: str, hint: str) -> None:
+    """The query and passage caps' shared refusal: what overflowed, where, and how to get under the limit
+    (``hint``: :meth:`Limits.raise_hint`)."""
     if count > limit:
         at = f" (reached at {where})" if where else ""
         raise DataError(f"{label} has more than {limit:,} {noun}{at}, the most this server accepts; "
-                        f"use {sample}, or raise the limit with {variable}.")
+                        f"use {sample}{hint}.")

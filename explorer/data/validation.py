@@ -55,8 +55,8 @@ def check_size(size: int, label: str, max_bytes: int | None = None) -> None:
     limit = limit_bytes(max_bytes)
     if size > limit:
         raise DataError(
-            f"{label} is {human_size(size)}, over the {human_size(limit)} limit; use a sample of it, or raise the limit "
-            "with EXPLORER_MAX_UPLOAD_MB."
+            f"{label} is {human_size(size)}, over the {human_size(limit)} limit of this server; upload a smaller file "
+            "(a sample of it, or compressed as .gz or .zip)."
         )
 
 
@@ -105,8 +105,8 @@ def gunzip(data: bytes, label: str, max_bytes: int | None = None, unpack_factor:
         raise DataError(f"{label} is not a valid gzip file ({exc}); re-compress it or upload it uncompressed.") from None
     if len(out) > cap:
         raise DataError(
-            f"{label} unpacks to more than {human_size(cap)}, the most this server accepts unpacked; use a smaller "
-            "sample (or raise the limit with EXPLORER_MAX_UNPACKED_MB)."
+            f"{label} unpacks to more than {human_size(cap)}, the most this server accepts unpacked; upload a "
+            "smaller sample of it."
         )
     return out
 

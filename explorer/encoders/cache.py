@@ -168,6 +168,26 @@ class EmbeddingCache:
             except OSError:
                 pass
 
+    def missing(self, keys: list[str]) -> set[str]:
+        """The distinct ``keys`` with no vector yet, in memory or on disk (the work an encode has left).
+
+        Reads only the shards' key arrays, never their vectors, so it stays quick before a large encode.
+        """
+        wanted = set(keys)
+        with _LOCK:
+            index = _MEMORY.get(self.folder)
+            if index is not None:
+                wanted.difference_update(k for k in list(wanted) if k in index)
+        for shard in sorted(self.folder.glob("*.npz")) if wanted and self.folder.is_dir() else []:
+            try:
+                with np.load(shard, allow_pickle=False) as data:
+                    wanted.difference_update(data["keys"].tolist())
+            except (OSError, ValueError, KeyError):
+                continue
+            if not wanted:
+                break
+        return wanted
+
     def __len__(self) -> int:
         return len(self._index())
 

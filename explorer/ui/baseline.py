@@ -5,15 +5,57 @@ Markdown.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from explorer.core.progress import Rate
 from explorer.evaluation.compare import ranked_list
-from explorer.ui import charts, rankings, report, results
+from explorer.ui import charts, rankings, report, results, state
 
 WORST_SHOWN = 25
+STAGE_WORDS = {"queries": "embedding the queries", "passages": "embedding the passages", "search": "searching",
+               "metrics": "scoring"}
+"""What each stage of :func:`explorer.evaluation.retrieval.evaluate_encoder` is called on the progress bar."""
+
+
+class ProgressBar:
+    """A progress bar fed by :data:`explorer.core.progress.Progress` reports: the stage, the count, the rate
+    and the time left (:class:`explorer.core.progress.Rate`), redrawn at most every :attr:`every` seconds;
+    removed when the ``with`` block ends."""
+
+    every = 0.25
+
+    def __init__(self, label: str, clock: Any = None) -> None:
+        self.label = label
+        self._rate = Rate(clock)
+        self._drawn = 0.0
+        self._slot: Any = None
+
+    def __enter__(self) -> "ProgressBar":
+        self._slot = st.empty()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._slot.empty()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        text = self._rate.describe(stage, done, total)
+        now = time.monotonic()
+        if done < total and now - self._drawn < self.every:
+            return
+        self._drawn = now
+        fraction = min(1.0, done / total) if total else 0.0
+        self._slot.progress(fraction, text=f"{self.label}: {STAGE_WORDS.get(stage, stage)}, {text}")
+
+
+def evaluate_baseline(m: results.Models) -> None:
+    """Model A's evaluation on the test queries with a progress bar (count, rate, time left) while it
+    encodes; nothing is drawn when the result is already computed."""
+    with ProgressBar("Evaluating the baseline on the test queries") as bar:
+        state.baseline_result(m.dataset, m.encoder_a, progress=bar)
 
 
 def summary_table(summary: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -34,6 +76,7 @@ def bars_frame(summary: pd.DataFrame) -> pd.DataFrame:
 
 def metrics_view(m: results.Models) -> None:
     """Model A's ranking metrics with 95% bootstrap intervals, and its worst queries (lowest NDCG@10)."""
+    evaluate_baseline(m)
     result, summary, per_query = results.single(m)
     left, right = st.columns([2, 3])
     left.dataframe(summary_table(summary, m.name_a), hide_index=True, key="metrics_table",
@@ -66,6 +109,7 @@ def missing_passages(dataset: Any, judged: dict[str, int], shown: set[str], k: i
 
 def inspect_view(m: results.Models) -> None:
     """Model A's top-k for one test query (worst queries first), relevant passages highlighted."""
+    evaluate_baseline(m)
     result, _, per_query = results.single(m)
     labels = {q: f"{text}  (NDCG@10 {n:.2f})" for q, text, n in zip(per_query["qid"], per_query["query"],
                                                                      per_query["ndcg@10"])}

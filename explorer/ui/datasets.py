@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,7 @@ def upload_section() -> None:
     settings = ws.settings
     up = st.file_uploader(
         "Upload a dataset", type=["csv", "tsv", "jsonl", "json", "parquet", "zip", "gz"], key="upload",
+        max_upload_size=upload_cap_mb(settings.max_upload_mb),
         help=f"A table of (query, passage[, grade]) rows, a BEIR folder as .zip, or a Natural Questions .jsonl(.gz). "
              f"Up to {settings.max_upload_mb:.0f} MB.",
     )
@@ -115,6 +117,27 @@ def upload_section() -> None:
     if st.button("Load this file", type="primary", key="load_upload", disabled=columns is False):
         choose(DatasetChoice(spec=str(path), name=Path(up.name).stem, columns=columns or None,
                              test_fraction=frac, seed=seed))
+
+
+def upload_cap_mb(max_upload_mb: float) -> int:
+    """A settings' upload cap as the whole megabytes Streamlit takes (rounded up, at least 1)."""
+    return max(1, int(math.ceil(max_upload_mb)))
+
+
+def apply_upload_cap() -> None:
+    """Make Streamlit's own upload cap (``server.maxUploadSize``, which its upload endpoint enforces) the
+    server settings' ``max_upload_mb``: 200 MB locally, the public cap in public mode.
+
+    ``.streamlit/config.toml`` holds the public cap, so a server that never ran this refuses large files rather
+    than accepting them; the entry point calls this on every run (a cheap comparison once it is set).
+    """
+    from streamlit import config
+
+    from explorer.workspace import server_settings
+
+    wanted = upload_cap_mb(server_settings().max_upload_mb)
+    if config.get_option("server.maxUploadSize") != wanted:
+        config.set_option("server.maxUploadSize", wanted)
 
 
 def column_mapping(path: Path, remembered: dict[str, Any] | None) -> dict[str, Any] | bool:
@@ -189,7 +212,31 @@ def statistics(dataset: Dataset) -> None:
         st.caption("Labels: " + text.plain(dataset.grading.describe()))
     if stats.notes:
         st.caption("While loading: " + "; ".join(f"{k}: {v:,}" for k, v in stats.notes.items()))
+    encoding_cost(dataset)
     _distributions(dataset, stats)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _encoding_cost(dataset_fp: str, encoder_fp: str, shards: int, _dataset: Dataset, _encoder: Any) -> Any:
+    from explorer.pipeline.cost import encoding_cost as cost
+
+    return cost(_dataset, _encoder)
+
+
+def encoding_cost(dataset: Dataset) -> None:
+    """What the baseline encoding will cost on this machine (texts left, time, memory, disk), before the Metrics
+    page pays it; computed again only when the embedding cache grows (its shard count is part of the key)."""
+    try:
+        encoder = state.base_encoder()
+        folder = encoder.cache_dir / encoder.fingerprint if encoder.cache_dir is not None else None
+        shards = sum(1 for _ in folder.glob("*.npz")) if folder is not None and folder.is_dir() else 0
+        cost = _encoding_cost(dataset.fingerprint(), encoder.fingerprint, shards, dataset, encoder)
+    except ExplorerError as exc:  # no model to measure: the Metrics page says why when it is opened
+        st.caption(f"Encoding cost unknown: {text.plain(str(exc))}")
+        return
+    st.caption("Encoding before the first results: " + text.plain(cost.describe()), help=(
+        "Estimated from this model's measured speed on this machine; the Metrics page shows the progress, "
+        "its rate and the time left while it encodes, and an interrupted encode resumes where it stopped."))
 
 
 def summary_line(stats: Any) -> str:

@@ -17,6 +17,25 @@ COLOR_BY_HELP = ("Kind: query / relevant passage / other passage. Grade: relevan
                  "in the full embedding space (0 = same neighbours, 1 = none kept).")
 
 
+PASSAGE_STEPS = [200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000]
+MAX_3D_POINTS = 10_000
+"""Passages drawn in 3D at most (a 3D WebGL scatter turns sluggish past this in a laptop browser)."""
+
+
+def passage_cap(method: str, dims: int, wanted: int) -> tuple[int, str]:
+    """The passages the projection gets for the slider's ``wanted``, and a note when the method or view caps them:
+    t-SNE has no transform (it runs on a sample only), 3D is drawn up to :data:`MAX_3D_POINTS`."""
+    from explorer.latent.projection import TSNE_MAX_POINTS
+
+    caps = [(TSNE_MAX_POINTS, f"t-SNE runs on a sample only: at most {TSNE_MAX_POINTS:,} passages (it cannot place "
+                              "points it was not fitted on); choose PCA or UMAP to see more.")] if method == "tsne" else []
+    caps += [(MAX_3D_POINTS, f"3D shows at most {MAX_3D_POINTS:,} passages; choose 2D to see more.")] if dims == 3 else []
+    for cap, note in sorted(caps):
+        if wanted > cap:
+            return cap, note
+    return wanted, ""
+
+
 # ------------------------------------------------------------------------------------ neighbourhoods
 MOVER_COLUMNS = {"kind": "kind", "change": "change", "rbo": "RBO", "grade": "grade", "delta_ndcg": "Δ NDCG@10",
                  "text": "text", "id": "id"}
@@ -98,8 +117,13 @@ def controls(paired: bool) -> dict:
     colours = [x for x in COLOR_BY if paired or x not in PAIRED_ONLY]
     out["color_by"] = c[3].selectbox("Colour by", colours, format_func=COLOR_BY.get, key="latent_color",
                                      help=COLOR_BY_HELP)
-    out["max_p"] = c[4].select_slider("Passages (max)", [200, 500, 1000, 2000, 5000], 2000, key="latent_max",
-                                      help="All test queries' relevant passages plus a seeded sample of the rest.")
+    wanted = c[4].select_slider("Passages (max)", PASSAGE_STEPS, 2000, key="latent_max",
+                                help="All test queries' relevant passages plus a seeded sample of the rest. PCA "
+                                     "and UMAP are fitted on 5,000 points and place the others; t-SNE runs on "
+                                     "5,000 at most.")
+    out["max_p"], note = passage_cap(out["method"], out["dims"], wanted)
+    if note:
+        st.caption(note)
     c = st.columns([1, 1, 2])
     out["k"] = c[0].select_slider("Neighbours k", [5, 10, 20, 50], 10, key="latent_k", disabled=not paired,
                                   help="How many nearest neighbours (full space) are compared between A and B.")

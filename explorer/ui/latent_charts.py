@@ -2,8 +2,10 @@
 animated, and a run's training snapshots played in order.
 
 Points come from :func:`explorer.pipeline.projection` (columns id, kind, stage, text, grade, change, x, y[, z]).
-One trace per colour group keeps the legend meaningful; 2D uses WebGL (Scattergl) so a few thousand points
-stay fluid. Lines join each query to its relevant passages.
+One trace per colour group keeps the legend meaningful; 2D uses WebGL (Scattergl) so tens of thousands of points
+stay fluid, in the before/after animation too once it holds more than :data:`SVG_ANIMATION_MAX_POINTS` points
+(plotly tweens SVG points smoothly between frames but redraws WebGL ones per frame, and SVG stalls past a few
+thousand points). Lines join each query to its relevant passages.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from explorer.ui.charts import GRADE_COLORS, PASSAGE, POSITIVE, QUERY, STATUS_CO
 
 MOVED_SCALE = "YlOrRd"
 AXIS_NAMES = {"pca": "PC", "umap": "UMAP", "tsne": "t-SNE"}
+SVG_ANIMATION_MAX_POINTS = 3000
+"""Points per frame up to which a 2D animation is drawn in SVG (smooth motion); above, in WebGL (frames redrawn)."""
 
 
 def axis_titles(method: str, dims: int) -> list[str]:
@@ -177,8 +181,10 @@ def play(points: pd.DataFrame, stages: list, labels: list[str], edges, color_by:
     motion. The slider names each frame by ``labels``; play runs through them in order.
     """
     per_stage = [stage_traces(points, s, color_by, edges, dims, legend=True, highlight=highlight) for s in stages]
-    if dims == 2:  # plotly animates SVG scatter, not WebGL: swap the trace type for this view
+    svg = dims == 2 and len(points) <= SVG_ANIMATION_MAX_POINTS * max(1, len(stages))
+    if svg:  # few points: plotly tweens SVG points between frames, so swap the trace type for smooth motion
         per_stage = [[go.Scatter(t.to_plotly_json()) for t in traces] for traces in per_stage]
+    redraw = not svg  # WebGL (2D Scattergl, 3D) frames are drawn anew, not tweened
     names = [str(i) for i in range(len(stages))]
     fig = go.Figure(data=per_stage[0], frames=[go.Frame(data=t, name=n) for t, n in zip(per_stage, names)])
     span = points[["x", "y"]].max() - points[["x", "y"]].min()
@@ -188,7 +194,7 @@ def play(points: pd.DataFrame, stages: list, labels: list[str], edges, color_by:
     if dims == 2:
         fig.update_xaxes(range=[lo["x"], hi["x"]])
         fig.update_yaxes(range=[lo["y"], hi["y"]])
-    motion = dict(frame=dict(duration=duration, redraw=dims == 3), transition=dict(duration=duration))
+    motion = dict(frame=dict(duration=duration, redraw=redraw), transition=dict(duration=duration))
     steps = [dict(method="animate", label=label, args=[[n], dict(mode="immediate", **motion)])
              for n, label in zip(names, labels)]
     # Play button and slider sit under the plot so they never cover the title or the points.
@@ -197,7 +203,7 @@ def play(points: pd.DataFrame, stages: list, labels: list[str], edges, color_by:
         margin=dict(l=10, r=10, t=60, b=140), legend=dict(orientation="h", y=-0.32),
         updatemenus=[dict(type="buttons", showactive=False, x=0, y=-0.1, xanchor="left", yanchor="top", buttons=[
             dict(label="▶ play", method="animate",
-                 args=[None, dict(frame=dict(duration=duration + 200, redraw=dims == 3),
+                 args=[None, dict(frame=dict(duration=duration + 200, redraw=redraw),
                                   transition=dict(duration=duration), fromcurrent=True)])])],
         sliders=[dict(active=0, steps=steps, x=0.1, len=0.85, y=-0.06, yanchor="top",
                       currentvalue=dict(prefix=prefix))],

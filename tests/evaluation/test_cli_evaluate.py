@@ -50,6 +50,9 @@ def test_evaluate_prints_flat_json_and_writes_out(beir, tmp_path, capsys):
     assert all(0.0 <= printed[k] <= 1.0 for k in METRIC_KEYS - {"n_queries"})
     assert json.loads(out.read_text()) == printed
     assert "[passages]" in captured.err  # progress on stderr, never mixed into the JSON
+    cost = [line for line in captured.err.splitlines() if line.startswith("[cost] ")]
+    assert len(cost) == 1 and "texts to embed, about" in cost[0]  # said once, before the encoding
+    assert captured.err.index("[cost] ") < captured.err.index("[passages]")
 
 
 def test_compare_reports_metrics_significance_overlap_and_counts(beir, tmp_path, capsys):
