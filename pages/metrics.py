@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from explorer.ui import baseline, charts, generalization, guard, learning, report, results
+from explorer import pipeline
+from explorer.ui import baseline, charts, generalization, guard, learning, report, results, state, training
 
 with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-out test queries, with confidence."):
     m = results.models()
@@ -10,6 +11,7 @@ with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-ou
     if not m.paired:
         baseline.metrics_view(m)
         st.stop()
+    training.selection_notice(pipeline.run_selection(state.workspace(), m.run_id))
     comp = results.comparison(m)
     a, b = report.model_names(comp)
     st.dataframe(report.metrics_table(comp), hide_index=True, key="metrics_table", column_config={

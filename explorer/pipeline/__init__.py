@@ -49,6 +49,7 @@ from explorer.pipeline.training import (
     list_runs,
     make_job_manager,
     run_folder,
+    run_selection,
     run_zip,
     start_training,
     train,
@@ -71,7 +72,7 @@ __all__ = [
     "BASELINE", "ComparedPair", "check_generalization", "choose_pair", "compared_pair", "run_label", "stored_checks",
     "JobView", "Neighbourhoods", "RunInfo", "TrainingFrames", "training_frames", "apply_exclusions", "evaluate", "cancel_job", "compare", "demo_config",
     "is_table", "job_view", "list_runs", "load_dataset", "load_encoder", "make_job_manager", "mine_negatives", "negatives", "neighbourhoods",
-    "negatives_path", "projection", "run_folder", "run_zip", "save_audit", "save_upload", "saved_negatives",
+    "negatives_path", "projection", "run_folder", "run_selection", "run_zip", "save_audit", "save_upload", "saved_negatives",
     "search", "similarity", "StoredSide", "base_model_name", "pair_comparison", "run_results", "stored_pair",
     "stored_results", "start_training", "train", "training_config", "table_preview", "tuned_run_id", "workspace_jobs",
 ]
