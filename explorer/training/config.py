@@ -108,9 +108,9 @@ class TrainConfig:
     - ``min_positive_grade``: auto = the second-lowest positive grade of the train judgements when there are
       two or more (graded sets train on their clearly relevant pairs), else 1; see :func:`positive_grade`.
       Both methods use it.
-    - ``eval_every_steps``: None = evaluate on a sample of the held-out split 30 s into training, then as often as
-      keeps evaluation at about a tenth of the training time, and at the end of every epoch (never after the last
-      step: the run's full evaluation follows it); 0 = never; N = every N steps.
+    - ``eval_every_steps`` (full fine-tune): None = score the dev split 30 s into training, then as often as keeps
+      evaluation at about a tenth of the training time, at the end of every epoch and at the last step; 0 = never
+      (no choice: the last point is kept); N = every N steps.
     - ``seed=42``; ``matryoshka_dims=()`` (e.g. ``(384, 256, 128, 64)`` wraps the loss in MatryoshkaLoss).
     - ``keep="best"``: the best point on the dev split, base model included (``"last"``: the last checkpoint).
     - ``adapter``: options passed through to the adapter trainer (ignored by full fine-tuning).
