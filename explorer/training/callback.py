@@ -32,6 +32,15 @@ Snapshot = Callable[[int, "Encoder", dict], None]
 """``snapshot(step, encoder, dev_metrics)``: called at each dev evaluation with the model as it is."""
 
 
+def restore(state: list[tuple[Any, Any]]) -> None:
+    """Put back the weights :meth:`ProgressBridge.trained_state` copied (keep-best; step 0: the base model's)."""
+    import torch
+
+    with torch.no_grad():
+        for param, saved in state:
+            param.copy_(saved)
+
+
 class ProgressBridge(TrainerCallback):
     """Relays step, loss, lr, ETA and dev evaluations to ``report``; obeys ``should_stop``; keeps the best point.
 
@@ -64,9 +73,10 @@ class ProgressBridge(TrainerCallback):
         spent = time.monotonic() - self.started
         return spent / state.global_step * max(0, state.max_steps - state.global_step)
 
-    def trained_state(self) -> dict[str, Any]:
-        """A copy of the weights that train (what keep-best restores)."""
-        return {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}
+    def trained_state(self) -> list[tuple[Any, Any]]:
+        """A copy of the weights that train, paired with the parameters themselves (what :func:`restore` puts
+        back). Kept by object, not by name: a frozen bottom renames the layers while it is attached."""
+        return [(p, p.detach().clone()) for p in self.model.parameters() if p.requires_grad]
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.started = time.monotonic()

@@ -256,7 +256,7 @@ def train_full(
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from transformers import PrinterCallback
 
-    from explorer.training.callback import ProgressBridge
+    from explorer.training.callback import ProgressBridge, restore
 
     device = pick_device()  # the machine's device (EXPLORER_DEVICE, else CUDA when present, else CPU)
     path = base_model_path(config.base_model)
@@ -264,6 +264,7 @@ def train_full(
         model = SentenceTransformer(path, device=device)
     except (OSError, ValueError) as exc:
         raise ModelError(f"Cannot load the base model from {path}: {exc}") from exc
+    base_length = model.max_seq_length
     if config.max_seq_length:
         model.max_seq_length = config.max_seq_length
     from explorer.training.selection import BestPoint, DevScorer, SelectionResult, without_dev
@@ -304,7 +305,9 @@ def train_full(
         raise TrainingStopped("training stopped on request")
     selection = best.finish(trainer.state.global_step) if best is not None else SelectionResult()
     if best is not None and best.keep_best and best.best_state is not None:
-        model.load_state_dict(best.best_state, strict=False)  # the best point (step 0: the base model's weights)
+        restore(best.best_state)  # the best point (step 0: the base model's weights)
+        if selection.chosen_step == 0:
+            model.max_seq_length = base_length  # the base model, exactly as it was
     model.eval()
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
