@@ -46,5 +46,5 @@ def test_a_short_default_full_fine_tune_is_not_worse(shape, tmp_path):
     selection = evaluation["selection"]
     steps = [point["step"] for point in selection["curve"]]
     assert steps[0] == 0 and len(steps) >= 2 and selection["chosen_step"] in steps
-    if selection["chosen_step"] == 0:  # the base model was shipped: the test numbers are the base model's
-        assert change == pytest.approx(0.0, abs=1e-6)
+    if selection["chosen_step"] == 0:  # the base model's weights were shipped: its test numbers, up to the
+        assert change == pytest.approx(0.0, abs=0.005)  # precision of the two evaluation paths (bf16 / fp32)
