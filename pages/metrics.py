@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from explorer.ui import bakeoff, baseline, charts, generalization, guard, learning, novelty, report, results
+from explorer import pipeline
+from explorer.ui import (bakeoff, baseline, charts, generalization, guard, learning, novelty, report, results, state,
+                         training)
 
 with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-out test queries, with confidence."):
     m = results.models()
@@ -11,6 +13,7 @@ with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-ou
         baseline.metrics_view(m)
         bakeoff.section(m.dataset)
         st.stop()
+    training.selection_notice(pipeline.run_selection(state.workspace(), m.run_id))
     comp = results.comparison(m)
     a, b = report.model_names(comp)
     st.dataframe(report.metrics_table(comp), hide_index=True, key="metrics_table", column_config={

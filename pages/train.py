@@ -8,6 +8,7 @@ with guard.page("Train", "Fine-tune the encoder (or an adapter) in the backgroun
     ws = state.workspace()
     choice = ws.dataset_choice()
     guard.need(choice, "Choose a dataset first.", "pages/data.py", "Open the Data page")
+    training.data_shape_panel(state.current_dataset(ws))
     base = training.base_model_picker()
     confirmed = base is not None and training.cost_confirmed(base, state.current_dataset(ws))
     params = training.training_form()

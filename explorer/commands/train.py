@@ -52,7 +52,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--num-hard-negatives", type=int, help="mined negatives per pair (default: 1)")
     p.add_argument("--matryoshka-dims", help="comma-separated dims for MatryoshkaLoss, e.g. 384,256,128,64")
     p.add_argument("--min-positive-grade", type=int, help="lowest grade used as a training positive (default: auto)")
-    p.add_argument("--eval-every-steps", type=int, help="evaluate a held-out sample every N steps (0: never; default: each epoch)")
+    p.add_argument("--eval-every-steps", type=int, help="score the dev split (held-out training queries) every N steps (0: never, keeps the last checkpoint; default: auto)")
+    p.add_argument("--keep", choices=("best", "last"), help="ship the best point on held-out training queries, the base "
+                   "model included (best, the default), or the last checkpoint anyway (last)")
     p.add_argument("--negatives", metavar="FILE", help="train with these saved negatives instead of mining")
     p.add_argument("--test-fraction", type=float, default=0.3, help="held-out share when the data has no split (default 0.3)")
     p.add_argument("--split-seed", type=int, default=13, help="seed of that split (default 13)")
@@ -71,7 +73,7 @@ def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
     for flag, key in (("epochs", "epochs"), ("loss", "loss"), ("batch_size", "batch_size"), ("lr", "learning_rate"),
                       ("warmup_ratio", "warmup_ratio"), ("seed", "seed"), ("max_seq_length", "max_seq_length"),
                       ("num_hard_negatives", "num_hard_negatives"), ("min_positive_grade", "min_positive_grade"),
-                      ("eval_every_steps", "eval_every_steps"), ("train_layers", "train_layers")):
+                      ("eval_every_steps", "eval_every_steps"), ("train_layers", "train_layers"), ("keep", "keep")):
         if getattr(args, flag, None) is not None:
             values[key] = getattr(args, flag)
     if args.no_hard_negatives:
@@ -115,7 +117,8 @@ class ProgressBar:
             self.bar.set_postfix(post, refresh=False)
         self.bar.refresh()
         if event.message and (event.metrics or not counting):
-            score = f" ndcg@10={event.metrics['ndcg@10']:.4f}" if "ndcg@10" in event.metrics else ""
+            name = next((m for m in ("ndcg@10", "dev_ndcg@10") if m in event.metrics), None)
+            score = f" {name}={event.metrics[name]:.4f}" if name else ""
             self.bar.write(f"[{event.phase}] {event.message}{score}", file=sys.stderr)
 
     def close(self) -> None:
@@ -138,6 +141,11 @@ def format_report(evaluation: dict[str, Any], run_dir: str) -> str:
     n = evaluation.get("comparison", {}).get("n_queries") or evaluation["tuned"].get("n_queries")
     lines.append(f"{n} test queries; p-values: paired {test} test. Training took {evaluation.get('training_seconds', 0):.0f} s.")
     lines += [line for line in [split_line(evaluation.get("novelty"))] if line]
+    selection = evaluation.get("selection")
+    if selection:
+        lines.append(selection["summary"])
+        if selection.get("next_steps"):
+            lines.append(selection["next_steps"] + " To ship the last checkpoint anyway: --keep last.")
     lines.append(f"run: {run_dir}")
     return "\n".join(lines)
 

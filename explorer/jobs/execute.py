@@ -130,7 +130,8 @@ def _execute(state: RunState) -> Run:
             for step in STEPS:
                 step(state)
         run.set_status("succeeded", finished=time.time(), training_seconds=round(state.seconds, 1),
-                       summary=state.summary(), cost_usd=getattr(state.base, "spent_usd", None))
+                       summary=state.summary(), cost_usd=getattr(state.base, "spent_usd", None),
+                       selection=state.selection.summary() if state.selection is not None else None)
         return run
     except TrainingStopped:
         run.set_status("cancelled", finished=time.time(), error="Cancelled by the user.")
@@ -151,4 +152,4 @@ def execute_worker(dataset: "Dataset", config: TrainConfig) -> None:
     payload = distributed.broadcast(None)
     if "error" in payload:
         return
-    train_full(dataset, config, negatives=payload["negatives"])
+    train_full(dataset, config, negatives=payload["negatives"], dev_ids=steps.dev_ids(dataset, config))

@@ -64,6 +64,17 @@ def _generalization_rows(evaluation: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _selection_parts(selection: dict[str, Any] | None) -> list[str]:
+    """The "Checkpoint selection" section: which point was kept, chosen on held-out training queries."""
+    if not selection:
+        return []
+    lines = ["## Checkpoint selection\n", f"{selection.get('summary', '')}\n"]
+    if selection.get("gain") is False and selection.get("kept") != "last":
+        lines.append("These weights are the base model's: tuning did not help on this data. "
+                     f"{selection.get('next_steps', '')}\n")
+    return lines
+
+
 def _usage(kind: str, folder: str, max_length: int) -> str:
     if kind == "adapter":
         return (
@@ -172,6 +183,7 @@ def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kin
     ]
     if evaluation.get("training_seconds") is not None:
         parts.append(f"Training took {evaluation['training_seconds']:.0f} s.\n")
+    parts += _selection_parts(evaluation.get("selection"))
     parts.append("## Evaluation (test split)\n")
     if rows:
         parts.append(

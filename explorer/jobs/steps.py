@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from explorer.evaluation.retrieval import RetrievalResult
     from explorer.jobs.runs import Run
     from explorer.latent.snapshots import SnapshotWriter
+    from explorer.training.selection import SelectionResult
 
 PROGRESS_INTERVAL = 0.5
 """Progress-only events (no metrics, no loss) of one phase are logged at most this often."""
@@ -73,6 +74,7 @@ class RunState:
     seconds: float = 0.0
     tuned_encoder: "Encoder | None" = None
     tuned: "RetrievalResult | None" = None
+    selection: "SelectionResult | None" = None
     shared: bool = False
     """Under torchrun: whether the other ranks got the negatives (else they must hear of the error)."""
 
@@ -144,22 +146,39 @@ def mine(s: RunState) -> None:
         s.shared = True
 
 
+def dev_ids(dataset: "Dataset", config: TrainConfig) -> list[str]:
+    """The run's dev split: training queries held out to choose its point (the same on every rank)."""
+    from explorer.training.selection import DEV_FRACTION, dev_split
+
+    return dev_split(dataset.query_ids("train"), DEV_FRACTION, seed=config.seed)[1]
+
+
 def train(s: RunState) -> None:
-    """A full fine-tune (snapshots at its held-out evaluations) or an adapter; the training time is kept."""
+    """A full fine-tune (snapshots at its dev evaluations) or an adapter, each keeping its best point on the
+    run's dev split (the base model included); the training time and the choice are kept."""
+    from explorer.training.selection import DevScorer, SelectionResult
+
     s.check_stop()
     started = time.monotonic()
+    dev = dev_ids(s.dataset, s.config)
     if s.config.method == "adapter":
         from explorer.training.adapter import train_adapter
 
         s.trained = train_adapter(s.dataset, s.base, adapter_config(s.config), callback=s.emit, should_stop=s.stop,
-                                  negatives=s.negatives, progress=progress_note(s.emit, "training",
-                                                                                "embedding training texts"))
+                                  negatives=s.negatives, dev_ids=dev,
+                                  progress=progress_note(s.emit, "training", "embedding training texts"))
+        s.selection = SelectionResult.from_dict(s.trained.metadata["selection"])
     else:
         from explorer.training.full import train_full
 
+        # Step 0 is the base model: its corpus vectors are cached from the baseline, so this costs the dev queries.
+        base = DevScorer(s.dataset, dev).score_encoder(s.base) if dev and s.config.eval_every_steps != 0 else None
         s.trained = train_full(s.dataset, s.config, callback=s.emit, should_stop=s.stop, negatives=s.negatives,
-                               snapshot=s.frames.at_step if s.frames is not None else None)
+                               snapshot=s.frames.at_step if s.frames is not None else None, dev_ids=dev,
+                               dev_base=base)
+        s.selection = s.trained.selection
     s.seconds = time.monotonic() - started
+    s.emit(ProgressEvent("training", 1, 1, message=s.selection.summary()))
 
 
 def save(s: RunState) -> None:
@@ -193,7 +212,10 @@ def snapshot_final(s: RunState) -> None:
 
 def compare(s: RunState) -> None:
     """evaluation.json and the stored results (:func:`evaluation_record`)."""
-    s.run.write_evaluation(evaluation_record(s.dataset, s.baseline, s.tuned, s.seconds, s.negatives, s.run.path))
+    record = evaluation_record(s.dataset, s.baseline, s.tuned, s.seconds, s.negatives, s.run.path)
+    if s.selection is not None:
+        record["selection"] = s.selection.to_dict()
+    s.run.write_evaluation(record)
 
 
 # ------------------------------------------------------------------------------------------ their parts

@@ -118,6 +118,16 @@ def tuned_run_id(ws: Workspace) -> str | None:
     return done[0] if done else None
 
 
+def run_selection(ws: Workspace, run_id: str | None) -> dict[str, Any] | None:
+    """A run's checkpoint choice on its dev split (evaluation.json's "selection"); None when it has none."""
+    if not run_id:
+        return None
+    try:
+        return (_store(ws).get(run_id).evaluation() or {}).get("selection")
+    except Exception:  # noqa: BLE001 - a run that vanished or cannot be read has no choice to show
+        return None
+
+
 def run_folder(ws: Workspace, run_id: str) -> Path:
     """A run's folder (what ``load_encoder`` takes to load its fine-tuned model or adapter)."""
     return _store(ws).get(run_id).path
@@ -237,7 +247,8 @@ def _view(snap: Any) -> JobView:
     losses = [(e.step, float(e.loss)) for e in history if e.phase == "training" and e.loss is not None]
     # Held-out metrics logged during training (the final tuned evaluation is the Metrics page's business).
     shown = ("ndcg@10", "mrr@10", "recall@10")
-    evals = [{"step": e.step, **{k: v for k, v in e.metrics.items() if any(k.endswith(m) for m in shown)}}
+    evals = [{"step": e.step, **{k: v for k, v in e.metrics.items()
+                                 if k == "dev_queries" or any(k.endswith(m) for m in shown)}}
              for e in history if e.metrics and e.phase == "training"]
     plan = next((dict(e.plan) for e in history if e.plan), {})
     eta_total = None

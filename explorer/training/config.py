@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 METHODS = ("full", "adapter")
 LOSSES = ("mnrl", "cached_mnrl", "contrastive", "online_contrastive")
 IN_BATCH_LOSSES = ("mnrl", "cached_mnrl")
+KEEP_CHOICES = ("best", "last")  # the point a run ships: best on dev (the base model included), or the last
 PAIR_LOSSES = ("contrastive", "online_contrastive")
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_LEARNING_RATE = 3e-5
@@ -47,7 +48,6 @@ PUBLIC_MAX_HARD_NEGATIVES = 3
 """Each hard negative adds one text per pair to every batch."""
 PUBLIC_EVAL_MAX_PASSAGES = 500
 PUBLIC_EVAL_MAX_QUERIES = 100
-
 
 LONG_PASSAGE_WORDS = 150
 """Mean words per training passage above which a dataset counts as long-passage (see :func:`auto_epochs`)."""
@@ -108,10 +108,11 @@ class TrainConfig:
     - ``min_positive_grade``: auto = the second-lowest positive grade of the train judgements when there are
       two or more (graded sets train on their clearly relevant pairs), else 1; see :func:`positive_grade`.
       Both methods use it.
-    - ``eval_every_steps``: None = evaluate on a sample of the held-out split 30 s into training, then as often as
-      keeps evaluation at about a tenth of the training time, and at the end of every epoch (never after the last
-      step: the run's full evaluation follows it); 0 = never; N = every N steps.
+    - ``eval_every_steps`` (full fine-tune): None = score the dev split 30 s into training, then as often as keeps
+      evaluation at about a tenth of the training time, at the end of every epoch and at the last step; 0 = never
+      (no choice: the last point is kept); N = every N steps.
     - ``seed=42``; ``matryoshka_dims=()`` (e.g. ``(384, 256, 128, 64)`` wraps the loss in MatryoshkaLoss).
+    - ``keep="best"``: the best point on the dev split, base model included (``"last"``: the last checkpoint).
     - ``adapter``: options passed through to the adapter trainer (ignored by full fine-tuning).
     """
 
@@ -136,6 +137,7 @@ class TrainConfig:
     eval_max_queries: int = 100
     eval_max_passages: int = 500
     min_positive_grade: int | None = None
+    keep: str = "best"
     adapter: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------------ checks
@@ -185,6 +187,8 @@ class TrainConfig:
             raise TrainingError(f"eval_every_steps must be >= 0 (0 turns evaluation off), got {self.eval_every_steps!r}.")
         if self.min_positive_grade is not None and self.min_positive_grade < 1:
             raise TrainingError(f"min_positive_grade must be >= 1 (grade 0 means irrelevant), got {self.min_positive_grade!r}.")
+        if self.keep not in KEEP_CHOICES:
+            raise TrainingError(f"keep must be one of: {', '.join(KEEP_CHOICES)}; got {self.keep!r}.")
         if self.method == "adapter" and self.matryoshka_dims:
             raise TrainingError("matryoshka_dims only applies to full fine-tuning; clear it or use method 'full'.")
         if dataset is not None:
@@ -339,11 +343,12 @@ def adapter_config(config: TrainConfig) -> Any:
     """
     from explorer.training.adapter import AdapterConfig
 
-    options: dict[str, Any] = {"seed": config.seed, "use_hard_negatives": config.use_hard_negatives}
+    options: dict[str, Any] = {"seed": config.seed, "use_hard_negatives": config.use_hard_negatives,
+                               "min_positive_grade": config.min_positive_grade, "keep_best": config.keep == "best"}
     for name in ("epochs", "learning_rate", "batch_size"):
         if getattr(config, name) is not None:
             options[name] = getattr(config, name)
-    options.update(config.adapter)
+    options.update({k: v for k, v in config.adapter.items() if k != "val_fraction"})  # replaced by the dev split
     try:
         return AdapterConfig(**options).validate()
     except TypeError as exc:  # an unknown key in config.adapter

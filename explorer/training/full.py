@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explorer.core.errors import ModelError, TrainingError
-from explorer.data.sampling import eval_subset, random_negatives
+from explorer.data.sampling import random_negatives
 from explorer.encoders.trained import wrap_model
 from explorer.training.buckets import length_bucketed
 from explorer.training.config import IN_BATCH_LOSSES, TrainConfig
@@ -150,7 +150,7 @@ def base_model_path(spec: str) -> str:
     return str(path)
 
 
-def _frozen_bottom(model: Any, config: TrainConfig, columns: dict[str, list[Any]], eval_data: "Dataset | None",
+def _frozen_bottom(model: Any, config: TrainConfig, columns: dict[str, list[Any]], dev: Any,
                    report: Reporter) -> Any:
     """The context training runs in: with ``config.train_layers`` set, everything below the top layers is frozen
     and its outputs computed once per text (:mod:`explorer.training.lower_cache`; the context yields the cache);
@@ -165,8 +165,8 @@ def _frozen_bottom(model: Any, config: TrainConfig, columns: dict[str, list[Any]
             report(ProgressEvent("training", 0, 0, message="this model's layers cannot be frozen: training all of them"))
         return contextlib.nullcontext()
     texts = [t for name, col in columns.items() if name != "label" for t in col if isinstance(t, str)]
-    if eval_data is not None:
-        texts += list(eval_data.queries.values()) + [p.full_text for p in eval_data.corpus.values()]
+    if dev is not None:  # the dev queries and the whole corpus, embedded at every dev evaluation
+        texts += dev.query_texts + dev.passage_texts
     frozen = len(parts[2]) - config.train_layers
     report(ProgressEvent("training", 0, 0, message=f"computing the {frozen} frozen lower layers once for "
                                                     f"{len(set(texts)):,} texts"))
@@ -216,21 +216,30 @@ def train_full(
     negatives: "NegativeSet | None" = None,
     out_dir: str | Path | None = None,
     snapshot: "Snapshot | None" = None,
+    dev_ids: list[str] | None = None,
+    dev_base: float | None = None,
 ) -> "Encoder":
-    """Fine-tune a fresh copy of ``config.base_model`` on the dataset's train split.
+    """Fine-tune a fresh copy of ``config.base_model`` on the dataset's train split, keeping its best dev point.
 
     Args:
-        dataset: training pairs come from its train split, the sampled evaluation from its test split.
+        dataset: training pairs come from its train split less the dev queries; its test split is not read.
         config: a resolved or unresolved :class:`TrainConfig` (auto fields are resolved here).
         callback: receives a ProgressEvent per optimizer step (loss, lr, ETA) and per sampled evaluation.
         should_stop: polled after every step; when it turns true training stops and TrainingStopped is raised.
-        snapshot: called at each held-out evaluation with the model being trained, wrapped as an encoder
-            (see :mod:`explorer.latent.snapshots`); not called for runs without held-out evaluations.
+        snapshot: called at each dev evaluation with the model being trained, wrapped as an encoder
+            (see :mod:`explorer.latent.snapshots`); not called for runs without dev evaluations.
+        dev_ids: the dev split (training queries held out; :func:`~explorer.training.selection.dev_split`);
+            with ``config.eval_every_steps != 0`` they are scored over the whole corpus at step 0 (the base
+            model) and at each evaluation, the best point is kept (``config.keep="best"``, the base model
+            included) and training stops early when dev stops improving. None or empty: no dev evaluation, the
+            last point is kept.
+        dev_base: the base model's dev score, when the caller measured it (else it is measured here).
         negatives: hard (or weak) negatives; rows marked excluded are left out.
         out_dir: if given, the trained model is saved there (sentence-transformers folder layout).
 
     Returns:
-        An encoder over the trained model (not cached on disk; load the saved folder for a cached one).
+        An encoder over the trained model (not cached on disk; load the saved folder for a cached one); its
+        ``selection`` attribute is the :class:`~explorer.training.selection.SelectionResult`.
 
     Raises:
         TrainingError: bad parameters, a non-trainable base model, or a loss that became NaN.
@@ -247,7 +256,7 @@ def train_full(
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from transformers import PrinterCallback
 
-    from explorer.training.callback import ProgressBridge
+    from explorer.training.callback import ProgressBridge, restore
 
     device = pick_device()  # the machine's device (EXPLORER_DEVICE, else CUDA when present, else CPU)
     path = base_model_path(config.base_model)
@@ -255,22 +264,29 @@ def train_full(
         model = SentenceTransformer(path, device=device)
     except (OSError, ValueError) as exc:
         raise ModelError(f"Cannot load the base model from {path}: {exc}") from exc
+    base_length = model.max_seq_length
     if config.max_seq_length:
         model.max_seq_length = config.max_seq_length
-    columns = training_columns(dataset, config, negatives)
+    from explorer.training.selection import BestPoint, DevScorer, SelectionResult, without_dev
+
+    dev_ids = list(dev_ids or []) if config.eval_every_steps != 0 else []
+    columns = training_columns(without_dev(dataset, dev_ids) if dev_ids else dataset, config, negatives)
     n_rows = len(next(iter(columns.values())))
     if config.loss in IN_BATCH_LOSSES and n_rows < 2:
         raise TrainingError(f"Only {n_rows} training pair; in-batch losses need at least 2.")
     train_data = hf_datasets.Dataset.from_dict(columns)
-    eval_data = None
-    if config.eval_every_steps != 0 and dataset.query_ids("test"):
-        eval_data = eval_subset(dataset, config.eval_max_queries, config.eval_max_passages, config.seed)
-    bridge = ProgressBridge(report, stop, model, eval_data, config, snapshot)
+    dev = DevScorer(dataset, dev_ids) if dev_ids else None
+    from explorer.training import distributed
+
+    # Under torchrun only rank 0 evaluates: an early stop there would leave the other ranks waiting.
+    patience = 0 if distributed.is_distributed() else 3
+    best = BestPoint(len(dev_ids), config.keep == "best", patience) if dev_ids else None
+    bridge = ProgressBridge(report, stop, model, dev, config, snapshot, best, dev_base)
     if stop():
         raise TrainingStopped("stopped before training started")
     tmp = tempfile.mkdtemp(prefix="explorer-trainer-")
     try:
-        with _frozen_bottom(model, config, columns, eval_data, report) as bottom, length_bucketed(model):
+        with _frozen_bottom(model, config, columns, dev, report) as bottom, length_bucketed(model):
             args = training_arguments(replace(config, batch_size=min(config.batch_size, max(2, n_rows))), tmp, device)
             card = getattr(model, "model_card_data", None)
             if card is not None:
@@ -287,9 +303,16 @@ def train_full(
         shutil.rmtree(tmp, ignore_errors=True)
     if bridge.stopped:
         raise TrainingStopped("training stopped on request")
+    selection = best.finish(trainer.state.global_step) if best is not None else SelectionResult()
+    if best is not None and best.keep_best and best.best_state is not None:
+        restore(best.best_state)  # the best point (step 0: the base model's weights)
+        if selection.chosen_step == 0:
+            model.max_seq_length = base_length  # the base model, exactly as it was
     model.eval()
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         model.save(str(out_dir))
     # Evaluating the result reuses the frozen bottom's stored outputs (full precision: the saved model's vectors).
-    return wrap_model(model, name=f"{config.base_model} (fine-tuned)", cached=True, bottom=bottom)
+    encoder = wrap_model(model, name=f"{config.base_model} (fine-tuned)", cached=True, bottom=bottom)
+    encoder.selection = selection
+    return encoder

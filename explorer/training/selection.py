@@ -79,6 +79,13 @@ class DevScorer:
         self.passage_ids = dataset.passage_ids()
         self.qrels = {q: dataset.positives(q) for q in self.dev_ids}
         self.metric = metric
+        self.query_texts = [dataset.queries[q] for q in self.dev_ids]
+        self.passage_texts = dataset.passage_texts(self.passage_ids)
+
+    def score_encoder(self, encoder: Any) -> float:
+        """Mean ``metric`` of the dev queries with ``encoder`` (its cache reused: the corpus is embedded as the
+        test evaluation embeds it)."""
+        return self.score(encoder.encode(self.query_texts, "query"), encoder.encode(self.passage_texts, "passage"))
 
     def score(self, query_vectors: np.ndarray, passage_vectors: np.ndarray) -> float:
         """Mean ``metric`` of the dev queries given their (unit) vectors and the corpus's."""
@@ -153,13 +160,21 @@ class SelectionResult:
             line += f" With fewer than {self.min_dev_queries} dev queries this choice is noisy."
         return line
 
+    def next_steps(self) -> str:
+        """What to try when no checkpoint beat the base model ("" otherwise); each face adds its own way to keep
+        the last checkpoint anyway."""
+        if self.gain is not False:
+            return ""
+        return ("To try next: more training queries (or a larger dev split's worth of them), a lower learning rate "
+                "or fewer epochs, only the top grade as positives (min_positive_grade), or the other method.")
+
     def _best_step(self) -> int:
         return int(max(self.curve, key=lambda p: (p["value"], -p["step"]))["step"])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, with the derived facts (base, best, gain, noisy, summary) spelled out for readers."""
         return {**asdict(self), "base_value": self.base_value, "best_value": self.best_value, "gain": self.gain,
-                "noisy": self.noisy, "summary": self.summary()}
+                "noisy": self.noisy, "summary": self.summary(), "next_steps": self.next_steps()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SelectionResult":

@@ -80,10 +80,26 @@ def _figures(job_id: str, view) -> tuple:
         if (evals, status) == stamp[1:] and (losses == stamp[0] or time.monotonic() - built < FIGURES_EVERY):
             return figures
     loss_fig = charts.loss_curve(*zip(*view.losses)) if view.losses else None
-    eval_fig = charts.eval_curve(pd.DataFrame(view.evals)) if view.evals else None
+    evals = pd.DataFrame(view.evals).drop(columns="dev_queries", errors="ignore") if view.evals else None
+    eval_fig = charts.eval_curve(evals) if evals is not None else None
     figures = (loss_fig, eval_fig)
     st.session_state[key] = (stamp, figures, time.monotonic())
     return figures
+
+
+def dev_caption(evals: list[dict]) -> str:
+    """What the live numbers are: dev scores of held-out training queries (never the test split), and which
+    metric picks the kept point; a warning when there are too few dev queries for the choice to be trusted."""
+    from explorer.training.selection import MIN_DEV_QUERIES, SELECTION_METRIC
+
+    n = next((int(e["dev_queries"]) for e in reversed(evals) if e.get("dev_queries")), 0)
+    if not n:
+        return "Held-out numbers during training."
+    line = (f"Live numbers: dev ({n} held-out training queries, searched over the whole corpus). "
+            f"Dev {SELECTION_METRIC.upper()} selects the checkpoint kept; step 0 is the base model.")
+    if n < MIN_DEV_QUERIES:
+        line += f" With fewer than {MIN_DEV_QUERIES} dev queries this choice is noisy."
+    return line
 
 
 def active_job_ids() -> list[str]:
@@ -143,6 +159,7 @@ def _job_panel_body(job_id: str, on_done: str | None, live: bool = False) -> Non
         if loss_fig is not None:
             left.plotly_chart(loss_fig, key=f"loss_{job_id}", config=charts.png_config("loss"))
         if eval_fig is not None and right is not None:
+            right.caption(dev_caption(view.evals))
             right.plotly_chart(eval_fig, key=f"eval_{job_id}", config=charts.png_config("held_out_metrics"))
 
 

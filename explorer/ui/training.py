@@ -55,6 +55,7 @@ def training_form() -> dict | None:
                                     help="Top transformer layers to train; the ones below are frozen and computed "
                                          "once per text, which makes a step several times faster. auto: the "
                                          "measured default (see docs/benchmarks.md); all: every weight.")
+        keep = keep_control()
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
     if not start:
         return None
@@ -62,7 +63,46 @@ def training_form() -> dict | None:
             "learning_rate": None if lr == "auto" else float(lr), "seed": int(seed),
             "max_seq_length": None if max_len == "auto" else int(max_len),
             "train_layers": None if layers == "auto" else 0 if layers == "all" else int(layers),
-            "use_hard_negatives": bool(hard)}
+            "use_hard_negatives": bool(hard), "keep": keep}
+
+
+KEEP_LAST_LABEL = "Keep the last checkpoint anyway"
+
+
+def keep_control() -> str:
+    """The "keep last" switch of the training form: "best" (default) or "last"."""
+    last = st.toggle(KEEP_LAST_LABEL, value=False, key="train_keep_last",
+                     help="Off (recommended): the run ships the checkpoint that scores best on held-out training "
+                          "queries (the dev split), the base model included, so the tuned model is never worse "
+                          "there than where it started. On: ship the last checkpoint even when dev says it is worse.")
+    return "last" if last else "best"
+
+
+def data_shape_panel(dataset) -> None:
+    """What the data says before training: positives per query, grades, passage length, test/train overlap
+    (shown, never used to choose anything)."""
+    from explorer.data.stats import data_shape
+
+    if dataset is None:
+        return
+    with st.expander("Your data's shape", expanded=False):
+        for line in data_shape(dataset).lines():
+            st.text(line)
+
+
+def selection_notice(selection: dict | None) -> None:
+    """The run's checkpoint choice in one line (plain text): which point was kept, on how many dev queries;
+    when no checkpoint beat the base model, that the base model is kept, what to try next, and the control
+    that keeps the last checkpoint anyway."""
+    if not selection:
+        return
+    line = text.plain(selection.get("summary", ""))
+    if selection.get("gain") is False and selection.get("kept") != "last":
+        st.warning(line + " " + text.plain(selection.get("next_steps", "")) +
+                   f' To ship the last checkpoint anyway, train again with "{KEEP_LAST_LABEL}" on.',
+                   icon=":material/info:")
+    else:
+        st.caption(line)
 
 
 def start_job(params: dict, api_key: str | None = None) -> str:
@@ -92,6 +132,7 @@ def runs_table(runs: list) -> None:
                         key="pick_run", help="The Latent space, Similarity, Metrics, Inspect and Search pages use it.")
     if pick != ws.selected_run():
         ws.set_selected_run(pick)
+    selection_notice(pipeline.run_selection(ws, pick))
     method = next((r.method for r in runs if r.id == pick), "full")
     base = next((r.base_model for r in runs if r.id == pick), "")
     formats = EXPORT_FORMATS if method == "full" else {"model": "Adapter weights"}

@@ -20,7 +20,8 @@ from explorer.jobs.runs import RunStore
 
 def test_full_run_writes_a_complete_folder(tiny_data, tiny_model_dir, tmp_path):
     events = []
-    config = TrainConfig(base_model=tiny_model_dir, epochs=2, batch_size=8, min_positive_grade=1).resolve(tiny_data)
+    config = TrainConfig(base_model=tiny_model_dir, epochs=2, batch_size=8, min_positive_grade=1,
+                         keep="last").resolve(tiny_data)
     run = execute_run(tiny_data, config, run_store=RunStore(tmp_path / "runs"), report=events.append)
 
     assert run.state == "succeeded"
@@ -37,9 +38,14 @@ def test_full_run_writes_a_complete_folder(tiny_data, tiny_model_dir, tmp_path):
     assert phases == {"baseline", "mining", "training", "saving", "evaluating"}
     losses = [line["loss"] for line in lines if line["phase"] == "training" and line["loss"] is not None]
     assert losses and all(loss > 0 for loss in losses)
-    # 24 pairs / batch 8 = 3 steps per epoch, 2 epochs; the epoch-1 sampled evaluation carries metrics
+    # 20 pairs (2 of the 12 train queries are the dev split) / batch 8 = 3 steps per epoch, 2 epochs; the dev
+    # split is scored at step 0 (the base model), after epoch 1 and at the last step, never the test split
     assert max(line["total_steps"] for line in lines if line["phase"] == "training") == 6
-    assert any(line["metrics"].get("ndcg@10") is not None for line in lines if line["phase"] == "training")
+    dev = [line for line in lines if line["phase"] == "training" and line["metrics"].get("dev_ndcg@10") is not None]
+    assert [line["step"] for line in dev] == [0, 3, 6] and all(line["metrics"]["dev_queries"] == 2 for line in dev)
+    assert not any(line["metrics"].get("ndcg@10") is not None for line in lines if line["phase"] == "training")
+    assert evaluation["selection"]["dev_queries"] == 2 and evaluation["selection"]["kept"] == "last"
+    assert evaluation["selection"]["chosen_step"] == 6 and [p["step"] for p in evaluation["selection"]["curve"]] == [0, 3, 6]
     assert [e.phase for e in events][-1] == "evaluating"
     status = json.loads((run.path / "status.json").read_text())
     assert status["state"] == "succeeded" and status["summary"]["ndcg@10"]["tuned"] == evaluation["tuned"]["ndcg@10"]
@@ -48,8 +54,7 @@ def test_full_run_writes_a_complete_folder(tiny_data, tiny_model_dir, tmp_path):
     from explorer.latent.snapshots import SnapshotStore
 
     frames = SnapshotStore(run.path).frames()
-    held_out = [line for line in lines if line["phase"] == "training" and line["metrics"].get("ndcg@10") is not None]
-    assert [f.label for f in frames] == ["baseline", *[f"step {line['step']}" for line in held_out], "final"]
+    assert [f.label for f in frames] == ["baseline", *[f"step {line['step']}" for line in dev[1:]], "final"]
     assert frames[0].metrics["ndcg@10"] == pytest.approx(evaluation["baseline"]["ndcg@10"])
     assert frames[-1].metrics["ndcg@10"] == pytest.approx(evaluation["tuned"]["ndcg@10"])
     assert len({f.vectors.shape for f in frames}) == 1

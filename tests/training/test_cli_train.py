@@ -36,6 +36,16 @@ def test_adapter_without_negatives_as_json(tiny_beir, tmp_path, capsys):
     assert (out / "adapter").is_dir() and json.loads((out / "config.json").read_text())["use_hard_negatives"] is False
 
 
+def test_keep_last_flag_is_recorded_and_reported(tiny_beir, tmp_path, capsys):
+    out = tmp_path / "keep-last"
+    assert main(["train", "--data", tiny_beir, "--model", "fake", "--method", "adapter", "--epochs", "2",
+                 "--keep", "last", "--out", str(out)]) == 0
+    report = capsys.readouterr().out
+    assert json.loads((out / "config.json").read_text())["keep"] == "last"
+    selection = json.loads((out / "evaluation.json").read_text())["selection"]
+    assert selection["kept"] == "last" and selection["summary"] in report
+
+
 def test_bad_flags_are_one_line_errors(tiny_beir, tmp_path, capsys):
     assert main(["train", "--data", tiny_beir, "--model", "fake", "--epochs", "0", "--out", str(tmp_path / "x")]) == 2
     # stderr: the dataset's summary line (as every data-loading command prints it), then the one-line error
