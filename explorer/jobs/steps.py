@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explorer.training import distributed
-from explorer.training.config import TrainConfig, adapter_config
+from explorer.training.config import TrainConfig
+from explorer.training.recipes import adapter_config
 from explorer.training.events import (
     ProgressEvent, Reporter, StopFlag, TrainingStopped, progress_events, progress_note,
 )

@@ -29,7 +29,7 @@ def learning_curve(settings: Settings, dataset: "Dataset", encoder: "Encoder", p
         TrainingError: bad parameters, or too few training queries for a dev split.
     """
     from explorer.pipeline.training import training_config
-    from explorer.training.config import adapter_config
+    from explorer.training.recipes import adapter_config
     from explorer.training.curve import learning_curve as curve
 
     config = training_config(dataset, {**(params or {}), "method": "adapter"}, settings)

@@ -333,23 +333,3 @@ def bound_for_public(config: TrainConfig) -> TrainConfig:
         num_hard_negatives=min(config.num_hard_negatives, PUBLIC_MAX_HARD_NEGATIVES),
     )
 
-
-def adapter_config(config: TrainConfig) -> Any:
-    """The adapter trainer's settings (:class:`~explorer.training.adapter.AdapterConfig`): ``config.adapter``
-    options, plus the shared fields that were set.
-
-    Raises:
-        TrainingError: an unknown key in ``config.adapter``, or an invalid value.
-    """
-    from explorer.training.adapter import AdapterConfig
-
-    options: dict[str, Any] = {"seed": config.seed, "use_hard_negatives": config.use_hard_negatives,
-                               "min_positive_grade": config.min_positive_grade, "keep_best": config.keep == "best"}
-    for name in ("epochs", "learning_rate", "batch_size"):
-        if getattr(config, name) is not None:
-            options[name] = getattr(config, name)
-    options.update({k: v for k, v in config.adapter.items() if k != "val_fraction"})  # replaced by the dev split
-    try:
-        return AdapterConfig(**options).validate()
-    except TypeError as exc:  # an unknown key in config.adapter
-        raise TrainingError(f"Unknown adapter option in {sorted(config.adapter)}: {exc}.") from None
