@@ -257,7 +257,7 @@ def test_cli_writes_negatives_and_prints_the_summary(tmp_path, monkeypatch, caps
     assert code == 0
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
-    assert re.search(r"^\[embedding\] (\d+)/\1$", captured.err, re.M)  # progress on stderr, up to every text
+    assert re.search(r"^\[embedding\] (\d+)/\1 \(100%\)$", captured.err, re.M)  # progress on stderr, up to every text
     back = NegativeSet.load(out)
     assert summary["rows"] == len(back) and summary["by_kind"] == {"hard": 2 * 18, "weak": 18}
     assert back.params["parts"][0]["relative_margin"] is None

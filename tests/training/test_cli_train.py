@@ -47,7 +47,7 @@ def test_keep_last_flag_is_recorded_and_reported(tiny_beir, tmp_path, capsys):
 
 
 def test_bad_flags_are_one_line_errors(tiny_beir, tmp_path, capsys):
-    assert main(["train", "--data", tiny_beir, "--model", "fake", "--epochs", "0", "--out", str(tmp_path / "x")]) == 2
+    assert main(["train", "--data", tiny_beir, "--model", "fake", "--method", "adapter", "--epochs", "0", "--out", str(tmp_path / "x")]) == 2
     # stderr: the dataset's summary line (as every data-loading command prints it), then the one-line error
     assert capsys.readouterr().err.strip().splitlines()[-1] == "error: epochs must be a whole number >= 1, got 0."
     (tmp_path / "taken").mkdir()
