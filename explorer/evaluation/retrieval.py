@@ -191,12 +191,7 @@ def evaluate_encoder(
         DataError: the split has no judged query.
     """
     started = time.perf_counter()
-    qrels = dataset.qrels_for(split)
-    if not qrels:
-        raise DataError(
-            f"Split {split!r} of dataset {dataset.name!r} has no query with a relevant passage; "
-            "choose the other split or re-split the dataset."
-        )
+    qrels = judged_qrels(dataset, split)
 
     qids = list(qrels)
     pids = dataset.passage_ids()
@@ -211,6 +206,17 @@ def evaluate_encoder(
     report("metrics", 1, 1)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def judged_qrels(dataset: "Dataset", split: str) -> dict:
+    """The judgements of a split's queries (raises DataError when the split has no judged query)."""
+    qrels = dataset.qrels_for(split)
+    if not qrels:
+        raise DataError(
+            f"Split {split!r} of dataset {dataset.name!r} has no query with a relevant passage; "
+            "choose the other split or re-split the dataset."
+        )
+    return qrels
 
 
 def evaluate_retriever(
@@ -230,12 +236,7 @@ def evaluate_retriever(
         DataError: the split has no judged query.
     """
     started = time.perf_counter()
-    qrels = dataset.qrels_for(split)
-    if not qrels:
-        raise DataError(
-            f"Split {split!r} of dataset {dataset.name!r} has no query with a relevant passage; "
-            "choose the other split or re-split the dataset."
-        )
+    qrels = judged_qrels(dataset, split)
     qids = list(qrels)
     pids = dataset.passage_ids()
     retriever.index(pids, dataset.passage_texts(pids), progress=named(progress, "passages"))
