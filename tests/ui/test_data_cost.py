@@ -6,8 +6,13 @@ from tests.ui.conftest import app, problems
 
 
 def test_the_data_page_shows_the_encoding_cost_then_that_it_is_cached(tiny_csv):
+    import streamlit as st
+
     from explorer.workspace import DatasetChoice, open_workspace
 
+    # The baseline memo and the encoders are server-wide: one filled by an earlier test on the same tiny data (in
+    # another home) would spare this test's Metrics visit its encoding.
+    st.cache_resource.clear()
     open_workspace().set_dataset_choice(DatasetChoice(spec=str(tiny_csv), name="tiny"))
     at = app(default_timeout=120)
     at.run()
