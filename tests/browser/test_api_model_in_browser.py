@@ -71,7 +71,8 @@ def test_an_api_model_from_the_picker_to_metrics(app_server, new_page, httpserve
     wait_or_fail(page, heading(page, "Metrics"), "the Metrics page")
     page.locator(PLOT).first.wait_for()
     settle(page)
-    assert run_id in page.locator('[data-testid="stSidebar"]').inner_text(), "Metrics compares the new run"
+    sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+    assert "Compared run: OpenAI text-embedding-3-small + adapter" in sidebar, "Metrics compares the new run"
     assert not errors_on(page), app_server.log_tail()
     assert files_with_leaks(app_server.home) == {}
     assert leaks(app_server.log.read_bytes()) == []
