@@ -11,6 +11,7 @@ import streamlit as st
 from explorer.core.errors import ExplorerError
 from explorer.pipeline.curve import learning_curve
 from explorer.ui import charts, state
+from explorer.ui.baseline import ProgressBar
 
 KEY = "learning_curve"
 """Session key of the last curve: ``(dataset fingerprint, LearningCurve)``."""
@@ -51,15 +52,12 @@ def section() -> None:
     if dataset is None:
         return
     if st.button("Draw the learning curve", key="curve_run", icon=":material/show_chart:"):
-        bar = st.progress(0.0, text="Learning curve: embedding and training…")
-        report = lambda stage, done, total: bar.progress(done / max(total, 1), text=f"Learning curve: point {done} of {total}")  # noqa: E731
         try:
-            curve = learning_curve(ws.settings, dataset, state.base_encoder(), progress=report)
+            with ProgressBar("Learning curve") as bar:
+                curve = learning_curve(ws.settings, dataset, state.base_encoder(), progress=bar)
         except ExplorerError as exc:
-            bar.empty()
             st.error(str(exc), icon=":material/error:")
             return
-        bar.empty()
         st.session_state[KEY] = (dataset.fingerprint(), curve)
     stored = st.session_state.get(KEY)
     if not stored or stored[0] != dataset.fingerprint():
