@@ -22,7 +22,8 @@ from explorer.jobs.supervisor import EventTail, submit_run
 from explorer.jobs.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
-LONG = TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 100_000})
+# patience 0: a run that stops early when dev stops improving would end before the limit on a fast machine
+LONG = TrainConfig(method="adapter", base_model="fake", adapter={"epochs": 100_000, "patience": 0})
 
 
 def _submit(tiny_data, tmp_path, config: TrainConfig, **manager_options) -> tuple[RunStore, JobManager, str]:
