@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import baseline, guard, rankings, results
+from explorer.ui import baseline, guard, rankings, results, text
 
 with guard.page("Inspect", "Pick a test query and see its rankings (relevant passages in green)."):
     m = results.models()
@@ -13,7 +13,8 @@ with guard.page("Inspect", "Pick a test query and see its rankings (relevant pas
     pq = comp.per_query
     c1, c2, c3 = st.columns([1, 3, 1])
     which = c1.radio("Queries", ["all", "fixed", "broken", "unchanged"], key="inspect_filter",
-                     help=f"Fixed: NDCG@10 higher with {m.name_b} than with {m.name_a}; broken: lower.")
+                     help=f"Fixed: NDCG@10 higher with {text.plain(m.name_b)} than with {text.plain(m.name_a)}; "
+                     "broken: lower.")
     pool = pq if which == "all" else pq[pq["status"] == which]
     guard.need(len(pool), f"No {which} queries.")
     labels = {q: f"{text}  ({status}, NDCG@10 {a:.2f} → {b:.2f})" for q, text, status, a, b

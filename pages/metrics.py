@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer import pipeline
 from explorer.ui import (bakeoff, baseline, charts, generalization, guard, learning, novelty, report, results, state,
-                         training)
+                         text, training)
 
 with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-out test queries, with confidence."):
     m = results.models()
@@ -18,11 +18,11 @@ with guard.page("Metrics", "Did fine-tuning help? Ranking metrics on the held-ou
     a, b = report.model_names(comp)
     st.dataframe(report.metrics_table(comp), hide_index=True, key="metrics_table", column_config={
         c: st.column_config.NumberColumn(format="%.3f") for c in (a, b, "Δ")})
-    st.caption(f"Δ = {b} − {a}.")
+    st.caption(f"Δ = {text.plain(b)} − {text.plain(a)}.")
     novelty.section(m, comp)
     c = st.columns(4)
-    c[0].metric("Fixed queries", comp.counts.get("fixed", 0), help=f"NDCG@10 higher with {b} than with {a}.")
-    c[1].metric("Broken queries", comp.counts.get("broken", 0), help=f"NDCG@10 lower with {b} than with {a}.")
+    c[0].metric("Fixed queries", comp.counts.get("fixed", 0), help=f"NDCG@10 higher with {text.plain(b)} than with {text.plain(a)}.")
+    c[1].metric("Broken queries", comp.counts.get("broken", 0), help=f"NDCG@10 lower with {text.plain(b)} than with {text.plain(a)}.")
     c[2].metric("Unchanged", comp.counts.get("unchanged", 0))
     c[3].metric("Mean RBO@10", f"{comp.mean_rbo:.3f}", help="Rank-biased overlap of the two top-10 lists "
                 "(1 = identical rankings, 0 = disjoint).")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import charts, guard, results
+from explorer.ui import charts, guard, results, text
 
 with guard.page("Similarity", "Cosine similarity of relevant pairs vs weak and hard negatives, for each model. "
                 "The threshold is chosen on train pairs and scored on test pairs."):
@@ -12,7 +12,7 @@ with guard.page("Similarity", "Cosine similarity of relevant pairs vs weak and h
                      help="The threshold is always chosen on train; accuracy is always measured on test.")
     sides = [("A", m.name_a, m.encoder_a), ("B", m.name_b, m.encoder_b)] if m.paired else [("A", m.name_a, m.encoder_a)]
     for col, (side, name, encoder) in zip(st.columns(2), sides):
-        with col, st.spinner(f"Scoring pairs with {name}…"):
+        with col, st.spinner(f"Scoring pairs with {text.plain(name)}…"):
             clf, pairs = results.similarity(m.dataset, encoder)
             shown = pairs[pairs["split"] == split].rename(columns={"similarity": "score"})
             title = f"{side}: {name}, {split} pairs" if m.paired else f"{name}: {split} pairs"

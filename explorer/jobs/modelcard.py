@@ -128,8 +128,16 @@ def _is_hub_id(text: str) -> bool:
     return "/" in text and not Path(text).exists()
 
 
+def _markdown_text(text: str) -> str:
+    """``text`` with every ASCII punctuation character backslash-escaped, so markdown shows it as typed
+    (CommonMark lets any of them be escaped; a user's run name must not become a link or markup)."""
+    import re
+
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", " ".join(str(text).split()))
+
+
 def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kind: str = "model",
-               folder: str = "model", max_seq_length: int | None = None) -> str:
+               folder: str = "model", max_seq_length: int | None = None, name: str = "") -> str:
     """The card (README.md text) of one run's exported model.
 
     Args:
@@ -138,6 +146,7 @@ def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kin
         kind: "model" (PyTorch), "adapter", "onnx" or "onnx-int8": decides the loading instructions.
         folder: the folder name the model has inside the download (used in the loading code).
         max_seq_length: the model's truncation length in tokens (default: the run's, else 256).
+        name: the name the user gave the run ("": none); it heads the card, as text.
 
     Returns:
         Markdown with YAML front matter.
@@ -163,7 +172,7 @@ def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kin
         library_name="sentence-transformers", pipeline_tag="sentence-similarity",
         tags=["sentence-transformers", "sentence-similarity", "feature-extraction", "embedding-fine-tuning-explorer",
               *(["onnx"] if kind.startswith("onnx") else [])],
-        model_name=f"{config.get('method', 'full')} fine-tune of {hub_base}",
+        model_name=name or f"{config.get('method', 'full')} fine-tune of {hub_base}",
         eval_results=eval_results or None,
     )
     method = config.get("method", "full")
@@ -172,7 +181,8 @@ def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kin
     n_queries = (evaluation.get("comparison") or {}).get("n_queries") or tuned.get("n_queries")
     test_name = (evaluation.get("comparison") or {}).get("test", "student")
     parts = [
-        f"# {method} fine-tune of {hub_base} on {dataset.get('name', 'a custom dataset')}\n",
+        *([f"# {_markdown_text(name)}\n"] if name else []),
+        f"{'##' if name else '#'} {method} fine-tune of {hub_base} on {dataset.get('name', 'a custom dataset')}\n",
         f"Fine-tuned from **{hub_base}** ({'a linear adapter on its frozen embeddings' if method == 'adapter' else 'all weights trained'}) "
         "with the embedding fine-tuning explorer.\n",
         "## Data\n",

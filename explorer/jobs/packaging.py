@@ -119,7 +119,7 @@ def _card(run: Run, source: Path, kind: str) -> str:
         meta = json.loads((source / "export.json").read_text(encoding="utf-8"))
     card_kind = "adapter" if kind == "model" and run.method == "adapter" else kind
     return model_card(run.config, run.evaluation(), kind=card_kind, folder=source.name,
-                      max_seq_length=meta.get("max_seq_length"))
+                      max_seq_length=meta.get("max_seq_length"), name=run.name)
 
 
 def _export(run: Run, kind: str) -> Path:

@@ -7,6 +7,7 @@ Layout of ``<runs_dir>/<run-id>/``::
     metrics.jsonl     one ProgressEvent per line
     model/ | adapter/ the trained model (full fine-tune) or adapter (written as ``*.tmp/`` then renamed)
     evaluation.json   baseline vs tuned test metrics and their paired comparison
+    name.json         the name a user gave the run (optional; :meth:`explorer.jobs.runs.RunStore.rename`)
 
 Every JSON file is written to a temporary file in the same folder, fsynced and renamed over the old one, and
 ``status.json`` says "succeeded" only after everything else is in place. The owner of an active run is named
@@ -43,6 +44,9 @@ HEARTBEAT_STALE_SECONDS = 120.0
 _STATUS_LOCK = threading.Lock()
 """Serializes status.json writes of this process (the heartbeat thread writes alongside the job's thread)."""
 
+NAME_FILE = "name.json"
+"""The run's user-given name, ``{"name": "..."}``; absent: the run is named by what it is."""
+
 INTERRUPTED_MESSAGE = "The process running this job stopped (server restart or crash) before it finished."
 
 _UNREAD = object()
@@ -70,6 +74,8 @@ class Run:
     path: Path
     config: dict[str, Any] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+    """The name a user gave the run (:data:`NAME_FILE`); "" when it has none. User text: never a path."""
     _evaluation: Any = field(default=_UNREAD, init=False, repr=False, compare=False)
 
     @property
@@ -204,7 +210,9 @@ def read_run(path: str | Path) -> Run:
         status = {**status, "state": "failed", "error": f"Run folder {path.name}: " + "; ".join(problems) + "."}
     elif status.get("state") not in STATES:
         status = {**status, "state": "failed", "error": f"status.json has unknown state {status.get('state')!r}."}
-    return Run(path=path, config=config, status=status)
+    named = read_json(path / NAME_FILE, {})
+    name = named.get("name") if isinstance(named, dict) else None
+    return Run(path=path, config=config, status=status, name=name if isinstance(name, str) else "")
 
 
 def mark_interrupted(run: Run, message: str = INTERRUPTED_MESSAGE) -> Run:

@@ -29,13 +29,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explorer.core.errors import StorageError
+from explorer.core.errors import ExplorerError, StorageError
 from explorer.core.storage import write_json_atomic
 from explorer.jobs.liveness import PROCESS_TOKEN, START_TOLERANCE_SECONDS, boot_id, pid_alive, process_started
 from explorer.jobs.run_folder import (  # noqa: F401 - Run, its states and its writers are known by this module's name too
     ACTIVE_STATES,
     HEARTBEAT_STALE_SECONDS,
     INTERRUPTED_MESSAGE,
+    NAME_FILE,
     STATES,
     Run,
     library_versions,
@@ -52,6 +53,9 @@ RACY_SECONDS = 1.0
 """A folder modified this close to the moment it was read may change again within the same timestamp tick,
 unseen: what was read from it is read again on the next access (the "racy" rule of git's index). One second
 covers the coarsest timestamps of common file systems except FAT's two."""
+
+MAX_NAME_CHARS = 80
+"""The longest name a user may give a run (it is shown in selectors, titles and table headers)."""
 
 STAMPED = ("status.json", "evaluation.json")
 """Files of a run whose own modification time is checked too (not only the folder's), so an edit in place
@@ -257,10 +261,49 @@ class RunStore:
         finally:
             self.forget()
 
+    def rename(self, run_id: str, name: str) -> str:
+        """Give a run a name of the user's (``name.json``, written atomically); an empty name removes it, so the
+        run is named by what it is again. The name is user text, stored as given (line breaks and other
+        control characters become single spaces) and never used as a path.
+
+        Returns:
+            The name stored ("" when it was removed).
+        Raises:
+            ExplorerError: the name is longer than :data:`MAX_NAME_CHARS`.
+            StorageError: no such run, or its folder cannot be written.
+        """
+        cleaned = clean_name(name)
+        path = self._path(run_id)
+        if not path.is_dir():
+            raise StorageError(f"No run {run_id!r} in {self.root}; list the runs to see which exist.")
+        try:
+            if cleaned:
+                write_json_atomic(path / NAME_FILE, {"name": cleaned})
+            else:
+                (path / NAME_FILE).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"Cannot rename run {run_id}: {exc.strerror or exc}.") from exc
+        with self._lock:
+            self._runs.pop(path.name, None)
+        return cleaned
+
     def _path(self, run_id: str) -> Path:
         if not run_id or "/" in run_id or "\\" in run_id or run_id in {".", ".."}:
             raise StorageError(f"{run_id!r} is not a run id.")
         return self.root / run_id
+
+
+def clean_name(name: str) -> str:
+    """A run name as stored: runs of whitespace and control characters become one space, ends trimmed.
+
+    Raises:
+        ExplorerError: longer than :data:`MAX_NAME_CHARS` once cleaned (one line that says how long it is).
+    """
+    cleaned = " ".join("".join(" " if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in str(name)).split())
+    if len(cleaned) > MAX_NAME_CHARS:
+        raise ExplorerError(f"A run name has at most {MAX_NAME_CHARS} characters; this one has {len(cleaned)}: "
+                            "shorten it.")
+    return cleaned
 
 
 @functools.lru_cache(maxsize=64)

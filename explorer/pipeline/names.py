@@ -3,14 +3,23 @@
 A run reads "MiniLM fine-tune · 3 layers · 1 epoch · 14:02" or "MiniLM + adapter · 14:05" (:func:`describe_run`,
 from its config.json); two runs that would read the same get the end of their id (:func:`run_labels`). A stored
 model that is not a run is a choice key ``"model:<spec>"`` (:func:`model_key`) named by its spec's display name.
+
+A user may rename a run (:func:`rename_run`, stored in its folder's ``name.json``): that name then replaces the
+description everywhere the run is named. It is user text: the faces show it escaped, and it is never a path
+(:func:`file_safe` makes it part of a download's file name).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
+from explorer.jobs.runs import MAX_NAME_CHARS
 from explorer.workspace import Workspace
+
+__all__ = ["MAX_NAME_CHARS", "MODEL_PREFIX", "describe_run", "file_safe", "generated_name", "model_key", "model_spec", "rename_run",
+           "run_labels", "run_name", "short_display"]
 
 MODEL_PREFIX = "model:"
 """Keys of stored non-run models start with this, followed by the model spec."""
@@ -71,7 +80,7 @@ def run_labels(ws: Workspace, run_ids: list[str]) -> dict[str, str]:
     for run_id in run_ids:
         try:
             run = ws.runs.get(run_id)
-            labels[run_id] = describe_run(run.config, run.status.get("created"))
+            labels[run_id] = run.name or describe_run(run.config, run.status.get("created"))
         except Exception:  # noqa: BLE001 - an unreadable run keeps a plain name, never breaks a page
             labels[run_id] = f"run {run_id[-6:]}"
     counts: dict[str, int] = {}
@@ -80,3 +89,36 @@ def run_labels(ws: Workspace, run_ids: list[str]) -> dict[str, str]:
     return {r: (f"{label} · {r[-6:]}" if counts[label] > 1 else label) for r, label in labels.items()}
 
 
+
+
+def rename_run(ws: Workspace, run_id: str, name: str) -> str:
+    """Give a run a name of the user's, shown wherever the run is named; an empty name brings back the
+    generated one. Returns the name stored ("" when it was cleared).
+
+    Raises:
+        ExplorerError: the name is longer than :data:`MAX_NAME_CHARS` characters.
+        StorageError: no such run, or its folder cannot be written.
+    """
+    return ws.runs.rename(run_id, name)
+
+
+def run_name(ws: Workspace, run_id: str) -> str:
+    """The name a user gave the run ("" when it has none, or the run cannot be read)."""
+    try:
+        return ws.runs.get(run_id).name
+    except Exception:  # noqa: BLE001 - a run that vanished has no name to show
+        return ""
+
+
+def generated_name(ws: Workspace, run_id: str) -> str:
+    """What the run is called when nobody named it (:func:`describe_run`); "" when it cannot be read."""
+    try:
+        run = ws.runs.get(run_id)
+        return describe_run(run.config, run.status.get("created"))
+    except Exception:  # noqa: BLE001 - a run that vanished has no name to show
+        return ""
+
+
+def file_safe(name: str, limit: int = 60) -> str:
+    """``name`` reduced to letters, digits, dots and dashes, for a download's file name ("" when nothing is left)."""
+    return re.sub(r"[^A-Za-z0-9.]+", "-", name).strip("-.")[:limit].strip("-.")

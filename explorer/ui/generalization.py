@@ -11,7 +11,7 @@ import streamlit as st
 from explorer import pipeline
 from explorer.core.errors import ExplorerError
 from explorer.evaluation.display import p_value_text
-from explorer.ui import charts, state
+from explorer.ui import charts, state, text
 from explorer.workspace import DatasetChoice
 
 SOURCES = {"demo": "Bundled demo", "hub": "Hugging Face hub (online)", "upload": "Upload a file",
@@ -59,7 +59,7 @@ def _choice() -> DatasetChoice | None:
 def section(m: Any, comp: Any) -> None:
     """Pick a second dataset, evaluate both models on it, and show every stored check next to the in-domain gain."""
     st.subheader("Generalization")
-    st.caption(f"Fine-tuning on one domain can cost quality on others. Evaluate {m.name_a} and {m.name_b} on a second "
+    st.caption(f"Fine-tuning on one domain can cost quality on others. Evaluate {text.plain(m.name_a)} and {text.plain(m.name_b)} on a second "
                "dataset (all its judged queries) and compare the change with the in-domain one. Stored with run "
                f"{m.run_id}; the model card of a download includes it.")
     ws = state.workspace()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from explorer.ui import text
+
 # Short labels: the selectbox sits in a fifth of the page width and cuts long ones off.
 COLOR_BY = {"kind": "Kind", "grade": "Grade", "change": "Query change", "moved": "Neighbourhood change"}
 COLOR_BY_HELP = ("Kind: query / relevant passage / other passage. Grade: relevance grade of each passage. "
@@ -81,6 +83,7 @@ def neighbour_panel(nb, point_id: str, k: int, names: tuple[str, str] = ("before
     """One point's k nearest neighbours before and after, side by side (text shown as text, never markdown)."""
     info = nb.points.set_index("id").loc[point_id]
     row = nb.movers(k).set_index("id").loc[point_id]
+    names = (text.plain(names[0]), text.plain(names[1]))  # the models' names: user text when a run was renamed
     st.subheader(f"Neighbours under A ({names[0]}) and B ({names[1]})")
     st.text(f"{info['kind']}: {info['text']}"[:400])
     extra = "" if info["kind"] != "query" or row["delta_ndcg"] != row["delta_ndcg"] else \

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from explorer.ui import text
 from explorer.ui.charts import wrap
 
 RELEVANT_BG = "background-color: #dcfce7"
@@ -40,7 +41,7 @@ def show_ranking(frame: pd.DataFrame, title: str, key: str) -> None:
     The id column is hidden and the number columns kept narrow so the passage text gets the room; rows are
     tall enough (over 4rem) that Streamlit wraps the passage over several lines instead of cutting it off.
     """
-    st.markdown(f"**{title}**")
+    st.markdown(f"**{text.plain(title)}**")  # a title names the models: user text when a run was renamed
     if not len(frame):
         st.caption("Nothing found: no passage shares a word with this query (a word-matching model such as BM25 "
                    "ranks only passages that do).")

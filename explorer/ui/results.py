@@ -79,11 +79,15 @@ class Models:
 
     @property
     def file_tag(self) -> str:
-        """A short name for downloaded files: B's run id, or B's model spec made file-safe."""
+        """A short name for downloaded files: B's run id (after the name its user gave it, made file-safe), or
+        B's model spec made file-safe."""
         import re
 
         spec = pipeline.model_spec(self.pair.b if self.pair else None)
-        return self.run_id or re.sub(r"[^A-Za-z0-9_-]+", "-", spec or "baseline").strip("-")
+        if self.run_id:
+            named = pipeline.file_safe(pipeline.run_name(state.workspace(), self.run_id))
+            return f"{named}-{self.run_id}" if named else self.run_id
+        return re.sub(r"[^A-Za-z0-9_-]+", "-", spec or "baseline").strip("-")
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -121,8 +125,8 @@ def models(need_tuned: bool = False) -> Models:
                load_a=_loader(a, ws), load_b=_loader(b, ws) if b else None,
                no_vectors=_no_vectors(pair))
     if pair.paired:
-        st.caption(f"Dataset **{text.plain(dataset.name)}** · A = {pair.label_a} ({_what(ws, a, b)}) vs "
-                   f"B = {pair.label_b} ({_what(ws, b, a)})")
+        st.caption(f"Dataset **{text.plain(dataset.name)}** · A = {text.plain(pair.label_a)} ({_what(ws, a, b)}) vs "
+                   f"B = {text.plain(pair.label_b)} ({_what(ws, b, a)})")
     else:
         st.caption(f"Dataset **{text.plain(dataset.name)}** · baseline `{m.encoder_a.name}`")
     for warning in pair.warnings:

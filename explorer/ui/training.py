@@ -129,7 +129,7 @@ def runs_table(runs: list) -> None:
     current = state.tuned_run_id(ws)
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     pick = c1.selectbox("Run to compare with the baseline", done, index=done.index(current) if current in done else 0,
-                        key="pick_run", help="The Latent space, Similarity, Metrics, Inspect and Search pages use it.")
+                        key="pick_run", format_func=pipeline.run_labels(ws, done).get, help="The Latent space, Similarity, Metrics, Inspect and Search pages use it.")
     if pick != ws.selected_run():
         ws.set_selected_run(pick)
     selection_notice(pipeline.run_selection(ws, pick))
@@ -142,7 +142,7 @@ def runs_table(runs: list) -> None:
                              "NDCG@10 about 0.01 lower (see docs/benchmarks.md). The first ONNX download of a "
                              "run takes about 20 s to export.")
     c3.download_button("Download (zip)", data=lambda: pipeline.run_zip(ws, pick, kind),
-                       file_name=download_name(pick, base, kind), mime="application/zip",
+                       file_name=download_name(pick, base, kind, pipeline.run_name(ws, pick)), mime="application/zip",
                        key="download_run", icon=":material/download:",
                        help="The fine-tuned model folder (or adapter weights) with its training config.")
 
@@ -157,12 +157,14 @@ def base_model_label(spec: str) -> str:
         return spec
 
 
-def download_name(run_id: str, base_spec: str, kind: str) -> str:
-    """The download's file name: the run, the base model it trained from, and the format."""
+def download_name(run_id: str, base_spec: str, kind: str, name: str = "") -> str:
+    """The download's file name: the run's given name (made file-safe) if it has one, the run, the base model it
+    trained from, and the format."""
     import re
 
     base = re.sub(r"[^A-Za-z0-9.]+", "-", base_spec.partition("?")[0].split("/")[-1] or "minilm").strip("-")
-    return f"{run_id}-{base}{'' if kind == 'model' else '-' + kind}.zip"
+    named = pipeline.file_safe(name)
+    return f"{named + '-' if named else ''}{run_id}-{base}{'' if kind == 'model' else '-' + kind}.zip"
 
 
 # ------------------------------------------------------------------------------------------ the base model
