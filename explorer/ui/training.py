@@ -128,8 +128,9 @@ def runs_table(runs: list) -> None:
         return
     current = state.tuned_run_id(ws)
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    labels = pipeline.run_labels(ws, done)
     pick = c1.selectbox("Run to compare with the baseline", done, index=done.index(current) if current in done else 0,
-                        key="pick_run", format_func=pipeline.run_labels(ws, done).get, help="The Latent space, Similarity, Metrics, Inspect and Search pages use it.")
+                        key="pick_run", format_func=lambda run_id: f"{labels[run_id]} ({run_id})", help="The Latent space, Similarity, Metrics, Inspect and Search pages use it.")
     if pick != ws.selected_run():
         ws.set_selected_run(pick)
     selection_notice(pipeline.run_selection(ws, pick))
