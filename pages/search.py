@@ -7,7 +7,7 @@ from explorer.ui import guard, rankings, results, state
 
 with guard.page("Search", "Type any query; the models search the whole corpus."):
     m = results.models()
-    results.need_vectors(m)
+    results.need_vectors(m, new_text=True)
     examples = results.example_queries(m)
     c1, c2 = st.columns([4, 1])
     query = c1.text_input("Query", key="search_query", placeholder="type a query, or try an example below")

@@ -130,7 +130,7 @@ def _build(spec: str, settings: Settings | None, server: Settings, run: Path | N
     if lowered in ("static", "bm25", "hybrid") or (sep and head.lower() in ("static", "onnx-int8", "hybrid")):
         return _derived(head.lower(), inner.strip() if sep else "minilm", settings, device, cache_dir)
     if run is not None:
-        return _load_run(run, settings, server, device)
+        return _load_run(run, settings, server, device, api_key)
     return SentenceTransformerEncoder(spec, device=device, bf16=server.bf16, cache_dir=cache_dir)
 
 
@@ -160,8 +160,10 @@ def _fake(spec: str, cache_dir: Path) -> Encoder:
         raise ModelError(f"Encoder {spec!r}: {exc}.") from exc
 
 
-def _load_run(run: Path, settings: Settings | None, server: Settings, device: str | None) -> Encoder:
-    """The encoder a training run produced: its fine-tuned model, or its adapter over the base model."""
+def _load_run(run: Path, settings: Settings | None, server: Settings, device: str | None,
+              api_key: str | None = None) -> Encoder:
+    """The encoder a training run produced: its fine-tuned model, or its adapter over the base model (an API
+    base model with ``api_key``)."""
     from explorer.encoders.sentence import SentenceTransformerEncoder
 
     if (run / "model").is_dir():
@@ -180,4 +182,5 @@ def _load_run(run: Path, settings: Settings | None, server: Settings, device: st
         raise ModelError(f"{run / 'config.json'} names no 'base_model', so the adapter of run {run.name!r} has nothing to adapt.")
     from explorer.encoders.adapter import AdapterEncoder  # written alongside; imported only when needed
 
-    return AdapterEncoder.load(run / "adapter", base=load_encoder(base, settings=settings, device=device))
+    return AdapterEncoder.load(run / "adapter", base=load_encoder(base, settings=settings, device=device,
+                                                                  api_key=api_key))

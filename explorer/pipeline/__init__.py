@@ -28,7 +28,7 @@ from explorer.pipeline.compared import (
     run_label,
     run_labels,
 )
-from explorer.pipeline.names import MAX_NAME_CHARS, file_safe, generated_name, rename_run, run_name
+from explorer.pipeline.names import MAX_NAME_CHARS, api_model, file_safe, generated_name, rename_run, run_name
 from explorer.pipeline.models import bakeoff_choices, models_dir, run_bakeoff, run_spec, stored_bakeoff, stored_models
 from explorer.pipeline.data import (
     apply_exclusions,
@@ -89,6 +89,6 @@ __all__ = [
     "is_table", "job_view", "list_runs", "load_dataset", "load_encoder", "make_job_manager", "mine_negatives", "negatives", "neighbourhoods",
     "negatives_path", "projection", "run_folder", "run_selection", "run_zip", "save_audit", "save_upload", "saved_negatives",
     "search", "similarity", "StoredSide", "base_model_name", "pair_comparison", "run_results", "stored_pair",
-    "stored_results", "describe_run", "model_key", "model_spec", "run_labels", "MAX_NAME_CHARS", "file_safe", "generated_name", "rename_run", "run_name", "bakeoff_choices", "models_dir",
+    "stored_results", "describe_run", "model_key", "model_spec", "run_labels", "MAX_NAME_CHARS", "api_model", "file_safe", "generated_name", "rename_run", "run_name", "bakeoff_choices", "models_dir",
     "run_bakeoff", "run_spec", "stored_bakeoff", "stored_models", "example_queries", "query_id_of", "start_training", "train", "training_config", "table_preview", "tuned_run_id", "workspace_jobs",
 ]

@@ -160,16 +160,17 @@ def is_table(path: Path) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ encoders
-def load_encoder(spec: str = "minilm") -> "Encoder":
+def load_encoder(spec: str = "minilm", api_key: str | None = None) -> "Encoder":
     """An encoder by spec: "minilm" (the bundled default; ``EXPLORER_ENCODER=fake`` turns it into the fast
-    fake), a run folder (its fine-tuned model or adapter), a model folder or id.
+    fake), a run folder (its fine-tuned model or adapter), a model folder or id. ``api_key``: the key of an
+    API model (``openai:`` or a run adapting one); by default the server's ``OPENAI_API_KEY``.
 
     Raises:
         ModelError: the spec names no usable model (the message says why and what to do).
     """
     from explorer.encoders.registry import load_encoder as _load
 
-    return _load(spec)
+    return _load(spec, api_key=api_key)
 
 
 def evaluate(dataset: "Dataset", encoder: "Encoder", split: str = "test", k: int = 100,

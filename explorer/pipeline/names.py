@@ -18,7 +18,7 @@ from typing import Any
 from explorer.jobs.runs import MAX_NAME_CHARS
 from explorer.workspace import Workspace
 
-__all__ = ["MAX_NAME_CHARS", "MODEL_PREFIX", "describe_run", "file_safe", "generated_name", "model_key", "model_spec", "rename_run",
+__all__ = ["MAX_NAME_CHARS", "MODEL_PREFIX", "api_model", "describe_run", "file_safe", "generated_name", "model_key", "model_spec", "rename_run",
            "run_labels", "run_name", "short_display"]
 
 MODEL_PREFIX = "model:"
@@ -33,6 +33,18 @@ def model_key(spec: str) -> str:
 def model_spec(key: str | None) -> str | None:
     """The model spec a choice key names, or None for the baseline and runs."""
     return key[len(MODEL_PREFIX):] if key and key.startswith(MODEL_PREFIX) else None
+
+
+def api_model(ws: Workspace, side: str | None) -> str | None:
+    """The API model (an ``openai:`` spec) a choice embeds with: the stored model itself, or the base model of a
+    run that adapts one; None for every other choice (the baseline, local models, runs over local models)."""
+    spec = model_spec(side)
+    if spec is None and side:
+        try:
+            spec = str(ws.runs.get(side).config.get("base_model") or "")
+        except Exception:  # noqa: BLE001 - the baseline, or a run that cannot be read: no API behind it
+            return None
+    return spec if spec and spec.lower().startswith("openai:") else None
 
 
 def short_display(display: str) -> str:

@@ -135,10 +135,13 @@ def models(need_tuned: bool = False) -> Models:
 
 
 def _loader(side: str, ws: Any) -> Callable[[], Any]:
-    """Returns the side's encoder: the baseline, a run's, or a stored model's (loaded by its spec)."""
+    """Returns the side's encoder: the baseline, a run's, or a stored model's (loaded by its spec); one over an
+    API model is kept in this browser session only (:func:`explorer.ui.state.api_encoder`)."""
     spec = pipeline.model_spec(side)
     if side == pipeline.BASELINE:
         return state.base_encoder
+    if pipeline.api_model(ws, side):
+        return lambda: state.api_encoder(spec if spec is not None else str(pipeline.run_folder(ws, side)))
     if spec is not None:
         return lambda: state.model_encoder(spec, ws)
     return lambda: state.run_encoder(side, ws)
@@ -166,10 +169,63 @@ def _no_vectors(pair: Any) -> str:
             "above; the Metrics and Inspect pages compare its rankings.")
 
 
-def need_vectors(m: Models) -> None:
-    """Stop a page that needs both models' vectors with one line when a side has none (BM25, a hybrid)."""
+def need_vectors(m: Models, new_text: bool = False) -> None:
+    """Stop a page that needs both models' vectors with one line when a side has none (BM25, a hybrid), or
+    when a side is an API model that needs a key nobody gave yet (:func:`need_api_key`).
+
+    Args:
+        new_text: the page embeds text nobody embedded before (a typed query), so an API model is called.
+    """
     if m.no_vectors:
         st.info(m.no_vectors, icon=":material/info:")
+        st.stop()
+    need_api_key(m, new_text)
+
+
+def need_api_key(m: Models, new_text: bool) -> None:
+    """For a side over an API model: say whose key pays, or ask for the visitor's and stop the page until given.
+
+    With the operator's key (``st.secrets`` or the server's environment) the page says the server's key pays.
+    Else the key this session's visitor typed (here or on the Train page) is used; without one, a password
+    field asks for it with one line saying why, when the page will call the API (``new_text``) or when the
+    endpoint is OpenAI's, which no encoder reaches without a key (pages built from stored results and cached
+    vectors need none). Another endpoint may need no key: a box says so and the page goes on without.
+    """
+    from explorer.core.config import openai_base_url
+    from explorer.encoders.openai import OPENAI_URL, ApiModel
+
+    ws = state.workspace()
+    apis = {pipeline.api_model(ws, side): label for side, label in ((m.pair.a, m.name_a), (m.pair.b, m.name_b))
+            if m.pair and pipeline.api_model(ws, side)}
+    if not apis:
+        return
+    names = " and ".join(text.plain(label) for label in apis.values())
+    if state.operator_api_key():
+        if new_text:
+            st.caption(f"This server's operator configured an API key: the server's key pays for embedding your "
+                       f"queries with {names}.")
+        return
+    if state.session_api_key():
+        if new_text:
+            left, right = st.columns([5, 1], vertical_alignment="center")
+            left.caption(f"Your queries are embedded with {names} using the API key you typed in this session.")
+            right.button("Forget the key", key="results_forget_key", on_click=state.remember_api_key, args=(None,),
+                         help="Drops the key from this session (to type another one).")
+        return
+    urls = {ApiModel.parse(spec).base_url or openai_base_url() or OPENAI_URL for spec in apis}
+    openai_host = any(url.rstrip("/") == OPENAI_URL for url in urls)
+    if not (new_text or openai_host):
+        return
+    st.info(f"{names} {'embed' if len(apis) > 1 else 'embeds'} every new query through its API, which needs a key: "
+            "type yours below (kept in this browser session's memory only, never written anywhere).",
+            icon=":material/key:")
+    typed = st.text_input("API key", type="password", key="results_api_key",
+                          help="The same key the Train page asks for; this session keeps it until the tab closes.")
+    if typed.strip():
+        state.remember_api_key(typed.strip())
+        return
+    if openai_host or not st.checkbox("This endpoint needs no key", key="results_api_no_key",
+                                      help="Compatible servers on your own machine often take no key."):
         st.stop()
 
 

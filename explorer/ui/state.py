@@ -296,3 +296,51 @@ def forget_workspaces(folders: list[str]) -> None:
     for key in stores.keys():
         if _under(str(key), folders):
             stores.pop(key)
+
+
+# ------------------------------------------------------------------------------------------ API models' keys
+API_KEY_STATE = "_api_key"
+"""Where this browser session keeps the API key its visitor typed (memory only: never written anywhere)."""
+_API_ENCODERS_STATE = "_api_encoders"
+
+
+def operator_api_key() -> str | None:
+    """The key the server's operator configured (``st.secrets`` or the environment's ``OPENAI_API_KEY``): when
+    there is one, the server's key pays for API calls and no page asks a visitor for theirs."""
+    from explorer.core.config import openai_api_key
+
+    try:
+        configured = st.secrets.get("OPENAI_API_KEY")
+    except (FileNotFoundError, KeyError, AttributeError, st.errors.StreamlitAPIException):  # no secrets file
+        configured = None
+    return configured or openai_api_key()
+
+
+def session_api_key() -> str | None:
+    """The API key this session's visitor typed (on the Train or Search page), or None."""
+    return st.session_state.get(API_KEY_STATE) or None
+
+
+def remember_api_key(key: str | None) -> None:
+    """Keep ``key`` in this session's memory (None forgets it); the session's API encoders made with another
+    key are dropped, so none outlives the key it holds."""
+    if (key or None) == session_api_key():
+        return
+    if key:
+        st.session_state[API_KEY_STATE] = key
+    else:
+        st.session_state.pop(API_KEY_STATE, None)
+    st.session_state.pop(_API_ENCODERS_STATE, None)
+
+
+def api_encoder(spec: str) -> Encoder:
+    """The encoder of an API model (an ``openai:`` spec, or a run folder adapting one) with the operator's key
+    or this session's, kept in this browser session only.
+
+    Such an encoder holds the key it was made with, so it never goes into the server-wide cache
+    (:func:`_encoders`, keyed by spec), where another visitor's session could use it and their key.
+    """
+    held = st.session_state.setdefault(_API_ENCODERS_STATE, {})
+    if spec not in held:
+        held[spec] = pipeline.load_encoder(spec, api_key=operator_api_key() or session_api_key())
+    return held[spec]

@@ -269,6 +269,9 @@ def _api_choice(settings) -> BaseModelChoice | None:
         key = st.text_input("API key", type="password", key="train_api_key",
                             help="Kept only in this browser session's memory and handed to the training job through "
                                  "its input pipe: never written to a file, the run, a log or a download.") or None
+        if key:
+            state.remember_api_key(key)  # the session's one place for it: the Search page uses it too
+        key = key or state.session_api_key()
     if not (model or "").strip():
         return None
     spec = ApiModel(model.strip(), base_url.strip().rstrip("/") or None, int(dims) or None).spec
