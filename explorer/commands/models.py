@@ -2,7 +2,7 @@
 
 Every model on the same test queries of the same split: NDCG@10, MRR@10 and Recall@100 with 95 % intervals,
 the paired p-value against ``--reference`` (Holm-corrected), encode time per 1,000 passages on this machine,
-dimensions and index size. Prints a table, or with ``--json`` one JSON object (each model's spec, display
+dimensions, index size and what an API model's embedding pass costs. Prints a table, or with ``--json`` one JSON object (each model's spec, display
 name and metrics; :meth:`explorer.retrievers.bakeoff.BakeOff.to_dict`). Progress goes to stderr. The results
 of models that are not runs are stored in the workspace's ``models/`` folder, like a run's.
 """
@@ -61,15 +61,19 @@ def _cell(metric: dict[str, Any]) -> str:
 
 def table(payload: dict[str, Any]) -> str:
     """The bake-off as a plain-text table (one line per model)."""
-    header = ["model", *payload["metrics"], "s/1k passages", "dim", "index MB"]
+    from explorer.retrievers.bakeoff import cost_text
+
+    header = ["model", *payload["metrics"], "s/1k passages", "dim", "index MB", "API cost"]
     lines = [header]
     for row in payload["models"]:
         seconds = row["encode_seconds_per_1000"]
         lines.append([row["display"], *(_cell(row["metrics"][m]) for m in payload["metrics"]),
                       "-" if seconds is None or math.isnan(seconds) else f"{seconds:.2f}",
-                      "sparse" if row["dim"] is None else str(row["dim"]), f"{row['index_bytes'] / 1e6:.1f}"])
+                      "sparse" if row["dim"] is None else str(row["dim"]), f"{row['index_bytes'] / 1e6:.1f}",
+                      cost_text(row.get("api_cost"))])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines]
     note = (f"{payload['dataset']}, {payload['split']} split, {payload['models'][0]['n_queries']} queries; p: paired "
-            f"t-test against {payload['reference']}, Holm-corrected; CPU: {payload['cpu']}")
+            f"t-test against {payload['reference']}, Holm-corrected; API cost: embedding the corpus and queries once, "
+            f"at list prices; CPU: {payload['cpu']}")
     return "\n".join([*text, note])

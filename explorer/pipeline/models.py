@@ -123,7 +123,8 @@ def stored_bakeoff(ws: Workspace, dataset: "Dataset", specs: Sequence[str], refe
         infos.append(info)
         rows.append(ModelRow(str(info.get("spec", spec)), str(info.get("display", spec)), str(info.get("kind", "")),
                              result, {}, None, None, float(costs.get("encode_seconds_per_1000", float("nan"))),
-                             costs.get("dim"), int(costs.get("index_bytes") or 0), info.get("fusion")))
+                             costs.get("dim"), int(costs.get("index_bytes") or 0), info.get("fusion"),
+                             api_cost=costs.get("api_cost")))
     reference_spec = rows[specs.index(reference)].spec if reference in specs else rows[0].spec
     significance(rows, reference_spec)
     cpu = next((str((i.get("costs") or {}).get("cpu")) for i in infos if (i.get("costs") or {}).get("cpu")), "")

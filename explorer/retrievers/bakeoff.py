@@ -4,7 +4,9 @@ For each model :func:`compare_models` reports NDCG@10, MRR@10 and Recall@100 wit
 (:func:`~explorer.evaluation.significance.bootstrap_ci`), the paired p-value of each metric against a reference
 model (:func:`~explorer.evaluation.significance.paired_test`, Holm-corrected over the models compared with it),
 the time to encode 1,000 passages on this machine (an uncached sample of the corpus; BM25: its indexing time),
-the vectors' width and the index's size on disk. A hybrid's fusion is chosen on a dev split of the dataset's
+the vectors' width and the index's size on disk, and what embedding the corpus and the queries through an API
+costs (:func:`embedding_cost`: tokens times the dated price list of :mod:`explorer.encoders.prices`; models that
+run here cost nothing). A hybrid's fusion is chosen on a dev split of the dataset's
 training queries (:func:`~explorer.retrievers.fusion.choose_fusion`), never on the queries it is scored on.
 
 Models that are not training runs get their results stored the way a run's are
@@ -62,6 +64,8 @@ class ModelRow:
     index_bytes: int
     fusion: dict[str, Any] | None = None
     stored: str | None = None
+    api_cost: dict[str, Any] | None = None
+    """What embedding the corpus and queries costs (:func:`embedding_cost`); None when not recorded."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able: spec, display name, metrics with intervals and p-values, costs."""
@@ -72,7 +76,7 @@ class ModelRow:
         return {"spec": self.spec, "display": self.display, "kind": self.kind, "metrics": metrics,
                 "encode_seconds_per_1000": round(self.encode_seconds_per_1000, 3), "dim": self.dim,
                 "index_bytes": self.index_bytes, "fusion": self.fusion, "stored": self.stored,
-                "n_queries": self.result.n_queries}
+                "n_queries": self.result.n_queries, "api_cost": self.api_cost}
 
 
 @dataclass
@@ -151,7 +155,7 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
         (report or silent)("timing", 0, 1)
         rows.append(ModelRow(spec.text, spec.display, spec.kind, result, {}, None, None,
                              _seconds_per_1000(retriever, dataset, timing_sample, timings), retriever.dim,
-                             retriever.index_bytes(), fusion))
+                             retriever.index_bytes(), fusion, api_cost=embedding_cost(retriever, dataset, split)))
     significance(rows, reference)
     bake = BakeOff(dataset.name, split, reference, k, cpu_name(), rows)
     if models_dir is not None:
@@ -210,6 +214,48 @@ def _seconds_per_1000(retriever: "Retriever", dataset: "Dataset", sample: int, m
     return memo[key]
 
 
+def _api_encoder(retriever: "Retriever") -> Any:
+    """The API encoder a retriever embeds with (itself, a hybrid's dense side, an adapter's base), or None."""
+    encoder = getattr(getattr(retriever, "dense", retriever), "encoder", None)
+    while encoder is not None and not hasattr(encoder, "estimate_cost"):
+        encoder = getattr(encoder, "base", None)
+    return encoder
+
+
+def embedding_cost(retriever: "Retriever", dataset: "Dataset", split: str = "test") -> dict[str, Any]:
+    """What embedding the corpus and the split's judged queries once costs with this retriever's model.
+
+    An API model: the texts' tokens, counted offline as its encoder counts them, times its price in the dated
+    list (:mod:`explorer.encoders.prices`), whatever the embedding cache holds (the cost of the pass, not of
+    this visit); ``usd`` None when the model has no listed price (a compatible server's own model). Any other
+    model runs on this machine: ``{"local": True, "usd": 0.0}``.
+    """
+    from explorer.encoders.prices import estimate_cost
+
+    encoder = _api_encoder(retriever)
+    if encoder is None:
+        return {"local": True, "usd": 0.0}
+    queries = [dataset.queries[q] for q in sorted(dataset.qrels_for(split)) if q in dataset.queries]
+    estimate = estimate_cost([*dataset.passage_texts(), *queries], encoder.model, base_url=encoder.base_url,
+                             counter=encoder.tokens,
+                             max_tokens=encoder.max_tokens if encoder.overflow == "truncate" else None)
+    return {"local": False, "usd": estimate.usd, "tokens": estimate.tokens, "texts": estimate.texts,
+            "exact": estimate.exact, "model": estimate.model, "price_per_million": estimate.price_per_million,
+            "as_of": estimate.as_of, "source": estimate.source}
+
+
+def cost_text(cost: dict[str, Any] | None) -> str:
+    """A bake-off cell for :func:`embedding_cost`: "local", "$0.0123" (about, when tokens were estimated),
+    "unknown price", or "—" when the cost was not recorded (results stored by an earlier version)."""
+    if not cost:
+        return "—"
+    if cost.get("local"):
+        return "local"
+    if cost.get("usd") is None:
+        return "unknown price"
+    return f"{'' if cost.get('exact') else 'about '}${float(cost['usd']):,.4f}"
+
+
 def significance(rows: list[ModelRow], reference: str) -> None:
     """Fill each row's intervals, and the p-values against the reference (Holm over the other rows)."""
     from explorer.evaluation.significance import bootstrap_ci, holm, paired_test
@@ -243,7 +289,7 @@ def save_model_results(models_dir: Path, spec: "ModelSpec", row: ModelRow, datas
     evaluation = {"spec": spec.text, "display": spec.display, "kind": spec.kind, "split": split,
                   STORED_MODEL: row.result.to_dict(), "costs": {
                       "encode_seconds_per_1000": row.encode_seconds_per_1000, "dim": row.dim,
-                      "index_bytes": row.index_bytes, "cpu": cpu}, "fusion": row.fusion,
+                      "index_bytes": row.index_bytes, "cpu": cpu, "api_cost": row.api_cost}, "fusion": row.fusion,
                   "stored": {"file": RESULTS_FILE, "models": [STORED_MODEL], "split": split,
                              "dataset_fingerprint": dataset_fingerprint, "k": stored.k, "bytes": size}}
     write_json_atomic(folder / "evaluation.json", evaluation)

@@ -19,7 +19,7 @@ import streamlit as st
 from explorer import pipeline
 from explorer.core.errors import ExplorerError
 from explorer.pipeline.models import CHOICES, DEFAULT_CHOICE, missing_models, stored_stamp
-from explorer.retrievers.bakeoff import METRICS
+from explorer.retrievers.bakeoff import METRICS, cost_text
 from explorer.ui import charts, state, text
 
 METRIC_NAMES = {"ndcg@10": "NDCG@10", "mrr@10": "MRR@10", "recall@100": "Recall@100"}
@@ -117,7 +117,7 @@ def table_frame(bake: Any, names: dict[str, str]) -> pd.DataFrame:
     column reads alike whatever the measure."""
     columns: dict[str, list[str]] = {"measure": [
         *(f"{METRIC_NAMES[m]} [95% CI]" for m in METRICS), *(f"p {METRIC_NAMES[m]} (Holm)" for m in METRICS),
-        "seconds / 1,000 passages", "dimensions", "index MB"]}
+        "seconds / 1,000 passages", "dimensions", "index MB", "API cost (corpus + queries)"]}
     for row in bake.rows:
         name = names.get(row.spec, row.display) + (REFERENCE_MARK if row.spec == bake.reference else "")
         seconds = row.encode_seconds_per_1000
@@ -125,7 +125,8 @@ def table_frame(bake: Any, names: dict[str, str]) -> pd.DataFrame:
             *(_cell(row.result.metrics[m], row.intervals[m]) for m in METRICS),
             *(_p(None if row.p_holm is None else row.p_holm[m]) for m in METRICS),
             "—" if seconds is None or math.isnan(seconds) else f"{seconds:.3g}",
-            "none (sparse)" if row.dim is None else str(row.dim), f"{row.index_bytes / 1e6:.2f}"]
+            "none (sparse)" if row.dim is None else str(row.dim), f"{row.index_bytes / 1e6:.2f}",
+            cost_text(row.api_cost)]
     return pd.DataFrame(columns)
 
 
@@ -173,10 +174,17 @@ def _show(bake: Any, choices: dict[str, str], fingerprint: str) -> None:
         "measure": st.column_config.TextColumn(width=190, help=(
             "p: paired t-test of each model against the reference on per-query scores, Holm-corrected for comparing "
             "several at once. Seconds: to encode 1,000 of this dataset's passages on this machine without the cache "
-            "(BM25: to index them; a hybrid: both). Index: vectors as float32, or the saved BM25 index."))})
+            "(BM25: to index them; a hybrid: both). Index: vectors as float32, or the saved BM25 index. API cost: "
+            "embedding the corpus and these queries once through an API model, tokens times the list price "
+            "(local: runs on this machine; unknown price: a compatible server's own model)."))})
     n = bake.rows[0].result.n_queries if bake.rows else 0
     st.caption(f"{text.plain(bake.dataset)}, {bake.split} split, {n} queries; 95% bootstrap intervals. "
                f"CPU: {text.plain(bake.cpu or 'unknown')}. A hybrid's fusion is chosen on training queries, never on "
                "these.")
+    priced = next((r.api_cost for r in bake.rows if r.api_cost and r.api_cost.get("price_per_million") is not None),
+                  None)
+    if priced:
+        st.caption(f"API cost: the texts' tokens times the price list of {priced['as_of']} ({priced['source']}); "
+                   "texts already embedded (cached) are not billed again.")
     st.plotly_chart(cost_chart(bake, names), config=charts.png_config(f"bakeoff_{fingerprint[:8]}"),
                     key="bakeoff_chart")

@@ -29,6 +29,8 @@ def draw_sidebar() -> None:
         if run:
             st.markdown(f"**Compared run:** {text.plain(pipeline.run_label(ws, run))}", help=f"Run id `{run}`")
             rename_control(ws, run)
+            if pipeline.api_model(ws, run):
+                st.caption(run_cost_line(ws, run))
         if settings.public:
             st.caption(
                 f"Public demo: private workspace `{ws.id}` (keep this URL to come back). Limits: uploads ≤ "
@@ -36,6 +38,16 @@ def draw_sidebar() -> None:
                 f"workspaces are deleted after {settings.workspace_ttl_hours:.0f} h idle."
             )
         sidebar_jobs()
+
+
+def run_cost_line(ws, run_id: str) -> str:
+    """What a run over an API model paid for its embeddings (the tokens the server billed, at the list price)."""
+    from explorer.encoders.prices import PRICES_AS_OF
+
+    cost = next((r.cost_usd for r in state.runs(ws) if r.id == run_id), None)
+    if cost is None:
+        return "API cost of this run: unknown price (a compatible server's own model, or not recorded)."
+    return f"API cost of this run: ${cost:,.4f} (the tokens billed, at the list price of {PRICES_AS_OF})."
 
 
 def rename_control(ws, run_id: str) -> None:

@@ -153,3 +153,25 @@ def test_an_openai_run_without_a_key_asks_even_for_cached_vectors(workspace_with
     assert not any(c.key == "results_api_no_key" for c in at.checkbox)
     at.switch_page("pages/inspect.py").run()  # stored results: nothing to ask
     assert problems(at) == [] and not any(t.key == "results_api_key" for t in at.text_input)
+
+
+def test_the_api_run_shows_its_cost_in_the_sidebar_and_the_bakeoff(api_run, monkeypatch):
+    ws, run_id, handler = api_run
+    run = ws.runs.get(run_id)
+    run.set_status("succeeded", cost_usd=0.01234)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)  # the bake-off of the run, computed by the library with the key
+    dataset = pipeline.load_dataset(ws.dataset_choice())
+    pipeline.run_bakeoff(ws, dataset, ["minilm", pipeline.run_spec(run_id)])
+    monkeypatch.delenv("OPENAI_API_KEY")
+    at = app(default_timeout=120)
+    at.run()
+    at.switch_page("pages/metrics.py").run()
+    assert problems(at) == []
+    assert any("API cost of this run: $0.0123" in c.value for c in at.sidebar.caption)
+    at.multiselect(key="bakeoff_models").set_value(["minilm", pipeline.run_spec(run_id)]).run()
+    assert problems(at) == []
+    table = next(d.value for d in at.dataframe if "measure" in d.value.columns).set_index("measure")
+    assert table.loc["API cost (corpus + queries)"].tolist() == ["local", "unknown price"]
+    run.set_status("succeeded", cost_usd=None)
+    at.run()
+    assert any("API cost of this run: unknown price" in c.value for c in at.sidebar.caption)
