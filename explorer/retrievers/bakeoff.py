@@ -142,6 +142,7 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
     reference = parsed[0].text if reference is None else parse_spec(reference, settings=settings).text
     if reference not in {p.text for p in parsed}:
         raise ModelError(f"The reference {reference!r} is not among the models compared; add it to --models.")
+    costs: list[dict[str, Any]] = []
     shared: dict[str, Retriever] = {}
     timings: dict[str, float] = {}
     rows = []
@@ -153,11 +154,14 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
         fusion = _tune_fusion(dataset, retriever, k) if spec.kind == "hybrid" else None
         result = evaluate_retriever(dataset, retriever, split=split, k=k, progress=report)
         (report or silent)("timing", 0, 1)
+        costs.append(embedding_cost(retriever, dataset, split))
         rows.append(ModelRow(spec.text, spec.display, spec.kind, result, {}, None, None,
                              _seconds_per_1000(retriever, dataset, timing_sample, timings), retriever.dim,
-                             retriever.index_bytes(), fusion, api_cost=embedding_cost(retriever, dataset, split)))
+                             retriever.index_bytes(), fusion))
     significance(rows, reference)
     bake = BakeOff(dataset.name, split, reference, k, cpu_name(), rows)
+    for row, cost in zip(rows, costs):
+        row.api_cost = cost
     if models_dir is not None:
         for row, spec in zip(rows, parsed):
             if spec.kind != "run":
