@@ -181,8 +181,7 @@ def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kin
     n_queries = (evaluation.get("comparison") or {}).get("n_queries") or tuned.get("n_queries")
     test_name = (evaluation.get("comparison") or {}).get("test", "student")
     parts = [
-        *([f"# {_markdown_text(name)}\n"] if name else []),
-        f"{'##' if name else '#'} {method} fine-tune of {hub_base} on {dataset.get('name', 'a custom dataset')}\n",
+        f"# {method} fine-tune of {hub_base} on {dataset.get('name', 'a custom dataset')}\n",
         f"Fine-tuned from **{hub_base}** ({'a linear adapter on its frozen embeddings' if method == 'adapter' else 'all weights trained'}) "
         "with the embedding fine-tuning explorer.\n",
         "## Data\n",
@@ -210,6 +209,8 @@ def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kin
         parts.append("## Generalization (another dataset, NDCG@10)\n\nFine-tuning on one domain can cost quality on "
                      "others; this is the change on a dataset the model was not trained on.\n\n"
                      "| dataset | baseline | tuned | change | p |\n|---|---|---|---|---|\n" + "\n".join(gen) + "\n")
+    if name:  # the user's name for the run heads the card (as text), above what the run is
+        parts[0:1] = [f"# {_markdown_text(name)}\n", "#" + parts[0]]
     max_length = int(max_seq_length or config.get("max_seq_length") or 256)
     parts += ["## How to load it\n", _usage(kind, folder, max_length)]
     return str(ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n" + "\n".join(parts)))
