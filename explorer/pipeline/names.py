@@ -2,7 +2,8 @@
 
 A run reads "MiniLM fine-tune · 3 layers · 1 epoch · 14:02" or "MiniLM + adapter · 14:05" (:func:`describe_run`,
 from its config.json); two runs that would read the same get the end of their id (:func:`run_labels`). A stored
-model that is not a run is a choice key ``"model:<spec>"`` (:func:`model_key`) named by its spec's display name.
+model that is not a run is a choice key ``"model:<spec>"`` (:func:`model_key`) named by its spec's display name;
+:func:`api_model` says which choices embed through an API (and so need a key for new text).
 
 A user may rename a run (:func:`rename_run`, stored in its folder's ``name.json``): that name then replaces the
 description everywhere the run is named. It is user text: the faces show it escaped, and it is never a path
@@ -18,8 +19,8 @@ from typing import Any
 from explorer.jobs.runs import MAX_NAME_CHARS
 from explorer.workspace import Workspace
 
-__all__ = ["MAX_NAME_CHARS", "MODEL_PREFIX", "api_model", "describe_run", "file_safe", "generated_name", "model_key", "model_spec", "rename_run",
-           "run_labels", "run_name", "short_display"]
+__all__ = ["MAX_NAME_CHARS", "MODEL_PREFIX", "api_model", "describe_run", "file_safe", "generated_name", "model_key",
+           "model_spec", "rename_run", "run_labels", "run_name", "short_display"]
 
 MODEL_PREFIX = "model:"
 """Keys of stored non-run models start with this, followed by the model spec."""
