@@ -6,6 +6,8 @@ server process) is asked again, and its requests never carry the first visitor's
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from werkzeug import Request
@@ -22,13 +24,15 @@ OPERATOR = "sk-operator-P0w3r"
 class KeyedHandler(EmbeddingsHandler):
     """The fake endpoint, answering only requests that carry one of ``keys`` (401 otherwise, as OpenAI does)."""
 
-    def __init__(self, *keys: str, dim: int = 16) -> None:
+    def __init__(self, *keys: str, dim: int = 64) -> None:
         super().__init__(dim=dim)
         self.keys = {f"Bearer {k}" for k in keys}
+        self.refused: list[dict] = []
 
     def __call__(self, request: Request):
         if request.headers.get("Authorization") not in self.keys:
             self.authorizations.append(request.headers.get("Authorization", ""))
+            self.refused.append(json.loads(request.get_data()))
             return error(401, "Incorrect API key provided: sk-vis***81x.", "invalid_api_key")
         return super().__call__(request)
 
@@ -54,12 +58,12 @@ def api_run(httpserver, tiny_csv, monkeypatch):
     ws.set_dataset_choice(choice)
     dataset = pipeline.load_dataset(choice)
     base = registry.load_encoder(spec, api_key=KEY)
-    weights = np.eye(16, dtype=np.float32) + 0.2 * np.random.default_rng(0).standard_normal((16, 16)).astype(np.float32)
+    weights = np.eye(64, dtype=np.float32) + 0.2 * np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32)
     run = RunStore(ws.settings.runs_dir).create(TrainConfig(method="adapter", base_model=spec), dataset,
                                                 state="running")
     with run.artifact_writer("adapter") as folder:
         AdapterEncoder(base, weights).save(folder, base_spec=spec)
-    tuned = AdapterEncoder(base, weights)
+    tuned = registry.load_encoder(str(run.path), api_key=KEY)  # as the run's evaluation step loads it
     results = [evaluate_encoder(dataset, enc) for enc in (pipeline.load_encoder("minilm"), tuned)]
     run.write_evaluation(evaluation_record(dataset, *results, 0.0, None, run.path))
     run.set_status("succeeded")
@@ -175,3 +179,16 @@ def test_the_api_run_shows_its_cost_in_the_sidebar_and_the_bakeoff(api_run, monk
     run.set_status("succeeded", cost_usd=None)
     at.run()
     assert any("API cost of this run: unknown price" in c.value for c in at.sidebar.caption)
+
+
+def test_pages_built_from_cached_vectors_need_no_key(api_run):
+    """Latent works from the vectors embedded when the run was made (the run's evaluation loaded its adapter,
+    whose size probe is cached too): no key asked, no request sent."""
+    ws, run_id, handler = api_run
+    at = app(default_timeout=180)
+    at.run()
+    at.switch_page("pages/latent.py").run()
+    assert problems(at) == []
+    assert not any(t.key == "results_api_key" for t in at.text_input)
+    assert any(c.proto.spec for c in at.get("plotly_chart"))
+    assert handler.requests == [] and handler.authorizations == []
