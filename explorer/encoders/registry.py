@@ -12,7 +12,8 @@ Specs, tried in this order:
   (:mod:`explorer.encoders.static`). ``"bm25"`` and ``"hybrid"`` are retrievers, not encoders
   (:func:`explorer.retrievers.load_retriever`); :mod:`explorer.encoders.spec` holds the whole grammar.
 - ``"run:<id>"``, a run id under the settings' runs folder, or a run folder (``config.json`` plus ``model/``
-  for a full fine-tune or ``adapter/`` for an adapter over the base model named in ``config.json``).
+  for a full fine-tune, ``adapter/`` for an adapter or ``nudge/`` for nudged passages over the base model
+  named in ``config.json``).
 - a local model folder, else a Hugging Face hub id.
 
 Encoders are kept per (spec, device, cache folder, run folder) for the life of the process, so the app and the
@@ -99,7 +100,7 @@ def _stamp(folder: Path) -> tuple:
     if not folder.is_dir():
         return ()
     entries = []
-    for sub in (folder, folder / "model", folder / "adapter"):
+    for sub in (folder, folder / "model", folder / "adapter", folder / "nudge"):
         try:
             with os.scandir(sub) as it:
                 entries.extend((sub.name, e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in it if e.is_file())
@@ -161,7 +162,8 @@ def _fake(spec: str, cache_dir: Path) -> Encoder:
 
 
 def _load_run(run: Path, settings: Settings | None, server: Settings, device: str | None) -> Encoder:
-    """The encoder a training run produced: its fine-tuned model, or its adapter over the base model."""
+    """The encoder a training run produced: its fine-tuned model, or its adapter (or nudged passages) over the
+    base model."""
     from explorer.encoders.sentence import SentenceTransformerEncoder
 
     if (run / "model").is_dir():
@@ -169,7 +171,8 @@ def _load_run(run: Path, settings: Settings | None, server: Settings, device: st
                                              cache_dir=_cache_root(server))
         encoder.name = f"{run.name} (fine-tuned)"
         return encoder
-    if not (run / "adapter").is_dir():
+    kind = next((k for k in ("adapter", "nudge") if (run / k).is_dir()), None)
+    if kind is None:
         raise ModelError(f"Training run {run.name!r} has no model/ or adapter/ yet; wait until it finishes, or pick another run.")
     try:
         config = json.loads((run / "config.json").read_text(encoding="utf-8"))
@@ -178,6 +181,11 @@ def _load_run(run: Path, settings: Settings | None, server: Settings, device: st
     base = config.get("base_model") if isinstance(config, dict) else None
     if not isinstance(base, str) or not base.strip():
         raise ModelError(f"{run / 'config.json'} names no 'base_model', so the adapter of run {run.name!r} has nothing to adapt.")
+    base_encoder = load_encoder(base, settings=settings, device=device)
+    if kind == "nudge":
+        from explorer.encoders.nudged import NudgedEncoder
+
+        return NudgedEncoder.load(run / "nudge", base=base_encoder)
     from explorer.encoders.adapter import AdapterEncoder  # written alongside; imported only when needed
 
-    return AdapterEncoder.load(run / "adapter", base=load_encoder(base, settings=settings, device=device))
+    return AdapterEncoder.load(run / "adapter", base=base_encoder)
