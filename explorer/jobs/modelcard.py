@@ -31,8 +31,8 @@ HOW = {"full": "all weights trained", "adapter": "a linear adapter on its frozen
                 "and queries unchanged"}
 NUDGE_LIMIT = ("It can help only passages that training queries reached: a passage that was not in the training "
                "corpus, or that no training query judged relevant, keeps the base model's vector, so on test "
-               "queries whose relevant passages are new the expected change is about zero (see the split by "
-               "novelty below).\n")
+               "queries whose relevant passages are new it cannot gain, and the moved passages may crowd them a "
+               "little (see the split by novelty below).\n")
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
