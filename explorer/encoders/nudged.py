@@ -68,12 +68,14 @@ class NudgedEncoder(Encoder):
 
     @property
     def fingerprint(self) -> str:
-        return f"{self.base.fingerprint}+nudge-{self._hash}"
+        """The base's when the table is empty (the base was kept: the same vectors), else with the table's hash."""
+        return f"{self.base.fingerprint}+nudge-{self._hash}" if self.keys else self.base.fingerprint
 
     def kind_fingerprint(self, kind: Kind) -> str:
-        """Queries are the base's own (its cache key); passages carry the table's hash."""
-        if kind == "query":
-            return self.base.kind_fingerprint("query")
+        """Queries are the base's own (its cache key); passages carry the table's hash, so a vector store built
+        over them is not taken for the base's."""
+        if kind == "query" or not self.keys:
+            return self.base.kind_fingerprint(kind)
         return f"{self.base.kind_fingerprint('passage')}+nudge-{self._hash}"
 
     def transform(self, texts: Sequence[str], vectors: np.ndarray, kind: Kind = "passage") -> np.ndarray:

@@ -125,6 +125,7 @@ def test_no_gain_on_dev_keeps_the_base_vectors_and_says_so():
     selection = SelectionResult.from_dict(nudged.metadata["selection"])
     assert selection.gain is False and selection.chosen_step == 0 and nudged.metadata["gamma"] == 0.0
     assert nudged.keys == [] and "the base model is kept" in selection.summary()
+    assert nudged.kind_fingerprint("passage") == base.kind_fingerprint("passage")  # the base's index stays valid
     texts = ds.passage_texts()
     np.testing.assert_array_equal(nudged.encode(texts, "passage"), base.encode(texts, "passage"))
     last = train_nudge(ds, base, NudgeConfig(keep_best=False), dev_ids=DEV)
