@@ -232,3 +232,27 @@ def test_nudge_over_the_bundled_model_on_the_demo(tmp_path):
     else:  # it helps where training reached (on new passages only the moved ones' crowding can change a rank)
         assert parts["seen"]["n_queries"] and parts["seen"]["delta"] > 0 and parts["new"]["n_queries"]
         assert 0 < ev["nudge"]["moved_passages"] <= ev["nudge"]["reached_passages"]
+
+
+def test_nudge_over_an_api_model_trains_offline_after_one_pass(tiny_data, tmp_path, httpserver):
+    """Over an OpenAI-compatible endpoint: one embedding pass, then the run, its encoder and its card reuse it."""
+    from explorer.encoders.registry import load_encoder
+    from explorer.jobs.execute import execute_run
+    from explorer.jobs.packaging import package
+    from explorer.jobs.runs import RunStore
+    from tests.encoders.openai_server import serve
+
+    handler = serve(httpserver, dim=8)
+    url = httpserver.url_for("/v1")
+    config = TrainConfig(method="nudge", base_model=f"openai:m?base_url={url}", keep="last").resolve(tiny_data)
+    run = execute_run(tiny_data, config, run_store=RunStore(tmp_path / "runs"))
+    assert run.evaluation()["nudge"]["moved_passages"] > 0
+    sent = len(handler.requests)
+    encoder = load_encoder(str(run.path))
+    assert isinstance(encoder, NudgedEncoder)
+    encoder.encode(tiny_data.passage_texts(), "passage")
+    encoder.encode(list(tiny_data.queries.values()), "query")
+    assert len(handler.requests) == sent, "every vector comes from the cache of the one embedding pass"
+    with zipfile.ZipFile(package(run)) as zf:
+        card = zf.read("nudge/README.md").decode()
+    assert f"m (embeddings API at {url})" in card
