@@ -184,6 +184,12 @@ def test_a_run_loads_as_an_encoder_and_downloads_a_table_that_applies(tiny_data,
     np.testing.assert_array_equal(snippet["apply"](texts, base), nudged)
 
 
+def test_a_nudge_run_reads_as_one():
+    from explorer.pipeline.names import describe_run
+
+    assert describe_run({"method": "nudge", "base_model": "minilm"}).startswith("MiniLM + NUDGE")
+
+
 def test_the_card_of_an_api_base_names_model_and_endpoint():
     from explorer.jobs.modelcard import model_card
 
@@ -201,6 +207,10 @@ def test_cli_method_nudge(tiny_beir, tmp_path, capsys):
     evaluation = json.loads(capsys.readouterr().out)  # nothing but the JSON on stdout
     assert evaluation["nudge"]["gamma"] == 0.2 and (out / "nudge" / "nudge.json").is_file()
     assert json.loads((out / "config.json").read_text())["nudge"] == {"gamma": 0.2}
+    assert main(["evaluate", "--data", tiny_beir, "--model", str(out), "--out", str(tmp_path / "eval.json")]) == 0
+    again = json.loads((tmp_path / "eval.json").read_text())
+    assert again["ndcg@10"] == pytest.approx(evaluation["tuned"]["ndcg@10"], abs=1e-6)  # the run, as an encoder
+    capsys.readouterr()
     assert main(["train", "--data", tiny_beir, "--model", "fake", "--method", "nudge", "--nudge-gamma", "5",
                  "--out", str(tmp_path / "bad")]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
