@@ -80,7 +80,7 @@ def test_the_int8_onnx_form_is_made_once_and_stays_close(tiny_model):
 def test_the_bundled_models_static_form_is_shipped_and_never_distilled(monkeypatch, tmp_path):
     """``static`` is ready at once: the bundled MiniLM's distillation ships with the code (no minute of work, no
     transformer in memory on a small server), and it is the model distilled from the bundled one."""
-    from explorer.encoders.static import SHIPPED
+    from explorer.encoders.static import SHIPPED, SHIPPED_SOURCE, distilled_folder
 
     def never(*args, **kwargs):
         raise AssertionError("distilled instead of using the shipped table")
@@ -91,3 +91,7 @@ def test_the_bundled_models_static_form_is_shipped_and_never_distilled(monkeypat
     assert isinstance(encoder, StaticEncoder) and encoder.folder == SHIPPED and encoder.dim == 256
     vectors = encoder.encode(["caffeine improves alertness", "coffee keeps you awake", "rain clouds storm"], "query")
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]  # a real table: related texts are closer
+    # It was distilled from exactly the bundled model (a new bundled model would need a new shipped table).
+    bundled = registry.load_encoder("minilm")
+    assert bundled.fingerprint == SHIPPED_SOURCE
+    assert distilled_folder(bundled, tmp_path) == SHIPPED
