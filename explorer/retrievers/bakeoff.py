@@ -143,7 +143,7 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
     rows = []
     for spec in parsed:
         report = prefixed(progress, f"{spec.text}:")
-        (report or silent)("loading", 0, 1)  # a static model is distilled here the first time (a minute or more)
+        (report or silent)("loading", 0, 1)  # static over a model of its own: distilled here once (a minute or more)
         retriever = load_retriever(spec.text, settings=settings, device=device, shared=shared)
         (report or silent)("loading", 1, 1)
         fusion = _tune_fusion(dataset, retriever, k, spec, settings) if spec.kind == "hybrid" else None
