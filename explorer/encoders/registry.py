@@ -137,12 +137,16 @@ def _build(spec: str, settings: Settings | None, server: Settings, run: Path | N
 
 def _derived(kind: str, inner: str, settings: Settings | None, device: str | None, cache_dir: Path) -> Encoder:
     """A "static:" or "onnx-int8:" encoder made from the ``inner`` model (built once into the cache folder)."""
-    from explorer.encoders.static import OnnxInt8Encoder, StaticEncoder, distilled_folder, int8_folder
+    from explorer.encoders.sentence import is_bundled_alias
+    from explorer.encoders.static import SHIPPED, OnnxInt8Encoder, StaticEncoder, distilled_folder, int8_folder
 
     if kind in ("bm25", "hybrid"):
         raise ModelError(f"'{kind}' ranks passages but has no vectors, so it cannot embed texts; views that need "
                          "vectors (latent space, similarity) need a dense model such as minilm or static.")
     spec = parse_spec(f"{kind}:{inner}", settings=settings)
+    if kind == "static" and is_bundled_alias(inner) and (SHIPPED / "config.json").is_file():
+        # Shipped: no transformer loaded, nothing distilled (also under EXPLORER_ENCODER=fake: it is fast).
+        return StaticEncoder(SHIPPED, spec.display, cache_dir=cache_dir)
     source = load_encoder(inner, settings=settings, device=device)
     if kind == "static":
         return StaticEncoder(distilled_folder(source, cache_dir), spec.display, cache_dir=cache_dir)
