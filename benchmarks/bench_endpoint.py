@@ -8,21 +8,19 @@ Measures, on this machine's CPU (named in the results):
   (:class:`explorer.encoders.sentence.SentenceTransformerEncoder`) in float32, the precision the server runs
   in, and with the local default (bf16 where the CPU has it). Target: the endpoint ≤ 1.3x the local float32
   time. Both share the same two cores; the server runs in a process of its own.
-- The recipes for a model whose weights can't be touched, as a user runs them
-  (``python -m explorer train --data <scifact> --model <model> --method <recipe>``), over the endpoint's
-  embeddings and over the bundled model's: the query-side adapter and, where this checkout has it, the
-  corpus-side recipe (NUDGE). For each, test NDCG@10 before and after and the gain on new passages
-  (test queries whose relevant passages no training query cites) beside the seen ones and the overall one.
+- The recipes for a model whose weights can't be touched, over the endpoint's embeddings (one embedding pass,
+  then the cache), each a whole run with the shipped defaults (:func:`benchmarks.bench_recipes_api.measure`;
+  ``python -m benchmarks recipes_api`` runs them over the bundled model): the query-side adapter and the
+  corpus-side NUDGE. For each, test NDCG@10 before and after and the change on new passages (test queries
+  whose relevant passages no training query cites) beside the seen ones and the overall one.
 
 Needs the infinity-emb virtual environment (``bash .ci/infinity-venv``) and SciFact.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -82,30 +80,11 @@ def _encode_seconds(texts: list[str], url: str) -> dict[str, float]:
     return out
 
 
-def _recipe(scifact: Path, home: Path, model: list[str], method: str) -> dict[str, Any]:
-    """One ``python -m explorer train`` run; its test NDCG@10 and the novelty split, from its run folder."""
-    folder = home / "runs" / f"bench-endpoint-{method}-{int(time.time() * 1000)}"
-    command = [sys.executable, "-m", "explorer", "train", "--data", str(scifact), *model, "--method", method,
-               "--out", str(folder)]
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "OPENAI_API_KEY": KEY, "EXPLORER_HOME": str(home)})
-    if done.returncode:
-        return {"error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]}
-    record = json.loads((folder / "evaluation.json").read_text())
-    parts = {p["part"]: p for p in record["novelty"]["parts"]}
-    return {"seconds": r(time.perf_counter() - started, 1),
-            "ndcg@10": {"before": r(record["baseline"]["ndcg@10"], 4), "after": r(record["tuned"]["ndcg@10"], 4)},
-            **{part: {"queries": p["n_queries"], "delta": r(p["delta"], 4), "p": r(p["p_value"], 4)}
-               for part, p in parts.items()},
-            "selection": (record.get("selection") or {}).get("summary")}
-
-
 def _methods() -> list[str]:
-    """The recipes this checkout's ``train --method`` offers for a frozen model."""
-    from explorer.training.config import METHODS
+    """The recipes this checkout offers for a frozen model."""
+    from explorer.training.config import FROZEN_METHODS
 
-    return [m for m in ("adapter", "nudge") if m in METHODS]
+    return list(FROZEN_METHODS)
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -123,14 +102,20 @@ def run(ctx: Context) -> dict[str, Any]:
         out["encode"] = {"passages": SAMPLE, "seconds": seconds, "endpoint_vs_local_float32": r(ratio, 2),
                          "target": TARGET_RATIO, "met": ratio <= TARGET_RATIO}
         print(f"   encode: {out['encode']}", flush=True)
-        endpoint = ["--model", f"openai:{SERVED_NAME}", "--base-url", url]
-        out["recipes"] = {f"{who} / {method}": _recipe(scifact, ctx.home, model, method)
-                          for method in _methods()
-                          for who, model in (("endpoint", endpoint), ("bundled", ["--model", "minilm"]))}
+        from benchmarks.bench_recipes_api import measure
+        from explorer.encoders.openai import OpenAIEncoder
+
+        spec = f"openai:{SERVED_NAME}?base_url={url}"
+        out["recipes"] = {}
+        for method in _methods():  # the bundled model's own runs: python -m benchmarks recipes_api
+            print(f"   scifact / endpoint / {method} ...", flush=True)
+            out["recipes"][f"endpoint/{method}"] = measure(dataset, method, spec, ctx,
+                                                           base_encoder=OpenAIEncoder.from_spec(spec, KEY))
     finally:
         stop(process)
     out["loadavg_after"] = loadavg()
-    out["summary"] = {"encode": out["encode"], "recipes": {k: {"ndcg@10": v.get("ndcg@10"), "new": v.get("new"),
-                                                                "error": v.get("error")}
-                                                            for k, v in out["recipes"].items()}}
+    out["summary"] = {"encode": out["encode"],
+                      "recipes": {k: {"ndcg@10": v["ndcg@10"], "delta_new": v["by_novelty"].get("new", {}).get("delta"),
+                                      "delta_seen": v["by_novelty"].get("seen", {}).get("delta")}
+                                  for k, v in out["recipes"].items()}}
     return out

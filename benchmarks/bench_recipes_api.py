@@ -20,15 +20,16 @@ NAME = "recipes_api"
 METHODS = ("adapter", "nudge")
 
 
-def measure(dataset: Any, method: str, base_model: str, ctx: Context) -> dict[str, Any]:
-    """One run of ``method`` over ``base_model``: NDCG@10 overall and by novelty, time, the dev choice."""
+def measure(dataset: Any, method: str, base_model: str, ctx: Context, base_encoder: Any = None) -> dict[str, Any]:
+    """One run of ``method`` over ``base_model`` (``base_encoder``: that model already built, e.g. an API model
+    with its key): NDCG@10 overall and by novelty, time, the dev choice."""
     from explorer.jobs.execute import execute_run
     from explorer.jobs.runs import RunStore
     from explorer.training.config import TrainConfig
 
     started = time.perf_counter()
     config = TrainConfig(method=method, base_model=base_model).validate(dataset).resolve(dataset)
-    run = execute_run(dataset, config, run_store=RunStore(ctx.home / "runs"))
+    run = execute_run(dataset, config, run_store=RunStore(ctx.home / "runs"), base_encoder=base_encoder)
     wall = time.perf_counter() - started
     ev = run.evaluation() or {}
     parts = {p["part"]: p for p in (ev.get("novelty") or {}).get("parts", [])}
