@@ -41,6 +41,8 @@ with guard.page("Latent space", "Where queries and passages sit under each model
     selectable = dims == 2 and c["view"] == "side by side"
     event = st.plotly_chart(fig, key="latent_chart", config=charts.png_config(f"latent_{method}_{dims}d"),
                             on_select="rerun" if selectable else "ignore", selection_mode=("points", "box", "lasso"))
+    if data.alignment:
+        st.caption(data.alignment)
     chosen = [p.get("customdata") for p in (event.selection.points if selectable and event else [])]
     focus_id = ([row[0] for row in chosen if row is not None] or selected or [None])[0]
     if nb is not None and focus_id is not None and focus_id in set(nb.points["id"]):

@@ -8,7 +8,7 @@ import pytest
 import explorer.latent.projection as projection
 from explorer.core.config import get_settings
 from explorer.core.errors import DataError
-from explorer.latent.projection import _procrustes_onto, project, project_aligned
+from explorer.latent.projection import _procrustes_onto, alignment_residual, project, project_aligned
 
 
 FAST = {"pca": {}, "tsne": {"max_iter": 250}}  # sklearn's minimum; the tests need no polished layout
@@ -46,8 +46,6 @@ def test_invalid_parameters_raise_value_error():
         project(x[0])
     with pytest.raises(ValueError, match="same points"):
         project_aligned(x, x[:-1])
-    with pytest.raises(ValueError, match="equal widths"):
-        project_aligned(x, x[:, :6], method="pca")
 
 
 def test_too_few_points_or_bad_values_raise_data_error():
@@ -97,6 +95,28 @@ def test_tsne_between_different_widths_uses_procrustes():
     spread = np.linalg.norm(before - before.mean(axis=0), axis=1).mean()
     # The after fit refines the before layout and is rotated onto it: the unchanged geometry stays put.
     assert np.linalg.norm(before - after, axis=1).mean() < 0.05 * spread
+
+
+@pytest.mark.parametrize("method", ["pca", "umap"])
+def test_pca_and_umap_between_different_widths_project_each_and_rotate_onto_the_first(method):
+    x = _points(60, 12)
+    rng = np.random.default_rng(4)
+    rotation, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    # The same geometry, rotated in a wider space: each picture is fitted on its own, the second rotated onto
+    # the first, so they agree where a joint fit is impossible (PCA: exactly up to float error).
+    y = (np.hstack([x, np.zeros((60, 4), dtype=np.float32)]) @ rotation).astype(np.float32)
+    before, after = project_aligned(x, y, method=method, use_cache=False)
+    assert before.shape == after.shape == (60, 2)
+    assert alignment_residual(before, after) < (1e-4 if method == "pca" else 0.6)
+    unrelated = project_aligned(x, _points(60, 16, seed=9), method=method, use_cache=False)
+    assert alignment_residual(*unrelated) > 0.5  # a different geometry does not align
+
+
+def test_alignment_residual_is_zero_for_one_picture_and_scale_free():
+    a = np.random.default_rng(0).normal(size=(30, 2))
+    assert alignment_residual(a, a) == 0.0
+    b = a + np.random.default_rng(1).normal(scale=0.1, size=a.shape)
+    assert alignment_residual(a * 10, b * 10) == pytest.approx(alignment_residual(a, b))
 
 
 def test_procrustes_undoes_rotation_scale_and_shift():

@@ -28,14 +28,19 @@ TABLE_METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100")
 def add_parser(subparsers: Any) -> None:
     """Register the ``train`` command."""
     p = subparsers.add_parser(
-        "train", help="fine-tune an encoder (full or adapter) and compare it with the base model",
+        "train", help="fine-tune an encoder (full, adapter or nudge) and compare it with the base model",
         description="Fine-tune an encoder on a dataset's train split and compare it with the base model on the test split.",
         parents=[data_options()],
     )
     p.add_argument("--model", default="minilm", help="base model: 'minilm' (bundled), a model folder or id, or "
                    "openai:<name> (an API model, key from OPENAI_API_KEY) (default: minilm)")
     add_api_flags(p)
-    p.add_argument("--method", choices=("full", "adapter"), default="full", help="full fine-tune or adapter on frozen embeddings (default: full)")
+    p.add_argument("--method", choices=("full", "adapter", "nudge"), default="full",
+                   help="full fine-tune, adapter on frozen embeddings (the query side), or nudge: NUDGE-N moves the "
+                        "passages training queries reach, within a bound chosen on held-out queries (default: full)")
+    p.add_argument("--nudge-gamma", type=float, metavar="GAMMA",
+                   help="with --method nudge: a fixed bound (0 to 2) on each passage's squared move instead of the "
+                        "best of 0.02..0.48 on held-out queries")
     p.add_argument("--out", metavar="RUN_DIR", help="the run folder to write (default: a new folder in the workspace's runs)")
     p.add_argument("--epochs", type=int, help="passes over the training pairs (default: by dataset size)")
     p.add_argument("--loss", choices=("mnrl", "cached_mnrl", "contrastive", "online_contrastive"), help="training loss (default: mnrl)")
@@ -76,6 +81,10 @@ def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
                       ("eval_every_steps", "eval_every_steps"), ("train_layers", "train_layers"), ("keep", "keep")):
         if getattr(args, flag, None) is not None:
             values[key] = getattr(args, flag)
+    if getattr(args, "nudge_gamma", None) is not None:
+        if args.method != "nudge":
+            raise TrainingError("--nudge-gamma applies to --method nudge only; add --method nudge or drop it.")
+        values["nudge"] = {"gamma": args.nudge_gamma}
     if args.no_hard_negatives:
         values["use_hard_negatives"] = False
     if args.matryoshka_dims:
@@ -141,6 +150,10 @@ def format_report(evaluation: dict[str, Any], run_dir: str) -> str:
     n = evaluation.get("comparison", {}).get("n_queries") or evaluation["tuned"].get("n_queries")
     lines.append(f"{n} test queries; p-values: paired {test} test. Training took {evaluation.get('training_seconds', 0):.0f} s.")
     lines += [line for line in [split_line(evaluation.get("novelty"))] if line]
+    if evaluation.get("nudge"):
+        from explorer.training.nudge import facts_line
+
+        lines.append(facts_line(evaluation["nudge"]))
     selection = evaluation.get("selection")
     if selection:
         lines.append(selection["summary"])

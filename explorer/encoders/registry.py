@@ -12,7 +12,8 @@ Specs, tried in this order:
   (:mod:`explorer.encoders.static`). ``"bm25"`` and ``"hybrid"`` are retrievers, not encoders
   (:func:`explorer.retrievers.load_retriever`); :mod:`explorer.encoders.spec` holds the whole grammar.
 - ``"run:<id>"``, a run id under the settings' runs folder, or a run folder (``config.json`` plus ``model/``
-  for a full fine-tune or ``adapter/`` for an adapter over the base model named in ``config.json``).
+  for a full fine-tune, ``adapter/`` for an adapter or ``nudge/`` for nudged passages over the base model
+  named in ``config.json``).
 - a local model folder, else a Hugging Face hub id.
 
 Encoders are kept per (spec, device, cache folder, run folder) for the life of the process, so the app and the
@@ -99,7 +100,7 @@ def _stamp(folder: Path) -> tuple:
     if not folder.is_dir():
         return ()
     entries = []
-    for sub in (folder, folder / "model", folder / "adapter"):
+    for sub in (folder, folder / "model", folder / "adapter", folder / "nudge"):
         try:
             with os.scandir(sub) as it:
                 entries.extend((sub.name, e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in it if e.is_file())
@@ -136,12 +137,16 @@ def _build(spec: str, settings: Settings | None, server: Settings, run: Path | N
 
 def _derived(kind: str, inner: str, settings: Settings | None, device: str | None, cache_dir: Path) -> Encoder:
     """A "static:" or "onnx-int8:" encoder made from the ``inner`` model (built once into the cache folder)."""
-    from explorer.encoders.static import OnnxInt8Encoder, StaticEncoder, distilled_folder, int8_folder
+    from explorer.encoders.sentence import is_bundled_alias
+    from explorer.encoders.static import SHIPPED, OnnxInt8Encoder, StaticEncoder, distilled_folder, int8_folder
 
     if kind in ("bm25", "hybrid"):
         raise ModelError(f"'{kind}' ranks passages but has no vectors, so it cannot embed texts; views that need "
                          "vectors (latent space, similarity) need a dense model such as minilm or static.")
     spec = parse_spec(f"{kind}:{inner}", settings=settings)
+    if kind == "static" and is_bundled_alias(inner) and (SHIPPED / "config.json").is_file():
+        # Shipped: no transformer loaded, nothing distilled (also under EXPLORER_ENCODER=fake: it is fast).
+        return StaticEncoder(SHIPPED, spec.display, cache_dir=cache_dir)
     source = load_encoder(inner, settings=settings, device=device)
     if kind == "static":
         return StaticEncoder(distilled_folder(source, cache_dir), spec.display, cache_dir=cache_dir)
@@ -162,8 +167,8 @@ def _fake(spec: str, cache_dir: Path) -> Encoder:
 
 def _load_run(run: Path, settings: Settings | None, server: Settings, device: str | None,
               api_key: str | None = None) -> Encoder:
-    """The encoder a training run produced: its fine-tuned model, or its adapter over the base model (an API
-    base model with ``api_key``)."""
+    """The encoder a training run produced: its fine-tuned model, or its adapter (or nudged passages) over the
+    base model (an API base model with ``api_key``)."""
     from explorer.encoders.sentence import SentenceTransformerEncoder
 
     if (run / "model").is_dir():
@@ -171,7 +176,8 @@ def _load_run(run: Path, settings: Settings | None, server: Settings, device: st
                                              cache_dir=_cache_root(server))
         encoder.name = f"{run.name} (fine-tuned)"
         return encoder
-    if not (run / "adapter").is_dir():
+    kind = next((k for k in ("adapter", "nudge") if (run / k).is_dir()), None)
+    if kind is None:
         raise ModelError(f"Training run {run.name!r} has no model/ or adapter/ yet; wait until it finishes, or pick another run.")
     try:
         config = json.loads((run / "config.json").read_text(encoding="utf-8"))
@@ -180,7 +186,11 @@ def _load_run(run: Path, settings: Settings | None, server: Settings, device: st
     base = config.get("base_model") if isinstance(config, dict) else None
     if not isinstance(base, str) or not base.strip():
         raise ModelError(f"{run / 'config.json'} names no 'base_model', so the adapter of run {run.name!r} has nothing to adapt.")
+    base_encoder = load_encoder(base, settings=settings, device=device, api_key=api_key)
+    if kind == "nudge":
+        from explorer.encoders.nudged import NudgedEncoder
+
+        return NudgedEncoder.load(run / "nudge", base=base_encoder)
     from explorer.encoders.adapter import AdapterEncoder  # written alongside; imported only when needed
 
-    return AdapterEncoder.load(run / "adapter", base=load_encoder(base, settings=settings, device=device,
-                                                                  api_key=api_key))
+    return AdapterEncoder.load(run / "adapter", base=base_encoder)

@@ -101,7 +101,7 @@ def find_run_folder(spec: str, runs_dir: Path | None) -> Path | None:
     if runs_dir is not None and "/" not in spec and "\\" not in spec and spec not in (".", ".."):
         candidates.append(runs_dir / spec)
     for folder in candidates:
-        if (folder / "config.json").is_file() and any((folder / d).is_dir() for d in ("model", "adapter")):
+        if (folder / "config.json").is_file() and any((folder / d).is_dir() for d in ("model", "adapter", "nudge")):
             return folder
         if (folder / "config.json").is_file() and (folder / "status.json").is_file():
             return folder  # a run still training (or failed): _load_run says so

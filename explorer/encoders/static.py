@@ -7,6 +7,10 @@ dimensions, SIF weights) into
 ``<cache>/static/<source fingerprint>/`` and reuses that folder afterwards; :class:`StaticEncoder` looks texts
 up in the table (no transformer at query time: about a hundred times faster to encode, much weaker).
 
+The bundled MiniLM's distillation ships with the code (:data:`SHIPPED`, 15 MB, made by that same function):
+``static`` is ready at once, without a minute of distillation or its memory on a small public server. Any
+other source is distilled on first use.
+
 model2vec's ``distill`` extra pins ``transformers<5.4``, which would downgrade this project's transformers 5.
 That pin is only declared by the extra: the code runs on transformers 5 (tests/retrievers/test_static.py
 distills a tiny BERT with it),
@@ -31,6 +35,10 @@ from explorer.core.errors import ModelError
 from explorer.encoders.base import Encoder, Kind
 
 _BUILD_LOCK = threading.Lock()
+SHIPPED = Path(__file__).with_name("static_minilm")
+"""The bundled MiniLM's static model, distilled by :func:`distilled_folder` (see its README.md)."""
+SHIPPED_SOURCE = "st-48e44a401e4b8dc48c387086"
+"""The content fingerprint of the bundled MiniLM that :data:`SHIPPED` was distilled from."""
 PCA_DIMS = 256
 """Width of the distilled vectors (model2vec's default)."""
 
@@ -44,8 +52,10 @@ def _source(encoder: Encoder, what: str) -> tuple[str, str]:
     return str(path), encoder.fingerprint
 
 
-def distilled_folder(source: Encoder, cache_root: Path) -> Path:
-    """The model2vec folder distilled from ``source`` (a sentence-transformers encoder), made on first use.
+def distilled_folder(source: Encoder, cache_root: Path, *, shipped: bool = True) -> Path:
+    """The model2vec folder distilled from ``source`` (a sentence-transformers encoder), made on first use
+    (the bundled MiniLM's is shipped: :data:`SHIPPED`, unless the cache holds one made here or ``shipped`` is
+    False, which distills it again).
 
     Raises:
         ModelError: the source has no transformer, or the distillation failed (one line, the cause).
@@ -55,6 +65,8 @@ def distilled_folder(source: Encoder, cache_root: Path) -> Path:
     with _BUILD_LOCK:
         if (folder / "config.json").is_file():
             return folder
+        if shipped and fingerprint == SHIPPED_SOURCE and (SHIPPED / "config.json").is_file():
+            return SHIPPED
         try:
             from model2vec.distill import distill_from_model
         except ImportError as exc:

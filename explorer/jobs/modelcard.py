@@ -25,6 +25,16 @@ TRAINING_KEYS = ("method", "loss", "epochs", "batch_size", "learning_rate", "max
                  "use_hard_negatives", "num_negatives", "seed", "freeze_layers", "mini_batch_size")
 
 
+NUDGE_KEYS = ("method", "min_positive_grade", "seed")
+HOW = {"full": "all weights trained", "adapter": "a linear adapter on its frozen embeddings",
+       "nudge": "NUDGE-N: the embeddings of passages that training queries reach moved within a bound; the model "
+                "and queries unchanged"}
+NUDGE_LIMIT = ("It can help only passages that training queries reached: a passage that was not in the training "
+               "corpus, or that no training query judged relevant, keeps the base model's vector, so on test "
+               "queries whose relevant passages are new it cannot gain, and the moved passages may crowd them a "
+               "little (see the split by novelty below).\n")
+
+
 def _fmt(value: Any, digits: int = 3) -> str:
     return value_text(value, digits) if isinstance(value, float) or value is None else str(value)
 
@@ -64,6 +74,13 @@ def _generalization_rows(evaluation: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _nudge_parts(nudge: dict[str, Any] | None) -> list[str]:
+    """What the corpus-side recipe moved: the bound kept and how many passages it moved."""
+    from explorer.training.nudge import facts_line
+
+    return [facts_line(nudge) + "\n"] if nudge else []
+
+
 def _selection_parts(selection: dict[str, Any] | None) -> list[str]:
     """The "Checkpoint selection" section: which point was kept, chosen on held-out training queries."""
     if not selection:
@@ -82,6 +99,16 @@ def _usage(kind: str, folder: str, max_length: int) -> str:
             f"(`{folder}/`, a weight matrix in safetensors plus its config). With this project installed:\n\n"
             "```python\nfrom explorer.encoders.registry import load_encoder\n"
             f"encoder = load_encoder(\"{folder}\")\nvectors = encoder.encode([\"a query\"], \"query\")\n```\n"
+        )
+    if kind == "nudge":
+        return (
+            "These are passage vectors, not a model: the base model's embeddings of the training corpus's passages "
+            f"that training queries reached, moved toward those queries (`{folder}/nudge.safetensors`, rows keyed "
+            "by the SHA-1 of the passage text). Embed queries and passages with the base model as usual, then put "
+            f"these rows in (`{folder}/apply_nudge.py`):\n\n"
+            "```python\nfrom apply_nudge import apply\npassage_vectors = apply(passage_texts, passage_vectors)\n```\n\n"
+            "With this project installed, the run folder loads as one encoder: "
+            "`load_encoder(\"<run folder>\")`.\n"
         )
     if kind in ("onnx", "onnx-int8"):
         file = "onnx/model_qint8_avx2.onnx" if kind == "onnx-int8" else "onnx/model.onnx"
@@ -176,20 +203,22 @@ def model_card(config: dict[str, Any], evaluation: dict[str, Any] | None, *, kin
         eval_results=eval_results or None,
     )
     method = config.get("method", "full")
-    training = "\n".join(f"| {k} | {_fmt(config[k], 6)} |" for k in TRAINING_KEYS if config.get(k) is not None)
+    keys = NUDGE_KEYS if method == "nudge" else TRAINING_KEYS
+    training = "\n".join(f"| {k} | {_fmt(config[k], 6)} |" for k in keys if config.get(k) is not None)
     rows = _metric_rows(evaluation)
     n_queries = (evaluation.get("comparison") or {}).get("n_queries") or tuned.get("n_queries")
     test_name = (evaluation.get("comparison") or {}).get("test", "student")
     parts = [
         f"# {method} fine-tune of {hub_base} on {dataset.get('name', 'a custom dataset')}\n",
-        f"Fine-tuned from **{hub_base}** ({'a linear adapter on its frozen embeddings' if method == 'adapter' else 'all weights trained'}) "
-        "with the embedding fine-tuning explorer.\n",
+        f"Fine-tuned from **{hub_base}** ({HOW.get(method, HOW['full'])}) with the embedding fine-tuning explorer.\n",
+        *([NUDGE_LIMIT] if method == "nudge" else []),
         "## Data\n",
         f"{dataset.get('summary') or dataset.get('name', 'unknown')}. Queries were split into train and test by query, "
         "so no test query was seen in training.\n",
         *([f"Labels were read as grades: {dataset['grading']['text']}.\n"] if (dataset.get("grading") or {}).get("text") else []),
         "## Training\n", "| setting | value |\n|---|---|\n" + training + "\n",
     ]
+    parts += _nudge_parts(evaluation.get("nudge"))
     if evaluation.get("training_seconds") is not None:
         parts.append(f"Training took {evaluation['training_seconds']:.0f} s.\n")
     parts += _selection_parts(evaluation.get("selection"))

@@ -1,6 +1,7 @@
 """A finished run packaged for download: its model (or adapter), an ONNX export, a model card, its config.
 
-:func:`package` zips the run's ``model/`` (or ``adapter/``) folder, or an ONNX export of a full fine-tune made
+:func:`package` zips the run's ``model/`` (or ``adapter/``, or ``nudge/``: nudged passage vectors with
+``apply_nudge.py``) folder, or an ONNX export of a full fine-tune made
 once and kept in the run folder (see :mod:`explorer.encoders.export`), with the explorer's model card
 (:mod:`explorer.jobs.modelcard`) and ``config.json``. The zip is written to a temporary file and renamed, and is
 reused while it is newer than what it packs.
@@ -50,6 +51,8 @@ def package(run: Run, kind: str = "model") -> Path:
             snippet = api_snippet(run.config) if kind == "model" and run.method == "adapter" else None
             if snippet is not None:
                 zf.writestr(f"{source.name}/{API_SNIPPET_FILE}", snippet)
+            if kind == "model" and run.method == "nudge":
+                zf.writestr(f"{source.name}/{NUDGE_SNIPPET_FILE}", NUDGE_SNIPPET)
             if (run.path / "config.json").is_file():
                 zf.write(run.path / "config.json", "config.json")
         os.replace(tmp, target)
@@ -97,6 +100,40 @@ if __name__ == "__main__":
 '''
 
 
+NUDGE_SNIPPET_FILE = "apply_nudge.py"
+"""Beside nudged passages: the few lines that put them in place of the base model's passage vectors."""
+NUDGE_SNIPPET = '''"""Put the nudged passage vectors in place of the base model's (see nudge.json for the base model).
+
+Needs numpy and safetensors. Embed passages with the base model as usual (unit vectors), then call
+``apply(texts, vectors)``: a passage whose exact text was in the training corpus gets its nudged vector, any
+other passage keeps the base vector. Queries are never changed.
+"""
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+
+HERE = Path(__file__).parent
+table = load_file(HERE / "nudge.safetensors")
+row = {bytes(d).hex(): i for i, d in enumerate(table["text_sha1"])}
+
+
+def apply(texts, vectors):
+    """``vectors`` (one base-model passage vector per text) with the nudged rows put in."""
+    out = np.array(vectors, dtype=np.float32, copy=True)
+    for i, text in enumerate(texts):
+        j = row.get(hashlib.sha1(text.encode("utf-8", errors="surrogatepass")).hexdigest())
+        if j is not None:
+            out[i] = table["vectors"][j]
+    return out
+
+
+if __name__ == "__main__":
+    print(f"{len(row)} nudged passages of dimension {table['vectors'].shape[1]}")
+'''
+
+
 def api_snippet(config: dict) -> str | None:
     """``apply_adapter.py`` for an adapter run over an API model (``openai:...`` base), else None: the model,
     endpoint and dimensions come from the run's config (which never holds a key)."""
@@ -117,7 +154,7 @@ def _card(run: Run, source: Path, kind: str) -> str:
     meta = {}
     if (source / "export.json").is_file():
         meta = json.loads((source / "export.json").read_text(encoding="utf-8"))
-    card_kind = "adapter" if kind == "model" and run.method == "adapter" else kind
+    card_kind = run.method if kind == "model" and run.method in ("adapter", "nudge") else kind
     return model_card(run.config, run.evaluation(), kind=card_kind, folder=source.name,
                       max_seq_length=meta.get("max_seq_length"), name=run.name)
 
@@ -129,9 +166,10 @@ def _export(run: Run, kind: str) -> Path:
 
     if kind not in KINDS:
         raise ValueError(f"kind must be 'model' or one of {', '.join(KINDS)}, got {kind!r}")
-    if run.method == "adapter":
-        raise ModelError(f"Run {run.id} trained an adapter, which has no transformer to export to ONNX; "
-                         "download the adapter itself, or export a full fine-tune.")
+    if run.method != "full":
+        what = "nudged passage vectors" if run.method == "nudge" else "an adapter"
+        raise ModelError(f"Run {run.id} trained {what}, which has no transformer to export to ONNX; "
+                         f"download the {'table' if run.method == 'nudge' else 'adapter'} itself, or export a full fine-tune.")
     folder = run.path / f"export-{kind}"
     if (folder / "export.json").is_file():
         return folder

@@ -5,7 +5,8 @@ Layout of ``<runs_dir>/<run-id>/``::
     config.json       parameters, dataset (name, source, fingerprint), base model, library versions, seed
     status.json       state (queued|running|succeeded|failed|cancelled|interrupted), times, error, owner, heartbeat
     metrics.jsonl     one ProgressEvent per line
-    model/ | adapter/ the trained model (full fine-tune) or adapter (written as ``*.tmp/`` then renamed)
+    model/ | adapter/ | nudge/  the trained model (full fine-tune), adapter, or nudged passages (written as
+                      ``*.tmp/`` then renamed)
     evaluation.json   baseline vs tuned test metrics and their paired comparison
     name.json         the name a user gave the run (optional; :meth:`explorer.jobs.runs.RunStore.rename`)
 
@@ -27,6 +28,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
+
+ARTIFACTS = {"full": "model", "adapter": "adapter", "nudge": "nudge"}
+"""The folder each method's trained artifact is saved in."""
 
 from explorer.core.errors import StorageError
 from explorer.core.storage import read_json, write_json_atomic
@@ -104,8 +108,9 @@ class Run:
 
     @property
     def artifact_dir(self) -> Path:
-        """The trained model's folder: ``model/`` for full fine-tunes, ``adapter/`` for adapters."""
-        return self.adapter_dir if self.method == "adapter" else self.model_dir
+        """The trained model's folder: ``model/`` for full fine-tunes, ``adapter/`` for adapters, ``nudge/`` for
+        the corpus-side recipe."""
+        return self.path / ARTIFACTS.get(self.method, "model")
 
     def reload(self) -> "Run":
         """Read config.json and status.json again."""
@@ -149,7 +154,7 @@ class Run:
     @contextmanager
     def artifact_writer(self, kind: str | None = None) -> Iterator[Path]:
         """Yield ``<kind>.tmp/`` to write a model or adapter into; renamed to ``<kind>/`` only on success."""
-        kind = kind or ("adapter" if self.method == "adapter" else "model")
+        kind = kind or ARTIFACTS.get(self.method, "model")
         final, tmp = self.path / kind, self.path / f"{kind}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.training import distributed
 from explorer.training.config import TrainConfig
-from explorer.training.recipes import adapter_config
+from explorer.training.recipes import adapter_config, nudge_config
 from explorer.training.events import (
     ProgressEvent, Reporter, StopFlag, TrainingStopped, progress_events, progress_note,
 )
@@ -34,6 +34,8 @@ PROGRESS_INTERVAL = 0.5
 """Progress-only events (no metrics, no loss) of one phase are logged at most this often."""
 SUMMARY_METRICS = ("ndcg@10", "mrr@10", "recall@100")
 """The metrics status.json keeps for both models (the runs table reads them without opening evaluation.json)."""
+NUDGE_FACTS = ("variant", "gamma", "reached_passages", "moved_passages", "max_shift")
+"""What evaluation.json records of a corpus-side (NUDGE) run."""
 
 
 class EventLog:
@@ -155,8 +157,8 @@ def dev_ids(dataset: "Dataset", config: TrainConfig) -> list[str]:
 
 
 def train(s: RunState) -> None:
-    """A full fine-tune (snapshots at its dev evaluations) or an adapter, each keeping its best point on the
-    run's dev split (the base model included); the training time and the choice are kept."""
+    """A full fine-tune (snapshots at its dev evaluations), an adapter or NUDGE (the corpus side), each keeping
+    its best point on the run's dev split (the base model included); the training time and the choice are kept."""
     from explorer.training.selection import DevScorer, SelectionResult
 
     s.check_stop()
@@ -168,6 +170,12 @@ def train(s: RunState) -> None:
         s.trained = train_adapter(s.dataset, s.base, adapter_config(s.config), callback=s.emit, should_stop=s.stop,
                                   negatives=s.negatives, dev_ids=dev,
                                   progress=progress_note(s.emit, "training", "embedding training texts"))
+        s.selection = SelectionResult.from_dict(s.trained.metadata["selection"])
+    elif s.config.method == "nudge":
+        from explorer.training.nudge import train_nudge
+
+        s.trained = train_nudge(s.dataset, s.base, nudge_config(s.config), callback=s.emit, should_stop=s.stop,
+                                dev_ids=dev, progress=progress_note(s.emit, "training", "embedding training texts"))
         s.selection = SelectionResult.from_dict(s.trained.metadata["selection"])
     else:
         from explorer.training.full import train_full
@@ -185,9 +193,9 @@ def train(s: RunState) -> None:
 def save(s: RunState) -> None:
     """The trained model (or adapter) into the run folder, atomically; the negatives beside it."""
     s.emit(ProgressEvent("saving", 0, 1, message=f"saving the {s.config.method} to {s.run.artifact_dir}"))
-    kind = "adapter" if s.config.method == "adapter" else "model"
+    kind = {"adapter": "adapter", "nudge": "nudge"}.get(s.config.method, "model")
     with s.run.artifact_writer(kind) as folder:
-        if kind == "adapter":
+        if kind != "model":
             s.trained.save(folder)
         else:
             s.trained.model.save(str(folder))
@@ -216,6 +224,8 @@ def compare(s: RunState) -> None:
     record = evaluation_record(s.dataset, s.baseline, s.tuned, s.seconds, s.negatives, s.run.path)
     if s.selection is not None:
         record["selection"] = s.selection.to_dict()
+    if s.config.method == "nudge":  # the bound kept and what it moved, for the card and the pages
+        record["nudge"] = {k: s.trained.metadata.get(k) for k in NUDGE_FACTS}
     s.run.write_evaluation(record)
 
 

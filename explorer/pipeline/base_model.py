@@ -71,7 +71,8 @@ def check_base_model(text: str, method: str, settings: Settings, *,
                             "dense model (minilm, static, a hub model or an API model) to fine-tune or adapt.")
     if method == "full" and spec.kind not in FULL_KINDS:
         raise TrainingError(f"{spec.display} has no weights here to fine-tune; choose the Adapter method (a linear "
-                            "map trained over its embeddings), or a local transformer model for a full fine-tune.")
+                            "map trained over its embeddings) or Corpus-side (NUDGE), or a local transformer model "
+                            "for a full fine-tune.")
     if settings.public and spec.kind == "hub":
         count = (parameters or hub_parameters)(spec.text)
         cap = settings.hub_max_parameters

@@ -76,8 +76,8 @@ def describe_run(config: dict[str, Any], created: float | None = None) -> str:
     if isinstance(created, (int, float)):
         when = time.localtime(float(created))
         stamp = time.strftime("%H:%M" if when[:3] == time.localtime()[:3] else "%b %d %H:%M", when)
-    if config.get("method") == "adapter":
-        parts = [f"{base} + adapter"]
+    if config.get("method") in ("adapter", "nudge"):
+        parts = [f"{base} + {'NUDGE' if config['method'] == 'nudge' else 'adapter'}"]
     else:
         layers = config.get("train_layers")
         layers = DEFAULT_TRAIN_LAYERS if layers is None else int(layers)

@@ -62,11 +62,15 @@ class ProjectionData:
             change (queries: "fixed"/"broken"/"unchanged"; passages: ""), x, y and (3D) z.
         edges: (query id, passage id) pairs to draw as lines (each query to its relevant passages).
         n_passages_total: corpus size before sampling.
+        alignment: None when both stages came from one joint fit (or there is one stage); else, for two models
+            of different widths, one line saying each was projected on its own and rotated onto A, with the
+            residual (:func:`explorer.latent.projection.alignment_residual`).
     """
 
     points: pd.DataFrame
     edges: list[tuple[str, str]] = field(default_factory=list)
     n_passages_total: int = 0
+    alignment: str | None = None
 
 
 def best_grades(dataset: "Dataset", qids: list[str]) -> dict[str, int]:
@@ -126,7 +130,7 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, 
         status: query id -> "fixed"/"broken"/"unchanged" from a comparison, for colouring.
         cache_dir: the workspace's ``projection_cache_dir`` (None: cached in memory only).
     """
-    from explorer.latent.projection import project, project_aligned
+    from explorer.latent.projection import alignment_residual, project, project_aligned
 
     if max_queries < 1 or max_passages < 1:
         raise ValueError(f"max_queries and max_passages must be >= 1, got {max_queries} and {max_passages}.")
@@ -137,6 +141,7 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, 
     qtexts = [dataset.queries[q] for q in qids]
     ptexts = dataset.passage_texts(pids)
     before = np.vstack([base.encode(qtexts, "query"), base.encode(ptexts, "passage")])
+    alignment = None
     if tuned is None:  # the baseline alone (no run yet): one plain projection, nothing to align
         stages = [("before", project(before, method, n_components, seed, cache_dir=cache_dir))]
     else:
@@ -144,13 +149,23 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, 
         stages = list(zip(("before", "after"), project_aligned(before, after, method=method,
                                                                   n_components=n_components, seed=seed,
                                                                   cache_dir=cache_dir)))
+        if after.shape[1] != before.shape[1]:
+            residual = alignment_residual(stages[0][1], stages[1][1])
+            how = {"umap": "each model gets its own UMAP, fitted together (AlignedUMAP) so that a point's two "
+                           "places stay close where the models agree",
+                   "tsne": "each model gets its own t-SNE, B's started from A's layout"}.get(method, "each model "
+                                                                                             "gets its own PCA")
+            alignment = (f"A has {before.shape[1]} dimensions and B {after.shape[1]}, so no single fit takes both: "
+                         f"{how}, and B's picture is rotated, scaled and shifted onto A's (orthogonal Procrustes on "
+                         f"the shared points). The two agree up to {residual:.0%} of the picture's radius on "
+                         "average; compare neighbourhoods, not exact places.")
     status = status or {}
     rows = points_frame(dataset, qids, pids, change=[status.get(q, "unchanged") for q in qids] + [""] * len(pids))
     frames = [_with_coords(rows, coords, n_components, stage=stage) for stage, coords in stages]
     chosen = set(pids)
     edges = [(q, p) for q in qids for p in dataset.positives(q) if p in chosen]
     return ProjectionData(points=pd.concat(frames, ignore_index=True), edges=edges,
-                          n_passages_total=len(dataset.corpus))
+                          n_passages_total=len(dataset.corpus), alignment=alignment)
 
 
 NEIGHBOURHOOD_K = 50

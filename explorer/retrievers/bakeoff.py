@@ -148,10 +148,10 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
     rows = []
     for spec in parsed:
         report = prefixed(progress, f"{spec.text}:")
-        (report or silent)("loading", 0, 1)  # a static model is distilled here the first time (a minute or more)
+        (report or silent)("loading", 0, 1)  # static over a model of its own: distilled here once (a minute or more)
         retriever = load_retriever(spec.text, settings=settings, device=device, shared=shared)
         (report or silent)("loading", 1, 1)
-        fusion = _tune_fusion(dataset, retriever, k) if spec.kind == "hybrid" else None
+        fusion = _tune_fusion(dataset, retriever, k, spec, settings) if spec.kind == "hybrid" else None
         result = evaluate_retriever(dataset, retriever, split=split, k=k, progress=report)
         (report or silent)("timing", 0, 1)
         costs.append(embedding_cost(retriever, dataset, split))
@@ -170,23 +170,49 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
     return bake
 
 
-def _tune_fusion(dataset: "Dataset", retriever: "Retriever", k: int) -> dict[str, Any]:
-    """Choose a hybrid's fusion on up to :data:`DEV_QUERIES` training queries (seeded sample) and set it."""
+def _tune_fusion(dataset: "Dataset", retriever: "Retriever", k: int, spec: "ModelSpec",
+                 settings: "Settings | None") -> dict[str, Any]:
+    """Choose a hybrid's fusion on training queries its dense model never trained on (:func:`fusion_queries`)
+    and set it; too few of them keep the default fusion."""
     from explorer.retrievers.fusion import choose_fusion
 
     train = dataset.qrels_for("train")
-    if len(train) < MIN_DEV_QUERIES:
-        return {"method": retriever.method, "dense_weight": retriever.dense_weight, "chosen_on": "defaults"}
-    qids = sorted(train)
-    if len(qids) > DEV_QUERIES:
-        qids = sorted(random.Random(13).sample(qids, DEV_QUERIES))
+    qids, where = fusion_queries(dataset, spec, settings)
+    if len(qids) < MIN_DEV_QUERIES:
+        return {"method": retriever.method, "dense_weight": retriever.dense_weight,
+                "chosen_on": f"defaults (fewer than {MIN_DEV_QUERIES} {where})"}
     pids = dataset.passage_ids()
     retriever.index(pids, dataset.passage_texts(pids))
     dense, sparse = retriever.search_both([dataset.queries[q] for q in qids], k)
     method, weight, tried = choose_fusion(dense, sparse, qids, {q: train[q] for q in qids})
     retriever.method, retriever.dense_weight = method, weight
-    return {"method": method, "dense_weight": weight, "chosen_on": f"{len(qids)} training queries",
+    return {"method": method, "dense_weight": weight, "chosen_on": f"{len(qids)} {where}",
             "dev_ndcg@10": {label: round(v, 4) for label, v in tried.items()}}
+
+
+def fusion_queries(dataset: "Dataset", spec: "ModelSpec", settings: "Settings | None") -> tuple[list[str], str]:
+    """The judged training queries a hybrid's fusion may be chosen on, and how to name them.
+
+    A dense model fine-tuned on this dataset (a run, or a compressed form of one) trained on every training
+    query but its run's dev split: only those are fair, as test queries would be. Any other model never saw
+    the dataset: up to :data:`DEV_QUERIES` training queries (a seeded sample)."""
+    import json
+
+    from explorer.data.splits import DEV_FRACTION, dev_split
+    from explorer.encoders.spec import find_run_folder, runs_dir_for
+
+    judged = sorted(dataset.qrels_for("train"))
+    inner = spec.inner
+    while inner is not None and inner.kind != "run" and inner.inner is not None:
+        inner = inner.inner
+    folder = find_run_folder(inner.text, runs_dir_for(settings)) if inner is not None and inner.kind == "run" else None
+    config = json.loads((folder / "config.json").read_text()) if folder and (folder / "config.json").exists() else {}
+    if config.get("dataset", {}).get("fingerprint") == dataset.fingerprint():
+        held_out = set(dev_split(dataset.query_ids("train"), DEV_FRACTION, seed=int(config.get("seed", 42)))[1])
+        return [q for q in judged if q in held_out], "training queries its fine-tune held out"
+    if len(judged) > DEV_QUERIES:
+        judged = sorted(random.Random(13).sample(judged, DEV_QUERIES))
+    return judged, "training queries"
 
 
 def _seconds_per_1000(retriever: "Retriever", dataset: "Dataset", sample: int, memo: dict[str, float]) -> float:

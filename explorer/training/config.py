@@ -16,7 +16,9 @@ from explorer.training.grades import positive_grade  # noqa: F401  (re-exported:
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
 
-METHODS = ("full", "adapter")
+METHODS = ("full", "adapter", "nudge")
+FROZEN_METHODS = ("adapter", "nudge")
+"""Methods that train over a frozen model's embeddings (any dense model, API models included)."""
 LOSSES = ("mnrl", "cached_mnrl", "contrastive", "online_contrastive")
 IN_BATCH_LOSSES = ("mnrl", "cached_mnrl")
 KEEP_CHOICES = ("best", "last")  # the point a run ships: best on dev (the base model included), or the last
@@ -114,6 +116,7 @@ class TrainConfig:
     - ``seed=42``; ``matryoshka_dims=()`` (e.g. ``(384, 256, 128, 64)`` wraps the loss in MatryoshkaLoss).
     - ``keep="best"``: the best point on the dev split, base model included (``"last"``: the last checkpoint).
     - ``adapter``: options passed through to the adapter trainer (ignored by full fine-tuning).
+    - ``nudge``: options of ``method="nudge"``, the corpus-side recipe (:class:`explorer.training.nudge.NudgeConfig`).
     """
 
     method: str = "full"
@@ -139,6 +142,7 @@ class TrainConfig:
     min_positive_grade: int | None = None
     keep: str = "best"
     adapter: dict[str, Any] = field(default_factory=dict)
+    nudge: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------------ checks
     def validate(self, dataset: "Dataset | None" = None) -> "TrainConfig":
@@ -189,7 +193,11 @@ class TrainConfig:
             raise TrainingError(f"min_positive_grade must be >= 1 (grade 0 means irrelevant), got {self.min_positive_grade!r}.")
         if self.keep not in KEEP_CHOICES:
             raise TrainingError(f"keep must be one of: {', '.join(KEEP_CHOICES)}; got {self.keep!r}.")
-        if self.method == "adapter" and self.matryoshka_dims:
+        if self.method == "nudge":
+            from explorer.training.nudge import NudgeConfig
+
+            NudgeConfig.from_options(self.nudge)
+        if self.method != "full" and self.matryoshka_dims:
             raise TrainingError("matryoshka_dims only applies to full fine-tuning; clear it or use method 'full'.")
         if dataset is not None:
             self._validate_data(dataset)
@@ -241,8 +249,8 @@ class TrainConfig:
         grade = self.positive_grade(dataset)
         if max_epochs is not None and self.epochs is not None and self.epochs > max_epochs:
             raise TrainingError(f"epochs={self.epochs} exceeds this server's limit of {max_epochs}; choose fewer.")
-        if self.method == "adapter":
-            return replace(self, min_positive_grade=grade)
+        if self.method in FROZEN_METHODS:  # NUDGE moves positives only: no negatives to mine
+            return replace(self, min_positive_grade=grade, use_hard_negatives=self.use_hard_negatives and self.method == "adapter")
         positives = [p for q in dataset.query_ids("train") for p in dataset.positives(q, grade)]
         words = [len(dataset.corpus[p].full_text.split()) for p in positives if p in dataset.corpus]
         mean_words = sum(words) / len(words) if words else 0.0
@@ -266,7 +274,7 @@ class TrainConfig:
         from a resolved config, so its config.json records what ran."""
         if self.min_positive_grade is None:
             return False
-        return self.method == "adapter" or None not in (self.epochs, self.batch_size, self.train_layers,
+        return self.method in FROZEN_METHODS or None not in (self.epochs, self.batch_size, self.train_layers,
                                                          self.learning_rate)
 
     # ------------------------------------------------------------------------------------------ (de)serialise
@@ -286,8 +294,9 @@ class TrainConfig:
         values = dict(data)
         if "matryoshka_dims" in values:
             values["matryoshka_dims"] = tuple(int(d) for d in values["matryoshka_dims"] or ())
-        if "adapter" in values:
-            values["adapter"] = dict(values["adapter"] or {})
+        for name in ("adapter", "nudge"):
+            if name in values:
+                values[name] = dict(values[name] or {})
         return cls(**values)
 
 
@@ -321,7 +330,7 @@ def bound_for_public(config: TrainConfig) -> TrainConfig:
                             "an adapter over it, or run the app locally.")
     bounded = replace(config, eval_max_passages=min(config.eval_max_passages, PUBLIC_EVAL_MAX_PASSAGES),
                       eval_max_queries=min(config.eval_max_queries, PUBLIC_EVAL_MAX_QUERIES))
-    if config.method == "adapter":
+    if config.method in FROZEN_METHODS:
         return bounded
     loss = "cached_mnrl" if config.loss == "mnrl" else config.loss
     batch_cap = PUBLIC_MAX_BATCH_SIZE if loss in IN_BATCH_LOSSES else PUBLIC_MAX_PAIR_BATCH_SIZE

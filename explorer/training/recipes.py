@@ -27,3 +27,16 @@ def adapter_config(config: TrainConfig) -> Any:
         return AdapterConfig(**options).validate()
     except TypeError as exc:  # an unknown key in config.adapter
         raise TrainingError(f"Unknown adapter option in {sorted(config.adapter)}: {exc}.") from None
+
+
+def nudge_config(config: TrainConfig) -> Any:
+    """The corpus-side recipe's settings (:class:`~explorer.training.nudge.NudgeConfig`): ``config.nudge``
+    options over the run's seed, positive grade and keep rule.
+
+    Raises:
+        TrainingError: an unknown key in ``config.nudge``, or an invalid value.
+    """
+    from explorer.training.nudge import NudgeConfig
+
+    return NudgeConfig.from_options(config.nudge, seed=config.seed, min_positive_grade=config.min_positive_grade,
+                                    keep_best=config.keep == "best")

@@ -11,7 +11,6 @@ stopping - but when?", 1998); its :class:`SelectionResult` is what a run records
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,38 +20,15 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
 
+from explorer.data.splits import DEV_FRACTION, MAX_DEV_QUERIES, MIN_TRAIN_QUERIES_FOR_DEV, dev_split
+
+__all__ = ["DEV_FRACTION", "MAX_DEV_QUERIES", "MIN_TRAIN_QUERIES_FOR_DEV", "dev_split"]  # re-exported: trainers' entry
+
 SELECTION_METRIC = "ndcg@10"
-DEV_FRACTION = 0.2
-"""Share of the training queries held out as the dev split."""
-MAX_DEV_QUERIES = 500
-"""More dev queries barely sharpen the choice and make each evaluation slower."""
-MIN_TRAIN_QUERIES_FOR_DEV = 10
-"""Below this many training queries no dev split is carved (every query is needed to train)."""
 MIN_DEV_QUERIES = 30
 """Below this many dev queries a choice is noisy: one query moves the mean NDCG@10 by over 0.03."""
 MIN_IMPROVEMENT = 1e-4
 """A dev score must beat the best so far by more than this to count as better (ties keep the earlier point)."""
-
-
-def dev_split(query_ids: Sequence[str], fraction: float = DEV_FRACTION, seed: int = 0,
-              max_dev: int = MAX_DEV_QUERIES) -> tuple[list[str], list[str]]:
-    """Split training query ids into (train, dev), by query, with a seeded shuffle; both lists sorted.
-
-    No dev split (every id trains) when ``fraction`` is 0 or there are fewer than
-    :data:`MIN_TRAIN_QUERIES_FOR_DEV` ids; otherwise at least one query on each side, at most ``max_dev`` dev.
-
-    Raises:
-        ValueError: ``fraction`` outside [0, 1).
-    """
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"the dev fraction must be in [0, 1), got {fraction}")
-    ids = sorted(query_ids)
-    if fraction == 0 or len(ids) < MIN_TRAIN_QUERIES_FOR_DEV:
-        return ids, []
-    shuffled = list(ids)
-    random.Random(seed).shuffle(shuffled)
-    n_dev = min(max(1, round(len(ids) * fraction)), max_dev, len(ids) - 1)
-    return sorted(shuffled[n_dev:]), sorted(shuffled[:n_dev])
 
 
 def without_dev(dataset: "Dataset", dev_ids: Sequence[str]) -> "Dataset":

@@ -55,9 +55,7 @@ def section(dataset: Any) -> None:
         st.error(str(exc), icon=":material/error:")
         return
     if missing:
-        st.caption("Not computed yet on this dataset: " + ", ".join(choices[s] for s in missing) + "."
-                   + (" Static embeddings are distilled the first time (a minute or more)." if "static" in missing
-                      else ""))
+        st.caption("Not computed yet on this dataset: " + ", ".join(choices[s] for s in missing) + ".")
         if st.button("Compare these models", type="primary", key="bakeoff_run", icon=":material/leaderboard:"):
             table = _run(ws, dataset, picked, reference, missing, choices)
             if table is not None:

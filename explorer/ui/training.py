@@ -19,6 +19,10 @@ LOSS_HELP = {
 }
 
 EXPORT_FORMATS = {"model": "PyTorch", "onnx": "ONNX", "onnx-int8": "ONNX int8"}
+METHOD_LABELS = {"full": "Full fine-tune", "adapter": "Adapter", "nudge": "Corpus-side (NUDGE)"}
+NUDGE_CAPTION = ("Corpus-side (NUDGE): moves the passages your training queries judge relevant toward those queries, "
+                 "within a bound chosen on held-out queries; it helps only passages training queries reach (new "
+                 "passages keep the base vectors; loss, epochs, batch and learning rate do not apply).")
 
 
 def training_form() -> dict | None:
@@ -26,10 +30,10 @@ def training_form() -> dict | None:
     settings = state.workspace().settings  # the visitor's limits (a workspace inherits the server's)
     with st.form("train_form", border=True):
         c = st.columns(3)
-        method = c[0].radio("Method", ["full", "adapter"], key="train_method", horizontal=True,
-                            format_func={"full": "Full fine-tune", "adapter": "Adapter"}.get,
+        method = c[0].radio("Method", list(METHOD_LABELS), key="train_method", horizontal=True,
+                            format_func=METHOD_LABELS.get,
                             help="Full: update the encoder's own weights (best quality, minutes on CPU). "
-                                 "Adapter: learn a linear map on frozen embeddings (seconds).")
+                                 "Adapter: learn a linear map on frozen embeddings (seconds). " + NUDGE_CAPTION)
         loss = c[1].selectbox("Loss", list(LOSS_HELP), key="train_loss", format_func=str,
                               help=" ".join(f"{k}: {v}" for k, v in LOSS_HELP.items()))
         hard = c[2].toggle("Use hard negatives", value=True, key="train_hard",
@@ -56,6 +60,7 @@ def training_form() -> dict | None:
                                          "once per text, which makes a step several times faster. auto: the "
                                          "measured default (see docs/benchmarks.md); all: every weight.")
         keep = keep_control()
+        st.caption(NUDGE_CAPTION)
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
     if not start:
         return None
@@ -136,7 +141,8 @@ def runs_table(runs: list) -> None:
     selection_notice(pipeline.run_selection(ws, pick))
     method = next((r.method for r in runs if r.id == pick), "full")
     base = next((r.base_model for r in runs if r.id == pick), "")
-    formats = EXPORT_FORMATS if method == "full" else {"model": "Adapter weights"}
+    formats = EXPORT_FORMATS if method == "full" else {
+        "model": "Nudged passage table" if method == "nudge" else "Adapter weights"}
     kind = c2.selectbox("Format", list(formats), format_func=formats.get, key=f"download_kind_{method}",
                         help="PyTorch: the sentence-transformers folder, as trained. ONNX: runs with onnxruntime alone, "
                              "no torch needed. ONNX int8: 4x smaller and about 1.5x faster than fp32 on CPU, "
@@ -235,7 +241,8 @@ def base_model_picker() -> BaseModelChoice | None:
         st.error(text.message(exc, state.workspace_folder()), icon=":material/block:")
         return None
     if spec.kind not in ("bundled", "folder", "hub", "run"):
-        st.caption(text.plain(f"{spec.display}: the adapter method only (its weights are not here to fine-tune)."))
+        st.caption(text.plain(f"{spec.display}: the adapter or corpus-side (NUDGE) methods only (its weights are not "
+                              "here to fine-tune)."))
     return choice
 
 

@@ -29,7 +29,7 @@ def test_compare_models_json(words_beir, capsys):
         assert low <= metric["mean"] <= high and 0 <= metric["p_value"] <= metric["p_holm"] <= 1
     assert rows["bm25"]["dim"] is None and rows["fake"]["dim"] == 64 and rows["hybrid:fake"]["dim"] == 64
     assert rows["hybrid:fake"]["index_bytes"] > rows["fake"]["index_bytes"] > 0
-    assert rows["hybrid:fake"]["fusion"]["chosen_on"] == "defaults"  # 12 training queries: too few to choose on
+    assert rows["hybrid:fake"]["fusion"]["chosen_on"] == "defaults (fewer than 20 training queries)"  # 12: too few
     assert all(row["encode_seconds_per_1000"] > 0 for row in rows.values())
     # Stored like a run's results, in the workspace's models/ folder, readable without any model.
     settings = get_settings()
@@ -53,6 +53,27 @@ def test_the_hybrid_fusion_is_chosen_on_training_queries(words_beir, capsys, mon
     best = max(fusion["dev_ndcg@10"].values())
     label = "rrf" if fusion["method"] == "rrf" else f"wsum@{fusion['dense_weight']}"
     assert fusion["dev_ndcg@10"][label] == best
+
+
+def test_a_hybrid_over_a_fine_tune_chooses_its_fusion_on_the_queries_its_run_held_out(words_beir, tmp_path):
+    """Its run trained on every other training query: choosing the weight on those would favour the dense side."""
+    from explorer.data.loaders import load_dataset
+    from explorer.data.splits import DEV_FRACTION, dev_split
+    from explorer.retrievers.bakeoff import fusion_queries
+
+    dataset = load_dataset(words_beir)
+    run = tmp_path / "runs" / "20261207-tuned"
+    (run / "model").mkdir(parents=True)  # a finished full fine-tune
+    (run / "config.json").write_text(json.dumps({"seed": 7, "method": "full", "base_model": "minilm",
+                                                 "dataset": {"fingerprint": dataset.fingerprint()}}))
+    held_out = dev_split(dataset.query_ids("train"), DEV_FRACTION, seed=7)[1]
+    assert 0 < len(held_out) < len(dataset.qrels_for("train"))
+    qids, where = fusion_queries(dataset, parse_spec(f"hybrid:{run}"), None)
+    assert qids == sorted(held_out) and where == "training queries its fine-tune held out"
+    (run / "config.json").write_text(json.dumps({"seed": 7, "dataset": {"fingerprint": "another dataset"}}))
+    qids, where = fusion_queries(dataset, parse_spec(f"hybrid:{run}"), None)  # trained elsewhere: all count
+    assert qids == sorted(dataset.qrels_for("train")) and where == "training queries"
+    assert fusion_queries(dataset, parse_spec("hybrid:fake"), None)[0] == sorted(dataset.qrels_for("train"))
 
 
 def test_compare_models_table(words_beir, capsys):

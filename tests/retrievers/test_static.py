@@ -74,3 +74,24 @@ def test_the_int8_onnx_form_is_made_once_and_stays_close(tiny_model):
     assert np.all(np.sum(int8 * full, axis=1) > 0.9)  # quantized, so close but not equal
     assert encoder.fingerprint != registry.load_encoder(tiny_model).fingerprint
     assert (encoder.folder / "export.json").is_file()
+
+
+@pytest.mark.model
+def test_the_bundled_models_static_form_is_shipped_and_never_distilled(monkeypatch, tmp_path):
+    """``static`` is ready at once: the bundled MiniLM's distillation ships with the code (no minute of work, no
+    transformer in memory on a small server), and it is the model distilled from the bundled one."""
+    from explorer.encoders.static import SHIPPED, SHIPPED_SOURCE, distilled_folder
+
+    def never(*args, **kwargs):
+        raise AssertionError("distilled instead of using the shipped table")
+
+    monkeypatch.setattr("model2vec.distill.distill_from_model", never)
+    registry.clear_cache()
+    encoder = registry.load_encoder("static")
+    assert isinstance(encoder, StaticEncoder) and encoder.folder == SHIPPED and encoder.dim == 256
+    vectors = encoder.encode(["caffeine improves alertness", "coffee keeps you awake", "rain clouds storm"], "query")
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]  # a real table: related texts are closer
+    # It was distilled from exactly the bundled model (a new bundled model would need a new shipped table).
+    bundled = registry.load_encoder("minilm")
+    assert bundled.fingerprint == SHIPPED_SOURCE
+    assert distilled_folder(bundled, tmp_path) == SHIPPED

@@ -31,16 +31,16 @@ def test_bakeoff_section_computes_stores_and_shows_again(tiny_workspace, monkeyp
     at.run()
     at.switch_page("pages/metrics.py").run()
     assert problems(at) == []
-    assert at.multiselect(key="bakeoff_models").value == ["minilm", "bm25", "hybrid"]
+    assert at.multiselect(key="bakeoff_models").value == ["minilm", "static", "bm25", "hybrid"]
     at.button(key="bakeoff_run").click().run()
     assert problems(at) == []
     table = _frame(at, "measure").set_index("measure")
-    assert list(table.columns) == ["MiniLM (reference)", "BM25", "BM25 + MiniLM (hybrid)"]
+    assert list(table.columns) == ["MiniLM (reference)", "static (MiniLM, model2vec)", "BM25", "BM25 + MiniLM (hybrid)"]
     assert table.loc["p NDCG@10 (Holm)"].tolist()[0] == "reference"
     assert all(re.fullmatch(r"< 0\.0001|\d\.\d+(e-\d+)?", p) for p in table.loc["p NDCG@10 (Holm)"].tolist()[1:])
     for metric in ("NDCG@10", "MRR@10", "Recall@100"):
         assert all(re.fullmatch(r"[01]\.\d{3} \[[01]\.\d{3}, [01]\.\d{3}\]", c) for c in table.loc[f"{metric} [95% CI]"])
-    assert table.loc["dimensions"].tolist() == ["64", "none (sparse)", "64"]
+    assert table.loc["dimensions"].tolist() == ["64", "256", "none (sparse)", "64"]  # static: the shipped table
     assert all(float(v) > 0 for v in table.loc["index MB"]) and all(float(v) > 0 for v in table.loc["seconds / 1,000 passages"])
     chart = [c for c in at.get("plotly_chart") if "against encode cost" in c.proto.spec]
     assert len(chart) == 1 and '"error_y"' in chart[0].proto.spec
@@ -52,7 +52,7 @@ def test_bakeoff_section_computes_stores_and_shows_again(tiny_workspace, monkeyp
     again.switch_page("pages/metrics.py").run()
     assert problems(again) == []
     assert not [b for b in again.button if b.key == "bakeoff_run"]
-    assert len(_frame(again, "measure").columns) == 4
+    assert len(_frame(again, "measure").columns) == 5
     assert {"model:bm25", "model:hybrid"} <= set(pipeline.compared_pair(
         tiny_workspace, pipeline.load_dataset(tiny_workspace.dataset_choice()).fingerprint()).options)
 
