@@ -131,13 +131,19 @@ def runs_table(runs: list) -> None:
     done = [r.id for r in runs if r.status == "succeeded"]
     if not done:
         return
-    current = state.tuned_run_id(ws)
+    selected = ws.selected_run()  # model B: a run, a compared model (BM25...: nothing chosen here), or unset
+    current = state.tuned_run_id(ws) if selected is None else selected
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     labels = pipeline.run_labels(ws, done)
-    pick = c1.selectbox("Run to compare with the baseline", done, index=done.index(current) if current in done else 0,
-                        key="pick_run", format_func=lambda run_id: f"{labels[run_id]} ({run_id})", help="The Latent space, Similarity, Metrics, Inspect and Search pages use it.")
-    if pick != ws.selected_run():
-        ws.set_selected_run(pick)
+    # Choosing here makes the run model B; merely opening the page must not (B may be BM25 or another model).
+    pick = c1.selectbox("Run", done, index=done.index(current) if current in done else None, key="pick_run",
+                        format_func=lambda run_id: f"{labels[run_id]} ({run_id})", placeholder="Choose a run",
+                        on_change=lambda: ws.set_selected_run(st.session_state["pick_run"]),
+                        help="The run to download. Choosing one here also makes it model B of the Latent space, "
+                             "Similarity, Metrics, Inspect and Search pages.")
+    if pick is None:  # model B is not a run (BM25, a compared model): nothing chosen here yet
+        c2.caption("Choose a run to download it; it then becomes model B.")
+        return
     selection_notice(pipeline.run_selection(ws, pick))
     method = next((r.method for r in runs if r.id == pick), "full")
     base = next((r.base_model for r in runs if r.id == pick), "")

@@ -130,3 +130,17 @@ def test_search_offers_queries_from_the_data_and_grades_only_them(workspace_with
     at.text_input(key="search_query").input("espresso roasting at home").run()
     assert problems(at) == [] and len(at.dataframe) == 2
     assert not any("grade" in d.value.columns for d in at.dataframe)
+
+
+def test_opening_the_train_page_keeps_bm25_as_b_and_picking_a_run_there_makes_it_b(bm25_and_run):
+    """The Train page's run picker sets model B only when the user picks a run in it, not on every visit."""
+    ws, run_id = bm25_and_run
+    fingerprint = pipeline.load_dataset(ws.dataset_choice()).fingerprint()
+    pipeline.choose_pair(ws, pipeline.BASELINE, "model:bm25")
+    at = app(default_timeout=240)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert problems(at) == []
+    assert pipeline.compared_pair(ws, fingerprint).b == "model:bm25", "visiting the Train page changed model B"
+    at.selectbox(key="pick_run").set_value(run_id).run()
+    assert pipeline.compared_pair(ws, fingerprint).b == run_id
