@@ -1,7 +1,8 @@
 """Which model? in a real browser, on the real bundled MiniLM: the one-click demo fine-tunes MiniLM; the bake-off
 compares MiniLM, static, BM25 and the hybrid with intervals; the Train page trains an adapter over the static
-model; that run (256 dimensions) is compared with the MiniLM fine-tune (384) on Latent, Metrics and Inspect;
-BM25 is compared with the fine-tune on Inspect and gets its one-line explanation on Latent.
+model, and another over an API model (an OpenAI-compatible server on 127.0.0.1, a key typed in); each run
+(256 and 16 dimensions) is compared with the MiniLM fine-tune (384) on Latent, Metrics and Inspect; BM25 is
+compared with the fine-tune on Inspect and gets its one-line explanation on Latent.
 
 Set ``EXPLORER_SCREENSHOTS=<folder>`` to keep the Latent page's screenshot of the two models.
 """
@@ -17,6 +18,8 @@ import pytest
 
 from browser_flows import (PLOT, ROOT, errors_on, heading, nav, open_app, run_demo, screenshot, settle, start_server,
                            stop_server, wait_or_fail)
+from tests.encoders.openai_server import serve
+from tests.encoders.test_api_key_leaks import KEY
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -44,12 +47,24 @@ def _pair(page, a: str, b: str) -> None:
     _choose(page, "pair_a", a)
 
 
-def _train_adapter_over_static(page, server) -> str:
+def _type(page, label: str, value: str) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press("Enter")
+    settle(page)
+
+
+def _train_adapter(page, server, base_model: str, endpoint: str | None = None) -> str:
+    """Train an adapter over the base model picked by its label (an API model: at ``endpoint``, with the key)."""
     nav(page, "Train")
     heading(page, "Train").wait_for()
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Base model").first.click()
-    page.get_by_role("option", name="Static embeddings (model2vec, distilled from MiniLM)").click()
+    page.get_by_role("option", name=base_model).click()
     settle(page)
+    if endpoint:
+        _type(page, "Base URL", endpoint)
+        _type(page, "API key", KEY)
+        wait_or_fail(page, page.get_by_text("Before the first call:").first, "the cost estimate")
     page.locator('[data-testid="stForm"]').get_by_text("Adapter", exact=True).click()
     page.get_by_role("button", name="Start training").click()
     panel = page.locator('[class*="st-key-job_panel_"]').first
@@ -64,7 +79,38 @@ def _train_adapter_over_static(page, server) -> str:
     return match.group(1)
 
 
-def test_which_model_from_the_bakeoff_to_three_pages(real_server, new_page, tmp_path):
+def _against_the_fine_tune(page, server, a: str, widths: str, shots: list[Path], name: str) -> None:
+    """Run ``a`` (A) against the MiniLM fine-tune (B) on Latent (one aligned picture of two widths), Metrics
+    and Inspect, without an error."""
+    nav(page, "Latent space")
+    heading(page, "Latent space").wait_for()
+    _pair(page, a=a, b="MiniLM fine-tune")
+    note = page.get_by_text("no single fit takes both").first
+    wait_or_fail(page, note, "the Latent page with two widths", timeout_ms=180_000)
+    assert widths in note.inner_text()
+    page.locator(PLOT).first.wait_for()
+    settle(page)
+    assert not errors_on(page), server.log_tail()
+    for folder in shots:
+        folder.mkdir(parents=True, exist_ok=True)
+        screenshot(page, folder / name)
+    nav(page, "Metrics")
+    heading(page, "Metrics").wait_for()
+    page.locator(PLOT).first.wait_for()
+    settle(page)
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert a in main and "MiniLM fine-tune" in main, "Metrics compares the two runs"
+    assert not errors_on(page), server.log_tail()
+    nav(page, "Inspect")
+    heading(page, "Inspect").wait_for()
+    settle(page)
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert f"A: {a}" in main and "B: MiniLM fine-tune" in main
+    assert not errors_on(page), server.log_tail()
+
+
+def test_which_model_from_the_bakeoff_to_three_pages(real_server, new_page, tmp_path, httpserver):
+    serve(httpserver, dim=16)
     page = new_page()
     open_app(page, real_server)
     run_demo(page, "full", timeout_ms=420_000)  # a MiniLM fine-tune on the demo: the run to compare with
@@ -84,38 +130,13 @@ def test_which_model_from_the_bakeoff_to_three_pages(real_server, new_page, tmp_
     assert "95% CI" in table.inner_text() or page.get_by_text("95% CI").count(), "the table shows no intervals"
     assert not errors_on(page), real_server.log_tail()
 
-    _train_adapter_over_static(page, real_server)
-
-    # The static adapter (256 dimensions) against the MiniLM fine-tune (384): one aligned picture on Latent.
-    nav(page, "Latent space")
-    heading(page, "Latent space").wait_for()
-    _pair(page, a="+ adapter", b="MiniLM fine-tune")
-    note = page.get_by_text("no single fit takes both").first
-    wait_or_fail(page, note, "the Latent page with two widths", timeout_ms=180_000)
-    assert "A has 256 dimensions and B 384" in note.inner_text()
-    page.locator(PLOT).first.wait_for()
-    settle(page)
-    assert not errors_on(page), real_server.log_tail()
-    folders = [tmp_path] + ([Path(ROOT / os.environ["EXPLORER_SCREENSHOTS"])] if os.environ.get("EXPLORER_SCREENSHOTS") else [])
-    for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
-        screenshot(page, folder / "latent_two_models.png")
-
-    nav(page, "Metrics")
-    heading(page, "Metrics").wait_for()
-    page.locator(PLOT).first.wait_for()
-    settle(page)
-    sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
-    main = page.locator('[data-testid="stMain"]').inner_text()
-    assert "adapter" in main and "MiniLM fine-tune" in main, "Metrics compares the two runs"
-    assert not errors_on(page), real_server.log_tail() + sidebar
-
-    nav(page, "Inspect")
-    heading(page, "Inspect").wait_for()
-    settle(page)
-    main = page.locator('[data-testid="stMain"]').inner_text()
-    assert "A: static" in main and "B: MiniLM fine-tune" in main
-    assert not errors_on(page), real_server.log_tail()
+    shots = [tmp_path] + ([Path(ROOT / os.environ["EXPLORER_SCREENSHOTS"])] if os.environ.get("EXPLORER_SCREENSHOTS") else [])
+    _train_adapter(page, real_server, "Static embeddings (model2vec, distilled from MiniLM)")
+    _against_the_fine_tune(page, real_server, "static (MiniLM, model2vec) + adapter", "A has 256 dimensions and B 384",
+                           shots, "latent_static_vs_finetune.png")
+    _train_adapter(page, real_server, "OpenAI / compatible endpoint", endpoint=httpserver.url_for("/v1"))
+    _against_the_fine_tune(page, real_server, "OpenAI text-embedding-3-small + adapter", "A has 16 dimensions and B 384",
+                           shots, "latent_api_vs_finetune.png")
 
     # BM25 against the fine-tune: its rankings side by side on Inspect, one line on Latent.
     _choose(page, "pair_a", "BM25")
