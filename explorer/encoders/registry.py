@@ -37,6 +37,7 @@ from pathlib import Path
 from explorer.core.config import Settings, get_settings
 from explorer.encoders.base import Encoder
 from explorer.core.errors import ModelError
+from explorer.core.progress import Progress
 from explorer.encoders.spec import find_run_folder as _run_folder, parse_spec, runs_dir_for as _runs_dir
 
 _LOCK = threading.Lock()
@@ -50,7 +51,7 @@ def clear_cache() -> None:
 
 
 def load_encoder(spec: str, *, settings: Settings | None = None, device: str | None = None,
-                 api_key: str | None = None) -> Encoder:
+                 api_key: str | None = None, progress: Progress | None = None) -> Encoder:
     """The encoder a spec names (see the module docstring), shared within the process.
 
     Args:
@@ -60,6 +61,8 @@ def load_encoder(spec: str, *, settings: Settings | None = None, device: str | N
         device: "cpu" / "cuda" for model encoders; None picks one.
         api_key: OpenAI key for "openai:" specs (the app passes its Streamlit secret); by default
             ``OPENAI_API_KEY`` from the environment.
+        progress: given, a hub model is downloaded now (once) and this hears ``"downloading (MB)"``; without
+            it the download waits for the model's first use.
 
     Raises:
         ModelError: the spec names nothing that can be loaded (one line saying what to give instead).
@@ -76,11 +79,13 @@ def load_encoder(spec: str, *, settings: Settings | None = None, device: str | N
            key_id)
     with _LOCK:
         found = _ENCODERS.get(key)
-    if found is not None:
-        return found
-    encoder = _build(spec, settings, server, run, device, api_key)
-    with _LOCK:
-        return _ENCODERS.setdefault(key, encoder)
+    if found is None:
+        encoder = _build(spec, settings, server, run, device, api_key)
+        with _LOCK:
+            found = _ENCODERS.setdefault(key, encoder)
+    if progress is not None and callable(getattr(found, "download", None)):
+        found.download(progress)  # a hub model: fetched now, where someone watches
+    return found
 
 
 def _server_settings() -> Settings:

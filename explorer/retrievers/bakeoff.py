@@ -144,7 +144,7 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
     for spec in parsed:
         report = prefixed(progress, f"{spec.text}:")
         (report or silent)("loading", 0, 1)  # a static model is distilled here the first time (a minute or more)
-        retriever = load_retriever(spec.text, settings=settings, device=device, shared=shared)
+        retriever = load_retriever(spec.text, settings=settings, device=device, shared=shared, progress=report)
         (report or silent)("loading", 1, 1)
         fusion = _tune_fusion(dataset, retriever, k) if spec.kind == "hybrid" else None
         result = evaluate_retriever(dataset, retriever, split=split, k=k, progress=report)
