@@ -15,8 +15,12 @@ Specs, tried in this order:
   for a full fine-tune or ``adapter/`` for an adapter over the base model named in ``config.json``).
 - a local model folder, else a Hugging Face hub id.
 
-Encoders are kept per (spec, device, cache folder, run folder) for the life of the process, so the app and the
-CLI never load the same model twice; a model folder that changed on disk is loaded afresh.
+Encoders are shared per (spec, device, cache folder, run folder), so the app and the CLI never load the same
+model twice; a model folder that changed on disk is loaded afresh. Memory stays bounded: the bundled model is
+kept for the life of the process (every page uses it); the others are kept while in use anywhere (a weak
+reference finds them) and, beyond that, the most recently used within a byte budget
+(:func:`~explorer.core.memory.encoders_budget`: smaller in public mode, where a model no longer in use is
+released).
 
 Run ids are a visitor's data: they are looked up in the runs folder of the settings the caller passes (the
 workspace's). Without settings, locally the local runs folder is used; in public mode a bare name is never
@@ -32,22 +36,38 @@ import hashlib
 import json
 import os
 import threading
+import weakref
 from pathlib import Path
 
-from explorer.core.config import Settings, get_settings
+from explorer.core.config import BUNDLED_MODEL_ALIASES, Settings, get_settings
+from explorer.core.memory import ByteLRU, encoder_bytes, encoders_budget
 from explorer.encoders.base import Encoder
 from explorer.core.errors import ModelError
 from explorer.core.progress import Progress
 from explorer.encoders.spec import find_run_folder as _run_folder, parse_spec, runs_dir_for as _runs_dir
 
 _LOCK = threading.Lock()
-_ENCODERS: dict[tuple, Encoder] = {}
+_HELD = ByteLRU(encoders_budget(False), sizeof=encoder_bytes)
+"""The most recently used encoders, within the byte budget (set from the settings at each load)."""
+_ALIVE: "weakref.WeakValueDictionary[tuple, Encoder]" = weakref.WeakValueDictionary()
+"""Every encoder still referenced anywhere (a page's cache, a retriever, a job), so none is loaded twice."""
+_PINNED: dict[tuple, Encoder] = {}
+"""The bundled model's encoders, kept for the life of the process."""
 
 
 def clear_cache() -> None:
     """Forget the process-wide encoders (tests; or to free memory)."""
     with _LOCK:
-        _ENCODERS.clear()
+        _HELD.clear()
+        _ALIVE.clear()
+        _PINNED.clear()
+
+
+def held() -> list[Encoder]:
+    """The encoders the registry itself keeps in memory now (pinned or within the budget), for measurements."""
+    with _LOCK:
+        kept = {id(e): e for e in [*_PINNED.values(), *(_HELD.get(k) for k in _HELD.keys())] if e is not None}
+    return list(kept.values())
 
 
 def load_encoder(spec: str, *, settings: Settings | None = None, device: str | None = None,
@@ -77,15 +97,32 @@ def load_encoder(spec: str, *, settings: Settings | None = None, device: str | N
     key_id = hashlib.sha256(api_key.encode()).hexdigest() if api_key else None  # never keep the key itself in a key
     key = (spec, device, _cache_root(server), server.encoder_override, str(run or ""), _stamp(run or Path(spec)),
            key_id)
+    _HELD.max_bytes = encoders_budget(server.public)
     with _LOCK:
-        found = _ENCODERS.get(key)
+        found = _HELD.get(key)
+        alive = _ALIVE.get(key) if found is None else None
+        if alive is not None:  # still in use somewhere: shared again, and kept as recently used
+            found = _HELD.put(key, alive)
     if found is None:
         encoder = _build(spec, settings, server, run, device, api_key)
         with _LOCK:
-            found = _ENCODERS.setdefault(key, encoder)
+            found = _ALIVE.get(key) or _alive(key, encoder)
+            _HELD.put(key, found)
+            if spec.lower() in {a.lower() for a in BUNDLED_MODEL_ALIASES}:
+                _PINNED[key] = found
     if progress is not None and callable(getattr(found, "download", None)):
         found.download(progress)  # a hub model: fetched now, where someone watches
     return found
+
+
+def _alive(key: tuple, encoder: Encoder) -> Encoder:
+    """Note ``encoder`` as alive under ``key`` (weakly; an object that cannot be weakly referenced is only held
+    by the budget)."""
+    try:
+        _ALIVE[key] = encoder
+    except TypeError:
+        pass
+    return encoder
 
 
 def _server_settings() -> Settings:
