@@ -40,7 +40,7 @@ import weakref
 from pathlib import Path
 
 from explorer.core.config import BUNDLED_MODEL_ALIASES, Settings, get_settings
-from explorer.core.memory import ByteLRU, encoder_bytes, encoders_budget
+from explorer.core.memory import ByteLRU, encoder_bytes, encoders_budget, release_memory
 from explorer.encoders.base import Encoder
 from explorer.core.errors import ModelError
 from explorer.core.progress import Progress
@@ -107,9 +107,13 @@ def load_encoder(spec: str, *, settings: Settings | None = None, device: str | N
         encoder = _build(spec, settings, server, run, device, api_key)
         with _LOCK:
             found = _ALIVE.get(key) or _alive(key, encoder)
+            before = len(_HELD)
             _HELD.put(key, found)
+            evicted = len(_HELD) <= before
             if spec.lower() in {a.lower() for a in BUNDLED_MODEL_ALIASES}:
                 _PINNED[key] = found
+        if evicted:
+            release_memory()  # a model out of the budget and no longer in use is freed now
     if progress is not None and callable(getattr(found, "download", None)):
         found.download(progress)  # a hub model: fetched now, where someone watches
     return found

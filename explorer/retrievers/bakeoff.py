@@ -166,9 +166,14 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
 def _release(shared: "dict[str, Retriever]", later: "Sequence[ModelSpec]") -> None:
     """Drop the retrievers (an encoder and its corpus vectors, a BM25 index) no later model reuses, so only the
     models still to score stay in memory (the encoders registry keeps what its budget allows)."""
+    from explorer.core.memory import release_memory
+
     needed = {key for spec in later for key in _uses(spec)}
-    for key in [k for k in shared if k not in needed]:
+    unused = [k for k in shared if k not in needed]
+    for key in unused:
         del shared[key]
+    if unused:
+        release_memory()
 
 
 def _uses(spec: "ModelSpec") -> set[str]:

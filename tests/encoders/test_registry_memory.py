@@ -70,3 +70,14 @@ def test_static_and_onnx_models_are_sized_by_their_files(tmp_path):
         fh.truncate(31 * MB)
     (tmp_path / "model.onnx").write_bytes(b"x" * 1000)
     assert encoder_bytes(on_disk) == 31 * MB + 1000
+
+
+def test_an_eviction_hands_the_freed_memory_back(folders, monkeypatch):
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    calls = []
+    monkeypatch.setattr(registry, "release_memory", lambda: calls.append(1))
+    load_encoder(folders[0])
+    load_encoder(folders[1])
+    assert calls == [], "160 MB fit the public budget: nothing released"
+    load_encoder(folders[2])
+    assert calls == [1]
