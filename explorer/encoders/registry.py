@@ -95,7 +95,7 @@ def load_encoder(spec: str, *, settings: Settings | None = None, device: str | N
     runs_dir = _runs_dir(settings)
     run = _run_folder(spec, runs_dir)
     key_id = hashlib.sha256(api_key.encode()).hexdigest() if api_key else None  # never keep the key itself in a key
-    key = (spec, device, _cache_root(server), server.encoder_override, str(run or ""), _stamp(run or Path(spec)),
+    key = (spec, device, _cache_root(server), server.encoder_override, str(run or ""), _stamp(run or Path(spec), run is not None),
            key_id)
     _HELD.max_bytes = encoders_budget(server.public)
     with _LOCK:
@@ -139,8 +139,10 @@ def _cache_root(settings: Settings) -> Path:
     return Path(settings.extra.get("shared_cache") or settings.cache_dir)
 
 
-def _stamp(folder: Path) -> tuple:
-    """Sizes and mtimes of a folder's files two levels deep, so a rewritten model is reloaded."""
+def _stamp(folder: Path, run: bool = False) -> tuple:
+    """Sizes and mtimes of a folder's files two levels deep, so a rewritten model is reloaded. Of a run folder,
+    only what makes its model (``config.json``, ``model/``, ``adapter/``): its status, log and results change
+    as it finishes, and must not load the same model a second time."""
     folder = folder.expanduser()
     if not folder.is_dir():
         return ()
@@ -148,7 +150,8 @@ def _stamp(folder: Path) -> tuple:
     for sub in (folder, folder / "model", folder / "adapter"):
         try:
             with os.scandir(sub) as it:
-                entries.extend((sub.name, e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in it if e.is_file())
+                entries.extend((sub.name, e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in it if e.is_file()
+                               and not (run and sub == folder and e.name != "config.json"))
         except OSError:
             continue
     return tuple(sorted(entries))

@@ -81,3 +81,17 @@ def test_an_eviction_hands_the_freed_memory_back(folders, monkeypatch):
     assert calls == [], "160 MB fit the public budget: nothing released"
     load_encoder(folders[2])
     assert calls == [1]
+
+
+def test_a_run_finishing_does_not_load_its_model_a_second_time(tmp_path):
+    run = tmp_path / "run-1"
+    (run / "model").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"base_model": "minilm"}))
+    (run / "status.json").write_text(json.dumps({"state": "running"}))
+    (run / "model" / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    first = load_encoder(str(run))
+    (run / "status.json").write_text(json.dumps({"state": "succeeded", "finished": True}))
+    (run / "evaluation.json").write_text("{}")
+    assert load_encoder(str(run)) is first, "status and results written at the end are not the model"
+    (run / "model" / "model.safetensors").write_bytes(b"new weights")
+    assert load_encoder(str(run)) is not first, "a rewritten model is loaded again"
