@@ -20,10 +20,11 @@ from typing import Any
 
 MB = 1024 * 1024
 ENCODERS_BUDGET = 400 * MB
-"""Encoders kept in memory by a local server or a command: the base MiniLM (~90 MB) and the last few others."""
-PUBLIC_ENCODERS_BUDGET = 200 * MB
-"""The same on the public server (2.7 GB for everything): the base MiniLM and one other model of its size (a
-fine-tune, a static model and its adapter...); a model no longer in use is released."""
+"""Encoders besides the bundled base model (always kept) that a local server or a command keeps in memory: the
+last few used."""
+PUBLIC_ENCODERS_BUDGET = 100 * MB
+"""The same on the public server (2.7 GB for everything): one other model of MiniLM's size (~90 MB: a fine-tune),
+or a static model and its adapter; a model no longer in use is released when the next one comes."""
 
 
 def release_memory() -> None:
@@ -42,8 +43,8 @@ def release_memory() -> None:
 
 
 def encoders_budget(public: bool) -> int:
-    """The byte budget of a cache of encoders: :data:`PUBLIC_ENCODERS_BUDGET` in public mode, else
-    :data:`ENCODERS_BUDGET`."""
+    """The byte budget of a cache of encoders other than the bundled base model: :data:`PUBLIC_ENCODERS_BUDGET`
+    in public mode, else :data:`ENCODERS_BUDGET`."""
     return PUBLIC_ENCODERS_BUDGET if public else ENCODERS_BUDGET
 
 

@@ -19,8 +19,8 @@ Encoders are shared per (spec, device, cache folder, run folder), so the app and
 model twice; a model folder that changed on disk is loaded afresh. Memory stays bounded: the bundled model is
 kept for the life of the process (every page uses it); the others are kept while in use anywhere (a weak
 reference finds them) and, beyond that, the most recently used within a byte budget
-(:func:`~explorer.core.memory.encoders_budget`: smaller in public mode, where a model no longer in use is
-released).
+(:func:`~explorer.core.memory.encoders_budget`: in public mode about one model besides the base, so a model
+no longer in use is released when the next one comes).
 
 Run ids are a visitor's data: they are looked up in the runs folder of the settings the caller passes (the
 workspace's). Without settings, locally the local runs folder is used; in public mode a bare name is never
@@ -48,7 +48,8 @@ from explorer.encoders.spec import find_run_folder as _run_folder, parse_spec, r
 
 _LOCK = threading.Lock()
 _HELD = ByteLRU(encoders_budget(False), sizeof=encoder_bytes)
-"""The most recently used encoders, within the byte budget (set from the settings at each load)."""
+"""The most recently used encoders other than the bundled model, within the byte budget (set from the settings
+at each load)."""
 _ALIVE: "weakref.WeakValueDictionary[tuple, Encoder]" = weakref.WeakValueDictionary()
 """Every encoder still referenced anywhere (a page's cache, a retriever, a job), so none is loaded twice."""
 _PINNED: dict[tuple, Encoder] = {}
@@ -99,7 +100,7 @@ def load_encoder(spec: str, *, settings: Settings | None = None, device: str | N
            key_id)
     _HELD.max_bytes = encoders_budget(server.public)
     with _LOCK:
-        found = _HELD.get(key)
+        found = _PINNED.get(key) or _HELD.get(key)
         alive = _ALIVE.get(key) if found is None else None
         if alive is not None:  # still in use somewhere: shared again, and kept as recently used
             found = _HELD.put(key, alive)
@@ -107,11 +108,12 @@ def load_encoder(spec: str, *, settings: Settings | None = None, device: str | N
         encoder = _build(spec, settings, server, run, device, api_key)
         with _LOCK:
             found = _ALIVE.get(key) or _alive(key, encoder)
-            before = len(_HELD)
-            _HELD.put(key, found)
-            evicted = len(_HELD) <= before
+            before, evicted = len(_HELD), False
             if spec.lower() in {a.lower() for a in BUNDLED_MODEL_ALIASES}:
                 _PINNED[key] = found
+            else:
+                _HELD.put(key, found)
+                evicted = len(_HELD) <= before
         if evicted:
             release_memory()  # a model out of the budget and no longer in use is freed now
     if progress is not None and callable(getattr(found, "download", None)):

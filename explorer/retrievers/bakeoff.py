@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explorer.core.errors import ModelError
+from explorer.core.memory import release_memory
 from explorer.core.progress import Progress, prefixed, silent
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -143,6 +144,7 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
     rows = []
     for i, spec in enumerate(parsed):
         report = prefixed(progress, f"{spec.text}:")
+        release_memory()  # what the previous model (or the page before) freed goes back before the next loads
         (report or silent)("loading", 0, 1)  # a static model is distilled here the first time (a minute or more)
         retriever = load_retriever(spec.text, settings=settings, device=device, shared=shared, progress=report)
         (report or silent)("loading", 1, 1)
@@ -166,14 +168,9 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
 def _release(shared: "dict[str, Retriever]", later: "Sequence[ModelSpec]") -> None:
     """Drop the retrievers (an encoder and its corpus vectors, a BM25 index) no later model reuses, so only the
     models still to score stay in memory (the encoders registry keeps what its budget allows)."""
-    from explorer.core.memory import release_memory
-
     needed = {key for spec in later for key in _uses(spec)}
-    unused = [k for k in shared if k not in needed]
-    for key in unused:
+    for key in [k for k in shared if k not in needed]:
         del shared[key]
-    if unused:
-        release_memory()
 
 
 def _uses(spec: "ModelSpec") -> set[str]:

@@ -181,12 +181,14 @@ def dataset_stats(dataset: Dataset) -> DatasetStats:
 # ------------------------------------------------------------------------------------------ encoders
 @st.cache_resource(show_spinner=False)
 def _encoders() -> ByteLRU:
-    """The server's encoders (base and fine-tuned), bounded by the bytes of their weights
-    (:func:`~explorer.core.memory.encoders_budget`: in public mode the base model and about one other)."""
+    """The server's encoders besides the base model (fine-tunes, static, int8 ONNX...), bounded by the bytes of
+    their weights (:func:`~explorer.core.memory.encoders_budget`: in public mode about one model)."""
     return ByteLRU(encoders_budget(server_settings().public), sizeof=encoder_bytes)
 
 
 def _encoder(spec: str, home: str) -> Encoder:
+    if spec == BASE_ENCODER:  # kept by the registry for the life of the process, outside the budget
+        return pipeline.load_encoder(spec)
     return _encoders().get_or_create((spec, home), lambda: pipeline.load_encoder(spec))
 
 
