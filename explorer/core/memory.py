@@ -19,6 +19,33 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 MB = 1024 * 1024
+ENCODERS_BUDGET = 400 * MB
+"""Encoders besides the bundled base model (always kept) that a local server or a command keeps in memory: the
+last few used."""
+PUBLIC_ENCODERS_BUDGET = 100 * MB
+"""The same on the public server (2.7 GB for everything): one other model of MiniLM's size (~90 MB: a fine-tune),
+or a static model and its adapter; a model no longer in use is released when the next one comes."""
+
+
+def release_memory() -> None:
+    """Collect garbage and hand the freed heap back to the operating system (glibc's ``malloc_trim``), so a
+    released model lowers the process's resident memory, not only what Python counts; a no-op where the C
+    library has no ``malloc_trim``. Hand-written (a few lines): no dependency offers it."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def encoders_budget(public: bool) -> int:
+    """The byte budget of a cache of encoders other than the bundled base model: :data:`PUBLIC_ENCODERS_BUDGET`
+    in public mode, else :data:`ENCODERS_BUDGET`."""
+    return PUBLIC_ENCODERS_BUDGET if public else ENCODERS_BUDGET
 
 
 def nbytes(obj: Any) -> int:
@@ -176,7 +203,8 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".npy", ".onnx")
 
 def encoder_bytes(encoder: Any) -> int:
     """Memory an encoder holds or will hold once loaded: its model's tensors when loaded, else the size of its
-    weight files on disk (a lazily loaded model costs about that); an adapter adds its matrices to its base's.
+    weight files on disk (a lazily loaded model, a static model's vectors or an int8 ONNX model cost about that:
+    ``model_path``, a hub model's download, or ``folder``); an adapter adds its matrices to its base's.
     """
     from pathlib import Path
 
@@ -184,9 +212,10 @@ def encoder_bytes(encoder: Any) -> int:
     model = getattr(encoder, "_model", None)
     if model is not None:
         total += nbytes(model)
-    elif getattr(encoder, "model_path", None):
-        folder = Path(str(encoder.model_path))
-        if folder.is_dir():
+    else:
+        named = (getattr(encoder, name, None) for name in ("model_path", "_downloaded", "folder"))
+        folder = next((Path(str(f)) for f in named if f and Path(str(f)).is_dir()), None)
+        if folder is not None:
             total += sum(p.stat().st_size for p in folder.rglob("*") if p.suffix in _WEIGHT_SUFFIXES and p.is_file())
     for name in ("weights", "bias"):
         value = getattr(encoder, name, None)

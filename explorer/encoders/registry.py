@@ -16,8 +16,12 @@ Specs, tried in this order:
   named in ``config.json``).
 - a local model folder, else a Hugging Face hub id.
 
-Encoders are kept per (spec, device, cache folder, run folder) for the life of the process, so the app and the
-CLI never load the same model twice; a model folder that changed on disk is loaded afresh.
+Encoders are shared per (spec, device, cache folder, run folder), so the app and the CLI never load the same
+model twice; a model folder that changed on disk is loaded afresh. Memory stays bounded: the bundled model is
+kept for the life of the process (every page uses it); the others are kept while in use anywhere (a weak
+reference finds them) and, beyond that, the most recently used within a byte budget
+(:func:`~explorer.core.memory.encoders_budget`: in public mode about one model besides the base, so a model
+no longer in use is released when the next one comes).
 
 Run ids are a visitor's data: they are looked up in the runs folder of the settings the caller passes (the
 workspace's). Without settings, locally the local runs folder is used; in public mode a bare name is never
@@ -33,25 +37,43 @@ import hashlib
 import json
 import os
 import threading
+import weakref
 from pathlib import Path
 
-from explorer.core.config import Settings, get_settings
+from explorer.core.config import BUNDLED_MODEL_ALIASES, Settings, get_settings
+from explorer.core.memory import ByteLRU, encoder_bytes, encoders_budget, release_memory
 from explorer.encoders.base import Encoder
 from explorer.core.errors import ModelError
+from explorer.core.progress import Progress
 from explorer.encoders.spec import find_run_folder as _run_folder, parse_spec, runs_dir_for as _runs_dir
 
 _LOCK = threading.Lock()
-_ENCODERS: dict[tuple, Encoder] = {}
+_HELD = ByteLRU(encoders_budget(False), sizeof=encoder_bytes)
+"""The most recently used encoders other than the bundled model, within the byte budget (set from the settings
+at each load)."""
+_ALIVE: "weakref.WeakValueDictionary[tuple, Encoder]" = weakref.WeakValueDictionary()
+"""Every encoder still referenced anywhere (a page's cache, a retriever, a job), so none is loaded twice."""
+_PINNED: dict[tuple, Encoder] = {}
+"""The bundled model's encoders, kept for the life of the process."""
 
 
 def clear_cache() -> None:
     """Forget the process-wide encoders (tests; or to free memory)."""
     with _LOCK:
-        _ENCODERS.clear()
+        _HELD.clear()
+        _ALIVE.clear()
+        _PINNED.clear()
+
+
+def held() -> list[Encoder]:
+    """The encoders the registry itself keeps in memory now (pinned or within the budget), for measurements."""
+    with _LOCK:
+        kept = {id(e): e for e in [*_PINNED.values(), *(_HELD.get(k) for k in _HELD.keys())] if e is not None}
+    return list(kept.values())
 
 
 def load_encoder(spec: str, *, settings: Settings | None = None, device: str | None = None,
-                 api_key: str | None = None) -> Encoder:
+                 api_key: str | None = None, progress: Progress | None = None) -> Encoder:
     """The encoder a spec names (see the module docstring), shared within the process.
 
     Args:
@@ -61,6 +83,8 @@ def load_encoder(spec: str, *, settings: Settings | None = None, device: str | N
         device: "cpu" / "cuda" for model encoders; None picks one.
         api_key: OpenAI key for "openai:" specs (the app passes its Streamlit secret); by default
             ``OPENAI_API_KEY`` from the environment.
+        progress: given, a hub model is downloaded now (once) and this hears ``"downloading (MB)"``; without
+            it the download waits for the model's first use.
 
     Raises:
         ModelError: the spec names nothing that can be loaded (one line saying what to give instead).
@@ -73,15 +97,39 @@ def load_encoder(spec: str, *, settings: Settings | None = None, device: str | N
     runs_dir = _runs_dir(settings)
     run = _run_folder(spec, runs_dir)
     key_id = hashlib.sha256(api_key.encode()).hexdigest() if api_key else None  # never keep the key itself in a key
-    key = (spec, device, _cache_root(server), server.encoder_override, str(run or ""), _stamp(run or Path(spec)),
+    key = (spec, device, _cache_root(server), server.encoder_override, str(run or ""), _stamp(run or Path(spec), run is not None),
            key_id)
+    _HELD.max_bytes = encoders_budget(server.public)
     with _LOCK:
-        found = _ENCODERS.get(key)
-    if found is not None:
-        return found
-    encoder = _build(spec, settings, server, run, device, api_key)
-    with _LOCK:
-        return _ENCODERS.setdefault(key, encoder)
+        found = _PINNED.get(key) or _HELD.get(key)
+        alive = _ALIVE.get(key) if found is None else None
+        if alive is not None:  # still in use somewhere: shared again, and kept as recently used
+            found = _HELD.put(key, alive)
+    if found is None:
+        encoder = _build(spec, settings, server, run, device, api_key)
+        with _LOCK:
+            found = _ALIVE.get(key) or _alive(key, encoder)
+            before, evicted = len(_HELD), False
+            if spec.lower() in {a.lower() for a in BUNDLED_MODEL_ALIASES}:
+                _PINNED[key] = found
+            else:
+                _HELD.put(key, found)
+                evicted = len(_HELD) <= before
+        if evicted:
+            release_memory()  # a model out of the budget and no longer in use is freed now
+    if progress is not None and callable(getattr(found, "download", None)):
+        found.download(progress)  # a hub model: fetched now, where someone watches
+    return found
+
+
+def _alive(key: tuple, encoder: Encoder) -> Encoder:
+    """Note ``encoder`` as alive under ``key`` (weakly; an object that cannot be weakly referenced is only held
+    by the budget)."""
+    try:
+        _ALIVE[key] = encoder
+    except TypeError:
+        pass
+    return encoder
 
 
 def _server_settings() -> Settings:
@@ -94,8 +142,10 @@ def _cache_root(settings: Settings) -> Path:
     return Path(settings.extra.get("shared_cache") or settings.cache_dir)
 
 
-def _stamp(folder: Path) -> tuple:
-    """Sizes and mtimes of a folder's files two levels deep, so a rewritten model is reloaded."""
+def _stamp(folder: Path, run: bool = False) -> tuple:
+    """Sizes and mtimes of a folder's files two levels deep, so a rewritten model is reloaded. Of a run folder,
+    only what makes its model (``config.json``, ``model/``, ``adapter/``): its status, log and results change
+    as it finishes, and must not load the same model a second time."""
     folder = folder.expanduser()
     if not folder.is_dir():
         return ()
@@ -103,7 +153,8 @@ def _stamp(folder: Path) -> tuple:
     for sub in (folder, folder / "model", folder / "adapter", folder / "nudge"):
         try:
             with os.scandir(sub) as it:
-                entries.extend((sub.name, e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in it if e.is_file())
+                entries.extend((sub.name, e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in it if e.is_file()
+                               and not (run and sub == folder and e.name != "config.json"))
         except OSError:
             continue
     return tuple(sorted(entries))

@@ -1,6 +1,10 @@
 """Sentence-transformers encoders: the bundled all-MiniLM-L6-v2, any local model folder, any hub id, or a
 model already in memory (a fine-tune being evaluated).
 
+A hub id is downloaded once (only the files sentence-transformers needs, with progress; see
+:mod:`explorer.encoders.hub`) into ``<embedding cache>/hub/`` and loaded from that folder, with the model's
+own code never run (``trust_remote_code`` stays off unless a caller asks for it).
+
 The model loads lazily, once, on first use, so building an encoder and fingerprinting it (all that a fully
 cached encode needs) reads a few files and never loads the weights. Queries go through ``encode_query`` and
 passages through ``encode_document``, so models with prompts ("query: " / "passage: ") or Router modules
@@ -31,6 +35,7 @@ from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, r
 from explorer.encoders import onnx_runtime
 from explorer.encoders.fingerprints import folder_fingerprint, looks_like_model_folder, model_weights_fingerprint
 from explorer.core.errors import ModelError
+from explorer.core.progress import Progress
 from explorer.core.storage import read_json
 
 if TYPE_CHECKING:
@@ -58,6 +63,19 @@ def bundled_model_path() -> str:
 def is_bundled_alias(spec: str) -> bool:
     """Whether ``spec`` names the bundled default model ("minilm", "default", its hub id...)."""
     return spec.strip().lower() in {a.lower() for a in BUNDLED_MODEL_ALIASES}
+
+
+def local_model_path(encoder: object) -> str | None:
+    """The folder a sentence-transformers encoder's weights load from (a hub model is downloaded first); None
+    for an encoder without a transformer of its own (an API model, an adapter, a model only in memory).
+
+    Raises:
+        ModelError: a hub model that cannot be downloaded (one line).
+    """
+    fetch = getattr(encoder, "download", None)
+    folder = fetch() if callable(fetch) else None
+    path = folder or getattr(encoder, "model_path", None)
+    return str(path) if path else None
 
 
 def _first_line(exc: BaseException, limit: int = 240) -> str:
@@ -122,8 +140,9 @@ class SentenceTransformerEncoder(Encoder):
         self._device = device
         self._bf16 = bf16
         self._model: SentenceTransformer | None = None
-        self._load_lock = threading.Lock()
+        self._load_lock = threading.RLock()
         self._fingerprint: str | None = None
+        self._downloaded: Path | None = None
         self.model_path, self.is_local = self._resolve(self.spec)
         self.name = BUNDLED_NAME if is_bundled_alias(self.spec) else (
             Path(self.model_path).name if self.is_local else self.model_path
@@ -174,8 +193,8 @@ class SentenceTransformerEncoder(Encoder):
         self._device = str(model.device)
         self._bf16 = bf16
         self._model = model
-        self._load_lock = threading.Lock()
-        self._fingerprint = fingerprint
+        self._load_lock = threading.RLock()
+        self._fingerprint, self._downloaded = fingerprint, None
         return self
 
     # ------------------------------------------------------------------------------------ lazy state
@@ -207,6 +226,26 @@ class SentenceTransformerEncoder(Encoder):
                     self._model = self._load()
         return self._model
 
+    def download(self, progress: Progress | None = None) -> Path | None:
+        """A hub model's local folder, downloaded first if it is not there yet (``progress`` hears
+        ``"downloading (MB)"``); None for a local folder or a model in memory.
+
+        Raises:
+            ModelError: the hub is offline or unreachable, or does not serve the id (one line).
+        """
+        if self.is_local or self.model_path is None:
+            return None
+        with self._load_lock:
+            if self._downloaded is None:
+                from explorer.encoders.hub import download
+
+                self._downloaded = download(self.model_path, self._hub_root(), progress=progress)
+        return self._downloaded
+
+    def _hub_root(self) -> Path:
+        """Where hub downloads live: next to the embedding cache, like the ONNX exports."""
+        return (self.cache_dir or resolve_cache_dir(DEFAULT_CACHE)) / "hub"
+
     def _load(self) -> SentenceTransformer:
         from sentence_transformers import SentenceTransformer
 
@@ -214,11 +253,11 @@ class SentenceTransformerEncoder(Encoder):
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()
+        folder = self.model_path if self.is_local else str(self.download())
         try:
-            # local_files_only gives HF_HUB_OFFLINE semantics to folders without touching the process env.
+            # local_files_only: folders (a hub model's download too) load without any request.
             model = SentenceTransformer(
-                self.model_path, device=self.device, trust_remote_code=self.trust_remote_code,
-                local_files_only=self.is_local,
+                folder, device=self.device, trust_remote_code=self.trust_remote_code, local_files_only=True,
             )
         except Exception as exc:  # any failure to load a user-named model becomes one clear line
             raise ModelError(self._load_error(exc)) from exc
@@ -231,13 +270,11 @@ class SentenceTransformerEncoder(Encoder):
         cause = _first_line(exc)
         if self.is_local:
             return f"Could not load the model in {self.model_path!r}: {cause}"
-        if type(exc).__name__ in ("RepositoryNotFoundError", "GatedRepoError"):
-            return (f"{self.spec!r} is not a public model on the Hugging Face hub nor a local folder; check the "
-                    "name, give the path of a saved sentence-transformers model, or use 'minilm'.")
         if "trust_remote_code" in str(exc):
-            return f"{self.spec!r} runs its own code on load; it is only loaded when trust_remote_code is asked for."
-        return (f"{self.spec!r} is not a local model folder and the Hugging Face hub could not be reached; give the "
-                f"path of a saved sentence-transformers model or use 'minilm' ({cause}).")
+            return (f"{self.spec!r} runs its own code on load, which this app never does; pick a model that "
+                    "sentence-transformers loads without it, or use 'minilm'.")
+        return (f"Could not load {self.spec!r} from its download in {str(self._downloaded)!r}: {cause}; pick another "
+                "model, or use 'minilm'.")
 
     @property
     def dim(self) -> int | None:

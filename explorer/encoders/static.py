@@ -45,7 +45,9 @@ PCA_DIMS = 256
 
 def _source(encoder: Encoder, what: str) -> tuple[str, str]:
     """(model path or hub id, fingerprint) of the transformer a static or int8 model is made from."""
-    path = getattr(encoder, "model_path", None)
+    from explorer.encoders.sentence import local_model_path
+
+    path = local_model_path(encoder)
     if not path:
         raise ModelError(f"{what} needs a transformer model (minilm, a run's fine-tune, a folder or a hub id); "
                          f"{encoder.name!r} is not one (an adapter run has no transformer of its own).")

@@ -4,6 +4,8 @@
   local transformer (the bundled MiniLM, a folder, a hub id, a run's fine-tune); the adapter trains over any
   dense model (static and API models included); BM25 and hybrid rank without vectors, so neither trains. In
   public mode a hub model must be under the settings' parameter cap (``Settings.hub_max_parameters``).
+- :func:`hub_download` (what a hub model's download fetches and its size, asked before anything is fetched) and
+  :func:`fetch_base_model` (the download itself, with progress, before a run starts on it).
 - :func:`api_cost` and :data:`COST_CONFIRM_USD`: tokens times the dated price list for the texts a run over an
   API model will embed (the corpus, the queries), counted offline before the first request.
 """
@@ -16,9 +18,11 @@ from typing import TYPE_CHECKING
 
 from explorer.core.config import Settings
 from explorer.core.errors import ModelError, TrainingError
+from explorer.core.progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.data.model import Dataset
+    from explorer.encoders.hub import DownloadPlan
     from explorer.encoders.prices import CostEstimate
     from explorer.encoders.spec import ModelSpec
 
@@ -46,6 +50,32 @@ def hub_parameters(repo_id: str) -> int | None:
         raise ModelError(f"Cannot reach the Hugging Face hub to check the size of {repo_id!r}; try again, or "
                          "pick minilm, static, bm25 or hybrid.") from exc
     return getattr(info.safetensors, "total", None) if info.safetensors is not None else None
+
+
+def hub_download(repo_id: str) -> "DownloadPlan":
+    """What downloading a hub model fetches (the files sentence-transformers needs) and its size; one small
+    request, nothing downloaded.
+
+    Raises:
+        ModelError: offline, unreachable, unknown, private or gated (one line saying what to do).
+    """
+    from explorer.encoders.hub import plan
+
+    return plan(repo_id)
+
+
+def fetch_base_model(spec: str, settings: Settings, progress: Progress | None = None) -> None:
+    """Download the hub model ``spec`` names (once; ``progress`` hears ``"downloading (MB)"``), so the run's
+    process finds it on disk; nothing for other models.
+
+    Raises:
+        ModelError: the download failed (one line saying what to do).
+    """
+    from explorer.encoders.registry import load_encoder
+    from explorer.encoders.spec import parse_spec
+
+    if parse_spec(spec, settings=settings).kind == "hub":
+        load_encoder(spec, settings=settings, progress=progress)
 
 
 def check_base_model(text: str, method: str, settings: Settings, *,

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.core.config import Settings
+    from explorer.core.progress import Progress
     from explorer.retrievers.base import Retriever
 
 
 def load_retriever(spec: str, *, settings: "Settings | None" = None, device: str | None = None,
-                   shared: "dict[str, Retriever] | None" = None) -> "Retriever":
+                   shared: "dict[str, Retriever] | None" = None, progress: "Progress | None" = None) -> "Retriever":
     """The retriever a model spec names: BM25, a hybrid, or a dense retriever over the spec's encoder.
 
     Args:
@@ -31,6 +32,7 @@ def load_retriever(spec: str, *, settings: "Settings | None" = None, device: str
         device: "cpu" / "cuda" for model encoders; None picks one.
         shared: retrievers already built, by spec text: a hybrid reuses the dense retriever of its inner
             model and BM25 from here (so a bake-off encodes and indexes the corpus once), and new ones are added.
+        progress: hears a hub model's download (see :func:`~explorer.encoders.registry.load_encoder`).
 
     Raises:
         ModelError: the spec names nothing usable (one line).
@@ -46,11 +48,11 @@ def load_retriever(spec: str, *, settings: "Settings | None" = None, device: str
     if parsed.kind == "bm25":
         return shared.setdefault("bm25", BM25Retriever())
     if parsed.kind == "hybrid":
-        dense = load_retriever(parsed.inner.text, settings=settings, device=device, shared=shared)
+        dense = load_retriever(parsed.inner.text, settings=settings, device=device, shared=shared, progress=progress)
         sparse = shared.setdefault("bm25", BM25Retriever())
         return HybridRetriever(dense, sparse, name=parsed.display)  # type: ignore[arg-type]
     if parsed.text not in shared:
-        retriever = DenseRetriever(load_encoder(parsed.text, settings=settings, device=device))
+        retriever = DenseRetriever(load_encoder(parsed.text, settings=settings, device=device, progress=progress))
         retriever.name = parsed.display
         shared[parsed.text] = retriever
     return shared[parsed.text]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explorer.core.errors import ModelError
+from explorer.core.memory import release_memory
 from explorer.core.progress import Progress, prefixed, silent
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -146,10 +147,11 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
     shared: dict[str, Retriever] = {}
     timings: dict[str, float] = {}
     rows = []
-    for spec in parsed:
+    for i, spec in enumerate(parsed):
         report = prefixed(progress, f"{spec.text}:")
+        release_memory()  # what the previous model (or the page before) freed goes back before the next loads
         (report or silent)("loading", 0, 1)  # static over a model of its own: distilled here once (a minute or more)
-        retriever = load_retriever(spec.text, settings=settings, device=device, shared=shared)
+        retriever = load_retriever(spec.text, settings=settings, device=device, shared=shared, progress=report)
         (report or silent)("loading", 1, 1)
         fusion = _tune_fusion(dataset, retriever, k, spec, settings) if spec.kind == "hybrid" else None
         result = evaluate_retriever(dataset, retriever, split=split, k=k, progress=report)
@@ -158,6 +160,7 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
         rows.append(ModelRow(spec.text, spec.display, spec.kind, result, {}, None, None,
                              _seconds_per_1000(retriever, dataset, timing_sample, timings), retriever.dim,
                              retriever.index_bytes(), fusion))
+        _release(shared, parsed[i + 1:])
     significance(rows, reference)
     bake = BakeOff(dataset.name, split, reference, k, cpu_name(), rows)
     for row, cost in zip(rows, costs):
@@ -168,6 +171,23 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
                 row.stored = str(save_model_results(models_dir, spec, row, dataset.fingerprint(), split, bake.cpu))
     bake.seconds = time.perf_counter() - started
     return bake
+
+
+def _release(shared: "dict[str, Retriever]", later: "Sequence[ModelSpec]") -> None:
+    """Drop the retrievers (an encoder and its corpus vectors, a BM25 index) no later model reuses, so only the
+    models still to score stay in memory (the encoders registry keeps what its budget allows)."""
+    needed = {key for spec in later for key in _uses(spec)}
+    for key in [k for k in shared if k not in needed]:
+        del shared[key]
+
+
+def _uses(spec: "ModelSpec") -> set[str]:
+    """The keys of the shared retrievers a model's retriever is made of (see ``load_retriever``)."""
+    if spec.kind == "bm25":
+        return {"bm25"}
+    if spec.kind == "hybrid":
+        return {"bm25", spec.inner.text}  # type: ignore[union-attr]
+    return {spec.text}
 
 
 def _tune_fusion(dataset: "Dataset", retriever: "Retriever", k: int, spec: "ModelSpec",

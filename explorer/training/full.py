@@ -139,9 +139,10 @@ def base_model_path(spec: str) -> str:
         TrainingError: the spec is not a sentence-transformers model (e.g. an API model or the fake encoder).
     """
     from explorer.encoders.registry import load_encoder
+    from explorer.encoders.sentence import local_model_path
 
     encoder = load_encoder(spec)
-    path = getattr(encoder, "model_path", None)
+    path = local_model_path(encoder)
     if path is None:
         raise TrainingError(
             f"{spec!r} is not a sentence-transformers model, so its weights cannot be fine-tuned; "

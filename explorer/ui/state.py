@@ -33,7 +33,7 @@ from explorer.data.model import Dataset
 from explorer.data.stats import DatasetStats
 from explorer.data.stats import dataset_stats as measure_dataset
 from explorer.encoders.base import Encoder
-from explorer.core.memory import MB, ByteLRU, dataset_bytes, encoder_bytes
+from explorer.core.memory import MB, ByteLRU, dataset_bytes, encoder_bytes, encoders_budget
 from explorer.core.progress import Progress
 from explorer.workspace import DatasetChoice, Workspace, cleanup_workspaces, open_workspace, recover_runs
 from explorer.workspace import server_settings as _server_settings
@@ -42,8 +42,6 @@ WORKSPACE_PARAM = "ws"
 BASE_ENCODER = "minilm"
 DATASETS_BUDGET = 256 * MB
 """Loaded datasets of all visitors together (public caps: 20,000 passages of at most 20,000 characters)."""
-ENCODERS_BUDGET = 400 * MB
-"""Encoders in memory: the base MiniLM (~90 MB) and the last few fine-tuned ones."""
 OPEN_STORES = 4
 """Vector-store clients kept open (counted, not measured: chromadb does not report its memory)."""
 
@@ -183,11 +181,14 @@ def dataset_stats(dataset: Dataset) -> DatasetStats:
 # ------------------------------------------------------------------------------------------ encoders
 @st.cache_resource(show_spinner=False)
 def _encoders() -> ByteLRU:
-    """The server's encoders (base and fine-tuned), bounded by the bytes of their weights."""
-    return ByteLRU(ENCODERS_BUDGET, sizeof=encoder_bytes)
+    """The server's encoders besides the base model (fine-tunes, static, int8 ONNX...), bounded by the bytes of
+    their weights (:func:`~explorer.core.memory.encoders_budget`: in public mode about one model)."""
+    return ByteLRU(encoders_budget(server_settings().public), sizeof=encoder_bytes)
 
 
 def _encoder(spec: str, home: str) -> Encoder:
+    if spec == BASE_ENCODER:  # kept by the registry for the life of the process, outside the budget
+        return pipeline.load_encoder(spec)
     return _encoders().get_or_create((spec, home), lambda: pipeline.load_encoder(spec))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -113,7 +114,12 @@ def selection_notice(selection: dict | None) -> None:
 def start_job(params: dict, api_key: str | None = None) -> str:
     """Submit a training job on the workspace's dataset, as this session already holds it (not read again);
     returns the job id. ``api_key``: an API base model's key, passed to the job's process in memory only."""
+    from explorer.pipeline.base_model import fetch_base_model
+    from explorer.ui.baseline import ProgressBar
+
     ws = state.workspace()
+    with ProgressBar(f"Downloading {params.get('base_model', '')}") as bar:  # a hub model, once; else nothing
+        fetch_base_model(str(params.get("base_model", "")), ws.settings, progress=bar)
     return pipeline.start_training(state.job_manager(), ws, state.current_dataset(ws), params, api_key=api_key)
 
 
@@ -249,6 +255,14 @@ def base_model_picker() -> BaseModelChoice | None:
     if spec.kind not in ("bundled", "folder", "hub", "run"):
         st.caption(text.plain(f"{spec.display}: the adapter or corpus-side (NUDGE) methods only (its weights are not "
                               "here to fine-tune)."))
+    if spec.kind == "hub":
+        try:
+            size = _hub_download(spec.text).size_text
+        except ExplorerError as exc:
+            st.error(text.message(exc, state.workspace_folder()), icon=":material/cloud_off:")
+            return None
+        st.caption(text.plain(f"{spec.text}: a {size} download the first time (weights, tokenizer and configuration "
+                              "only; its own code never runs), with progress when training starts."))
     return choice
 
 
@@ -258,6 +272,14 @@ def _hub_parameters(repo_id: str) -> int | None:
     from explorer.pipeline import base_model
 
     return base_model.hub_parameters(repo_id)
+
+
+@st.cache_data(ttl=3600, show_spinner="Checking the model's download size…", max_entries=256)
+def _hub_download(repo_id: str) -> Any:
+    """What a hub model's download fetches, asked once an hour per id."""
+    from explorer.pipeline import base_model
+
+    return base_model.hub_download(repo_id)
 
 
 def _api_choice(settings) -> BaseModelChoice | None:

@@ -26,14 +26,18 @@ def _errors(at) -> str:
 
 
 def test_public_mode_refuses_a_big_hub_model_with_its_size_and_the_cap(monkeypatch):
-    from explorer.ui.training import _hub_parameters
+    from explorer.encoders.hub import DownloadPlan
+    from explorer.ui.training import _hub_download, _hub_parameters
 
     monkeypatch.setenv("EXPLORER_PUBLIC", "1")
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
     sizes = {"tests-owner/big-model": 335_000_000, "tests-owner/small-model": 33_000_000}
     monkeypatch.setattr("explorer.pipeline.base_model.hub_parameters", sizes.get)
+    monkeypatch.setattr("explorer.pipeline.base_model.hub_download",
+                        lambda repo_id: DownloadPlan(repo_id, "0" * 40, ("model.safetensors",), 133 * 2**20))
     _hub_parameters.clear()
+    _hub_download.clear()
     at = app()
     at.run()
     ws_id = at.query_params["ws"]
@@ -47,6 +51,7 @@ def test_public_mode_refuses_a_big_hub_model_with_its_size_and_the_cap(monkeypat
     assert "335 M parameters" in _errors(at) and "at most 150 M parameters" in _errors(at)
     at.text_input(key="train_base_hub").input("tests-owner/small-model").run()
     assert _errors(at) == ""
+    assert any("a 133 MB download the first time" in str(c.value) for c in at.caption), "the size, before any download"
     at.selectbox(key="train_base_kind").set_value("bm25").run()
     assert "nothing to train" in _errors(at)
     at.button(key="FormSubmitter:train_form-Start training").click().run()
