@@ -157,8 +157,8 @@ def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, 
                                                                                              "gets its own PCA")
             alignment = (f"A has {before.shape[1]} dimensions and B {after.shape[1]}, so no single fit takes both: "
                          f"{how}, and B's picture is rotated, scaled and shifted onto A's (orthogonal Procrustes on "
-                         f"the shared points). The two agree up to {residual:.0%} of the picture's radius on "
-                         "average; compare neighbourhoods, not exact places.")
+                         f"the shared points). Even so a point's two places lie {residual:.0%} of the picture's "
+                         "radius apart on average: compare neighbourhoods, not exact places.")
     status = status or {}
     rows = points_frame(dataset, qids, pids, change=[status.get(q, "unchanged") for q in qids] + [""] * len(pids))
     frames = [_with_coords(rows, coords, n_components, stage=stage) for stage, coords in stages]
