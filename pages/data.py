@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import datasets, guard, negatives, text
+from explorer.ui import datasets, guard, negatives, text, training
 
 with guard.page("Data", "Choose a dataset, check its statistics, and mine and audit training negatives."):
     dataset = datasets.current_with_picker()
@@ -17,3 +17,9 @@ with guard.page("Data", "Choose a dataset, check its statistics, and mine and au
                "judged relevant) teach the most, but some are unjudged relevant passages: review and exclude them.")
     negatives.mining_form(dataset)
     negatives.audit_table()
+
+    st.divider()
+    st.subheader("Your own model")
+    st.caption("Every page starts from the bundled MiniLM. The Train page's **Base model** picker takes another one, "
+               "and the Metrics page compares several on this dataset:")
+    training.own_model_note()

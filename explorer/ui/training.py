@@ -220,6 +220,24 @@ def operator_key() -> str | None:
         return None
 
 
+def own_model_note() -> None:
+    """How to bring one's own model, offline and online (the Data page says it too, before any training)."""
+    public = state.workspace().settings.public
+    lines = [
+        "**Offline**: " + ("on this public server, the bundled MiniLM, static, BM25 and hybrid; "
+                           "model folders work when you run the app yourself." if public else
+                           "the bundled MiniLM, static, BM25, hybrid, or **A model folder on this server** "
+                           "(a saved sentence-transformers model)."),
+        "**Online**: **A Hugging Face hub model** by its id (e.g. BAAI/bge-small-en-v1.5): its size is shown before "
+        "the download, its own code never runs" + (f"; this server takes up to "
+                                                     f"{state.workspace().settings.hub_max_parameters / 1e6:,.0f} M "
+                                                     "parameters." if public else "."),
+        "**An API model**: **OpenAI / compatible endpoint** (OpenAI, infinity, vLLM, Ollama, LM Studio): the cost is "
+        "shown before the first call; your key stays in this browser session.",
+    ]
+    st.markdown("\n".join(f"- {line}" for line in lines))
+
+
 def base_model_picker() -> BaseModelChoice | None:
     """The base-model picker above the training form; None (with a one-line message) while the pick is
     incomplete or refused here."""
@@ -227,6 +245,8 @@ def base_model_picker() -> BaseModelChoice | None:
     from explorer.pipeline.base_model import check_base_model
 
     settings = state.workspace().settings
+    with st.expander("Using your own model"):
+        own_model_note()
     options = [k for k in MODEL_CHOICES if not (k == "folder" and settings.public)]
     kind = st.selectbox("Base model", options, format_func=MODEL_CHOICES.get, key="train_base_kind",
                         help="Full fine-tuning trains a local transformer (MiniLM, a folder, a hub model); the adapter "

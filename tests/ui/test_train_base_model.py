@@ -160,3 +160,25 @@ def test_a_priced_run_above_the_threshold_waits_for_a_confirmation(monkeypatch, 
     assert "Confirm the API cost" in _errors(at)
     assert at.checkbox(key="train_cost_ok").label.startswith("I accept about")
     assert not pipeline.list_runs(ws), "nothing starts (and nothing is sent) before the confirmation"
+
+
+@pytest.mark.parametrize("public", [False, True], ids=["local", "public"])
+def test_the_data_and_train_pages_say_how_to_use_ones_own_model(monkeypatch, public):
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1" if public else "0")
+    at = app()
+    at.run()
+    ws_id = at.query_params.get("ws")
+    ws_id = ws_id[0] if isinstance(ws_id, list) else ws_id
+    open_workspace(ws_id).set_dataset_choice(DatasetChoice(spec="demo"))
+    for page in ("pages/data.py", "pages/train.py"):
+        at.switch_page(page).run()
+        assert problems(at) == [], page
+        said = " ".join(str(m.value) for m in at.markdown)
+        assert "**Offline**" in said and "**Online**" in said and "**An API model**" in said, page
+        assert ("150 M parameters" in said) == public, page  # the public server's cap, named where it applies
+        assert ("model folders work when you run the app yourself" in said) == public, page
+        # Every control the note names exists on the Train page's picker.
+        from explorer.ui.training import MODEL_CHOICES
+
+        named = [label for label in MODEL_CHOICES.values() if f"**{label}**" in said]
+        assert "OpenAI / compatible endpoint" in named and "A Hugging Face hub model" in named, page
