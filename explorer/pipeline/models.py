@@ -71,7 +71,8 @@ def bakeoff_choices(ws: Workspace) -> dict[str, str]:
 
 
 def run_bakeoff(ws: Workspace, dataset: "Dataset", specs: Sequence[str], reference: str | None = None, *,
-                split: str = "test", progress: Progress | None = None, device: str | None = None) -> "BakeOff":
+                split: str = "test", progress: Progress | None = None, device: str | None = None,
+                api_key: str | None = None) -> "BakeOff":
     """Compare ``specs`` on the workspace's dataset: compute (and store) the models with nothing stored yet for
     this dataset and split, then build the table from the stored results.
 
@@ -83,6 +84,7 @@ def run_bakeoff(ws: Workspace, dataset: "Dataset", specs: Sequence[str], referen
         split: the split scored.
         progress: hears ``"<spec>:<stage>"`` reports of the models computed.
         device: "cpu" / "cuda" for model encoders; None picks one.
+        api_key: the key for API models (the visitor's session key; never stored).
 
     Raises:
         ModelError: no model, a bad spec or a reference that is not among them (one line).
@@ -95,7 +97,7 @@ def run_bakeoff(ws: Workspace, dataset: "Dataset", specs: Sequence[str], referen
     missing = [s for s in specs if _stored(ws, s, dataset.fingerprint(), split) is None]
     if missing:
         bake = compare_models(dataset, missing, settings=ws.settings, models_dir=models_dir(ws), split=split,
-                              progress=progress, device=device)
+                              progress=progress, device=device, api_key=api_key)
         for row in bake.rows:  # runs keep their own folder; their bake-off row (costs included) is kept here too
             if row.kind == "run":
                 save_model_results(models_dir(ws), parse_spec(row.spec, settings=ws.settings), row,

@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def load_retriever(spec: str, *, settings: "Settings | None" = None, device: str | None = None,
-                   shared: "dict[str, Retriever] | None" = None, progress: "Progress | None" = None) -> "Retriever":
+                   shared: "dict[str, Retriever] | None" = None, progress: "Progress | None" = None,
+                   api_key: str | None = None) -> "Retriever":
     """The retriever a model spec names: BM25, a hybrid, or a dense retriever over the spec's encoder.
 
     Args:
@@ -33,6 +34,7 @@ def load_retriever(spec: str, *, settings: "Settings | None" = None, device: str
         shared: retrievers already built, by spec text: a hybrid reuses the dense retriever of its inner
             model and BM25 from here (so a bake-off encodes and indexes the corpus once), and new ones are added.
         progress: hears a hub model's download (see :func:`~explorer.encoders.registry.load_encoder`).
+        api_key: the key of an API model (or of a run adapting one); held in memory only.
 
     Raises:
         ModelError: the spec names nothing usable (one line).
@@ -48,11 +50,13 @@ def load_retriever(spec: str, *, settings: "Settings | None" = None, device: str
     if parsed.kind == "bm25":
         return shared.setdefault("bm25", BM25Retriever())
     if parsed.kind == "hybrid":
-        dense = load_retriever(parsed.inner.text, settings=settings, device=device, shared=shared, progress=progress)
+        dense = load_retriever(parsed.inner.text, settings=settings, device=device, shared=shared, progress=progress,
+                               api_key=api_key)
         sparse = shared.setdefault("bm25", BM25Retriever())
         return HybridRetriever(dense, sparse, name=parsed.display)  # type: ignore[arg-type]
     if parsed.text not in shared:
-        retriever = DenseRetriever(load_encoder(parsed.text, settings=settings, device=device, progress=progress))
+        retriever = DenseRetriever(load_encoder(parsed.text, settings=settings, device=device, progress=progress,
+                                                api_key=api_key))
         retriever.name = parsed.display
         shared[parsed.text] = retriever
     return shared[parsed.text]

@@ -113,7 +113,7 @@ def cpu_name() -> str:
 def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str | None = None,
                    settings: "Settings | None" = None, models_dir: Path | None = None, split: str = "test",
                    k: int = 100, progress: Progress | None = None, timing_sample: int = TIMING_SAMPLE,
-                   device: str | None = None) -> BakeOff:
+                   device: str | None = None, api_key: str | None = None) -> BakeOff:
     """Evaluate every model of ``specs`` on the same split and compare each with ``reference``.
 
     Args:
@@ -127,6 +127,7 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
         progress: hears ``"<spec>:<stage>"`` reports.
         timing_sample: passages encoded without the cache to time each dense model.
         device: "cpu" / "cuda" for model encoders; None picks one.
+        api_key: the key for API models (the visitor's, in memory only); None: the server's, if any.
 
     Raises:
         ModelError: no model, a bad spec, or a reference that is not among the models.
@@ -151,7 +152,8 @@ def compare_models(dataset: "Dataset", specs: Sequence[str], *, reference: str |
         report = prefixed(progress, f"{spec.text}:")
         release_memory()  # what the previous model (or the page before) freed goes back before the next loads
         (report or silent)("loading", 0, 1)  # static over a model of its own: distilled here once (a minute or more)
-        retriever = load_retriever(spec.text, settings=settings, device=device, shared=shared, progress=report)
+        retriever = load_retriever(spec.text, settings=settings, device=device, shared=shared, progress=report,
+                                   api_key=api_key)
         (report or silent)("loading", 1, 1)
         fusion = _tune_fusion(dataset, retriever, k, spec, settings) if spec.kind == "hybrid" else None
         result = evaluate_retriever(dataset, retriever, split=split, k=k, progress=report)

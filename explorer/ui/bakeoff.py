@@ -90,7 +90,8 @@ def _run(ws: Any, dataset: Any, specs: list[str], reference: str, missing: list[
 
     try:
         with st.spinner(f"Comparing {len(specs)} models on the test queries…"):
-            table = pipeline.run_bakeoff(ws, dataset, specs, reference, progress=report)
+            table = pipeline.run_bakeoff(ws, dataset, specs, reference, progress=report,
+                                         api_key=state.operator_api_key() or state.session_api_key())
     except ExplorerError as exc:
         bar.empty()
         st.error(str(exc), icon=":material/error:")

@@ -65,3 +65,16 @@ def test_compare_models_json_and_table_have_the_cost(words_beir, httpserver, cap
     assert main(["compare-models", "--data", words_beir, "--models", f"fake,{api}"]) == 0
     out = capsys.readouterr().out
     assert "API cost" in out.splitlines()[0] and "local" in out and "unknown price" in out
+
+
+def test_the_visitors_key_pays_for_an_api_model_in_the_bakeoff(words_dataset, httpserver, tmp_path, monkeypatch):
+    """The app passes the session's key; it reaches the endpoint and nothing stored holds it."""
+    from tests.encoders.openai_server import serve
+    from tests.encoders.test_api_key_leaks import KEY, files_with_leaks
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    handler = serve(httpserver, dim=8)
+    api = f"openai:served-model?base_url={httpserver.url_for('/v1')}"
+    compare_models(words_dataset, ["bm25", f"hybrid:{api}"], models_dir=tmp_path / "models", api_key=KEY)
+    assert handler.requests and set(handler.authorizations) == {f"Bearer {KEY}"}
+    assert files_with_leaks(tmp_path) == {}
