@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 OPENAI_URL = "https://api.openai.com/v1"
 PREFIX = "openai:"
 Overflow = Literal["truncate", "chunk", "error"]
-KEY_HELP = "set the environment variable OPENAI_API_KEY"
+KEY_HELP = "type it in the API key field (in the app) or set OPENAI_API_KEY (on the command line)"
 NO_KEY = "no-key"
 """Sent as the bearer token to a compatible endpoint when no key is set (local servers ignore it)."""
 

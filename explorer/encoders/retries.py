@@ -156,7 +156,7 @@ def describe_failure(exc: BaseException, *, host: str, base_url: str, model: str
         return (f"{host} answered with a redirect ({tag}), which is not followed; give the address it redirects to "
                 "as the base URL.")
     if status == 401:
-        return f"{host} rejected the API key ({tag}); check OPENAI_API_KEY: a current key of this provider."
+        return f"{host} rejected the API key ({tag}); check the key (the API key field in the app, OPENAI_API_KEY on the command line): a current key of this provider."
     if status == 403:
         return (f"The API key may not use {model!r} at {host} ({tag}); check the key's project permissions, or "
                 "pick another model.")

@@ -91,7 +91,7 @@ def test_server_errors_and_timeouts_back_off_then_give_up_with_a_clear_error():
 
 def test_a_rejected_key_is_not_retried():
     server = FakeServer([(401, {}, {"error": {"message": "Incorrect API key provided: sk-te**est", "code": "invalid_api_key"}})])
-    with pytest.raises(ModelError, match=r"rejected the API key \(HTTP 401, invalid_api_key\); check OPENAI_API_KEY") as caught:
+    with pytest.raises(ModelError, match=r"rejected the API key \(HTTP 401, invalid_api_key\); check the key \(the API key field in the app, OPENAI_API_KEY on the command line\)") as caught:
         make(server).encode(["hello"])
     assert "Incorrect" not in str(caught.value) and "sk-te" not in str(caught.value)
     assert len(server.requests) == 1

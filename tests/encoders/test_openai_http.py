@@ -69,7 +69,8 @@ def test_retry_after_ms_is_preferred_and_a_wait_too_long_fails_at_once(httpserve
 
 @pytest.mark.parametrize("response, expected", [
     (error(401, f"Incorrect API key provided: {MASKED}. You can find your API key at ...", "invalid_api_key"),
-     r"localhost rejected the API key \(HTTP 401, invalid_api_key\); check OPENAI_API_KEY"),
+     r"localhost rejected the API key \(HTTP 401, invalid_api_key\); check the key \(the API key field in the app, "
+     r"OPENAI_API_KEY on the command line\)"),
     (error(404, "The model `text-embedding-9` does not exist or you do not have access to it.", "model_not_found"),
      r"has no embeddings model 'text-embedding-3-small' \(HTTP 404, model_not_found\); check the model name"),
     (error(429, "You exceeded your current quota, please check your plan and billing details.", "insufficient_quota"),
@@ -143,7 +144,7 @@ def test_a_compatible_endpoint_needs_no_key_but_openai_does(httpserver, monkeypa
     handler = serve(httpserver)
     make(httpserver, api_key=None).encode(["a"])
     assert handler.authorizations == ["Bearer no-key"]
-    with pytest.raises(ModelError, match="No OpenAI API key .* set the environment variable OPENAI_API_KEY"):
+    with pytest.raises(ModelError, match="No OpenAI API key .* type it in the API key field .* or set OPENAI_API_KEY"):
         OpenAIEncoder("text-embedding-3-small", base_url="https://api.openai.com/v1")
 
 
