@@ -3,7 +3,7 @@ negatives, train with the default TrainConfig (full fine-tune, through ``execute
 (aligned PCA and UMAP), evaluate the comparison. Target: peak RSS < 1.5 GB (Community Cloud gives 2.7 GB).
 
 Then a second model in use, in the same process (``second_model`` in the result): the fine-tune is let go, the
-bake-off compares MiniLM, static (distilled here on a cold cache), BM25 and the hybrid, an adapter trains over
+bake-off compares MiniLM, static (the shipped table; distilled here only if it is missing), BM25 and the hybrid, an adapter trains over
 the static model, and the static model and its adapter are projected and compared. The peak covers both parts
 (target < 1.5 GB still); the result lists what the encoder registry holds at the end (in public mode: the base
 model and what fits the public budget; models not in use are released).
@@ -157,7 +157,9 @@ def second_model(ctx: Context, ds: Any, negs: Any, step: Any) -> dict[str, Any]:
     from explorer.training.config import TrainConfig
 
     settings = get_settings()
-    cold = not (settings.cache_dir / "static").is_dir()
+    from explorer.encoders.static import SHIPPED
+
+    cold = not (settings.cache_dir / "static").is_dir() and not (SHIPPED / "config.json").is_file()
     bake = step("bake-off (minilm, static, bm25, hybrid)", lambda: compare_models(
         ds, SECOND_MODELS, settings=settings, models_dir=ctx.home / "models-memory"))
     static = load_encoder("static")
