@@ -150,6 +150,7 @@ def download(repo_id: str, root: Path, *, progress: Progress | None = None) -> P
     from huggingface_hub import snapshot_download
 
     counter = _Counter(progress, wanted.bytes)
+    counter.add(-1, 0)  # 0 of N at once: the bar shows the size before the first byte arrives
     token = _LISTENER.set(counter)
     try:
         snapshot_download(repo_id, revision=wanted.sha, allow_patterns=list(wanted.files), local_dir=str(folder),
@@ -187,8 +188,11 @@ class _Counter:
         self.progress(STAGE, done, self.total_mb)
 
     def finish(self) -> None:
-        if self.progress is not None:
-            self.progress(STAGE, self.total_mb, self.total_mb)
+        with self._lock:
+            if self.progress is None or self._reported == self.total_mb:
+                return
+            self._reported = self.total_mb
+        self.progress(STAGE, self.total_mb, self.total_mb)
 
 
 _LISTENER: contextvars.ContextVar[_Counter | None] = contextvars.ContextVar("hub_download_listener", default=None)

@@ -94,7 +94,7 @@ def test_training_follows_the_user_and_survives_a_reload(app_server, new_page):
     page.locator(TABLE).first.wait_for()
     settle(page)
     # The runs table is drawn on a canvas; the run picker under it shows the id as text.
-    picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Run to compare with the baseline")
+    picker = page.locator('[class*="st-key-pick_run"]')
     shown = picker.inner_text() + " ".join(box.input_value() for box in picker.locator("input").all())
     assert run_id in shown, f"the finished run is not listed after a reload: {shown!r}"
     assert not errors_on(page), app_server.log_tail()
