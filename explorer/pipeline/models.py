@@ -31,7 +31,7 @@ CHOICES = {
     "minilm": "the bundled all-MiniLM-L6-v2",
     "static": "model2vec static embeddings distilled from MiniLM: about a hundred times faster to encode, weaker",
     "bm25": "BM25 word matching (bm25s, Snowball stemmer): no vectors",
-    "hybrid": "BM25 fused with MiniLM, the fusion chosen on training queries",
+    "hybrid": "BM25 fused with MiniLM, the fusion chosen on training queries (never on the test queries)",
     "onnx-int8:minilm": "MiniLM compressed to int8 ONNX",
 }
 """The models the Metrics page offers besides finished runs, with one line about each."""

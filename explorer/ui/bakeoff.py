@@ -129,6 +129,16 @@ def table_frame(bake: Any, names: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def _vertical(row: Any, shown: list, metric: str, i: int) -> str:
+    """Where a point's label goes: above the higher and below the lower of points at about the same cost (a
+    hybrid costs what its dense model costs), else alternating, so no two labels cover each other."""
+    x = math.log10(row.encode_seconds_per_1000)
+    near = [r for r in shown if abs(math.log10(r.encode_seconds_per_1000) - x) < 0.15]
+    if len(near) > 1:
+        return "top " if row.result.metrics[metric] >= max(r.result.metrics[metric] for r in near) else "bottom "
+    return "top " if i % 2 == 0 else "bottom "
+
+
 def cost_chart(bake: Any, names: dict[str, str], metric: str = "ndcg@10") -> go.Figure:
     """Quality against encode cost: one point per model with its 95 % interval, labelled beside the point
     (left of the costliest points, so no label runs off the chart), decades on a log axis."""
@@ -144,7 +154,7 @@ def cost_chart(bake: Any, names: dict[str, str], metric: str = "ndcg@10") -> go.
         low, high = row.intervals[metric]
         name = names.get(row.spec, row.display)
         right_side = math.log10(row.encode_seconds_per_1000) - low_x <= (high_x - low_x) / 2
-        side = ("top " if i % 2 == 0 else "bottom ") + ("right" if right_side else "left")
+        side = _vertical(row, shown, metric, i) + ("right" if right_side else "left")
         fig.add_trace(go.Scatter(
             x=[row.encode_seconds_per_1000], y=[mean], name=name, mode="markers+text",
             text=[charts.wrap(name, 24, 80)], textposition=side, textfont=dict(size=14, color="#1f2937"),
@@ -178,8 +188,8 @@ def _show(bake: Any, choices: dict[str, str], fingerprint: str) -> None:
             "(local: runs on this machine; unknown price: a compatible server's own model)."))})
     n = bake.rows[0].result.n_queries if bake.rows else 0
     st.caption(f"{text.plain(bake.dataset)}, {bake.split} split, {n} queries; 95% bootstrap intervals. "
-               f"CPU: {text.plain(bake.cpu or 'unknown')}. A hybrid's fusion is chosen on training queries, never on "
-               "these.")
+               f"CPU: {text.plain(bake.cpu or 'unknown')}. A hybrid's fusion is chosen on training queries its dense "
+               "model never trained on (a fine-tune's held-out dev split), never on these.")
     priced = next((r.api_cost for r in bake.rows if r.api_cost and r.api_cost.get("price_per_million") is not None),
                   None)
     if priced:

@@ -129,6 +129,11 @@ def test_which_model_from_the_bakeoff_to_three_pages(real_server, new_page, tmp_
     assert page.get_by_text("95% bootstrap intervals").count(), "the table says no intervals"
     assert "95% intervals" in chart.first.inner_text(), "the chart draws no intervals"
     assert not errors_on(page), real_server.log_tail()
+    shots = [tmp_path] + ([Path(ROOT / os.environ["EXPLORER_SCREENSHOTS"])] if os.environ.get("EXPLORER_SCREENSHOTS") else [])
+    for folder in shots:
+        folder.mkdir(parents=True, exist_ok=True)
+        chart.first.scroll_into_view_if_needed()
+        page.screenshot(path=str(folder / "bakeoff_real.png"))
 
     shots = [tmp_path] + ([Path(ROOT / os.environ["EXPLORER_SCREENSHOTS"])] if os.environ.get("EXPLORER_SCREENSHOTS") else [])
     _train_adapter(page, real_server, "Static embeddings (model2vec, distilled from MiniLM)")

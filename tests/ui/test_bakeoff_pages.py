@@ -144,3 +144,19 @@ def test_opening_the_train_page_keeps_bm25_as_b_and_picking_a_run_there_makes_it
     assert pipeline.compared_pair(ws, fingerprint).b == "model:bm25", "visiting the Train page changed model B"
     at.selectbox(key="pick_run").set_value(run_id).run()
     assert pipeline.compared_pair(ws, fingerprint).b == run_id
+
+
+def test_labels_of_models_at_the_same_cost_go_above_and_below_not_over_each_other():
+    """A hybrid costs what its dense model costs: their labels must not overlap on the cost chart."""
+    from types import SimpleNamespace
+
+    from explorer.ui.bakeoff import cost_chart
+
+    def row(spec, cost, mean):
+        return SimpleNamespace(spec=spec, display=spec, encode_seconds_per_1000=cost,
+                               result=SimpleNamespace(metrics={"ndcg@10": mean}), intervals={"ndcg@10": (mean - .03, mean + .03)})
+
+    bake = SimpleNamespace(reference="minilm", rows=[row("bm25", 0.05, 0.52), row("static", 0.15, 0.47),
+                                                     row("minilm", 9.5, 0.60), row("hybrid", 9.6, 0.63)])
+    positions = {t.name: t.textposition for t in cost_chart(bake, {}).data}
+    assert positions["hybrid"].startswith("top") and positions["minilm"].startswith("bottom")
