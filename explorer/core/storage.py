@@ -54,6 +54,27 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
     write_bytes_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str).encode("utf-8"))
 
 
+def read_tagged_config(folder: str | Path, name: str, fmt: str, what: str) -> dict[str, Any]:
+    """The JSON config ``name`` of a saved artifact folder, checked to carry ``"format": fmt``.
+
+    Raises:
+        ModelError: the file is missing, unreadable, or another kind of file (one line naming ``what``, e.g.
+            "adapter").
+    """
+    from explorer.core.errors import ModelError
+
+    path = Path(folder) / name
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(f"{folder} holds no {what}: {name} is missing.") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"Cannot read {path}: {exc}.") from exc
+    if not isinstance(config, dict) or config.get("format") != fmt:
+        raise ModelError(f"{path} is no {what} config (no \"format\": \"{fmt}\").")
+    return config
+
+
 def read_json(path: str | Path, default: Any = None) -> Any:
     """The JSON value in ``path``, or ``default`` when the file is missing, unreadable or not JSON.
 

@@ -25,6 +25,7 @@ import numpy as np
 from explorer.encoders.base import Encoder, Kind, normalize_rows
 from explorer.core.errors import ModelError, StorageError
 from explorer.core.progress import Progress
+from explorer.core.storage import read_tagged_config
 
 CONFIG_FILE = "adapter.json"
 WEIGHTS_FILES = ("adapter.safetensors", "adapter.npz")
@@ -186,16 +187,7 @@ class AdapterEncoder(Encoder):
     @staticmethod
     def read_config(folder: str | Path) -> dict[str, Any]:
         """The ``adapter.json`` of a saved adapter (e.g. to find which base to load)."""
-        path = Path(folder) / CONFIG_FILE
-        try:
-            config = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ModelError(f"{folder} holds no adapter: {CONFIG_FILE} is missing.") from exc
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"Cannot read {path}: {exc}.") from exc
-        if not isinstance(config, dict) or config.get("format") != "explorer-adapter":
-            raise ModelError(f"{path} is not an explorer adapter config (no \"format\": \"explorer-adapter\").")
-        return config
+        return read_tagged_config(folder, CONFIG_FILE, "explorer-adapter", "adapter")
 
     @classmethod
     def load(cls, folder: str | Path, base: Encoder, strict: bool = False) -> "AdapterEncoder":

@@ -13,8 +13,6 @@ row) beside ``nudge.json``, never pickled.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from explorer.core.errors import ModelError, StorageError
+from explorer.core.errors import ModelError
 from explorer.core.progress import Progress
+from explorer.core.storage import atomic_path, read_tagged_config, write_json_atomic
 from explorer.encoders.base import Encoder, Kind
 from explorer.encoders.cache import text_key
 
@@ -120,32 +119,16 @@ class NudgedEncoder(Encoder):
                            "name": self.base.name, "fingerprint": self.base.fingerprint},
                   "dim": self._dim, "rows": len(self.keys), "key": "sha1 of the passage text (UTF-8)",
                   "fingerprint": self.fingerprint, "metadata": self.metadata}
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".{TABLE_FILE}.tmp"
+        with atomic_path(folder / TABLE_FILE) as tmp:
             save_file({"vectors": np.ascontiguousarray(self.vectors), "text_sha1": np.ascontiguousarray(digests)},
                       str(tmp))
-            os.replace(tmp, folder / TABLE_FILE)
-            cfg_tmp = folder / f".{CONFIG_FILE}.tmp"
-            cfg_tmp.write_text(json.dumps(config, indent=2, default=str), encoding="utf-8")
-            os.replace(cfg_tmp, folder / CONFIG_FILE)
-        except OSError as exc:
-            raise StorageError(f"Cannot save the nudged passages to {folder}: {exc.strerror or exc}.") from exc
+        write_json_atomic(folder / CONFIG_FILE, config)
         return folder
 
     @staticmethod
     def read_config(folder: str | Path) -> dict[str, Any]:
         """The ``nudge.json`` of a saved table."""
-        path = Path(folder) / CONFIG_FILE
-        try:
-            config = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ModelError(f"{folder} holds no nudged passages: {CONFIG_FILE} is missing.") from exc
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"Cannot read {path}: {exc}.") from exc
-        if not isinstance(config, dict) or config.get("format") != FORMAT:
-            raise ModelError(f"{path} is not a nudged-passage table (no \"format\": \"{FORMAT}\").")
-        return config
+        return read_tagged_config(folder, CONFIG_FILE, FORMAT, "nudged-passage table")
 
     @classmethod
     def load(cls, folder: str | Path, base: Encoder, strict: bool = False) -> "NudgedEncoder":
