@@ -34,6 +34,7 @@ from explorer.encoders.adapter import AdapterEncoder
 from explorer.core.errors import TrainingError
 from explorer.core.progress import Progress, part
 from explorer.training.grades import positive_grade
+from explorer.training.options import check
 from explorer.training.events import ProgressEvent, TrainingStopped, check_loss
 from explorer.training.selection import DEV_FRACTION, SELECTION_METRIC, BestPoint, DevScorer, dev_split
 
@@ -102,14 +103,9 @@ class AdapterConfig:
             (self.temperature > 0, f"temperature must be positive, got {self.temperature}"),
             (self.init in INITS, f"init must be one of {', '.join(INITS)}, got {self.init!r}"),
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
-            (self.min_positive_grade is None or self.min_positive_grade >= 1,
-             f"min_positive_grade must be >= 1 (grade 0 means irrelevant), got {self.min_positive_grade}"),
-            (0.0 <= self.dev_fraction < 1.0, f"dev_fraction must be in [0, 1), got {self.dev_fraction}"),
             (self.patience >= 0, f"patience must be >= 0 (0 never stops early), got {self.patience}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise TrainingError(f"Adapter setting out of range: {message}.")
+        check(checks, "Adapter", self)
         return self
 
 

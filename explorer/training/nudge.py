@@ -40,6 +40,7 @@ from explorer.encoders.cache import text_key
 from explorer.encoders.nudged import NudgedEncoder
 from explorer.training.events import ProgressEvent, TrainingStopped
 from explorer.training.grades import positive_grade
+from explorer.training.options import check, settings_from
 from explorer.training.selection import DEV_FRACTION, SELECTION_METRIC, BestPoint, DevScorer, dev_split
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,13 +85,8 @@ class NudgeConfig:
              f"gamma must be in (0, {MAX_GAMMA:g}] (the bound on a passage's squared move), got {self.gamma}"),
             (_number(self.max_gamma) and 0 < self.max_gamma <= MAX_GAMMA, f"max_gamma must be in (0, {MAX_GAMMA:g}], got {self.max_gamma}"),
             (isinstance(self.grid, int) and 1 <= self.grid <= 200, f"grid must be a whole number from 1 to 200, got {self.grid!r}"),
-            (self.min_positive_grade is None or self.min_positive_grade >= 1,
-             f"min_positive_grade must be >= 1 (grade 0 means irrelevant), got {self.min_positive_grade}"),
-            (0.0 <= self.dev_fraction < 1.0, f"dev_fraction must be in [0, 1), got {self.dev_fraction}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise TrainingError(f"NUDGE setting out of range: {message}.")
+        check(checks, "NUDGE", self)
         return self
 
     @classmethod
@@ -100,11 +96,7 @@ class NudgeConfig:
         Raises:
             TrainingError: an unknown option or a value out of range, in one line.
         """
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise TrainingError(f"Unknown NUDGE option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
-        return cls(**{**shared, **options}).validate()
+        return settings_from(cls, options, "NUDGE", **shared)
 
     def gammas(self) -> list[float]:
         """The bounds tried, smallest first (one when ``gamma`` is fixed)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from explorer.core.errors import TrainingError
 from explorer.training.config import TrainConfig
+from explorer.training.options import settings_from
 
 
 def adapter_config(config: TrainConfig) -> Any:
@@ -22,11 +22,8 @@ def adapter_config(config: TrainConfig) -> Any:
     for name in ("epochs", "learning_rate", "batch_size"):
         if getattr(config, name) is not None:
             options[name] = getattr(config, name)
-    options.update({k: v for k, v in config.adapter.items() if k != "val_fraction"})  # replaced by the dev split
-    try:
-        return AdapterConfig(**options).validate()
-    except TypeError as exc:  # an unknown key in config.adapter
-        raise TrainingError(f"Unknown adapter option in {sorted(config.adapter)}: {exc}.") from None
+    own = {k: v for k, v in config.adapter.items() if k != "val_fraction"}  # replaced by the dev split
+    return settings_from(AdapterConfig, own, "adapter", **options)
 
 
 def nudge_config(config: TrainConfig) -> Any:
