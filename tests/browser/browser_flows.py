@@ -8,6 +8,7 @@ table), then for the status widget to stay hidden a moment, never on fixed sleep
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -226,6 +227,74 @@ def run_demo(page, method: str = "adapter", timeout_ms: int = 120_000) -> None:
     page.get_by_role("button", name="Run the demo").click()
     wait_or_fail(page, heading(page, "Metrics"), "the demo", timeout_ms)
     page.locator(PLOT).first.wait_for(timeout=timeout_ms)
+
+
+RUN_ID = re.compile(r"Run (\S+) ·")
+"""The run id in a job panel's first line."""
+
+
+def load_demo(page) -> None:
+    """Choose the demo dataset on the Data page, as a user does, and wait for its statistics."""
+    nav(page, "Data")
+    heading(page, "Data").wait_for()
+    page.get_by_role("button", name="Use the demo dataset").click()
+    wait_or_fail(page, page.get_by_text("Statistics:").first, "loading the demo dataset")
+    settle(page)
+
+
+def choose(page, box, option: str, tries: int = 6) -> None:
+    """Open the select box ``box`` (a locator) and click the first option whose text contains ``option``.
+
+    A rerun that lands between the two clicks closes the list again, so a list that shows no such option
+    within a few seconds is closed and opened again (the last try fails with Playwright's own message).
+    """
+    for attempt in range(tries):
+        box.click()
+        item = page.get_by_role("option").filter(has_text=option).first
+        try:
+            item.wait_for(timeout=10_000 if attempt < tries - 1 else 60_000)
+        except Exception:  # noqa: BLE001 - the list closed under a rerun, or is not drawn yet: open it again
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+            settle(page)
+            continue
+        item.click()
+        settle(page)
+        return
+
+
+def pick(page, label: str, option: str) -> None:
+    """Choose ``option`` in the select box labelled ``label``."""
+    choose(page, page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first, option)
+
+
+def type_into(page, label: str, value: str) -> None:
+    """Type ``value`` into the text field labelled ``label`` and press Enter."""
+    box = page.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press("Enter")
+    settle(page)
+
+
+def start_training(page, method: str = "Adapter") -> str:
+    """Pick ``method`` in the Train page's form, press Start training; the new run's id (from its job panel)."""
+    page.locator('[data-testid="stForm"]').get_by_text(method, exact=True).click()
+    page.get_by_role("button", name="Start training").click()
+    panel = page.locator('[class*="st-key-job_panel_"]').first
+    panel.wait_for()
+    match = RUN_ID.search(panel.inner_text())
+    assert match, f"no run id in the job panel: {panel.inner_text()!r}"
+    return match.group(1)
+
+
+def wait_for_run(page, server: AppServer, run_id: str, timeout_s: float = 300) -> None:
+    """Wait until the run's folder says it succeeded (failing with the server's log tail)."""
+    status = server.home / "runs" / run_id / "status.json"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and '"succeeded"' not in (status.read_text() if status.exists() else ""):
+        page.wait_for_timeout(500)
+    assert status.exists() and '"succeeded"' in status.read_text(), server.log_tail()
 
 
 def _search_ready(page) -> None:

@@ -10,34 +10,21 @@ from __future__ import annotations
 import os
 import re
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_flows import PLOT, ROOT, TABLE, errors_on, heading, nav, open_app, run_demo, settle, visit_all, wait_or_fail
+from browser_flows import (PLOT, ROOT, TABLE, errors_on, heading, load_demo, nav, open_app, run_demo, settle,
+                           start_training, visit_all)
 
 pytestmark = pytest.mark.browser
 
-RUN_ID = re.compile(r"Run (\S+) ·")
-
-
 def _start_adapter_training(page) -> str:
     """Choose the demo dataset, start an adapter training on the Train page; returns the run id."""
-    nav(page, "Data")
-    heading(page, "Data").wait_for()
-    page.get_by_role("button", name="Use the demo dataset").click()
-    wait_or_fail(page, page.get_by_text("Statistics:").first, "loading the demo dataset")
-    settle(page)
+    load_demo(page)
     nav(page, "Train")
     heading(page, "Train").wait_for()
-    page.locator('[data-testid="stForm"]').get_by_text("Adapter", exact=True).click()
-    page.get_by_role("button", name="Start training").click()
-    panel = page.locator('[class*="st-key-job_panel_"]').first
-    panel.wait_for()
-    match = RUN_ID.search(panel.inner_text())
-    assert match, f"no run id in the job panel: {panel.inner_text()!r}"
-    return match.group(1)
+    return start_training(page)
 
 
 def _workspace_id(page) -> str | None:
@@ -119,10 +106,7 @@ def test_public_mode_keeps_visitors_apart(app_server_factory, new_page):
     assert _workspace_id(alice) == ws_alice, "navigating lost the workspace id"
 
     # Bob loads the same demo dataset, so his Train page draws its list of runs: it must be empty.
-    nav(bob, "Data")
-    heading(bob, "Data").wait_for()
-    bob.get_by_role("button", name="Use the demo dataset").click()
-    wait_or_fail(bob, bob.get_by_text("Statistics:").first, "loading the demo dataset")
+    load_demo(bob)
     nav(bob, "Train")
     heading(bob, "Train").wait_for()
     bob.get_by_text("No runs yet").wait_for()
@@ -140,11 +124,7 @@ def test_data_page_charts_open_on_request_and_stay_open(app_server, new_page):
     switch to another page and back (and closed again once closed)."""
     page = new_page()
     open_app(page, app_server)
-    nav(page, "Data")
-    heading(page, "Data").wait_for()
-    page.get_by_role("button", name="Use the demo dataset").click()
-    wait_or_fail(page, page.get_by_text("Statistics:").first, "loading the demo dataset")
-    settle(page)
+    load_demo(page)
     plots = page.locator(PLOT)
     distributions = page.locator("summary").filter(has_text="Distributions")
     assert plots.count() == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_flows import PLOT, ROOT, TABLE, errors_on, heading, nav, open_app, screenshot, settle, wait_or_fail
+from browser_flows import PLOT, ROOT, TABLE, errors_on, heading, load_demo, nav, open_app, screenshot, settle, wait_or_fail
 
 pytestmark = pytest.mark.browser
 
@@ -20,11 +20,7 @@ pytestmark = pytest.mark.browser
 def test_bakeoff_on_the_demo(app_server, new_page, tmp_path):
     page = new_page()
     open_app(page, app_server)
-    nav(page, "Data")
-    heading(page, "Data").wait_for()
-    page.get_by_role("button", name="Use the demo dataset").click()
-    wait_or_fail(page, page.get_by_text("Statistics:").first, "loading the demo dataset")
-    settle(page)
+    load_demo(page)
     nav(page, "Metrics")
     heading(page, "Metrics").wait_for()
     section = page.get_by_text("Compare models", exact=True)

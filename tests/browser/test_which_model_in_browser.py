@@ -10,20 +10,16 @@ Set ``EXPLORER_SCREENSHOTS=<folder>`` to keep the Latent page's screenshot of th
 from __future__ import annotations
 
 import os
-import re
-import time
 from pathlib import Path
 
 import pytest
 
-from browser_flows import (PLOT, ROOT, errors_on, heading, nav, open_app, run_demo, screenshot, settle, start_server,
-                           stop_server, wait_or_fail)
+from browser_flows import (PLOT, ROOT, choose, errors_on, heading, nav, open_app, pick, run_demo, screenshot, settle,
+                           start_server, start_training, stop_server, type_into, wait_for_run, wait_or_fail)
 from tests.encoders.openai_server import serve
 from tests.encoders.test_api_key_leaks import KEY
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
-
-RUN_ID = re.compile(r"Run (\S+) ·")
 
 
 @pytest.fixture
@@ -36,9 +32,7 @@ def real_server(tmp_path):
 
 def _choose(page, key: str, option: str) -> None:
     """Pick the option whose text contains ``option`` in the select box with this widget key."""
-    page.locator(f'[class*="st-key-{key}"]').click()
-    page.get_by_role("option").filter(has_text=option).first.click()
-    settle(page)
+    choose(page, page.locator(f'[class*="st-key-{key}"]'), option)
 
 
 def _pair(page, a: str, b: str) -> None:
@@ -47,36 +41,18 @@ def _pair(page, a: str, b: str) -> None:
     _choose(page, "pair_a", a)
 
 
-def _type(page, label: str, value: str) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(value)
-    box.press("Enter")
-    settle(page)
-
-
 def _train_adapter(page, server, base_model: str, endpoint: str | None = None) -> str:
     """Train an adapter over the base model picked by its label (an API model: at ``endpoint``, with the key)."""
     nav(page, "Train")
     heading(page, "Train").wait_for()
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="Base model").first.click()
-    page.get_by_role("option", name=base_model).click()
-    settle(page)
+    pick(page, "Base model", base_model)
     if endpoint:
-        _type(page, "Base URL", endpoint)
-        _type(page, "API key", KEY)
+        type_into(page, "Base URL", endpoint)
+        type_into(page, "API key", KEY)
         wait_or_fail(page, page.get_by_text("Before the first call:").first, "the cost estimate")
-    page.locator('[data-testid="stForm"]').get_by_text("Adapter", exact=True).click()
-    page.get_by_role("button", name="Start training").click()
-    panel = page.locator('[class*="st-key-job_panel_"]').first
-    panel.wait_for()
-    match = RUN_ID.search(panel.inner_text())
-    assert match, f"no run id in the job panel: {panel.inner_text()!r}"
-    status = server.home / "runs" / match.group(1) / "status.json"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and '"succeeded"' not in (status.read_text() if status.exists() else ""):
-        page.wait_for_timeout(500)
-    assert '"succeeded"' in status.read_text(), server.log_tail()
-    return match.group(1)
+    run_id = start_training(page)
+    wait_for_run(page, server, run_id)
+    return run_id
 
 
 def _against_the_fine_tune(page, server, a: str, widths: str, shots: list[Path], name: str) -> None:
