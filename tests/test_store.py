@@ -317,3 +317,19 @@ def test_a_real_chroma_server_indexes_and_searches(chroma_server, encoder, tmp_p
     assert len(adds) == built  # found current on the server, not rebuilt
     assert hits[0][0].id == "cat" and len(hits[0]) == 2
     assert again.drop(data, encoder) and collection_name(data, encoder) not in again.list_collections()
+
+
+def test_the_index_is_built_in_the_background_once_and_the_first_query_finds_it(store, encoder, adds):
+    from explorer.pipeline import index_soon
+
+    ds = dataset()
+    encoder.encode(ds.passage_texts(), "passage")  # the evaluation embedded the corpus
+    thread = index_soon(ds, encoder, store)
+    assert thread is not None
+    assert index_soon(ds, encoder, store) is None  # one build at a time
+    thread.join(timeout=60)
+    assert collection_name(ds, encoder) in store.list_collections()
+    built = len(adds)
+    assert index_soon(ds, encoder, store) is None  # and none once it is built
+    hits = store.search(ds, encoder, query_texts=["why does my cat purr"], k=1)[0]
+    assert hits[0].id == "cat" and len(adds) == built  # the first query adds nothing: the index is there

@@ -89,6 +89,8 @@ class Settings:
     bf16: bool | None = None
     warmup_delay: float | None = 1.5
     low_memory: bool = False
+    sample_first_seconds: float = 20.0
+    """An encode estimated longer than this shows baseline results on a sample of the corpus first."""
     hub_max_parameters: int = 150_000_000
     """Public mode: the largest hub model (in parameters) a visitor may pick; 150 M parameters are about
     600 MB of float32 weights, which with the demo flow's other memory stays within Community Cloud's 2.7 GB."""
@@ -163,6 +165,7 @@ def get_settings() -> Settings:
         warmup_delay=_warmup_delay(),
         low_memory=_flag("EXPLORER_LOW_MEMORY", public),
         hub_max_parameters=int(_number("EXPLORER_HUB_MAX_PARAMETERS", 150_000_000)),
+        sample_first_seconds=_number("EXPLORER_SAMPLE_FIRST_SECONDS", 20.0),
     )
 
 

@@ -39,6 +39,8 @@ CACHE_BYTES_PER_VECTOR_EXTRA = 250
 DISK_BYTES_PER_VECTOR_EXTRA = 170
 """Bytes per vector beyond its floats in a cache shard (the 40-character key stored as UTF-32, plus zip)."""
 THROUGHPUT_FILE = "throughput.json"
+SAMPLE_PASSAGES = 2000
+"""Passages in that sample: the judged ones of every test query, then others drawn at random (seeded)."""
 
 
 @dataclass(frozen=True)
@@ -151,3 +153,19 @@ def _is_api(encoder: "Encoder") -> bool:
     from explorer.encoders.openai import OpenAIEncoder
 
     return isinstance(encoder, OpenAIEncoder) or isinstance(getattr(encoder, "base", None), OpenAIEncoder)
+
+
+def first_sample(dataset: "Dataset", cost: EncodingCost, after_seconds: float = 20.0,
+                 max_passages: int = SAMPLE_PASSAGES, seed: int = 13) -> "Dataset | None":
+    """A smaller dataset whose baseline results can be shown while the whole corpus is embedded: every test
+    query, every passage judged for them, and passages drawn at random (seeded) up to ``max_passages``.
+
+    None when no sample is worth it: the estimated encode (``cost``) takes at most ``after_seconds`` (the
+    settings' ``sample_first_seconds``, ``EXPLORER_SAMPLE_FIRST_SECONDS``), its time is unknown (an API model),
+    or the corpus is no larger than the sample. The sample's vectors go to the embedding cache, so the whole encode does not pay for them again.
+    """
+    if cost.seconds is None or cost.seconds <= after_seconds or len(dataset.corpus) <= max_passages:
+        return None
+    from explorer.data.sampling import eval_subset
+
+    return eval_subset(dataset, max_queries=len(dataset.query_ids("test")), max_passages=max_passages, seed=seed)

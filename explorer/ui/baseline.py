@@ -53,9 +53,49 @@ class ProgressBar:
 
 def evaluate_baseline(m: results.Models) -> None:
     """Model A's evaluation on the test queries with a progress bar (count, rate, time left) while it
-    encodes; nothing is drawn when the result is already computed."""
-    with ProgressBar("Evaluating the baseline on the test queries") as bar:
+    encodes; nothing is drawn when the result is already computed.
+
+    When the whole encode would take long (:func:`explorer.pipeline.cost.first_sample`), results on a sample
+    come first, labelled as such, and stay on the page while the whole corpus is embedded below them; the
+    page then draws the whole corpus' results. Leaving the page stops the encode; what was embedded is kept
+    and the next visit resumes from there.
+    """
+    sample = _sample_first(m)
+    if sample is not None:
+        _on_a_sample(m, sample)
+    with ProgressBar("Evaluating the baseline on the test queries" + (" (the whole corpus)" if sample else "")) as bar:
         state.baseline_result(m.dataset, m.encoder_a, progress=bar)
+    if sample is not None:
+        st.rerun()  # the sample's results give way to the whole corpus'
+
+
+def _sample_first(m: results.Models) -> Any:
+    """The sample to show first, or None (results computed already, a quick encode, an API model)."""
+    from explorer.core.errors import ExplorerError
+    from explorer.pipeline.cost import first_sample
+    from explorer.ui.datasets import cost_of
+
+    if state.baseline_known(m.dataset, m.encoder_a):
+        return None
+    try:
+        return first_sample(m.dataset, cost_of(m.dataset, m.encoder_a), state.workspace().settings.sample_first_seconds)
+    except ExplorerError:
+        return None  # no estimate: the whole encode runs with its progress bar as before
+
+
+def _on_a_sample(m: results.Models, sample: Any) -> None:
+    """Model A's metrics on ``sample``, said to be a sample, while the whole corpus is embedded below."""
+    from explorer.evaluation.summary import metric_summary
+
+    judged = len({p for q in sample.queries for p in sample.qrels.get(q, {})})
+    with ProgressBar(f"First, a sample of {len(sample.corpus):,} passages") as bar:
+        result = state.baseline_result(sample, m.encoder_a, progress=bar, index=False)
+    st.info(f"**A first look, on a sample** of {len(sample.corpus):,} of the {len(m.dataset.corpus):,} passages "
+            f"(the {judged:,} judged for the test queries, and others drawn at random) while the whole corpus "
+            "is embedded below. With fewer passages to tell apart, scores on a sample run higher than on the "
+            "whole corpus; the whole corpus' results replace these when it is done.", icon=":material/science:")
+    st.dataframe(summary_table(metric_summary(result), f"{m.name_a} (sample)"), hide_index=True, key="sample_metrics",
+                 column_config={f"{m.name_a} (sample)": st.column_config.NumberColumn(format="%.3f")})
 
 
 def summary_table(summary: pd.DataFrame, name: str) -> pd.DataFrame:

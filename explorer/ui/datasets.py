@@ -223,14 +223,19 @@ def _encoding_cost(dataset_fp: str, encoder_fp: str, shards: int, _dataset: Data
     return cost(_dataset, _encoder)
 
 
+def cost_of(dataset: Dataset, encoder: Any) -> Any:
+    """What embedding ``dataset`` with ``encoder`` costs here (:func:`explorer.pipeline.cost.encoding_cost`),
+    computed again only when the embedding cache grows (its shard count is part of the key)."""
+    folder = encoder.cache_dir / encoder.fingerprint if encoder.cache_dir is not None else None
+    shards = sum(1 for _ in folder.glob("*.npz")) if folder is not None and folder.is_dir() else 0
+    return _encoding_cost(dataset.fingerprint(), encoder.fingerprint, shards, dataset, encoder)
+
+
 def encoding_cost(dataset: Dataset) -> None:
     """What the baseline encoding will cost on this machine (texts left, time, memory, disk), before the Metrics
-    page pays it; computed again only when the embedding cache grows (its shard count is part of the key)."""
+    page pays it."""
     try:
-        encoder = state.base_encoder()
-        folder = encoder.cache_dir / encoder.fingerprint if encoder.cache_dir is not None else None
-        shards = sum(1 for _ in folder.glob("*.npz")) if folder is not None and folder.is_dir() else 0
-        cost = _encoding_cost(dataset.fingerprint(), encoder.fingerprint, shards, dataset, encoder)
+        cost = cost_of(dataset, state.base_encoder())
     except ExplorerError as exc:  # no model to measure: the Metrics page says why when it is opened
         st.caption(f"Encoding cost unknown: {text.plain(str(exc))}")
         return

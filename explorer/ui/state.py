@@ -246,10 +246,23 @@ def _baselines() -> ByteLRU:
     return ByteLRU(BASELINES_KEPT, sizeof=lambda _result: 1)
 
 
-def baseline_result(dataset: Dataset, encoder: Encoder, split: str = "test", progress: Progress | None = None) -> Any:
-    """Retrieval result of ``encoder`` on ``split``, computed once per (dataset, encoder, split)."""
+def baseline_known(dataset: Dataset, encoder: Encoder, split: str = "test") -> bool:
+    """Whether :func:`baseline_result` has this result at hand (nothing to encode or evaluate)."""
+    return (dataset.fingerprint(), encoder.fingerprint, split) in _baselines()
+
+
+def baseline_result(dataset: Dataset, encoder: Encoder, split: str = "test", progress: Progress | None = None,
+                    index: bool = True) -> Any:
+    """Retrieval result of ``encoder`` on ``split``, computed once per (dataset, encoder, split); with ``index``
+    (and locally), the Search index of the test split's corpus is then built in the background."""
     key = (dataset.fingerprint(), encoder.fingerprint, split)
-    return _baselines().get_or_create(key, lambda: pipeline.evaluate(dataset, encoder, split, progress=progress))
+    result = _baselines().get_or_create(key, lambda: pipeline.evaluate(dataset, encoder, split, progress=progress))
+    settings = workspace().settings
+    if index and split == "test" and not settings.public:
+        # The corpus is embedded now: its Search index is built in the background, not at the first query. Not on
+        # a public server, whose memory holds an index only for the visitors who search.
+        pipeline.index_soon(dataset, encoder, _store(str(settings.store_dir), settings))
+    return result
 
 
 def runs(ws: Workspace | None = None) -> list[Any]:

@@ -74,7 +74,7 @@ def _wait_healthy(server: AppServer, timeout: float) -> None:
 
 
 def start_server(home: Path, log: Path, *, public: bool = False, encoder: str | None = "fake",
-                 timeout: float = START_TIMEOUT_S) -> AppServer:
+                 timeout: float = START_TIMEOUT_S, env: dict[str, str] | None = None) -> AppServer:
     """Start ``streamlit run app.py`` on a free port and wait until it serves.
 
     Args:
@@ -83,11 +83,13 @@ def start_server(home: Path, log: Path, *, public: bool = False, encoder: str | 
         public: public mode (``EXPLORER_PUBLIC=1``: private workspaces named in the URL).
         encoder: ``"fake"`` for the deterministic fake encoder; None for the real bundled MiniLM.
         timeout: seconds to wait for the health endpoint.
+        env: more environment variables of the server (settings).
     """
     port = _free_port()
-    env = {**os.environ, "EXPLORER_HOME": str(home), "EXPLORER_PUBLIC": "1" if public else "0",
+    extra, env = env, {**os.environ, "EXPLORER_HOME": str(home), "EXPLORER_PUBLIC": "1" if public else "0",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("EXPLORER_ENCODER", None)
+    env.update(extra or {})
     if encoder:
         env["EXPLORER_ENCODER"] = encoder
     home.mkdir(parents=True, exist_ok=True)

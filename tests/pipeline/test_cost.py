@@ -46,3 +46,26 @@ def test_everything_cached_says_nothing_to_encode(tmp_path):
     assert cost.encoding_cost(ds, enc, split=None).texts == 70  # mining and training add the train queries
     assert result.to_encode == 0 and result.seconds == 0
     assert "nothing to encode" in result.describe()
+
+
+def _cost(seconds: float | None) -> cost.EncodingCost:
+    return cost.EncodingCost(model="m", texts=1, to_encode=1, seconds=seconds, chars_per_second=None,
+                             memory_bytes=0, disk_bytes=0)
+
+
+def test_a_long_encode_gets_a_sample_with_every_test_query_and_its_judged_passages():
+    ds = _dataset(3000)
+    sample = cost.first_sample(ds, _cost(60.0), after_seconds=20.0, max_passages=500)
+    assert sample is not None and len(sample.corpus) == 500
+    assert set(sample.queries) == set(ds.query_ids("test"))
+    assert all(p in sample.corpus for q in sample.queries for p in ds.qrels[q])  # no relevant passage is lost
+    assert set(sample.corpus) <= set(ds.corpus) and sample.fingerprint() != ds.fingerprint()
+    again = cost.first_sample(ds, _cost(60.0), after_seconds=20.0, max_passages=500)
+    assert list(again.corpus) == list(sample.corpus)  # seeded: the same sample on every visit
+
+
+def test_no_sample_for_a_quick_encode_an_unknown_time_or_a_small_corpus():
+    ds = _dataset(3000)
+    assert cost.first_sample(ds, _cost(10.0), after_seconds=20.0) is None
+    assert cost.first_sample(ds, _cost(None), after_seconds=20.0) is None  # an API model: time unknown
+    assert cost.first_sample(_dataset(300), _cost(600.0), after_seconds=20.0, max_passages=500) is None

@@ -38,6 +38,7 @@ def test_the_metrics_page_evaluates_the_baseline_through_the_bar(monkeypatch):
     monkeypatch.setattr(baseline.st, "empty", Slot)
     monkeypatch.setattr(baseline.state, "baseline_result",
                         lambda dataset, encoder, progress=None: seen.append(isinstance(progress, baseline.ProgressBar)))
+    monkeypatch.setattr(baseline, "_sample_first", lambda m: None)  # a quick encode: no sample first
     model = type("M", (), {"dataset": None, "encoder_a": None})()
     baseline.evaluate_baseline(model)
     assert seen == [True]
