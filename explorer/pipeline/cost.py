@@ -39,8 +39,11 @@ CACHE_BYTES_PER_VECTOR_EXTRA = 250
 DISK_BYTES_PER_VECTOR_EXTRA = 170
 """Bytes per vector beyond its floats in a cache shard (the 40-character key stored as UTF-32, plus zip)."""
 THROUGHPUT_FILE = "throughput.json"
-SAMPLE_PASSAGES = 2000
-"""Passages in that sample: the judged ones of every test query, then others drawn at random (seeded)."""
+SAMPLE_SECONDS = 20.0
+"""About how long the sample shown first takes to embed here: its size follows from the measured throughput."""
+SAMPLE_PASSAGES = (500, 5000)
+"""The fewest and the most passages in that sample (the judged ones of every test query, then others drawn at
+random, seeded): fewer than the fewest would leave too few distractors to rank against."""
 
 
 @dataclass(frozen=True)
@@ -156,15 +159,25 @@ def _is_api(encoder: "Encoder") -> bool:
 
 
 def first_sample(dataset: "Dataset", cost: EncodingCost, after_seconds: float = 20.0,
-                 max_passages: int = SAMPLE_PASSAGES, seed: int = 13) -> "Dataset | None":
+                 max_passages: int | None = None, seed: int = 13) -> "Dataset | None":
     """A smaller dataset whose baseline results can be shown while the whole corpus is embedded: every test
-    query, every passage judged for them, and passages drawn at random (seeded) up to ``max_passages``.
+    query, every passage judged for them, and passages drawn at random (seeded) up to ``max_passages`` (by
+    default as many as embed in about :data:`SAMPLE_SECONDS` at the measured throughput, within
+    :data:`SAMPLE_PASSAGES`).
 
     None when no sample is worth it: the estimated encode (``cost``) takes at most ``after_seconds`` (the
     settings' ``sample_first_seconds``, ``EXPLORER_SAMPLE_FIRST_SECONDS``), its time is unknown (an API model),
-    or the corpus is no larger than the sample. The sample's vectors go to the embedding cache, so the whole encode does not pay for them again.
+    or the corpus is no larger than the sample. The sample's vectors go to the embedding cache, so the whole
+    encode does not pay for them again.
     """
-    if cost.seconds is None or cost.seconds <= after_seconds or len(dataset.corpus) <= max_passages:
+    if cost.seconds is None or cost.seconds <= after_seconds:
+        return None
+    if max_passages is None:
+        texts = dataset.passage_texts()
+        per_passage = max(1.0, _cost_chars(texts) / max(1, len(texts)))
+        fewest, most = SAMPLE_PASSAGES
+        max_passages = min(most, max(fewest, int(SAMPLE_SECONDS * (cost.chars_per_second or 0) / per_passage)))
+    if len(dataset.corpus) <= max_passages:
         return None
     from explorer.data.sampling import eval_subset
 

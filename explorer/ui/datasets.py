@@ -241,7 +241,8 @@ def encoding_cost(dataset: Dataset) -> None:
         return
     st.caption("Encoding before the first results: " + text.plain(cost.describe()), help=(
         "Estimated from this model's measured speed on this machine; the Metrics page shows the progress, "
-        "its rate and the time left while it encodes, and an interrupted encode resumes where it stopped."))
+        "its rate and the time left while it encodes (a long encode shows results on a sample of the corpus "
+        "first), and an interrupted encode resumes where it stopped."))
 
 
 def summary_line(stats: Any) -> str:

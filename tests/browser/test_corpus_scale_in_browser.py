@@ -109,8 +109,13 @@ def test_a_20000_passage_corpus_from_upload_to_every_page(scale_server, new_page
     seen_sample = seen_progress = False
     done = page.get_by_text("test queries; intervals: 95% bootstrap over queries.").first
     deadline = time.monotonic() + 180
+    folders = [tmp_path] + ([Path(ROOT / os.environ["EXPLORER_SCREENSHOTS"])] if os.environ.get("EXPLORER_SCREENSHOTS") else [])
     while time.monotonic() < deadline and not done.count():
-        seen_sample = seen_sample or page.get_by_text("A first look, on a sample").count() > 0
+        if not seen_sample and page.get_by_text("A first look, on a sample").count():
+            seen_sample = True
+            for folder in folders:
+                folder.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(folder / "metrics_sample_first.png"))
         bars = page.locator('[data-testid="stProgress"]')
         seen_progress = seen_progress or any("/" in t for t in bars.all_inner_texts())
         page.wait_for_timeout(100)
@@ -144,7 +149,6 @@ def test_a_20000_passage_corpus_from_upload_to_every_page(scale_server, new_page
     assert counts["types"] == ["scattergl"] and counts["points"] >= PASSAGES, counts
     assert len(counts["frames"]) >= 2 and min(counts["frames"]) >= PASSAGES, counts
     assert not errors_on(page), scale_server.log_tail()
-    folders = [tmp_path] + ([Path(ROOT / os.environ["EXPLORER_SCREENSHOTS"])] if os.environ.get("EXPLORER_SCREENSHOTS") else [])
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
         screenshot(page, folder / "latent_20k_animated.png")

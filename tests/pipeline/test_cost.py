@@ -69,3 +69,15 @@ def test_no_sample_for_a_quick_encode_an_unknown_time_or_a_small_corpus():
     assert cost.first_sample(ds, _cost(10.0), after_seconds=20.0) is None
     assert cost.first_sample(ds, _cost(None), after_seconds=20.0) is None  # an API model: time unknown
     assert cost.first_sample(_dataset(300), _cost(600.0), after_seconds=20.0, max_passages=500) is None
+
+
+def test_the_sample_is_as_large_as_embeds_in_about_twenty_seconds_here():
+    ds = _dataset(20_000)
+    per_passage = cost._cost_chars(ds.passage_texts()) / 20_000
+    slow = cost.EncodingCost(model="m", texts=1, to_encode=1, seconds=900.0, chars_per_second=per_passage * 100,
+                             memory_bytes=0, disk_bytes=0)
+    assert len(cost.first_sample(ds, slow).corpus) == 2000  # 100 passages a second: 20 s of them
+    slower = cost.EncodingCost(**{**slow.__dict__, "chars_per_second": per_passage * 5})
+    assert len(cost.first_sample(ds, slower).corpus) == cost.SAMPLE_PASSAGES[0]  # never too few distractors
+    fast = cost.EncodingCost(**{**slow.__dict__, "chars_per_second": per_passage * 10_000})
+    assert len(cost.first_sample(ds, fast).corpus) == cost.SAMPLE_PASSAGES[1]

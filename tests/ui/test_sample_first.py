@@ -9,7 +9,7 @@ import threading
 from tests.ui.conftest import app, problems
 
 
-def _beir(folder, n_passages: int = 2400, n_queries: int = 40):
+def _beir(folder, n_passages: int = 6000, n_queries: int = 40):
     (folder / "qrels").mkdir(parents=True)
     words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda omicron sigma tau".split()
     with open(folder / "corpus.jsonl", "w", encoding="utf-8") as fh:
@@ -48,8 +48,8 @@ def test_a_long_encode_shows_a_sample_first_then_the_whole_corpus(tmp_path, monk
     at.run()
     at.switch_page("pages/metrics.py").run()
     assert problems(at) == []
-    assert calls[:2] == [(2000, False), (2400, True)]  # the sample (never indexed), then the whole corpus
-    assert any("A first look, on a sample** of 2,000 of the 2,400 passages" in i for i in infos)
+    assert calls[:2] == [(5000, False), (6000, True)]  # the sample (never indexed), then the whole corpus
+    assert any("A first look, on a sample** of 5,000 of the 6,000 passages" in i for i in infos)
     assert "20 test queries; intervals: 95% bootstrap over queries." in [c.value for c in at.caption]
     assert not [i for i in at.info if "on a sample" in i.value]  # the whole corpus' results replaced the sample's
 
@@ -61,4 +61,4 @@ def test_a_long_encode_shows_a_sample_first_then_the_whole_corpus(tmp_path, monk
     assert store.list_collections() == [collection_name(state.current_dataset(ws), state.base_encoder())]  # not the sample's
     calls.clear()
     at.switch_page("pages/metrics.py").run()
-    assert calls == [] or all(size == 2400 for size, _ in calls)  # no sample once the whole result is known
+    assert calls == [] or all(size == 6000 for size, _ in calls)  # no sample once the whole result is known
