@@ -72,14 +72,13 @@ from explorer.pipeline.training import (
     tuned_run_id,
     workspace_jobs,
 )
+from explorer.pipeline.search import index_soon, search
 from explorer.pipeline.views import (
     Neighbourhoods,
     TrainingFrames,
     compare,
-    index_soon,
     neighbourhoods,
     projection,
-    search,
     similarity,
     training_frames,
 )

@@ -2,15 +2,12 @@
 
 :func:`compare` (ranking metrics with significance, per query), :func:`similarity` (pair-similarity
 distributions and the threshold classifier), :func:`projection` (before/after points in one aligned 2D/3D
-space, sampled so the chart stays fluid) and :func:`search` (top-k of a free-text query, from the index
-:func:`index_soon` builds once the corpus is embedded).
+space, sampled so the chart stays fluid). Search: :mod:`explorer.pipeline.search`.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -312,67 +309,3 @@ def training_frames(run_path: Path, dataset: "Dataset", *, method: str = "pca", 
     edges = [(q, p) for q in qids for p in dataset.positives(q) if p in chosen]
     info = [{"index": i, "label": f.label, "step": f.step, **f.metrics} for i, f in enumerate(frames)]
     return TrainingFrames(points=pd.concat(parts, ignore_index=True), frames=info, edges=edges)
-
-
-def search(dataset: "Dataset", encoder: "Encoder", query: str, k: int = 10, store: Any = None) -> pd.DataFrame:
-    """Top-k passages of a free-text query from the vector store: columns rank, pid, score, title, text.
-
-    Args:
-        store: an open :class:`explorer.store.vectors.VectorStore` (opening one costs a moment; callers keep one);
-            a new one on the current settings when None. The first search of an encoder indexes the corpus.
-    """
-    if not query.strip():
-        return pd.DataFrame(columns=["rank", "pid", "score", "title", "text"])
-    if store is None:
-        from explorer.store.vectors import VectorStore
-
-        store = VectorStore()
-    hits = store.search(dataset, encoder, query_texts=[query], k=k)[0]
-    return pd.DataFrame([
-        {"rank": h.rank, "pid": h.id, "score": float(h.score), "title": dataset.corpus[h.id].title,
-         "text": dataset.corpus[h.id].text}
-        for h in hits
-    ], columns=["rank", "pid", "score", "title", "text"])
-
-
-_INDEXING: dict[tuple[int, str], threading.Thread] = {}
-_INDEXED: set[tuple[int, str]] = set()
-_INDEXING_LOCK = threading.Lock()
-
-
-def index_soon(dataset: "Dataset", encoder: "Encoder", store: Any) -> threading.Thread | None:
-    """Build the Search index of (dataset, encoder) in ``store`` in a background thread, at low priority, so the
-    first query does not pay for it; for an encoder whose passages were just embedded (the vectors come from
-    the embedding cache).
-
-    One build per (store, collection) at a time, and none once one finished; a build that fails is left to the
-    first query, which builds it again and says why it cannot. Returns the thread started, or None.
-    """
-    from explorer.store.vectors import collection_name
-
-    key = (id(store), collection_name(dataset, encoder))
-    with _INDEXING_LOCK:
-        running = _INDEXING.get(key)
-        if key in _INDEXED or (running is not None and running.is_alive()):
-            return None
-        thread = threading.Thread(target=_index, args=(key, dataset, encoder, store), daemon=True,
-                                  name=f"index-{key[1][-8:]}")
-        _INDEXING[key] = thread
-    thread.start()
-    return thread
-
-
-def _index(key: tuple[int, str], dataset: "Dataset", encoder: "Encoder", store: Any) -> None:
-    try:  # the pages come first: this thread (and the index's own threads it starts) at a lower priority
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError):
-        pass
-    try:
-        store.ensure_index(dataset, encoder)
-    except Exception:  # noqa: BLE001 - the first query builds it again and reports what is wrong
-        return
-    finally:
-        with _INDEXING_LOCK:
-            _INDEXING.pop(key, None)
-    with _INDEXING_LOCK:
-        _INDEXED.add(key)
