@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer import pipeline
-from explorer.ui import guard, rankings, results, state
+from explorer.ui import baseline, guard, rankings, results, state
 
 with guard.page("Search", "Type any query; the models search the whole corpus."):
     m = results.models()
@@ -14,9 +14,11 @@ with guard.page("Search", "Type any query; the models search the whole corpus.")
     k = c2.slider("Top k", 3, 30, 10, key="search_k")
     results.example_buttons(examples, "search_query", m.paired)
     guard.need(query.strip(), "Type a query above, or try one of the examples.")
+    store = state.vector_store()
+    encoders = [enc for enc in (m.encoder_a, m.encoder_b) if enc is not None]
+    baseline.wait_for_index(m.dataset, encoders, store)
     with st.spinner("Searching (the first search of a model indexes the corpus)…"):
-        store = state.vector_store()
-        hits = [pipeline.search(m.dataset, enc, query, k, store) for enc in (m.encoder_a, m.encoder_b) if enc is not None]
+        hits = [pipeline.search(m.dataset, enc, query, k, store) for enc in encoders]
     qid = pipeline.query_id_of(m.dataset, query)
     judged = m.dataset.qrels.get(qid, {}) if qid else {}
     if qid is None:

@@ -333,3 +333,26 @@ def test_the_index_is_built_in_the_background_once_and_the_first_query_finds_it(
     assert index_soon(ds, encoder, store) is None  # and none once it is built
     hits = store.search(ds, encoder, query_texts=["why does my cat purr"], k=1)[0]
     assert hits[0].id == "cat" and len(adds) == built  # the first query adds nothing: the index is there
+
+
+def test_a_background_build_reports_its_progress_until_it_ends(encoder):
+    import threading as th
+
+    from explorer.pipeline import index_soon, indexing
+
+    release, reported = th.Event(), th.Event()
+
+    class SlowStore:
+        def ensure_index(self, dataset, encoder, progress=None):
+            progress("indexing", 2 * 3, 2 * len(dataset.corpus))  # one count over embedding and adding
+            reported.set()
+            release.wait(30)
+
+    ds, store = dataset(), SlowStore()
+    assert indexing(ds, encoder, store) is None  # nothing builds yet
+    thread = index_soon(ds, encoder, store)
+    reported.wait(30)
+    assert indexing(ds, encoder, store) == (3, len(ds.corpus))  # counted in passages
+    release.set()
+    thread.join(30)
+    assert indexing(ds, encoder, store) is None

@@ -72,7 +72,7 @@ from explorer.pipeline.training import (
     tuned_run_id,
     workspace_jobs,
 )
-from explorer.pipeline.search import index_soon, search
+from explorer.pipeline.search import index_soon, indexing, search
 from explorer.pipeline.views import (
     Neighbourhoods,
     TrainingFrames,
@@ -88,7 +88,7 @@ __all__ = [
     "JobView", "Neighbourhoods", "RunInfo", "TrainingFrames", "training_frames", "apply_exclusions", "evaluate", "cancel_job", "compare", "demo_config",
     "is_table", "job_view", "list_runs", "load_dataset", "load_encoder", "make_job_manager", "mine_negatives", "negatives", "neighbourhoods",
     "negatives_path", "projection", "run_folder", "run_selection", "run_zip", "save_audit", "save_upload", "saved_negatives",
-    "search", "index_soon", "similarity", "StoredSide", "base_model_name", "pair_comparison", "run_results", "stored_pair",
+    "search", "index_soon", "indexing", "similarity", "StoredSide", "base_model_name", "pair_comparison", "run_results", "stored_pair",
     "stored_results", "describe_run", "model_key", "model_spec", "run_labels", "MAX_NAME_CHARS", "api_model", "file_safe", "generated_name", "rename_run", "run_name", "bakeoff_choices", "models_dir",
     "run_bakeoff", "run_spec", "stored_bakeoff", "stored_models", "example_queries", "query_id_of", "start_training", "train", "training_config", "table_preview", "tuned_run_id", "workspace_jobs",
 ]

@@ -1,6 +1,6 @@
 """Pipeline step 6, the Search page: top-k passages of a free-text query from the vector store
-(:func:`search`), and the index built in the background once the corpus is embedded (:func:`index_soon`), so
-the first query does not wait for it.
+(:func:`search`), and the index built in the background once the corpus is embedded (:func:`index_soon`, its
+progress: :func:`indexing`), so the first query does not build it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,25 @@ def search(dataset: "Dataset", encoder: "Encoder", query: str, k: int = 10, stor
 
 _INDEXING: dict[tuple[int, str], threading.Thread] = {}
 _INDEXED: set[tuple[int, str]] = set()
+_PROGRESS: dict[tuple[int, str], tuple[int, int]] = {}
 _INDEXING_LOCK = threading.Lock()
+
+
+def _key(dataset: "Dataset", encoder: "Encoder", store: Any) -> tuple[int, str]:
+    from explorer.store.vectors import collection_name
+
+    return id(store), collection_name(dataset, encoder)
+
+
+def indexing(dataset: "Dataset", encoder: "Encoder", store: Any) -> tuple[int, int] | None:
+    """(done, total) of the background build of (dataset, encoder)'s index in ``store`` while it runs (a query
+    now would wait for it); None when none runs."""
+    key = _key(dataset, encoder, store)
+    with _INDEXING_LOCK:
+        running = _INDEXING.get(key)
+        if running is None or not running.is_alive():
+            return None
+        return _PROGRESS.get(key, (0, max(1, len(dataset.corpus))))
 
 
 def index_soon(dataset: "Dataset", encoder: "Encoder", store: Any) -> threading.Thread | None:
@@ -50,9 +68,7 @@ def index_soon(dataset: "Dataset", encoder: "Encoder", store: Any) -> threading.
     One build per (store, collection) at a time, and none once one finished; a build that fails is left to the
     first query, which builds it again and says why it cannot. Returns the thread started, or None.
     """
-    from explorer.store.vectors import collection_name
-
-    key = (id(store), collection_name(dataset, encoder))
+    key = _key(dataset, encoder, store)
     with _INDEXING_LOCK:
         running = _INDEXING.get(key)
         if key in _INDEXED or (running is not None and running.is_alive()):
@@ -69,12 +85,18 @@ def _index(key: tuple[int, str], dataset: "Dataset", encoder: "Encoder", store: 
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     except (AttributeError, OSError):
         pass
+    passages = len(dataset.corpus)
+
+    def report(_stage: str, done: int, total: int) -> None:  # in passages: the store counts each one twice
+        _PROGRESS[key] = (round(passages * done / max(1, total)), passages)
+
     try:
-        store.ensure_index(dataset, encoder)
+        store.ensure_index(dataset, encoder, progress=report)
     except Exception:  # noqa: BLE001 - the first query builds it again and reports what is wrong
         return
     finally:
         with _INDEXING_LOCK:
             _INDEXING.pop(key, None)
+            _PROGRESS.pop(key, None)
     with _INDEXING_LOCK:
         _INDEXED.add(key)

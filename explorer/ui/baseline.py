@@ -11,13 +11,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from explorer import pipeline
 from explorer.core.progress import Rate
 from explorer.evaluation.compare import ranked_list
 from explorer.ui import charts, rankings, report, results, state
 
 WORST_SHOWN = 25
 STAGE_WORDS = {"queries": "embedding the queries", "passages": "embedding the passages", "search": "searching",
-               "metrics": "scoring"}
+               "metrics": "scoring", "indexing": "adding the passages to the index"}
 """What each stage of :func:`explorer.evaluation.retrieval.evaluate_encoder` is called on the progress bar."""
 
 
@@ -49,6 +50,18 @@ class ProgressBar:
         self._drawn = now
         fraction = min(1.0, done / total) if total else 0.0
         self._slot.progress(fraction, text=f"{self.label}: {STAGE_WORDS.get(stage, stage)}, {text}")
+
+
+def wait_for_index(dataset: Any, encoders: list[Any], store: Any) -> None:
+    """While the Search index of one of ``encoders`` is built in the background, a progress bar (count, rate,
+    time left) instead of a silent wait: a query waits for the build anyway."""
+    for encoder in encoders:
+        if pipeline.indexing(dataset, encoder, store) is None:
+            continue
+        with ProgressBar("Indexing the corpus for search (started when it was embedded)") as bar:
+            while (progress := pipeline.indexing(dataset, encoder, store)) is not None:
+                bar("indexing", *progress)
+                time.sleep(0.25)
 
 
 def evaluate_baseline(m: results.Models) -> None:
