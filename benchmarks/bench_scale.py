@@ -59,12 +59,13 @@ def make_corpus(scifact: Path, n_passages: int, out: Path, seed: int = 13) -> Pa
 
 
 class TreePeak:
-    """Peak RSS (MB) of this process and all its children, sampled every ``every`` seconds in a thread."""
+    """Peak RSS (MB) of a process (this one by default) and all its children, sampled every ``every`` seconds in a
+    thread."""
 
-    def __init__(self, every: float = 0.05) -> None:
+    def __init__(self, every: float = 0.05, pid: int | None = None) -> None:
         import psutil
 
-        self._proc, self.every, self.peak = psutil.Process(), every, 0.0
+        self._proc, self.every, self.peak = psutil.Process(pid), every, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 

@@ -14,7 +14,6 @@ import io
 import os
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -35,36 +34,10 @@ def _zip(folder: Path) -> bytes:
     return out.getvalue()
 
 
-class _Peak:
-    """Peak RSS (MB) of a process and its children, sampled every 0.2 s."""
-
-    def __init__(self, pid: int) -> None:
-        import psutil
-
-        self._proc, self.peak, self._stop = psutil.Process(pid), 0.0, threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.2):
-            total = 0
-            for p in [self._proc, *self._proc.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except Exception:  # noqa: BLE001 - a child that just exited
-                    continue
-            self.peak = max(self.peak, total / 2**20)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return round(self.peak)
-
-
 def run(ctx: Any) -> dict[str, Any]:
     """The benchmark entry of ``python -m benchmarks scale_pages``."""
     from benchmarks.bench_app import require_browser
-    from benchmarks.bench_scale import make_corpus
+    from benchmarks.bench_scale import TreePeak, make_corpus
     from benchmarks.common import machine_info
 
     require_browser()
@@ -78,13 +51,14 @@ def run(ctx: Any) -> dict[str, Any]:
         out["zip_mb"] = round(len(data) / 2**20, 1)
         server = start_server(Path(tmp) / "home", Path(tmp) / "streamlit.log",
                               env={"EXPLORER_MAX_UPLOAD_MB": "400", "EXPLORER_MAX_UNPACKED_MB": "2000"})
-        peak = _Peak(server.process.pid)
+        peak = TreePeak(every=0.2, pid=server.process.pid)
         try:
-            _measure(out, server, sync_playwright, data)
+            with peak:
+                _measure(out, server, sync_playwright, data)
         except Exception as exc:  # noqa: BLE001 - keep what was measured before the failure, and say where it stopped
             out["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
         finally:
-            out["server_peak_rss_mb"] = peak.stop()
+            out["server_peak_rss_mb"] = round(peak.peak)
             stop_server(server)
     out["summary"] = {k: out.get(k) for k in ("load_seconds", "sample_shown_seconds", "metrics_whole_corpus_seconds",
                                                "search_first_seconds", "search_seconds", "server_peak_rss_mb", "failed")}
