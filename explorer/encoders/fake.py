@@ -67,6 +67,8 @@ class FakeEncoder(Encoder):
         return hit
 
     def embed_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim_), dtype=np.float32)
         buckets: list[np.ndarray] = []
         weights: list[np.ndarray] = []
         for row, text in enumerate(texts):
@@ -79,8 +81,6 @@ class FakeEncoder(Encoder):
             parts = [self._word(word) for word in words]
             buckets.append(np.concatenate([b for b, _ in parts]) + offset)
             weights.append(np.concatenate([w for _, w in parts]))
-        if not texts:
-            return np.zeros((0, self.dim_), dtype=np.float32)
         # One weighted count over every (row, bucket): each weight is a multiple of 0.5, so the sums are exact
         # and the vectors are those of adding one token at a time in float32.
         flat = np.bincount(np.concatenate(buckets), weights=np.concatenate(weights), minlength=len(texts) * self.dim_)

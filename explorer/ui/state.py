@@ -256,11 +256,15 @@ def baseline_result(dataset: Dataset, encoder: Encoder, split: str = "test", pro
     """Retrieval result of ``encoder`` on ``split``, computed once per (dataset, encoder, split); with ``index``
     (and locally), the Search index of the test split's corpus is then built in the background."""
     key = (dataset.fingerprint(), encoder.fingerprint, split)
-    result = _baselines().get_or_create(key, lambda: pipeline.evaluate(dataset, encoder, split, progress=progress))
+    memo = _baselines()
+    known = memo.get(key)
+    if known is not None:
+        return known
+    result = memo.get_or_create(key, lambda: pipeline.evaluate(dataset, encoder, split, progress=progress))
     settings = workspace().settings
     if index and split == "test" and not settings.public:
-        # The corpus is embedded now: its Search index is built in the background, not at the first query. Not on
-        # a public server, whose memory holds an index only for the visitors who search.
+        # The corpus was just embedded: its Search index is built in the background, not at the first query. Not
+        # on a public server, whose memory holds an index only for the visitors who search.
         pipeline.index_soon(dataset, encoder, _store(str(settings.store_dir), settings))
     return result
 

@@ -86,19 +86,19 @@ def start_server(home: Path, log: Path, *, public: bool = False, encoder: str | 
         env: more environment variables of the server (settings).
     """
     port = _free_port()
-    extra, env = env, {**os.environ, "EXPLORER_HOME": str(home), "EXPLORER_PUBLIC": "1" if public else "0",
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    env.pop("EXPLORER_ENCODER", None)
-    env.update(extra or {})
+    settings = {**os.environ, "EXPLORER_HOME": str(home), "EXPLORER_PUBLIC": "1" if public else "0",
+                "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    settings.pop("EXPLORER_ENCODER", None)
+    settings.update(env or {})
     if encoder:
-        env["EXPLORER_ENCODER"] = encoder
+        settings["EXPLORER_ENCODER"] = encoder
     home.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:  # the child keeps its own handle
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT, env=settings, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = AppServer(url=f"http://127.0.0.1:{port}", home=home, log=log, process=process)
     try:
         _wait_healthy(server, timeout)
