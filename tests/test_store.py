@@ -42,17 +42,32 @@ def encoder(tmp_path):
 
 @pytest.fixture
 def adds(monkeypatch):
-    """Records the size of every Collection.add call."""
+    """Records the size of every batch added: Collection.add calls here (a server, a given client), and what the
+    writer process says it added (on disk)."""
     from chromadb.api.models.Collection import Collection
 
+    from explorer.store import writer
+
     sizes: list[int] = []
-    real = Collection.add
+    real, real_write = Collection.add, writer.write_collection
 
     def spy(self, ids, *args, **kwargs):
         sizes.append(len(ids))
         return real(self, ids, *args, **kwargs)
 
+    def write_spy(*args, report=None, **kwargs):
+        added = [0]
+
+        def heard(done: int) -> None:
+            sizes.append(done - added[0])
+            added[0] = done
+            if report is not None:
+                report(done)
+
+        return real_write(*args, report=heard, **kwargs)
+
     monkeypatch.setattr(Collection, "add", spy)
+    monkeypatch.setattr(writer, "write_collection", write_spy)
     return sizes
 
 
@@ -356,3 +371,33 @@ def test_a_background_build_reports_its_progress_until_it_ends(encoder):
     release.set()
     thread.join(30)
     assert indexing(ds, encoder, store) is None
+
+
+def test_on_disk_the_index_is_written_by_a_fresh_process_without_the_servers_secrets(store, encoder, monkeypatch):
+    """chroma's HNSW files hold bytes of memory it never filled, so a server that held an API key must not write
+    them: nothing is created or added from this process, and the writer's environment keeps no secret."""
+    from chromadb.api.models.Collection import Collection
+
+    from explorer.store.writer import clean_env
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the server process wrote to the on-disk index")
+
+    monkeypatch.setattr(Collection, "add", refuse)
+    monkeypatch.setattr(type(store.client), "create_collection", refuse)
+    ds = dataset()
+    name = store.ensure_index(ds, encoder)
+    assert store.search(ds, encoder, query_texts=["why does my cat purr"], k=1)[0][0].id == "cat"
+    assert name in store.list_collections()
+    env = clean_env({"PATH": "/usr/bin", "OPENAI_API_KEY": "sk-secret", "EXPLORER_API_KEY": "x", "HF_TOKEN": "t"})
+    assert set(env) == {"PATH", "PYTHONPATH"} and "sk-secret" not in str(env)
+    assert not list(get_settings().store_dir.glob(".writer-*"))  # the hand-over files are gone
+
+
+def test_a_writer_that_fails_says_why_and_leaves_nothing_behind(tmp_path):
+    from explorer.store.writer import write_collection
+
+    with pytest.raises(StorageError, match="Could not write the search index .*name"):
+        write_collection(tmp_path, "x", ["a"], np.ones((1, 4), dtype=np.float32), configuration={}, metadata={},
+                         step=10)
+    assert not list(tmp_path.glob(".writer-*"))

@@ -67,6 +67,7 @@ class VectorStore:
     def __init__(self, settings: Settings | None = None, *, client: Any | None = None) -> None:
         self.settings = settings_for(settings, "open the vector store")
         self._client = client
+        self._on_disk = client is None and not self.settings.chroma_host
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------------------------ connection
@@ -261,14 +262,21 @@ class VectorStore:
 
     def _build(self, name: str, ids: list[str], vectors: np.ndarray, expected: dict[str, Any], encoder: "Encoder",
                dataset: "Dataset", progress: Progress | None, offset: int, total: int) -> None:
+        """Create and fill collection ``name``; on disk from a process of its own (:mod:`explorer.store.writer`
+        says why), on a Chroma server or a given client from here."""
         meta = {**expected, "dataset": dataset.name, "encoder": encoder.name, "dim": int(vectors.shape[1])}
-        with self._errors("create a collection"):
+        report = progress or silent
+        with self._errors("add vectors"):
+            step = max(1, int(self.client.get_max_batch_size()))
+            if self._on_disk:
+                from explorer.store.writer import write_collection
+
+                write_collection(self.settings.store_dir, name, ids, vectors, configuration={"hnsw": dict(HNSW)},
+                                 metadata=meta, step=step, report=lambda done: report("indexing", offset + done, total))
+                return
             collection = self.client.create_collection(
                 name, configuration={"hnsw": dict(HNSW)}, metadata={**meta, "complete": False}, embedding_function=None
             )
-            step = max(1, int(self.client.get_max_batch_size()))
-        report = progress or silent
-        with self._errors("add vectors"):
             for start in range(0, len(ids), step):
                 collection.add(ids=ids[start : start + step], embeddings=vectors[start : start + step])
                 report("indexing", offset + min(start + step, len(ids)), total)
