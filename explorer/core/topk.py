@@ -13,9 +13,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-MAX_BLOCK_FLOATS = 32_000_000
-"""Scores of one chunk are a (rows, n_keys) float32 block: capped near 128 MB, so a 200k-passage corpus fits
-on a 2.7 GB machine whatever chunk size a caller asks for."""
+MAX_BLOCK_FLOATS = 8_000_000
+"""Scores of one chunk are a (rows, n_keys) float32 block: capped near 32 MB (and its top-k selection's int64
+indices near 64 MB), so a 200k-passage corpus fits on a 2.7 GB machine whatever chunk size a caller asks for.
+Smaller blocks cost no speed: the matrix product runs at the same rate on 40 rows as on 1,000."""
 
 
 def score_chunks(queries: np.ndarray, keys: np.ndarray, chunk_size: int = 1024) -> Iterator[tuple[int, np.ndarray]]:
@@ -65,15 +66,16 @@ def top_k_chunks(queries: np.ndarray, keys: np.ndarray, k: int, *, chunk_size: i
         if skip_self:
             idx = np.arange(start, start + len(scores))
             scores[np.arange(len(scores)), idx] = -np.inf
+        np.negative(scores, out=scores)  # in place: ascending order of the negation is best first, no copy
         if k < n_keys:
-            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            top = np.argpartition(scores, k - 1, axis=1)[:, :k]
         else:
             top = np.broadcast_to(np.arange(n_keys), scores.shape)
         top_scores = np.take_along_axis(scores, top, axis=1)
-        order = np.argsort(-top_scores, axis=1, kind="stable")
+        order = np.argsort(top_scores, axis=1, kind="stable")
         # Among equal scores argpartition's order is arbitrary: re-sort ties by key index for reproducibility.
         top = np.take_along_axis(top, order, axis=1)
-        top_scores = np.take_along_axis(top_scores, order, axis=1)
+        top_scores = -np.take_along_axis(top_scores, order, axis=1)
         yield start, top, top_scores
 
 

@@ -119,31 +119,42 @@ class Encoder(ABC):
         keys = [text_key(t) for t in texts]
         cache = self._cache(kind) if use_cache else None
         found = cache.get_many(keys) if cache is not None else {}
-        # Unique missing texts, longest first: batches of similar length pad little.
-        missing: dict[str, str] = {}
-        for key, text in zip(keys, texts):
-            if key not in found and key not in missing:
-                missing[key] = text
-        order = sorted(missing, key=lambda k: len(missing[k]), reverse=True)
-        done = total - sum(1 for k in keys if k in missing)
+        # Where each missing text goes in the output (a text may occur more than once), embedded once each,
+        # longest first: batches of similar length pad little.
+        places: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            if key not in found:
+                places.setdefault(key, []).append(i)
+        order = sorted(places, key=lambda k: len(texts[places[k][0]]), reverse=True)
+        done = total - sum(len(p) for p in places.values())
         report = progress or silent
         report("embedding", done, total)
         size = batch_size or self.batch_size
-        new: dict[str, np.ndarray] = {}
-        counts = {k: 0 for k in missing}
-        for k in keys:
-            if k in counts:
-                counts[k] += 1
+        # One output array, filled in place: no per-vector copies held until the end (memory stays about one
+        # float32 copy of the result at any corpus size).
+        out: np.ndarray | None = None
+        if found:
+            out = np.empty((total, len(next(iter(found.values())))), dtype=np.float32)
+            for i, key in enumerate(keys):
+                if key in found:
+                    out[i] = found[key]
+        found = {}
         # New vectors reach the disk in shards of CACHE_FLUSH_EVERY rather than one per batch (fewer, larger
         # files load faster), and whatever was embedded is flushed even when a later batch fails or a
         # progress callback stops the work, so it is not paid for twice.
         unsaved: list[str] = []
+
+        def flush() -> None:
+            if cache is not None and unsaved and out is not None:
+                cache.put_many(unsaved, out[[places[k][0] for k in unsaved]])
+            unsaved.clear()
+
         if order:
-            self._before_embedding([missing[k] for k in order], kind)
+            self._before_embedding([texts[places[k][0]] for k in order], kind)
         try:
             for start in range(0, len(order), size):
                 chunk = order[start : start + size]
-                vectors = normalize_rows(self.embed_batch([missing[k] for k in chunk], kind))
+                vectors = normalize_rows(self.embed_batch([texts[places[k][0]] for k in chunk], kind))
                 if vectors.ndim != 2 or vectors.shape[0] != len(chunk):
                     raise RuntimeError(f"{type(self).__name__}.embed_batch returned shape {vectors.shape} for {len(chunk)} texts")
                 if not np.isfinite(vectors).all():
@@ -151,18 +162,18 @@ class Encoder(ABC):
                         f"{self.name} produced non-finite embeddings (NaN or inf); if bfloat16 is on, turn it off "
                         "with EXPLORER_BF16=0, otherwise the model's weights are damaged."
                     )
-                new.update(zip(chunk, vectors))
+                if out is None:
+                    out = np.empty((total, vectors.shape[1]), dtype=np.float32)
+                for key, vector in zip(chunk, vectors):
+                    out[places[key]] = vector
                 unsaved.extend(chunk)
-                if cache is not None and len(unsaved) >= CACHE_FLUSH_EVERY:
-                    cache.put_many(unsaved, np.stack([new[k] for k in unsaved]))
-                    unsaved = []
-                done += sum(counts[k] for k in chunk)
+                if len(unsaved) >= CACHE_FLUSH_EVERY:
+                    flush()
+                done += sum(len(places[k]) for k in chunk)
                 report("embedding", done, total)
         finally:
-            if cache is not None and unsaved:
-                cache.put_many(unsaved, np.stack([new[k] for k in unsaved]))
-        lookup = {**found, **new}
-        out = np.stack([lookup[k] for k in keys]).astype(np.float32, copy=False)
+            flush()
+        assert out is not None  # total > 0: every text was found or embedded
         if self._dim is None:
             self._dim = int(out.shape[1])
         return out

@@ -240,6 +240,8 @@ def _adapt(vectors: Any, weights: Any) -> Any:
     norms = out.norm(dim=-1, keepdim=True)
     if not bool(torch.isfinite(norms).all()):
         return out * float("nan")
+    if not out.requires_grad:  # a whole corpus at dev time: normalized in place, not copied again
+        return out.div_(norms.clamp_min(1e-12))
     return out / norms.clamp_min(1e-12)
 
 
@@ -341,6 +343,9 @@ class _TrainingData:
 
         with torch.no_grad():
             q = _adapt(torch.from_numpy(self.dev_vecs), weights).numpy()
-            c = torch.from_numpy(self.passage_vecs[self.corpus_rows])
+            rows = self.corpus_rows
+            # Without repeated texts the corpus is the first rows as they are: a view, not a corpus-sized copy.
+            same = len(rows) <= len(self.passage_vecs) and np.array_equal(rows, np.arange(len(rows)))
+            c = torch.from_numpy(self.passage_vecs[: len(rows)] if same else self.passage_vecs[rows])
             c = c.numpy() if config.query_only else _adapt(c, weights).numpy()
         return self.scorer.score(q, c)
