@@ -33,6 +33,10 @@ def data_options() -> argparse.ArgumentParser:
     """The parent parser of every command that loads a dataset: ``--data`` and the column mapping of tables."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--data", required=True, metavar="SPEC", help=DATA_HELP)
+    parent.add_argument("--sample", action="store_true",
+                        help="data over the passage or query limit (EXPLORER_MAX_PASSAGES, EXPLORER_MAX_QUERIES): load "
+                             "a seeded sample within them (queries at random with every passage judged for them, "
+                             "then random passages) instead of refusing it")
     group = parent.add_argument_group("column mapping (tables; roles not given are guessed from the column names)")
     for role in _ROLES:
         flag = role.replace("_", "-")
@@ -89,9 +93,17 @@ def load_data(args: argparse.Namespace, settings: "Settings | None" = None, *, t
     from explorer.core.config import get_settings
     from explorer.workspace import DatasetChoice
 
+    from explorer.core.errors import OverCapError
+
+    sample = bool(getattr(args, "sample", False))
     choice = DatasetChoice(spec=args.data, name=name, columns=column_overrides(args), test_fraction=test_fraction,
-                           seed=seed)
-    dataset = pipeline.load_dataset(choice, settings or get_settings())
+                           seed=seed, sample=sample)
+    try:
+        dataset = pipeline.load_dataset(choice, settings or get_settings())
+    except OverCapError as exc:
+        if sample:
+            raise
+        raise OverCapError(f"{exc} Or add --sample to load a seeded sample within the limits.") from None
     print(dataset.summary(), file=sys.stderr, flush=True)
     if dataset.grading is not None:
         change = f"; set others with {LABEL_GRADES}" if dataset.grading.words else ""

@@ -16,6 +16,11 @@ class DataError(ExplorerError, ValueError):
     """A dataset file or table is malformed (which file, which line or column, and what to do)."""
 
 
+class OverCapError(DataError):
+    """A dataset holds more passages or queries than the server accepts; it can be loaded as a sample instead
+    (``DatasetChoice.sample``), which the Data page and the CLI's ``--sample`` offer."""
+
+
 class ModelError(ExplorerError):
     """A model name, path or API key does not work."""
 

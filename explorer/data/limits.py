@@ -14,12 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from explorer.core.errors import DataError
+from explorer.core.errors import DataError, OverCapError
 
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.core.config import Settings
 
 MB = 1024 * 1024
+SAMPLE_FROM = 10
+"""A dataset over the passage or query cap can be loaded as a sample when it is at most this many times over."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +84,17 @@ class Limits:
     def check_rows(self, count: int, label: str) -> None:
         """Raise when a table has more than :attr:`max_rows` rows."""
         if count > self.max_rows:
-            raise DataError(
+            raise OverCapError(
                 f"{label} has more than {self.max_rows:,} rows, more than this server's limits of "
                 f"{self.max_queries:,} queries and {self.max_passages:,} passages allow; use a sample of it."
             )
+
+    def to_sample_from(self) -> "Limits":
+        """The caps while a sample is drawn: :data:`SAMPLE_FROM` times the passages and queries (and so rows);
+        the file and unpacked sizes stay, and they bound the memory a parse can take."""
+        from dataclasses import replace
+
+        return replace(self, max_passages=self.max_passages * SAMPLE_FROM, max_queries=self.max_queries * SAMPLE_FROM)
 
     def check_text(self, text: str, label: str, where: str) -> str:
         """``text`` itself, or raise when it is longer than :attr:`max_text_chars`."""
@@ -124,5 +133,5 @@ def _check_count(count: int, limit: int, noun: str, label: str, where: str, samp
     (``hint``: :meth:`Limits.raise_hint`)."""
     if count > limit:
         at = f" (reached at {where})" if where else ""
-        raise DataError(f"{label} has more than {limit:,} {noun}{at}, the most this server accepts; "
+        raise OverCapError(f"{label} has more than {limit:,} {noun}{at}, the most this server accepts; "
                         f"use {sample}{hint}.")

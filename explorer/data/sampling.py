@@ -130,3 +130,52 @@ def eval_subset(dataset: "Dataset", max_queries: int, max_passages: int, seed: i
         split={q: "test" for q in qids},
         hard_negative_candidates={},
     )
+
+
+JUDGED_SHARE = 0.5
+"""Of a sample's passages, at most this share are judged ones (with their queries); the rest are drawn at random,
+so the sample keeps distractors, as the whole corpus has."""
+
+
+def within_caps(dataset: "Dataset", max_passages: int, max_queries: int, seed: int) -> "Dataset":
+    """``dataset`` itself when it is within both caps; else a seeded sample that is: judged queries in random
+    order, each kept with every passage judged for it (an evaluation that lost a query's relevant passages would
+    score wrong) while the queries' cap and :data:`JUDGED_SHARE` of the passages' allow, then random other
+    passages up to ``max_passages`` (the distractors a search meets), in corpus order.
+
+    What was left out is counted in the sample's ``notes``.
+    """
+    from dataclasses import replace
+
+    if len(dataset.corpus) <= max_passages and len(dataset.queries) <= max_queries:
+        return dataset
+    rng = random.Random(seed)
+    judged = [q for q in dataset.queries if dataset.qrels.get(q)]
+    rng.shuffle(judged)
+    budget = int(max_passages * JUDGED_SHARE) if len(dataset.corpus) > max_passages else max_passages
+    passages: dict[str, None] = {}
+    queries: list[str] = []
+    for q in judged:
+        if len(queries) >= max_queries:
+            break
+        new = [p for p in dataset.qrels[q] if p in dataset.corpus and p not in passages]
+        if len(passages) + len(new) <= budget:
+            passages.update(dict.fromkeys(new))
+            queries.append(q)
+    others = [p for p in dataset.passage_ids() if p not in passages]
+    passages.update(dict.fromkeys(rng.sample(others, min(len(others), max_passages - len(passages)))))
+    kept_q = set(queries)
+    notes = dict(dataset.notes)
+    left = {"passages left out to fit this server (a seeded sample)": len(dataset.corpus) - len(passages),
+            "queries left out to fit this server (a seeded sample)": len(dataset.queries) - len(kept_q)}
+    notes.update({k: v for k, v in left.items() if v})
+    return replace(
+        dataset,
+        queries={q: t for q, t in dataset.queries.items() if q in kept_q},
+        corpus={p: v for p, v in dataset.corpus.items() if p in passages},
+        qrels={q: {p: g for p, g in dataset.qrels[q].items() if p in passages} for q in dataset.qrels if q in kept_q},
+        split={q: s for q, s in dataset.split.items() if q in kept_q},
+        hard_negative_candidates={q: [p for p in ps if p in passages]
+                                  for q, ps in dataset.hard_negative_candidates.items() if q in kept_q},
+        notes=notes,
+    )

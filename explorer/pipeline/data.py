@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explorer.core.config import Settings, settings_for
-from explorer.core.errors import DataError
+from explorer.core.errors import DataError, OverCapError
 from explorer.core.progress import Progress
 from explorer.core.storage import write_bytes_atomic
 from explorer.workspace import DatasetChoice, Workspace
@@ -32,25 +32,35 @@ def load_dataset(choice: DatasetChoice, settings: Settings | None = None) -> "Da
         settings: the workspace's settings (required in public mode, where the spec is also checked by
             :func:`check_public_spec`).
 
+    With ``choice.sample``, data over the passage or query cap (up to :data:`explorer.data.limits.SAMPLE_FROM`
+    times over) is read and a seeded sample within the caps is kept (:func:`explorer.data.sampling.within_caps`).
+
     Raises:
-        DataError: the file is malformed, the corpus exceeds ``settings.max_passages``, or (public mode) the
-            spec names something other than the demo, a hub id or one of the workspace's own uploads.
+        OverCapError: the corpus or the queries exceed ``settings``' caps (and, with ``choice.sample``, exceed
+            them more than a sample is drawn from).
+        DataError: the file is malformed, or (public mode) the spec names something other than the demo, a hub
+            id or one of the workspace's own uploads.
     """
     from explorer.data.limits import Limits
     from explorer.data.loaders import load_dataset as _load
+    from explorer.data.sampling import within_caps
 
     settings = settings_for(settings, "load a dataset")
     if settings.public:
         check_public_spec(choice.spec, settings)
     # The workspace's caps reach every loader, which counts while it parses; a visitor's hub request is
     # anonymous (never the owner's HF_TOKEN).
+    limits = Limits.from_settings(settings)
     ds = _load(choice.spec, name=choice.name or None, columns=choice.columns,
                test_fraction=choice.test_fraction, seed=choice.seed, local_files=not settings.public,
-               limits=Limits.from_settings(settings), hub_token=False if settings.public else None)
+               limits=limits.to_sample_from() if choice.sample else limits,
+               hub_token=False if settings.public else None)
+    if choice.sample:
+        return within_caps(ds, settings.max_passages, settings.max_queries, choice.seed)
     if len(ds.corpus) > settings.max_passages:
-        raise DataError(
+        raise OverCapError(
             f"{choice.name or ds.name} has {len(ds.corpus):,} passages; this server accepts at most "
-            f"{settings.max_passages:,}. Upload a smaller sample of the corpus."
+            f"{settings.max_passages:,}. Load a sample of it, or a smaller file."
         )
     return ds
 

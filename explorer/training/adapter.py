@@ -343,9 +343,8 @@ class _TrainingData:
 
         with torch.no_grad():
             q = _adapt(torch.from_numpy(self.dev_vecs), weights).numpy()
-            rows = self.corpus_rows
-            # Without repeated texts the corpus is the first rows as they are: a view, not a corpus-sized copy.
-            same = len(rows) <= len(self.passage_vecs) and np.array_equal(rows, np.arange(len(rows)))
-            c = torch.from_numpy(self.passage_vecs[: len(rows)] if same else self.passage_vecs[rows])
+            rows = self.corpus_rows  # without repeated texts, the first rows as they are: a view, not a copy
+            c = torch.from_numpy(self.passage_vecs[: len(rows)] if np.array_equal(rows, np.arange(len(rows)))
+                                 else self.passage_vecs[rows])
             c = c.numpy() if config.query_only else _adapt(c, weights).numpy()
         return self.scorer.score(q, c)

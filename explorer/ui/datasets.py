@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from explorer.data import labels
 from explorer.data.columns import label_like_columns, unused_labels_note
 from explorer.data.model import Dataset
 from explorer.data.stats import distribution
-from explorer.core.errors import DataError, ExplorerError
+from explorer.core.errors import DataError, ExplorerError, OverCapError
 from explorer.ui import charts, guard, state, text
 from explorer.workspace import DatasetChoice
 
@@ -71,6 +73,7 @@ def picker() -> None:
         frac, seed = split_widgets("hub")
         if st.button("Load from the hub", key="load_hub", disabled=not name):
             choose(DatasetChoice(spec=f"hf:{name}", name=name, test_fraction=frac, seed=seed))
+        sample_offer(f"hf:{name}")
 
 
 def split_widgets(key: str) -> tuple[float, int]:
@@ -84,14 +87,46 @@ def split_widgets(key: str) -> tuple[float, int]:
 
 def choose(choice: DatasetChoice) -> None:
     """Load ``choice`` (showing a spinner) into the page's dataset cache, persist it in the workspace and rerun
-    the page; the rerun finds the loaded dataset in the cache, so the file is parsed once."""
+    the page; the rerun finds the loaded dataset in the cache, so the file is parsed once. Data over the
+    server's caps is not loaded: the rerun shows why, with an offer to load a sample (:func:`sample_offer`)."""
     ws = state.workspace()
     label = text.message(choice.name or choice.spec, ws.folder)
-    with st.spinner(f"Loading {label}…"):
-        state.dataset_for(choice, ws)  # raises DataError before the choice is persisted
-        ws.set_dataset_choice(choice)
+    try:
+        with st.spinner(f"Loading {label}…"):
+            state.dataset_for(choice, ws)  # raises DataError before the choice is persisted
+    except OverCapError as exc:
+        if choice.sample:
+            raise
+        st.session_state[OFFER] = (choice.key(), str(exc))
+        st.rerun()
+    st.session_state.pop(OFFER, None)
+    ws.set_dataset_choice(choice)
     state.set_flash(f"Loaded {label}.")
     st.rerun()
+
+
+OFFER = "data_sample_offer"
+"""Session key of the last refusal over a cap: (the choice's key, the message)."""
+
+
+def sample_offer(spec: str) -> None:
+    """Under the load button of ``spec``: why the data was refused (over the passage or query cap), and a button
+    that loads a seeded sample within the caps instead (every passage judged for the queries kept, the rest
+    drawn at random), named as a sample on every page."""
+    offer = st.session_state.get(OFFER)
+    if not offer:
+        return
+    choice = DatasetChoice(**json.loads(offer[0]))
+    if choice.spec != spec:
+        return
+    settings = state.workspace().settings
+    st.error(text.plain(offer[1]), icon=":material/block:")
+    size = f"{settings.max_passages:,} passages and {settings.max_queries:,} queries"
+    if st.button(f"Load a sample instead (at most {size})", key="load_sample", type="primary",
+                 icon=":material/shuffle:",
+                 help="Keeps queries drawn at random with every passage judged for them, then random other "
+                      f"passages, within this server's limits (seed {choice.seed}: the same sample each time)."):
+        choose(replace(choice, sample=True, name=f"{choice.name or Path(spec).stem} (sample)"))
 
 
 def upload_section() -> None:
@@ -117,6 +152,7 @@ def upload_section() -> None:
     if st.button("Load this file", type="primary", key="load_upload", disabled=columns is False):
         choose(DatasetChoice(spec=str(path), name=Path(up.name).stem, columns=columns or None,
                              test_fraction=frac, seed=seed))
+    sample_offer(str(path))
 
 
 def upload_cap_mb(max_upload_mb: float) -> int:

@@ -60,7 +60,9 @@ class DatasetChoice:
         name: display name.
         columns: column mapping for tables (field -> column), or None.
         test_fraction: share of judged queries held out for testing.
-        seed: split seed.
+        seed: split seed (and the sample's).
+        sample: load a seeded sample within the server's passage and query caps when the data exceeds them
+            (:func:`explorer.data.sampling.within_caps`); the whole dataset otherwise.
     """
 
     spec: str
@@ -68,6 +70,7 @@ class DatasetChoice:
     columns: dict[str, str] | None = None
     test_fraction: float = 0.3
     seed: int = 13
+    sample: bool = False
 
     def key(self) -> str:
         """A stable string identifying this choice (a cache key for the UI)."""
@@ -114,7 +117,7 @@ class Workspace:
         data = self._load().get("dataset")
         if not data or not data.get("spec"):
             return None
-        known = {k: data[k] for k in ("spec", "name", "columns", "test_fraction", "seed") if k in data}
+        known = {k: data[k] for k in ("spec", "name", "columns", "test_fraction", "seed", "sample") if k in data}
         return DatasetChoice(**known)
 
     def set_dataset_choice(self, choice: DatasetChoice | None) -> None:

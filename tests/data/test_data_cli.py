@@ -57,3 +57,16 @@ def test_max_mb_caps_the_file_size(tmp_path, capsys):
     assert "over the 1.0 KB limit" in capsys.readouterr().err
     assert main(["data", "stats", "--data", str(path), "--max-mb", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["queries"] == 200
+
+
+def test_over_the_passage_limit_the_cli_names_sample_and_sample_loads_within_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("EXPLORER_MAX_PASSAGES", "30")
+    path = tmp_path / "pairs.csv"
+    path.write_text("query,passage\n" + "".join(f"question {i},answer number {i} in words\n" for i in range(50)))
+    assert main(["data", "stats", "--data", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "more than 30 passages" in err and "add --sample" in err and len(err.strip().splitlines()) == 1, err
+    assert main(["data", "stats", "--data", str(path), "--sample", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["passages"] == 30
+    assert "note: passages left out to fit this server (a seeded sample): 20" in err, err

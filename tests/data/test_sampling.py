@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from explorer.data.model import Dataset, Passage
-from explorer.data.sampling import random_negatives, sample_passages, sample_queries
+from explorer.data.sampling import random_negatives, sample_passages, sample_queries, within_caps
 
 
 def _dataset(n_passages: int = 20) -> Dataset:
@@ -52,3 +52,37 @@ def test_sample_passages_caps_the_judged_unless_all_are_kept():
     assert sample_passages(ds, ["q1", "q2", "q3"], 2, random.Random(0)) == ["p0", "p2"]
     kept = sample_passages(ds, ["q1", "q2", "q3"], 2, random.Random(0), keep_all_judged=True)
     assert kept == ["p0", "p2", "p3", "p4"]
+
+
+def _big(n_queries: int = 40, per_query: int = 3, others: int = 200) -> Dataset:
+    corpus = {f"q{q}-{j}": Passage(f"q{q}-{j}", f"judged {q} {j}") for q in range(n_queries) for j in range(per_query)}
+    corpus.update({f"o{i}": Passage(f"o{i}", f"other {i}") for i in range(others)})
+    qrels = {f"q{q}": {f"q{q}-{j}": 1 for j in range(per_query)} for q in range(n_queries)}
+    queries = {f"q{q}": f"query {q}" for q in range(n_queries)} | {"lonely": "a query nobody judged"}
+    split = {f"q{q}": "test" if q % 3 == 0 else "train" for q in range(n_queries)}
+    return Dataset("big", queries, corpus, qrels, split, hard_negative_candidates={"q0": ["o1", "o2"]})
+
+
+def test_a_sample_within_the_caps_keeps_whole_queries_and_distractors_and_says_what_it_left_out():
+    ds = _big()
+    sample = within_caps(ds, max_passages=60, max_queries=1000, seed=5)
+    assert len(sample.corpus) == 60
+    judged = {p for q in sample.qrels for p in sample.qrels[q]}
+    assert len(judged) <= 30 and len(sample.qrels) == len(judged) // 3  # whole queries, half the passages at most
+    assert all(p in sample.corpus for p in judged)  # every kept query keeps every judged passage
+    assert set(sample.queries) == set(sample.qrels) and set(sample.split) == set(sample.qrels)
+    assert all(sample.split[q] == ds.split[q] for q in sample.split)  # the load's split stands
+    assert set(sample.hard_negative_candidates) <= set(sample.qrels)
+    assert all(p in sample.corpus for ps in sample.hard_negative_candidates.values() for p in ps)
+    assert sample.notes == {"passages left out to fit this server (a seeded sample)": len(ds.corpus) - 60,
+                            "queries left out to fit this server (a seeded sample)": len(ds.queries) - len(sample.queries)}
+    again = within_caps(ds, max_passages=60, max_queries=1000, seed=5)
+    assert list(again.corpus) == list(sample.corpus) and list(sample.corpus) == [p for p in ds.corpus if p in sample.corpus]
+    assert list(within_caps(ds, max_passages=60, max_queries=1000, seed=6).corpus) != list(sample.corpus)
+
+
+def test_a_sample_over_the_query_cap_keeps_every_passage_when_they_fit():
+    ds = _big(others=10)
+    sample = within_caps(ds, max_passages=10_000, max_queries=7, seed=1)
+    assert len(sample.queries) == 7 and len(sample.corpus) == len(ds.corpus) and "passages" not in str(sample.notes)
+    assert within_caps(ds, max_passages=10_000, max_queries=10_000, seed=1) is ds  # within the caps: as it is

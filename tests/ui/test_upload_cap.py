@@ -7,7 +7,7 @@ import pytest
 from streamlit import config
 
 from explorer.core.errors import DataError
-from tests.ui.conftest import app
+from tests.ui.conftest import app, problems
 
 
 @pytest.fixture
@@ -69,3 +69,32 @@ def test_a_public_visitor_over_a_cap_is_told_what_to_do_not_a_setting(explorer_h
     local = Limits()
     with pytest.raises(DataError, match="raise the limit with EXPLORER_MAX_PASSAGES"):
         local.check_passages(local.max_passages + 1, "corpus.jsonl")
+
+
+def _pairs_csv(queries: int, per_query: int) -> bytes:
+    rows = ["query,passage,label"] + [f"question {q} about topic {q},passage {q}-{j} on topic {q} and more,1"
+                                      for q in range(queries) for j in range(per_query)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def test_a_public_visitor_over_the_passage_cap_is_offered_a_sample_and_gets_it(explorer_home, monkeypatch):
+    monkeypatch.setenv("EXPLORER_PUBLIC", "1")
+    monkeypatch.setenv("EXPLORER_MAX_PASSAGES", "40")
+    at = app()
+    at.run()
+    at.switch_page("pages/data.py").run()
+    at.radio(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").upload("catalogue.csv", _pairs_csv(30, 2), "text/csv").run()
+    at.button(key="load_upload").click().run()
+    assert not at.exception
+    refusal = " ".join(e.value for e in at.error)
+    assert "more than 40 passages" in refusal and "EXPLORER_" not in refusal, refusal
+    offer = at.button(key="load_sample")
+    assert "Load a sample instead" in offer.label
+    offer.click().run()
+    assert problems(at) == [], problems(at)
+    shown = " ".join(str(e.value) for e in [*at.subheader, *at.markdown, *at.caption]).replace("\\", "")
+    assert "Statistics: catalogue (sample)" in shown and "Dataset: catalogue (sample)" in shown.replace("*", "")
+    # 10 queries drawn with their 20 passages (half the cap), 20 other passages at random: 40 in all.
+    assert "passages left out to fit this server (a seeded sample): 20" in shown, shown
+    assert "queries left out to fit this server (a seeded sample): 20" in shown, shown
