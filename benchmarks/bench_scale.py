@@ -182,11 +182,26 @@ def run(ctx: Any) -> dict[str, Any]:
                 shutil.rmtree(home, ignore_errors=True)
                 write_result("scale", {"rows": rows, "partial": True})  # kept if a later size is stopped
             shutil.rmtree(folder, ignore_errors=True)
+    rows += _earlier_rows({(r["encoder"], r["size"]) for r in rows})
     summary = {f"{r['encoder']}@{r['size']}": (r.get("error") or
                                                f"{r['total_seconds']} s, {r['peak_rss_mb']} MB peak")
                for r in rows}
     return {"machine": machine_info(), "rows": rows, "summary": summary,
             "note": "one fresh process per (encoder, size); cold embedding cache; steps in order " + ", ".join(STEPS)}
+
+
+def _earlier_rows(measured: set[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Rows of the last results file for (encoder, size) pairs not measured now (a real 100k row takes 40 minutes
+    to remeasure), each marked ``from_earlier_run`` with the date it was measured."""
+    from benchmarks.common import RESULTS
+
+    try:
+        earlier = json.loads((RESULTS / "scale.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    when = earlier.get("machine", {}).get("date") or earlier.get("machine", {}).get("time") or "an earlier run"
+    return [{**r, "from_earlier_run": r.get("from_earlier_run") or when} for r in earlier.get("rows", [])
+            if "partial" not in earlier and (r.get("encoder"), r.get("size")) not in measured]
 
 
 def _main() -> int:

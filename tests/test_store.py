@@ -401,3 +401,19 @@ def test_a_writer_that_fails_says_why_and_leaves_nothing_behind(tmp_path):
         write_collection(tmp_path, "x", ["a"], np.ones((1, 4), dtype=np.float32), configuration={}, metadata={},
                          step=10)
     assert not list(tmp_path.glob(".writer-*"))
+
+
+def test_a_writer_whose_progress_stops_it_is_killed_and_the_next_build_starts_over(store, encoder, monkeypatch):
+    ds = dataset()
+    monkeypatch.setattr(store.client, "get_max_batch_size", lambda: 2)  # stopped after 2 of 5
+
+    def stop(stage, done, total):
+        if stage == "indexing":
+            raise KeyboardInterrupt("stopped by the visitor")
+
+    with pytest.raises(KeyboardInterrupt):
+        store.ensure_index(ds, encoder, progress=stop)
+    assert not list(get_settings().store_dir.glob(".writer-*"))
+    name = store.ensure_index(ds, encoder)  # killed before it was marked complete: built again, whole
+    collection = store.client.get_collection(name, embedding_function=None)
+    assert collection.metadata["complete"] is True and collection.count() == len(PASSAGES)

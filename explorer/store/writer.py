@@ -61,19 +61,26 @@ def write_collection(folder: Path, name: str, ids: Sequence[str], vectors: np.nd
         (work / "ids.json").write_text(json.dumps(list(ids)))
         (work / "job.json").write_text(json.dumps({"folder": str(folder), "name": name, "configuration": configuration,
                                                     "metadata": metadata, "step": int(step)}))
-        child = subprocess.Popen([sys.executable, "-m", "explorer.store.writer", str(work)], env=clean_env(),
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        said: dict[str, Any] = {}
-        assert child.stdout is not None
-        for line in child.stdout:
+        with tempfile.TemporaryFile(mode="w+") as errors:  # a file, not a pipe: chroma's logs never block it
+            child = subprocess.Popen([sys.executable, "-m", "explorer.store.writer", str(work)], env=clean_env(),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, text=True)
+            said: dict[str, Any] = {}
             try:
-                said = json.loads(line)
-            except ValueError:
-                continue
-            if "done" in said and report is not None:
-                report(int(said["done"]))
-        err = child.stderr.read() if child.stderr is not None else ""
-        code = child.wait()
+                assert child.stdout is not None
+                for line in child.stdout:
+                    try:
+                        said = json.loads(line)
+                    except ValueError:
+                        continue
+                    if "done" in said and report is not None:
+                        report(int(said["done"]))
+            except BaseException:  # a progress callback that stops the work stops the writer too
+                child.kill()
+                child.wait()
+                raise
+            code = child.wait()
+            errors.seek(0)
+            err = errors.read()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if code == 0 and said.get("ok"):
