@@ -170,6 +170,7 @@ def run(ctx: Any) -> dict[str, Any]:
     fake_sizes = FAKE_SIZES[:1] if ctx.quick else FAKE_SIZES
     real_sizes = REAL_SIZES[:1] if ctx.quick else REAL_SIZES
     rows: list[dict[str, Any]] = []
+    earlier = _earlier_rows()  # read before this run's partial results replace the file
     with tempfile.TemporaryDirectory(prefix="scale_") as tmp:
         for n in sorted(set(fake_sizes) | set(real_sizes)):
             folder = make_corpus(scifact, n, Path(tmp) / f"scifact_{n}")
@@ -182,7 +183,8 @@ def run(ctx: Any) -> dict[str, Any]:
                 shutil.rmtree(home, ignore_errors=True)
                 write_result("scale", {"rows": rows, "partial": True})  # kept if a later size is stopped
             shutil.rmtree(folder, ignore_errors=True)
-    rows += _earlier_rows({(r["encoder"], r["size"]) for r in rows})
+    measured = {(r["encoder"], r["size"]) for r in rows}
+    rows += [r for r in earlier if (r.get("encoder"), r.get("size")) not in measured]
     summary = {f"{r['encoder']}@{r['size']}": (r.get("error") or
                                                f"{r['total_seconds']} s, {r['peak_rss_mb']} MB peak")
                for r in rows}
@@ -190,18 +192,21 @@ def run(ctx: Any) -> dict[str, Any]:
             "note": "one fresh process per (encoder, size); cold embedding cache; steps in order " + ", ".join(STEPS)}
 
 
-def _earlier_rows(measured: set[tuple[str, int]]) -> list[dict[str, Any]]:
-    """Rows of the last results file for (encoder, size) pairs not measured now (a real 100k row takes 40 minutes
-    to remeasure), each marked ``from_earlier_run`` with the date it was measured."""
+def _earlier_rows() -> list[dict[str, Any]]:
+    """Rows of the last complete results file, each marked ``from_earlier_run`` with the date it was measured;
+    :func:`run` keeps those of the (encoder, size) pairs it does not measure again (a real 100k row takes 40
+    minutes)."""
     from benchmarks.common import RESULTS
+    from explorer.encoders.hardware import cpu_supports_bf16
 
+    plain = os.environ.get("EXPLORER_BF16") == "0" and cpu_supports_bf16()  # this run writes scale.no_bf16.json
     try:
-        earlier = json.loads((RESULTS / "scale.json").read_text(encoding="utf-8"))
+        earlier = json.loads((RESULTS / ("scale.no_bf16.json" if plain else "scale.json")).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
     when = earlier.get("machine", {}).get("date") or earlier.get("machine", {}).get("time") or "an earlier run"
-    return [{**r, "from_earlier_run": r.get("from_earlier_run") or when} for r in earlier.get("rows", [])
-            if "partial" not in earlier and (r.get("encoder"), r.get("size")) not in measured]
+    return [] if "partial" in earlier else [{**r, "from_earlier_run": r.get("from_earlier_run") or when}
+                                           for r in earlier.get("rows", [])]
 
 
 def _main() -> int:

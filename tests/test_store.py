@@ -378,7 +378,7 @@ def test_on_disk_the_index_is_written_by_a_fresh_process_without_the_servers_sec
     them: nothing is created or added from this process, and the writer's environment keeps no secret."""
     from chromadb.api.models.Collection import Collection
 
-    from explorer.store.writer import clean_env
+    from explorer.core.children import clean_env
 
     def refuse(*args, **kwargs):
         raise AssertionError("the server process wrote to the on-disk index")

@@ -23,6 +23,8 @@ import hashlib
 import json
 import logging
 import shutil
+import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer.encoders.fingerprints import folder_fingerprint
+from explorer.core.children import clean_env
 from explorer.core.errors import ModelError
 from explorer.core.storage import read_json
 
@@ -114,7 +117,7 @@ def ensure_export(folder: Path, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
         try:
-            _build(folder, tmp)
+            _build_apart(folder, tmp)
             try:
                 tmp.rename(target)
             except OSError:  # another process finished first: its export is as good as ours
@@ -127,6 +130,20 @@ def ensure_export(folder: Path, root: Path) -> Path:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _build_apart(folder: Path, out: Path) -> None:
+    """:func:`_build` in a fresh process (``python -m explorer.encoders.onnx_runtime FOLDER OUT``): the export
+    traces a second copy of the model, about 640 MB for MiniLM that the server's allocator would keep after it.
+
+    Raises:
+        ModelError: the child's last line, when it failed.
+    """
+    done = subprocess.run([sys.executable, "-m", "explorer.encoders.onnx_runtime", str(folder), str(out)],
+                          env=clean_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if done.returncode:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise ModelError(lines[-1] if lines else f"the export stopped with exit status {done.returncode}")
 
 
 def _build(folder: Path, out: Path) -> None:
@@ -213,3 +230,11 @@ class OnnxModel:
         """Vectors of one batch (L2-normalized if the model normalizes)."""
         # sentence-transformers strips each text before tokenizing; so must we, for identical tokens.
         return self._embedder.encode([str(t).strip() for t in texts], batch_size=max(1, len(texts)))
+
+
+if __name__ == "__main__":  # pragma: no cover - run as a child by _build_apart
+    try:
+        _build(Path(sys.argv[1]), Path(sys.argv[2]))
+    except Exception as exc:  # noqa: BLE001 - one line for the parent, which raises ModelError with it
+        print(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, file=sys.stderr)
+        sys.exit(1)

@@ -3,10 +3,10 @@
 Why a process: chroma's HNSW files carry bytes of memory that chroma allocated and never filled (``length.bin``
 holds a slot per unit of capacity, not per vector). Written from the app's server, those bytes can be anything
 the server's heap held before, an API key a visitor typed included. The writer is started with ``exec`` (not
-forked from the server), with an environment stripped of everything but what Python needs (:func:`clean_env`),
-and it is handed only the folder, the collection's name, configuration and metadata, the ids and the vectors. A
-secret never enters its memory, so none can reach its files. Reads (queries) stay in the server: they write
-nothing.
+forked from the server), with an environment stripped of everything but what Python needs
+(:func:`explorer.core.children.clean_env`), and it is handed only the folder, the collection's name,
+configuration and metadata, the ids and the vectors. A secret never enters its memory, so none can reach its
+files. Reads (queries) stay in the server: they write nothing.
 
 The parent side is :func:`write_collection`; ``python -m explorer.store.writer JOB`` is the child. The job is
 a folder holding ``job.json``, ``ids.json`` and ``vectors.npy``; the child prints one JSON line per batch added
@@ -18,30 +18,18 @@ Hand-written: chromadb offers no way to write a collection from another process 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from explorer.core.children import clean_env
 from explorer.core.errors import StorageError
-
-ENV_KEPT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "VIRTUAL_ENV", "SYSTEMROOT")
-"""The only variables the writer inherits: a secret set in the server's environment stays there."""
-
-
-def clean_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The writer's environment: :data:`ENV_KEPT` from ``environ`` (the current one when None), and a
-    ``PYTHONPATH`` that finds this package."""
-    environ = os.environ if environ is None else environ
-    env = {k: environ[k] for k in ENV_KEPT if k in environ}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    return env
 
 
 def write_collection(folder: Path, name: str, ids: Sequence[str], vectors: np.ndarray, *, configuration: dict[str, Any],

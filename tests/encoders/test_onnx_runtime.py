@@ -15,6 +15,7 @@ pytest.importorskip("onnxruntime", reason="the ONNX path needs onnxruntime")
 
 from explorer.encoders import onnx_runtime, sentence  # noqa: E402
 from explorer.encoders.sentence import SentenceTransformerEncoder, bundled_model_path  # noqa: E402
+from explorer.core.errors import ModelError  # noqa: E402
 
 # The last text is longer than the tiny model's 64 positions: truncation must match torch's.
 TEXTS = ["the cat sat on the mat", "  stock prices fell sharply  ", "a", "kitten " * 80]
@@ -63,7 +64,7 @@ def test_the_export_is_made_once_and_reused(tiny, tmp_path, monkeypatch):
     def no_second_export(*args, **kwargs):
         raise AssertionError("exported twice")
 
-    monkeypatch.setattr(onnx_runtime, "_build", no_second_export)
+    monkeypatch.setattr(onnx_runtime, "_build_apart", no_second_export)
     again = SentenceTransformerEncoder(str(tiny), cache_dir=tmp_path, bf16=False)  # auto: uses what exists
     again.encode(TEXTS[:2], use_cache=False)
     assert again.runtime == "onnx"
@@ -101,7 +102,7 @@ def test_a_failed_export_leaves_torch_and_is_not_retried(tiny, tmp_path, monkeyp
         Path(out).mkdir(parents=True)
         raise RuntimeError("exporter exploded")
 
-    monkeypatch.setattr(onnx_runtime, "_build", broken)
+    monkeypatch.setattr(onnx_runtime, "_build_apart", broken)
     enc = SentenceTransformerEncoder(str(tiny), cache_dir=tmp_path, bf16=False, backend="onnx")
     with caplog.at_level(logging.WARNING):
         out = enc.encode(TEXTS, use_cache=False)
@@ -156,3 +157,20 @@ def test_bundled_minilm_on_onnx_matches_torch_fp32(tmp_path):
     reference = SentenceTransformerEncoder("minilm", cache_dir=None, bf16=False, backend="torch").encode(texts)
     assert (out * reference).sum(axis=1).min() >= 0.999999
     assert np.abs(out - reference).max() < 1e-5
+
+
+def test_the_export_runs_in_a_process_of_its_own(tiny, tmp_path, monkeypatch):
+    """Tracing the model for the export costs hundreds of MB the server would keep: it happens in a child."""
+    def not_here(*args, **kwargs):
+        raise AssertionError("exported in the server's process")
+
+    monkeypatch.setattr(onnx_runtime, "_build", not_here)
+    enc = SentenceTransformerEncoder(str(tiny), cache_dir=tmp_path, bf16=False, backend="onnx")
+    assert enc.prepare_onnx() and enc.runtime == "onnx"
+    np.testing.assert_allclose(enc.encode(TEXTS, use_cache=False), _torch(tiny, tmp_path), atol=1e-5)
+
+
+def test_a_failed_export_in_the_child_says_why(tmp_path):
+    with pytest.raises(ModelError, match="no-such-model is not a saved sentence-transformers model"):
+        onnx_runtime.ensure_export(tmp_path / "no-such-model", tmp_path / "onnx")
+    assert not list((tmp_path / "onnx").glob(".tmp-*"))
