@@ -91,9 +91,8 @@ def load_data(args: argparse.Namespace, settings: "Settings | None" = None, *, t
     label grading and notes go to stderr (raises DataError for a bad path, format or mapping)."""
     from explorer import pipeline
     from explorer.core.config import get_settings
-    from explorer.workspace import DatasetChoice
-
     from explorer.core.errors import OverCapError
+    from explorer.workspace import DatasetChoice
 
     sample = bool(getattr(args, "sample", False))
     choice = DatasetChoice(spec=args.data, name=name, columns=column_overrides(args), test_fraction=test_fraction,

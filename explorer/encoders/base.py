@@ -138,7 +138,7 @@ class Encoder(ABC):
             for i, key in enumerate(keys):
                 if key in found:
                     out[i] = found[key]
-        found = {}
+        found = {}  # copied: the cached rows need not be held here any longer
         # New vectors reach the disk in shards of CACHE_FLUSH_EVERY rather than one per batch (fewer, larger
         # files load faster), and whatever was embedded is flushed even when a later batch fails or a
         # progress callback stops the work, so it is not paid for twice.
