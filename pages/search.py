@@ -16,9 +16,9 @@ with guard.page("Search", "Type any query; the models search the whole corpus.")
     guard.need(query.strip(), "Type a query above, or try one of the examples.")
     store = state.vector_store()
     encoders = [enc for enc in (m.encoder_a, m.encoder_b) if enc is not None]
-    baseline.wait_for_index(m.dataset, encoders, store)
+    building = baseline.indexing_now(m.dataset, encoders, store)
     with st.spinner("Searching (the first search of a model indexes the corpus)…"):
-        hits = [pipeline.search(m.dataset, enc, query, k, store) for enc in encoders]
+        hits = [pipeline.search(m.dataset, enc, query, k, store, exact=any(enc is b for b in building)) for enc in encoders]
     qid = pipeline.query_id_of(m.dataset, query)
     judged = m.dataset.qrels.get(qid, {}) if qid else {}
     if qid is None:

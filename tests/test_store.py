@@ -417,3 +417,15 @@ def test_a_writer_whose_progress_stops_it_is_killed_and_the_next_build_starts_ov
     name = store.ensure_index(ds, encoder)  # killed before it was marked complete: built again, whole
     collection = store.client.get_collection(name, embedding_function=None)
     assert collection.metadata["complete"] is True and collection.count() == len(PASSAGES)
+
+
+def test_an_exact_search_while_the_index_is_built_ranks_as_the_index_does(store, encoder):
+    from explorer.pipeline import search
+
+    ds = dataset()
+    for query in ("why does my cat purr", "flooded roads after rain", "bread in the oven"):
+        exact = search(ds, encoder, query, k=3, exact=True)
+        indexed = search(ds, encoder, query, k=3, store=store)
+        assert list(exact["pid"]) == list(indexed["pid"]) and list(exact["rank"]) == [1, 2, 3]
+        np.testing.assert_allclose(exact["score"], indexed["score"], atol=1e-5)
+        assert list(exact.columns) == ["rank", "pid", "score", "title", "text"]

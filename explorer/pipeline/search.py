@@ -1,6 +1,7 @@
 """Pipeline step 6, the Search page: top-k passages of a free-text query from the vector store
 (:func:`search`), and the index built in the background once the corpus is embedded (:func:`index_soon`, its
-progress: :func:`indexing`), so the first query does not build it.
+progress: :func:`indexing`), so the first query does not build it. While it is built, queries are answered
+exactly from the embedded corpus (``search(..., exact=True)``) instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -16,24 +17,33 @@ if TYPE_CHECKING:  # pragma: no cover
     from explorer.encoders.base import Encoder
 
 
-def search(dataset: "Dataset", encoder: "Encoder", query: str, k: int = 10, store: Any = None) -> pd.DataFrame:
+def search(dataset: "Dataset", encoder: "Encoder", query: str, k: int = 10, store: Any = None, *,
+           exact: bool = False) -> pd.DataFrame:
     """Top-k passages of a free-text query from the vector store: columns rank, pid, score, title, text.
 
     Args:
         store: an open :class:`explorer.store.vectors.VectorStore` (opening one costs a moment; callers keep one);
             a new one on the current settings when None. The first search of an encoder indexes the corpus.
+        exact: rank the whole corpus exactly from the encoder's vectors (its cache) instead, without the index:
+            what the Search page does while :func:`index_soon` builds it (the same scores, cosine similarity).
     """
     if not query.strip():
         return pd.DataFrame(columns=["rank", "pid", "score", "title", "text"])
-    if store is None:
-        from explorer.store.vectors import VectorStore
+    if exact:
+        from explorer.core.topk import top_k
 
-        store = VectorStore()
-    hits = store.search(dataset, encoder, query_texts=[query], k=k)[0]
+        pids = dataset.passage_ids()
+        rows, scores = top_k(encoder.encode([query], "query"), encoder.encode(dataset.passage_texts(pids), "passage"), k)
+        found = [(r + 1, pids[j], float(s)) for r, (j, s) in enumerate(zip(rows[0], scores[0]))]
+    else:
+        if store is None:
+            from explorer.store.vectors import VectorStore
+
+            store = VectorStore()
+        found = [(h.rank, h.id, float(h.score)) for h in store.search(dataset, encoder, query_texts=[query], k=k)[0]]
     return pd.DataFrame([
-        {"rank": h.rank, "pid": h.id, "score": float(h.score), "title": dataset.corpus[h.id].title,
-         "text": dataset.corpus[h.id].text}
-        for h in hits
+        {"rank": rank, "pid": pid, "score": score, "title": dataset.corpus[pid].title, "text": dataset.corpus[pid].text}
+        for rank, pid, score in found
     ], columns=["rank", "pid", "score", "title", "text"])
 
 

@@ -53,16 +53,15 @@ class ProgressBar:
         self._slot.progress(fraction, text=f"{self.label}: {STAGE_WORDS.get(stage, stage)}, {text}")
 
 
-def wait_for_index(dataset: Any, encoders: list[Any], store: Any) -> None:
-    """While the Search index of one of ``encoders`` is built in the background, a progress bar (count, rate,
-    time left) instead of a silent wait: a query waits for the build anyway."""
-    for encoder in encoders:
-        if pipeline.indexing(dataset, encoder, store) is None:
-            continue
-        with ProgressBar("Indexing the corpus for search (started when it was embedded)") as bar:
-            while (progress := pipeline.indexing(dataset, encoder, store)) is not None:
-                bar("indexing", *progress)
-                time.sleep(0.25)
+def indexing_now(dataset: Any, encoders: list[Any], store: Any) -> list[Any]:
+    """Those of ``encoders`` whose Search index is being built in the background, said in a caption with its
+    progress: their queries are answered exactly from the embedded corpus meanwhile, nobody waits for it."""
+    building = {id(e): p for e in encoders if (p := pipeline.indexing(dataset, e, store)) is not None}
+    if building:
+        done, total = min(building.values())
+        st.caption(f"The search index is being built in the background ({done:,} of {total:,} passages): until it "
+                   "is ready, results come from an exact search over the embedded corpus, with the same scores.")
+    return [e for e in encoders if id(e) in building]
 
 
 def evaluate_baseline(m: results.Models) -> None:

@@ -44,13 +44,12 @@ def test_the_metrics_page_evaluates_the_baseline_through_the_bar(monkeypatch):
     assert seen == [True]
 
 
-def test_the_search_page_shows_the_background_index_being_built(monkeypatch):
-    slot = Slot()
-    monkeypatch.setattr(baseline.st, "empty", lambda: slot)
-    monkeypatch.setattr(baseline.time, "sleep", lambda _s: None)
-    monkeypatch.setattr(baseline.ProgressBar, "every", 0.0)
-    states = iter([(0, 10), (0, 10), (6, 10), None])  # checked once, then polled until the build ends
-    monkeypatch.setattr(baseline.pipeline, "indexing", lambda dataset, encoder, store: next(states))
-    baseline.wait_for_index("dataset", ["encoder"], "store")
-    assert [text.split(": ", 1)[1].split(",")[0] for _, text in slot.drawn] == ["adding the passages to the index"] * 2
-    assert slot.drawn[-1][0] == 0.6 and "6/10" in slot.drawn[-1][1] and slot.cleared
+def test_the_search_page_says_the_index_is_being_built_and_does_not_wait_for_it(monkeypatch):
+    captions = []
+    monkeypatch.setattr(baseline.st, "caption", captions.append)
+    a, b = object(), object()
+    monkeypatch.setattr(baseline.pipeline, "indexing", lambda dataset, encoder, store: (6_000, 10_000) if encoder is b else None)
+    assert baseline.indexing_now("dataset", [a, b], "store") == [b]
+    assert len(captions) == 1 and "6,000 of 10,000 passages" in captions[0] and "exact search" in captions[0]
+    monkeypatch.setattr(baseline.pipeline, "indexing", lambda dataset, encoder, store: None)
+    assert baseline.indexing_now("dataset", [a, b], "store") == [] and len(captions) == 1  # built: nothing said

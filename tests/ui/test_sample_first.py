@@ -62,3 +62,16 @@ def test_a_long_encode_shows_a_sample_first_then_the_whole_corpus(tmp_path, monk
     calls.clear()
     at.switch_page("pages/metrics.py").run()
     assert calls == [] or all(size == 6000 for size, _ in calls)  # no sample once the whole result is known
+
+    # While an index is being built, a query is answered at once, exactly, and the page says so.
+    from explorer import pipeline
+    from explorer.store.vectors import VectorStore
+
+    monkeypatch.setattr(pipeline, "indexing", lambda dataset, encoder, store: (3000, 6000))
+    monkeypatch.setattr(VectorStore, "search", lambda *a, **k: (_ for _ in ()).throw(AssertionError("waited on the index")))
+    at.switch_page("pages/search.py").run()
+    at.text_input(key="search_query").input("which item 21").run()
+    assert problems(at) == []
+    assert any("being built in the background (3,000 of 6,000 passages)" in c.value for c in at.caption)
+    expected = pipeline.search(state.current_dataset(ws), state.base_encoder(), "which item 21", 10, exact=True)
+    assert list(at.dataframe[0].value["id"]) == list(expected["pid"])  # the exact ranking, shown at once
