@@ -181,7 +181,7 @@ def run(ctx: Any) -> dict[str, Any]:
                 home = Path(tmp) / f"home_{encoder}_{n}"
                 rows.append({"encoder": encoder, "size": n, **_measure(folder, encoder, home)})
                 shutil.rmtree(home, ignore_errors=True)
-                write_result("scale", {"rows": rows, "partial": True})  # kept if a later size is stopped
+                write_result(_result_name(), {"rows": rows, "partial": True})  # kept if a later size is stopped
             shutil.rmtree(folder, ignore_errors=True)
     measured = {(r["encoder"], r["size"]) for r in rows}
     rows += [r for r in earlier if (r.get("encoder"), r.get("size")) not in measured]
@@ -192,16 +192,21 @@ def run(ctx: Any) -> dict[str, Any]:
             "note": "one fresh process per (encoder, size); cold embedding cache; steps in order " + ", ".join(STEPS)}
 
 
+def _result_name() -> str:
+    """The results file this run writes: ``scale``, or ``scale.no_bf16`` on a bf16 CPU with ``EXPLORER_BF16=0``."""
+    from explorer.encoders.hardware import cpu_supports_bf16
+
+    return "scale.no_bf16" if os.environ.get("EXPLORER_BF16") == "0" and cpu_supports_bf16() else "scale"
+
+
 def _earlier_rows() -> list[dict[str, Any]]:
     """Rows of the last complete results file, each marked ``from_earlier_run`` with the date it was measured;
     :func:`run` keeps those of the (encoder, size) pairs it does not measure again (a real 100k row takes 40
     minutes)."""
     from benchmarks.common import RESULTS
-    from explorer.encoders.hardware import cpu_supports_bf16
 
-    plain = os.environ.get("EXPLORER_BF16") == "0" and cpu_supports_bf16()  # this run writes scale.no_bf16.json
     try:
-        earlier = json.loads((RESULTS / ("scale.no_bf16.json" if plain else "scale.json")).read_text(encoding="utf-8"))
+        earlier = json.loads((RESULTS / f"{_result_name()}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
     when = earlier.get("machine", {}).get("date") or earlier.get("machine", {}).get("time") or "an earlier run"
