@@ -19,8 +19,8 @@ from explorer.ui import charts, rankings, report, results, state
 WORST_SHOWN = 25
 STAGE_WORDS = {"queries": "embedding the queries", "passages": "embedding the passages", "search": "searching",
                "metrics": "scoring", "indexing": "adding the passages to the index"}
-"""What each stage of :func:`explorer.evaluation.retrieval.evaluate_encoder` (and of the Search index's
-background build) is called on the progress bar."""
+"""What each stage of :func:`explorer.evaluation.retrieval.evaluate_encoder` (and of BM25's index, for a
+BM25 or hybrid baseline) is called on the progress bar."""
 
 
 class ProgressBar:
