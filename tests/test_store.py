@@ -1,7 +1,9 @@
-"""The chromadb vector store: right answers, never stale, batched, no default embedding function."""
+"""The vector store, on disk (exact) and on chromadb: right answers, never stale, batched, no default embedding
+function."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -30,9 +32,25 @@ def dataset(extra: dict[str, str] | None = None) -> Dataset:
     return Dataset("tiny", queries, corpus, {"q1": {"cat": 1}, "q2": {"stock": 1}}, {"q1": "train", "q2": "test"})
 
 
-@pytest.fixture
-def store():
-    return VectorStore()
+@pytest.fixture(params=["disk", "chroma"])
+def store(request, tmp_path):
+    """The on-disk store, and a chromadb client as a Chroma server's store uses it."""
+    if request.param == "disk":
+        return VectorStore()
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return VectorStore(client=chromadb.PersistentClient(path=str(tmp_path / "chroma"),
+                                                        settings=ChromaSettings(anonymized_telemetry=False)))
+
+
+def twin(store: VectorStore) -> VectorStore:
+    """Another store on the same files or client (another page, another process)."""
+    return VectorStore() if store.client is None else VectorStore(client=store.client)
+
+
+def metadata(store: VectorStore, name: str) -> dict:
+    return store._metadata(name)
 
 
 @pytest.fixture
@@ -42,32 +60,25 @@ def encoder(tmp_path):
 
 @pytest.fixture
 def adds(monkeypatch):
-    """Records the size of every batch added: Collection.add calls here (a server, a given client), and what the
-    writer process says it added (on disk)."""
+    """Records the size of every batch added: Collection.add calls (a server, a given client), and each file
+    written on disk (one batch)."""
     from chromadb.api.models.Collection import Collection
 
-    from explorer.store import writer
+    from explorer.store.flat import FlatIndex
 
     sizes: list[int] = []
-    real, real_write = Collection.add, writer.write_collection
+    real, real_write = Collection.add, FlatIndex.write
 
     def spy(self, ids, *args, **kwargs):
         sizes.append(len(ids))
         return real(self, ids, *args, **kwargs)
 
-    def write_spy(*args, report=None, **kwargs):
-        added = [0]
-
-        def heard(done: int) -> None:
-            sizes.append(done - added[0])
-            added[0] = done
-            if report is not None:
-                report(done)
-
-        return real_write(*args, report=heard, **kwargs)
+    def write_spy(self, name, ids, *args, **kwargs):
+        sizes.append(len(ids))
+        return real_write(self, name, ids, *args, **kwargs)
 
     monkeypatch.setattr(Collection, "add", spy)
-    monkeypatch.setattr(writer, "write_collection", write_spy)
+    monkeypatch.setattr(FlatIndex, "write", write_spy)
     return sizes
 
 
@@ -99,9 +110,9 @@ def test_a_current_index_is_not_rebuilt(store, encoder, adds):
     name = store.ensure_index(ds, encoder)
     assert name == collection_name(ds, encoder) and name.startswith(PREFIX) and len(name) == len(PREFIX) + 40
     assert store.ensure_index(ds, encoder) == name
-    assert VectorStore().ensure_index(ds, encoder) == name  # another instance, same folder
+    assert twin(store).ensure_index(ds, encoder) == name  # another instance, same folder or client
     assert adds == [len(PASSAGES)]
-    meta = store.client.get_collection(name, embedding_function=None).metadata
+    meta = metadata(store, name)
     assert meta["dataset_fingerprint"] == ds.fingerprint() and meta["encoder_fingerprint"] == encoder.fingerprint
     assert meta["passages"] == len(PASSAGES) and meta["complete"] is True
 
@@ -121,29 +132,38 @@ def test_a_changed_encoder_or_dataset_gets_its_own_collection(store, encoder):
 def test_a_stale_collection_is_rebuilt(store, encoder, tamper):
     ds = dataset()
     name = store.ensure_index(ds, encoder)
-    collection = store.client.get_collection(name, embedding_function=None)
-    if tamper == "count":
-        collection.delete(ids=["cat", "dog"])
+    change = {"encoder_fingerprint": "something-else"} if tamper == "fingerprint" else {"complete": False}
+    if store.client is None:  # on disk: the files
+        folder = get_settings().store_dir
+        if tamper == "count":
+            np.save(folder / f"{name}.npy", np.load(folder / f"{name}.npy")[:3])
+        else:
+            listing = json.loads((folder / f"{name}.json").read_text())
+            listing["metadata"].update(change)
+            (folder / f"{name}.json").write_text(json.dumps(listing))
     else:
-        meta = dict(collection.metadata)
-        meta.update({"encoder_fingerprint": "something-else"} if tamper == "fingerprint" else {"complete": False})
-        collection.modify(metadata=meta)
+        collection = store.client.get_collection(name, embedding_function=None)
+        if tamper == "count":
+            collection.delete(ids=["cat", "dog"])
+        else:
+            collection.modify(metadata={**collection.metadata, **change})
     store.ensure_index(ds, encoder)
-    rebuilt = store.client.get_collection(name, embedding_function=None)
-    assert rebuilt.count() == len(PASSAGES)
-    assert rebuilt.metadata["encoder_fingerprint"] == encoder.fingerprint and rebuilt.metadata["complete"] is True
+    rebuilt = metadata(store, name)
+    assert rebuilt["count"] == len(PASSAGES)
+    assert rebuilt["encoder_fingerprint"] == encoder.fingerprint and rebuilt["complete"] is True
+    assert store.search(ds, encoder, query_texts=["cat purrs"], k=1)[0][0].id == "cat"
 
 
 def test_a_collection_deleted_behind_the_stores_back_is_rebuilt(store, encoder):
     ds = dataset()
-    name = store.ensure_index(ds, encoder)
-    VectorStore().client.delete_collection(name)
+    store.search(ds, encoder, query_texts=["cat purrs"], k=1)  # opened
+    assert twin(store).drop(ds, encoder)
     assert store.search(ds, encoder, query_texts=["cat purrs"], k=1)[0][0].id == "cat"
 
 
 def test_a_collection_that_keeps_disappearing_is_a_storage_error(store, encoder, monkeypatch):
     """A collection deleted between the rebuild and the query is rebuilt once; deleted again, the search says so."""
-    from chromadb.errors import NotFoundError
+    from explorer.store.flat import Missing as NotFoundError
 
     ds = dataset()
     real_query, calls = VectorStore._query, []
@@ -162,6 +182,8 @@ def test_a_collection_that_keeps_disappearing_is_a_storage_error(store, encoder,
 
 
 def test_adds_and_queries_are_split_by_the_max_batch_size(store, encoder, adds, monkeypatch):
+    if store.client is None:
+        pytest.skip("on disk the vectors are one file")
     monkeypatch.setattr(store.client, "get_max_batch_size", lambda: 2)
     ds = dataset()
     calls = []
@@ -184,6 +206,8 @@ def test_precomputed_embeddings_are_used_as_given(store, encoder):
 
 
 def test_chroma_never_uses_an_embedding_function(store, encoder, monkeypatch):
+    if store.client is None:
+        pytest.skip("no chroma on disk")
     from chromadb.utils import embedding_functions
 
     def refuse(*args, **kwargs):
@@ -210,7 +234,7 @@ def test_an_unusable_folder_or_server_is_a_storage_error(monkeypatch, encoder):
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.store_dir.write_text("a file where the store folder should be")
-    with pytest.raises(StorageError, match="Cannot open the vector store in .*chroma"):
+    with pytest.raises(StorageError, match="vector store .*index.* failed to .*folder is writable"):
         VectorStore(settings).ensure_index(dataset(), encoder)
     monkeypatch.setenv("EXPLORER_CHROMA_HOST", "127.0.0.1")
     monkeypatch.setenv("EXPLORER_CHROMA_PORT", "9")
@@ -324,7 +348,7 @@ def test_a_real_chroma_server_indexes_and_searches(chroma_server, encoder, tmp_p
     first = VectorStore(settings)
     first.ensure_index(data, encoder)
     assert collection_name(data, encoder) in first.list_collections()
-    assert not (tmp_path / "home" / "chroma").exists()  # nothing written locally: the server holds it
+    assert not (tmp_path / "home" / "index").exists()  # nothing written locally: the server holds it
     built = len(adds)
     assert built >= 1
     again = VectorStore(settings)  # a second client (another page, another process) sees the same index
@@ -373,50 +397,43 @@ def test_a_background_build_reports_its_progress_until_it_ends(encoder):
     assert indexing(ds, encoder, store) is None
 
 
-def test_on_disk_the_index_is_written_by_a_fresh_process_without_the_servers_secrets(store, encoder, monkeypatch):
-    """chroma's HNSW files hold bytes of memory it never filled, so a server that held an API key must not write
-    them: nothing is created or added from this process, and the writer's environment keeps no secret."""
-    from chromadb.api.models.Collection import Collection
+def test_on_disk_the_index_is_two_files_searched_exactly_without_chroma(encoder, monkeypatch):
+    """On one machine the index is the vectors we wrote and their ids, nothing else (no memory of the server's can
+    reach them), and a query ranks the whole corpus exactly, as the metrics do."""
+    from explorer.core.topk import top_k
 
-    from explorer.core.children import clean_env
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the server process wrote to the on-disk index")
-
-    monkeypatch.setattr(Collection, "add", refuse)
-    monkeypatch.setattr(type(store.client), "create_collection", refuse)
-    ds = dataset()
+    monkeypatch.setitem(sys.modules, "chromadb", None)  # never imported on disk
+    store, ds = VectorStore(), dataset()
     name = store.ensure_index(ds, encoder)
-    assert store.search(ds, encoder, query_texts=["why does my cat purr"], k=1)[0][0].id == "cat"
-    assert name in store.list_collections()
-    env = clean_env({"PATH": "/usr/bin", "OPENAI_API_KEY": "sk-secret", "EXPLORER_API_KEY": "x", "HF_TOKEN": "t"})
-    assert set(env) == {"PATH", "PYTHONPATH"} and "sk-secret" not in str(env)
-    assert not list(get_settings().store_dir.glob(".writer-*"))  # the hand-over files are gone
+    folder = get_settings().store_dir
+    assert sorted(p.name for p in folder.iterdir()) == [f"{name}.json", f"{name}.npy"]
+    vectors = encoder.encode(ds.passage_texts(), "passage")
+    np.testing.assert_array_equal(np.load(folder / f"{name}.npy"), vectors)
+    assert json.loads((folder / f"{name}.json").read_text())["ids"] == ds.passage_ids()
+    query = encoder.encode(["heavy rain floods the roads"], "query")
+    rows, scores = top_k(query, vectors, len(PASSAGES))
+    hits = store.search(ds, encoder, query_vectors=query, k=len(PASSAGES))[0]
+    assert [h.id for h in hits] == [ds.passage_ids()[j] for j in rows[0]]
+    np.testing.assert_allclose([h.score for h in hits], scores[0], atol=1e-6)
 
 
-def test_a_writer_that_fails_says_why_and_leaves_nothing_behind(tmp_path):
-    from explorer.store.writer import write_collection
+def test_a_build_killed_before_its_listing_is_written_is_rebuilt(store, encoder, monkeypatch):
+    from explorer.core import storage
 
-    with pytest.raises(StorageError, match="Could not write the search index .*name"):
-        write_collection(tmp_path, "x", ["a"], np.ones((1, 4), dtype=np.float32), configuration={}, metadata={},
-                         step=10)
-    assert not list(tmp_path.glob(".writer-*"))
-
-
-def test_a_writer_whose_progress_stops_it_is_killed_and_the_next_build_starts_over(store, encoder, monkeypatch):
+    if store.client is not None:
+        pytest.skip("on disk only")
     ds = dataset()
-    monkeypatch.setattr(store.client, "get_max_batch_size", lambda: 2)  # stopped after 2 of 5
 
-    def stop(stage, done, total):
-        if stage == "indexing":
-            raise KeyboardInterrupt("stopped by the visitor")
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("killed")
 
+    monkeypatch.setattr(storage, "write_bytes_atomic", crash)
     with pytest.raises(KeyboardInterrupt):
-        store.ensure_index(ds, encoder, progress=stop)
-    assert not list(get_settings().store_dir.glob(".writer-*"))
-    name = store.ensure_index(ds, encoder)  # killed before it was marked complete: built again, whole
-    collection = store.client.get_collection(name, embedding_function=None)
-    assert collection.metadata["complete"] is True and collection.count() == len(PASSAGES)
+        store.ensure_index(ds, encoder)
+    monkeypatch.undo()
+    assert store.list_collections() == [] and not list(get_settings().store_dir.glob(".*tmp"))
+    name = store.ensure_index(ds, encoder)
+    assert metadata(store, name)["complete"] is True and metadata(store, name)["count"] == len(PASSAGES)
 
 
 def test_an_exact_search_while_the_index_is_built_ranks_as_the_index_does(store, encoder):

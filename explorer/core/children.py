@@ -1,10 +1,9 @@
 """Fresh child processes for work whose memory must stay apart from the server's.
 
-Two steps run in a process of their own, started with ``exec`` (not forked, so no page of the server's heap
-comes along): writing the Search index (:mod:`explorer.store.writer`: chroma writes memory it never filled,
-which must not hold a secret a visitor typed) and exporting a model to ONNX
-(:func:`explorer.encoders.onnx_runtime.ensure_export`: the export traces a second copy of the model, some
-600 MB the server's allocator would otherwise keep). :func:`clean_env` is their environment.
+Exporting a model to ONNX (:func:`explorer.encoders.onnx_runtime.ensure_export`) runs in a process of its
+own, started with ``exec`` (not forked, so no page of the server's heap comes along, and no secret a visitor
+typed): the export traces a second copy of the model, some 600 MB the server's allocator would otherwise keep.
+:func:`clean_env` is its environment.
 """
 
 from __future__ import annotations

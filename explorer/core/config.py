@@ -108,8 +108,8 @@ class Settings:
 
     @property
     def store_dir(self) -> Path:
-        """On-disk chromadb folder."""
-        return self.home / "chroma"
+        """The on-disk Search index (:mod:`explorer.store.flat`)."""
+        return self.home / "index"
 
     @property
     def projection_cache_dir(self) -> Path:

@@ -1,10 +1,10 @@
 """Exact top-k by cosine similarity over unit vectors, in chunks of bounded memory.
 
 The one brute-force nearest-neighbour search of the library: retrieval (:func:`explorer.evaluation.retrieval.
-search_exact`) and neighbourhood change (:mod:`explorer.evaluation.neighbourhood`) both call :func:`top_k`;
-hard-negative mining scores through the same chunks (:func:`score_chunks`), under the same memory budget.
-A vector index (chromadb's HNSW) is approximate; evaluation and the neighbourhood metrics need exact
-answers, and at these sizes a matrix product per chunk is fast enough.
+search_exact`), neighbourhood change (:mod:`explorer.evaluation.neighbourhood`) and the on-disk Search index
+(:mod:`explorer.store.flat`) call :func:`top_k`; hard-negative mining scores through the same chunks
+(:func:`score_chunks`), under the same memory budget. An approximate index (a Chroma server's HNSW) is for
+corpora past one machine; up to the local cap a matrix product per chunk is fast enough, and exact.
 """
 
 from __future__ import annotations

@@ -1,13 +1,17 @@
-"""The vector store: one chromadb collection per (dataset, encoder version), never served stale.
+"""The vector store: one collection per (dataset, encoder version), never served stale.
+
+On one machine a collection is a file of vectors searched exactly (:mod:`explorer.store.flat` says why); with
+``EXPLORER_CHROMA_HOST`` (or a given chromadb client) it is a collection of that Chroma server, for corpora
+that outgrow one machine.
 
 A collection's name is a hash of the dataset's fingerprint and the encoder's passage fingerprint, and its
 metadata repeats both with the passage count and a ``complete`` flag set only after the last batch was
 added. :meth:`VectorStore.ensure_index` checks all of that (and the live count) and rebuilds whatever does
 not match: a build killed halfway, a collection someone deleted or changed, a hash collision.
 
-Embeddings are always computed by our encoders (and their cache) and handed to chroma precomputed; every
+Embeddings are always computed by our encoders (and their cache) and handed over precomputed; every chroma
 collection is opened with ``embedding_function=None`` so chroma never downloads or runs its default model.
-Distances are cosine, so a hit's score is the cosine similarity ``1 - distance``.
+Scores are cosine similarities (chroma's ``1 - distance``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from explorer.store import sqlite as _sqlite
+from explorer.store.flat import FlatIndex, Missing
 from explorer.core.config import Settings, settings_for
 from explorer.core.errors import StorageError
 from explorer.core.progress import Progress, part, silent
@@ -52,7 +57,7 @@ def collection_name(dataset: "Dataset", encoder: "Encoder") -> str:
 
 
 class VectorStore:
-    """Passage vectors of (dataset, encoder) pairs in chromadb, on disk or on a Chroma server.
+    """Passage vectors of (dataset, encoder) pairs, on disk (searched exactly) or on a Chroma server.
 
     Args:
         settings: the workspace's settings: where the on-disk store lives (``settings.store_dir``) or which
@@ -67,13 +72,15 @@ class VectorStore:
     def __init__(self, settings: Settings | None = None, *, client: Any | None = None) -> None:
         self.settings = settings_for(settings, "open the vector store")
         self._client = client
-        self._on_disk = client is None and not self.settings.chroma_host
+        self._flat = FlatIndex(self.settings.store_dir) if client is None and not self.settings.chroma_host else None
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------------------------ connection
     @property
     def client(self) -> Any:
-        """The chromadb client, opened on first use."""
+        """The chromadb client of a server (or the one given), opened on first use; None on disk."""
+        if self._flat is not None:
+            return None
         if self._client is None:
             with self._lock:
                 if self._client is None:
@@ -86,44 +93,43 @@ class VectorStore:
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         host, port = self.settings.chroma_host, self.settings.chroma_port
-        if host:
-            try:
-                return chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
-            except Exception as exc:  # chromadb raises a bare ValueError when nothing answers
-                raise StorageError(
-                    f"Cannot reach the Chroma server at {host}:{port} ({exc}); start it, or unset "
-                    "EXPLORER_CHROMA_HOST to keep vectors on disk."
-                ) from exc
-        folder = self.settings.store_dir
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
-        except Exception as exc:
+            return chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
+        except Exception as exc:  # chromadb raises a bare ValueError when nothing answers
             raise StorageError(
-                f"Cannot open the vector store in {folder} ({exc}); check that the folder is writable and the "
-                "disk not full, or set EXPLORER_HOME to another folder."
+                f"Cannot reach the Chroma server at {host}:{port} ({exc}); start it, or unset "
+                "EXPLORER_CHROMA_HOST to keep vectors on disk."
             ) from exc
 
     @contextlib.contextmanager
     def _errors(self, action: str) -> Iterator[None]:
-        """Turn chroma and OS failures during ``action`` into StorageError (NotFoundError passes through)."""
-        from chromadb.errors import ChromaError, NotFoundError
+        """Turn chroma and OS failures during ``action`` into StorageError; a missing collection is
+        :class:`~explorer.store.flat.Missing`."""
+        failures: tuple[type[BaseException], ...] = (OSError,)
+        if self._flat is None:
+            from chromadb.errors import ChromaError, NotFoundError
 
+            failures = (ChromaError, OSError)
+        else:
+            NotFoundError = Missing  # noqa: N806 - nothing of chroma's to translate
         try:
             yield
-        except NotFoundError:
-            raise
-        except (ChromaError, OSError) as exc:
+        except (Missing, NotFoundError) as exc:
+            raise Missing(str(exc)) from exc
+        except failures as exc:
             where = f"{self.settings.chroma_host}:{self.settings.chroma_port}" if self.settings.chroma_host else str(self.settings.store_dir)
-            raise StorageError(f"The vector store ({where}) failed to {action}: {exc}") from exc
+            hint = "" if self._flat is None else "; check that the folder is writable and the disk is not full"
+            raise StorageError(f"The vector store ({where}) failed to {action}: {exc}{hint}.") from exc
 
-    def _get(self, name: str) -> Any | None:
-        from chromadb.errors import NotFoundError
-
+    def _metadata(self, name: str) -> dict[str, Any] | None:
+        """The collection's metadata and live ``count``; None when there is none."""
+        if self._flat is not None:
+            return self._flat.metadata(name)
         try:
             with self._errors("open a collection"):
-                return self.client.get_collection(name, embedding_function=None)
-        except NotFoundError:
+                collection = self.client.get_collection(name, embedding_function=None)
+                return {**(collection.metadata or {}), "count": collection.count()}
+        except Missing:
             return None
 
     # ------------------------------------------------------------------------------------ public API
@@ -154,12 +160,11 @@ class VectorStore:
         }
         name = collection_name(dataset, encoder)
         with self._lock:
-            existing = self._get(name)
+            existing = self._metadata(name)
             if existing is not None:
                 if self._is_current(existing, expected):
                     return name
-                with self._errors("delete a stale collection"):
-                    self.client.delete_collection(name)
+                self._delete(name, "delete a stale collection")
             vectors, offset, total = self._vectors(dataset, encoder, passage_embeddings, progress)
             self._build(name, ids, vectors, expected, encoder, dataset, progress, offset, total)
         return name
@@ -177,7 +182,6 @@ class VectorStore:
         Returns:
             One list of hits per query, best first.
         """
-        from chromadb.errors import NotFoundError
         from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
         if (query_texts is None) == (query_vectors is None):
@@ -194,33 +198,36 @@ class VectorStore:
         # A collection deleted under us (another process, or a reset store) is rebuilt once; deleted again right
         # after the rebuild, something else keeps deleting it.
         try:
-            for attempt in Retrying(stop=stop_after_attempt(2), retry=retry_if_exception_type(NotFoundError),
-                                    reraise=True):
+            for attempt in Retrying(stop=stop_after_attempt(2), retry=retry_if_exception_type(Missing), reraise=True):
                 with attempt:
                     return self._query(self.ensure_index(dataset, encoder), queries, min(k, len(dataset.corpus)))
-        except NotFoundError:
+        except Missing:
             raise StorageError(f"Collection {collection_name(dataset, encoder)} keeps disappearing from the vector "
                                "store; is another process dropping it?") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def drop(self, dataset: "Dataset", encoder: "Encoder") -> bool:
         """Delete the collection of (dataset, encoder); True if there was one."""
-        from chromadb.errors import NotFoundError
-
-        name = collection_name(dataset, encoder)
         with self._lock:
-            try:
-                with self._errors("delete a collection"):
-                    self.client.delete_collection(name)
-            except NotFoundError:
-                return False
+            return self._delete(collection_name(dataset, encoder), "delete a collection")
+
+    def _delete(self, name: str, action: str) -> bool:
+        try:
+            with self._errors(action):
+                if self._flat is not None:
+                    return self._flat.delete(name)
+                self.client.delete_collection(name)
+        except Missing:
+            return False
         return True
 
     def close(self) -> None:
-        """Release the chromadb client (its SQLite connections and loaded indexes); reopened on next use.
+        """Release the open files or the chromadb client (its connections); reopened on next use.
 
         The UI closes the stores it drops from its bounded cache, and those of removed workspaces.
         """
+        if self._flat is not None:
+            self._flat.close()
         with self._lock:
             client, self._client = self._client, None
         close = getattr(client, "close", None)
@@ -233,17 +240,16 @@ class VectorStore:
     def list_collections(self) -> list[str]:
         """Names of this tool's collections in the store."""
         with self._errors("list collections"):
-            found = self.client.list_collections()
+            found = self._flat.names() if self._flat is not None else self.client.list_collections()
         names = [getattr(c, "name", c) for c in found]
         return sorted(n for n in names if str(n).startswith(PREFIX))
 
     # ------------------------------------------------------------------------------------ internals
     @staticmethod
-    def _is_current(collection: Any, expected: dict[str, Any]) -> bool:
-        meta = collection.metadata or {}
+    def _is_current(meta: dict[str, Any], expected: dict[str, Any]) -> bool:
         if not meta.get("complete") or any(meta.get(k) != v for k, v in expected.items()):
             return False
-        return collection.count() == expected["passages"]
+        return meta.get("count") == expected["passages"]
 
     @staticmethod
     def _vectors(dataset: "Dataset", encoder: "Encoder", given: np.ndarray | None,
@@ -262,18 +268,15 @@ class VectorStore:
 
     def _build(self, name: str, ids: list[str], vectors: np.ndarray, expected: dict[str, Any], encoder: "Encoder",
                dataset: "Dataset", progress: Progress | None, offset: int, total: int) -> None:
-        """Create and fill collection ``name``; on disk from a process of its own (:mod:`explorer.store.writer`
-        says why), on a Chroma server or a given client from here."""
+        """Create and fill collection ``name``: one file on disk, batches on a Chroma server or a given client."""
         meta = {**expected, "dataset": dataset.name, "encoder": encoder.name, "dim": int(vectors.shape[1])}
         report = progress or silent
         with self._errors("add vectors"):
-            step = max(1, int(self.client.get_max_batch_size()))
-            if self._on_disk:
-                from explorer.store.writer import write_collection
-
-                write_collection(self.settings.store_dir, name, ids, vectors, configuration={"hnsw": dict(HNSW)},
-                                 metadata=meta, step=step, report=lambda done: report("indexing", offset + done, total))
+            if self._flat is not None:
+                self._flat.write(name, ids, vectors, {**meta, "complete": True},
+                                 report=lambda done: report("indexing", offset + done, total))
                 return
+            step = max(1, int(self.client.get_max_batch_size()))
             collection = self.client.create_collection(
                 name, configuration={"hnsw": dict(HNSW)}, metadata={**meta, "complete": False}, embedding_function=None
             )
@@ -284,13 +287,17 @@ class VectorStore:
             collection.modify(metadata={**meta, "complete": True})
 
     def _query(self, name: str, queries: np.ndarray, k: int) -> list[list[Hit]]:
-        collection = self.client.get_collection(name, embedding_function=None)
-        dim = (collection.metadata or {}).get("dim")
-        if dim is not None and queries.shape[1] != dim:
-            raise ValueError(f"Query vectors have {queries.shape[1]} dimensions, the indexed passages {dim}.")
-        step = max(1, int(self.client.get_max_batch_size()))
-        hits: list[list[Hit]] = []
         with self._errors("search"):
+            if self._flat is not None:
+                found, scores = self._flat.query(name, queries, k)
+                return [[Hit(id=pid, score=float(s), rank=r) for r, (pid, s) in enumerate(zip(ids, row), 1)]
+                        for ids, row in zip(found, scores)]
+            collection = self.client.get_collection(name, embedding_function=None)
+            dim = (collection.metadata or {}).get("dim")
+            if dim is not None and queries.shape[1] != dim:
+                raise ValueError(f"Query vectors have {queries.shape[1]} dimensions, the indexed passages {dim}.")
+            step = max(1, int(self.client.get_max_batch_size()))
+            hits: list[list[Hit]] = []
             for start in range(0, len(queries), step):
                 result = collection.query(query_embeddings=queries[start : start + step], n_results=k, include=["distances"])
                 for ids, distances in zip(result["ids"], result["distances"]):

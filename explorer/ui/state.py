@@ -43,7 +43,7 @@ BASE_ENCODER = "minilm"
 DATASETS_BUDGET = 256 * MB
 """Loaded datasets of all visitors together (public caps: 20,000 passages of at most 20,000 characters)."""
 OPEN_STORES = 4
-"""Vector-store clients kept open (counted, not measured: chromadb does not report its memory)."""
+"""Vector stores kept open (counted, not measured: their memory maps and chromadb clients are not sized)."""
 
 
 def server_settings() -> Settings:
@@ -294,7 +294,7 @@ def _store(store_dir: str, settings: Any) -> Any:
 
 
 def vector_store() -> Any:
-    """The workspace's vector store (one open chromadb client per store folder, the most recent few)."""
+    """The workspace's vector store (one open store per folder, the most recent few)."""
     settings = workspace().settings
     return _store(str(settings.store_dir), settings)
 
