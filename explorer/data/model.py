@@ -20,19 +20,30 @@ from explorer.data.labels import Grading
 SPLITS = ("train", "test")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Passage:
-    """One document of the corpus."""
+    """One document of the corpus: ``Passage(id, text, title="")``.
+
+    Its title and body are stored once, joined as :attr:`full_text` (what an encoder embeds: the title, then the
+    body, as BEIR evaluations do; a product with a title and no description is its title), and :attr:`text` is
+    read back from it. Every encode of a corpus then hands the encoder the strings the dataset holds, instead of
+    joining a new copy of the corpus each time (230 MB at 200,000 abstracts, per step).
+    """
 
     id: str
-    text: str
-    title: str = ""
+    full_text: str
+    title: str
+    _start: int = field(repr=False)
+
+    def __init__(self, id: str, text: str, title: str = "") -> None:  # noqa: A002 - the field's name
+        full = f"{title}. {text}" if title and text else title or text
+        for name, value in (("id", id), ("full_text", full), ("title", title), ("_start", len(full) - len(text))):
+            object.__setattr__(self, name, value)
 
     @property
-    def full_text(self) -> str:
-        """What an encoder embeds: the title, then the body (as BEIR evaluations do); a product with a title and
-        no description is its title."""
-        return f"{self.title}. {self.text}" if self.title and self.text else self.title or self.text
+    def text(self) -> str:
+        """The body, without the title."""
+        return self.full_text[self._start:]
 
 
 @dataclass

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from explorer.core.memory import releasing_memory
 from explorer.core.progress import clock_text
 from explorer.core.storage import read_json, write_json_atomic
 
@@ -121,6 +122,7 @@ def throughput(encoder: "Encoder", sample: list[str], cache_root: Path | None) -
     return rate, int(vectors.shape[1])
 
 
+@releasing_memory
 def encoding_cost(dataset: "Dataset", encoder: "Encoder", split: str | None = "test") -> EncodingCost:
     """What a baseline evaluation of ``dataset`` with ``encoder`` will cost here (see the module's docstring):
     every passage and the queries of ``split`` (None: all queries, as mining and training add the train ones).

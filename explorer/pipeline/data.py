@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.core.config import Settings, settings_for
 from explorer.core.errors import DataError, OverCapError
+from explorer.core.memory import releasing_memory
 from explorer.core.progress import Progress
 from explorer.core.storage import write_bytes_atomic
 from explorer.workspace import DatasetChoice, Workspace
@@ -183,6 +184,7 @@ def load_encoder(spec: str = "minilm", api_key: str | None = None) -> "Encoder":
     return _load(spec, api_key=api_key)
 
 
+@releasing_memory
 def evaluate(dataset: "Dataset", encoder: "Encoder", split: str = "test", k: int = 100,
              progress: Progress | None = None) -> "RetrievalResult":
     """Retrieval metrics of ``encoder`` on ``split``, ``k`` passages per query (embeddings are cached, so a
@@ -202,6 +204,7 @@ MINING_SEED = 13
 """Seed of the random (weak) negatives, the same for the Data page and ``python -m explorer negatives``."""
 
 
+@releasing_memory
 def negatives(dataset: "Dataset", encoder: "Encoder", *, split: str = "train", num_negatives: int = 3,
               hard: bool = True, weak: int = 0, range_min: int = 0, range_max: int = 50,
               relative_margin: float | None = 0.05, absolute_margin: float | None = None,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from explorer.core.memory import releasing_memory
 from explorer.core.progress import Progress
 from explorer.core.storage import stored_or_computed
 
@@ -112,6 +113,7 @@ MAX_QUERIES = 500
 stages, the chart then holds at most 5,000 points, which WebGL keeps fluid."""
 
 
+@releasing_memory
 def projection(dataset: "Dataset", base: "Encoder", tuned: "Encoder | None", *, method: str = "pca",
                n_components: int = 2, seed: int = 13, max_passages: int = 2000,
                status: dict[str, str] | None = None, max_queries: int = MAX_QUERIES,

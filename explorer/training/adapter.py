@@ -32,6 +32,7 @@ import numpy as np
 
 from explorer.encoders.adapter import AdapterEncoder
 from explorer.core.errors import TrainingError
+from explorer.core.memory import releasing_memory
 from explorer.core.progress import Progress, part
 from explorer.training.grades import positive_grade
 from explorer.training.options import check
@@ -109,6 +110,7 @@ class AdapterConfig:
         return self
 
 
+@releasing_memory
 def train_adapter(
     dataset: "Dataset",
     base_encoder: "Encoder",
