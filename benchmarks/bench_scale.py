@@ -3,9 +3,9 @@
 ``python -m benchmarks scale --bf16 auto`` builds BEIR folders of N passages (:func:`make_corpus`) and, for
 each size and encoder, runs one fresh child process (``python -m benchmarks.bench_scale --child ...``) that
 times, one after the other: load, baseline encode (cold cache), evaluation (vectors cached), the Search index
-(which the app builds in the background once the corpus is embedded), mining hard negatives, one adapter epoch,
-a latent projection (PCA of up to 20,000 passages) and two Search queries (the first one opens the index). Peak RSS is of the child's whole process tree (psutil,
-sampled every 50 ms), per step and overall.
+(the corpus' vectors written to a file, which the app does once the corpus is embedded), mining hard negatives,
+one adapter epoch, a latent projection (PCA of up to 20,000 passages) and two Search queries (the first one opens
+the index). Peak RSS is of the child's whole process tree (psutil, sampled every 50 ms), per step and overall.
 
 Sizes: the fake encoder at 10k / 50k / 100k / 200k (everything but the model), the real MiniLM at
 ``BENCH_SCALE_REAL`` sizes (default 10k; ``--quick``: 10k fake and real only). Distractors are sentences of
