@@ -96,6 +96,7 @@ class TreePeak:
 def _child(folder: Path, encoder_spec: str) -> dict[str, Any]:
     """Every step once on the corpus at ``folder`` (run in a fresh process: EXPLORER_HOME is a new folder)."""
     from explorer import pipeline
+    from explorer.core.memory import releasing_memory
     from explorer.data.loaders import load_dataset
     from explorer.store.vectors import VectorStore
     from explorer.training.adapter import AdapterConfig, train_adapter
@@ -128,7 +129,8 @@ def _child(folder: Path, encoder_spec: str) -> dict[str, Any]:
         # What the app does in the background once the corpus is embedded (pipeline.index_soon), timed alone here.
         step("index", lambda: store.ensure_index(ds, enc))
         step("mining", lambda: pipeline.negatives(ds, enc))
-        step("adapter", lambda: train_adapter(ds, enc, AdapterConfig(epochs=1)))
+        # A training job hands its freed memory back when it ends (explorer/jobs/manager.py), as here.
+        step("adapter", lambda: releasing_memory(train_adapter)(ds, enc, AdapterConfig(epochs=1)))
         step("latent", lambda: pipeline.projection(ds, enc, None, method="pca", max_passages=20_000))
         step("search_first", lambda: pipeline.search(ds, enc, "vitamin D and bone fractures", store=store))
         step("search", lambda: pipeline.search(ds, enc, "tumour suppressor genes in mice", store=store))

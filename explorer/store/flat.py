@@ -38,21 +38,20 @@ class FlatIndex:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self._open: dict[str, tuple[float, list[str], np.ndarray]] = {}
+        self._open: dict[str, tuple[Any, list[str], np.ndarray, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def _paths(self, name: str) -> tuple[Path, Path]:
         return self.folder / f"{name}.npy", self.folder / f"{name}.json"
 
     def metadata(self, name: str) -> dict[str, Any] | None:
-        """The collection's metadata with its live ``count``; None when it is missing or unreadable."""
-        vectors, listing = self._paths(name)
+        """The collection's metadata with its live ``count`` (-1 when the files disagree); None when it is
+        missing or unreadable. Read once per version of the files: every query asks."""
         try:
-            said = json.loads(listing.read_text(encoding="utf-8"))
-            rows = np.load(vectors, mmap_mode="r").shape[0]
-        except (OSError, ValueError):
+            ids, vectors, metadata = self._opened(name)
+        except Missing:
             return None
-        return {**said.get("metadata", {}), "count": int(rows) if rows == len(said.get("ids", [])) else -1}
+        return {**metadata, "count": len(ids) if len(ids) == vectors.shape[0] else -1}
 
     def write(self, name: str, ids: Sequence[str], vectors: np.ndarray, metadata: dict[str, Any],
               report: Callable[[int], None] | None = None) -> None:
@@ -76,16 +75,17 @@ class FlatIndex:
         """
         from explorer.core.topk import top_k
 
-        ids, vectors = self._opened(name)
+        ids, vectors, _ = self._opened(name)
         if queries.shape[1] != vectors.shape[1]:
             raise ValueError(f"Query vectors have {queries.shape[1]} dimensions, the indexed passages {vectors.shape[1]}.")
         rows, scores = top_k(queries, vectors, k)
         return [[ids[j] for j in row] for row in rows], scores
 
-    def _opened(self, name: str) -> tuple[list[str], np.ndarray]:
+    def _opened(self, name: str) -> tuple[list[str], np.ndarray, dict[str, Any]]:
+        """(ids, memory-mapped vectors, metadata), read again only when a file was replaced."""
         vec_path, json_path = self._paths(name)
-        try:
-            stamp = json_path.stat().st_mtime_ns
+        try:  # both files' identity: ours are replaced by renames, so a new version is a new inode
+            stamp = tuple((st.st_ino, st.st_mtime_ns, st.st_size) for st in (json_path.stat(), vec_path.stat()))
         except OSError:
             with self._lock:
                 self._open.pop(name, None)
@@ -94,11 +94,12 @@ class FlatIndex:
             held = self._open.get(name)
             if held is None or held[0] != stamp:
                 try:
-                    ids = json.loads(json_path.read_text(encoding="utf-8"))["ids"]
-                    held = self._open[name] = (stamp, ids, np.load(vec_path, mmap_mode="r"))
-                except (OSError, ValueError, KeyError):
+                    said = json.loads(json_path.read_text(encoding="utf-8"))
+                    vectors = np.load(vec_path, mmap_mode="r")
+                    held = self._open[name] = (stamp, list(said["ids"]), vectors, dict(said.get("metadata", {})))
+                except (OSError, ValueError, KeyError, TypeError):
                     raise Missing(name) from None
-        return held[1], held[2]
+        return held[1], held[2], held[3]
 
     def delete(self, name: str) -> bool:
         """Remove collection ``name``; True when it was there."""

@@ -32,7 +32,6 @@ import numpy as np
 
 from explorer.encoders.adapter import AdapterEncoder
 from explorer.core.errors import TrainingError
-from explorer.core.memory import releasing_memory
 from explorer.core.progress import Progress, part
 from explorer.training.grades import positive_grade
 from explorer.training.options import check
@@ -110,7 +109,6 @@ class AdapterConfig:
         return self
 
 
-@releasing_memory
 def train_adapter(
     dataset: "Dataset",
     base_encoder: "Encoder",
