@@ -105,16 +105,15 @@ class VectorStore:
     def _errors(self, action: str) -> Iterator[None]:
         """Turn chroma and OS failures during ``action`` into StorageError; a missing collection is
         :class:`~explorer.store.flat.Missing`."""
+        missing: tuple[type[BaseException], ...] = (Missing,)
         failures: tuple[type[BaseException], ...] = (OSError,)
         if self._flat is None:
             from chromadb.errors import ChromaError, NotFoundError
 
-            failures = (ChromaError, OSError)
-        else:
-            NotFoundError = Missing  # noqa: N806 - nothing of chroma's to translate
+            missing, failures = (Missing, NotFoundError), (ChromaError, OSError)
         try:
             yield
-        except (Missing, NotFoundError) as exc:
+        except missing as exc:
             raise Missing(str(exc)) from exc
         except failures as exc:
             where = f"{self.settings.chroma_host}:{self.settings.chroma_port}" if self.settings.chroma_host else str(self.settings.store_dir)
