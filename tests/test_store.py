@@ -132,6 +132,7 @@ def test_a_changed_encoder_or_dataset_gets_its_own_collection(store, encoder):
 def test_a_stale_collection_is_rebuilt(store, encoder, tamper):
     ds = dataset()
     name = store.ensure_index(ds, encoder)
+    store.search(ds, encoder, query_texts=["cat purrs"], k=1)  # open: the store holds the files it read
     change = {"encoder_fingerprint": "something-else"} if tamper == "fingerprint" else {"complete": False}
     if store.client is None:  # on disk: the files
         folder = get_settings().store_dir
@@ -147,6 +148,8 @@ def test_a_stale_collection_is_rebuilt(store, encoder, tamper):
             collection.delete(ids=["cat", "dog"])
         else:
             collection.modify(metadata={**collection.metadata, **change})
+    seen = metadata(store, name)  # the change is seen, though the store had these files open
+    assert (seen["count"], seen["encoder_fingerprint"], seen["complete"]) != (len(PASSAGES), encoder.fingerprint, True)
     store.ensure_index(ds, encoder)
     rebuilt = metadata(store, name)
     assert rebuilt["count"] == len(PASSAGES)

@@ -34,7 +34,7 @@ def release_memory(collect: bool = True) -> None:
     """Collect garbage (unless ``collect`` is False) and hand the freed heap back to the operating system
     (glibc's ``malloc_trim``), so what a step freed lowers the process's resident memory, not only what Python
     counts: glibc keeps freed pages in its arenas otherwise (measured: a server at 3.6 GB after a training job
-    whose peak was 8.4 GB; 1.5 GB instead of 1.0 GB after the steps of a 200,000-passage corpus). A no-op where
+    whose peak was 8.4 GB; 1.5 GB where 1.0 GB is live after the steps on a 200,000-passage corpus). A no-op where
     the C library has no ``malloc_trim``. Hand-written (a few lines): no dependency offers it."""
     import ctypes
     import ctypes.util
