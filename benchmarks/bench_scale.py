@@ -6,6 +6,8 @@ times, one after the other: load, baseline encode (cold cache), evaluation (vect
 (the corpus' vectors written to a file, which the app does once the corpus is embedded), mining hard negatives,
 one adapter epoch, a latent projection (PCA of up to 20,000 passages) and two Search queries (the first one opens
 the index). Peak RSS is of the child's whole process tree (psutil, sampled every 50 ms), per step and overall.
+With the fake encoder it also times ``python -m explorer evaluate`` cold, in a process of its own (load, encode,
+top 100, metrics: the issue's first measurement).
 
 Sizes: the fake encoder at 10k / 50k / 100k / 200k (everything but the model), the real MiniLM at
 ``BENCH_SCALE_REAL`` sizes (default 10k; ``--quick``: 10k fake and real only). Distractors are sentences of
@@ -164,6 +166,25 @@ def _measure(folder: Path, encoder: str, home: Path) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _cli_evaluate(folder: Path, encoder: str, home: Path) -> dict[str, Any]:
+    """``python -m explorer evaluate`` on the corpus at ``folder``, cold: seconds and the peak RSS of its process
+    tree (the issue's first measurement, with the fake encoder: load, encode, exact top 100, ranx metrics)."""
+    env = {**os.environ, "EXPLORER_HOME": str(home), "EXPLORER_MAX_PASSAGES": "1000000",
+           "EXPLORER_MAX_UPLOAD_MB": "4000", "EXPLORER_MAX_UNPACKED_MB": "8000"}
+    cmd = [sys.executable, "-m", "explorer", "evaluate", "--data", str(folder), "--model", encoder]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    with TreePeak(pid=proc.pid) as mem:
+        _, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    shutil.rmtree(home, ignore_errors=True)
+    if proc.returncode:
+        return {"error": err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}"}
+    print(f"   cli evaluate: {seconds:.1f} s, peak {mem.peak:.0f} MB", flush=True)
+    return {"seconds": round(seconds, 1), "peak_rss_mb": round(mem.peak)}
+
+
 def run(ctx: Any) -> dict[str, Any]:
     """The benchmark entry of ``python -m benchmarks scale``."""
     from benchmarks.common import machine_info, write_result
@@ -183,6 +204,8 @@ def run(ctx: Any) -> dict[str, Any]:
                 home = Path(tmp) / f"home_{encoder}_{n}"
                 rows.append({"encoder": encoder, "size": n, **_measure(folder, encoder, home)})
                 shutil.rmtree(home, ignore_errors=True)
+                if encoder == "fake":
+                    rows[-1]["cli_evaluate"] = _cli_evaluate(folder, encoder, Path(tmp) / f"cli_{n}")
                 write_result(_result_name(), {"rows": rows, "partial": True})  # kept if a later size is stopped
             shutil.rmtree(folder, ignore_errors=True)
     measured = {(r["encoder"], r["size"]) for r in rows}

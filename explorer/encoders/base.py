@@ -7,6 +7,7 @@ over either, the fake used in tests) gets them the same way.
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,11 +15,15 @@ from typing import Literal
 
 import numpy as np
 
-from explorer.encoders.cache import EmbeddingCache, text_key
+from explorer.encoders.cache import EmbeddingCache, recall, remember, request_key, text_key
 from explorer.core.errors import ModelError
 from explorer.core.progress import Progress, silent
 
 Kind = Literal["query", "passage"]
+
+# Encode results are read-only (the same array may go to every step); torch warns when it wraps one, though
+# nothing writes to it (the adapter's training and dev scoring only read the corpus' vectors).
+warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
 
 CACHE_FLUSH_EVERY = 1024
 """New vectors are written to the cache in shards of about this many rows."""
@@ -109,36 +114,38 @@ class Encoder(ABC):
         ``progress`` hears ``("embedding", texts done, texts total)``: once for the cached texts, then after
         each batch.
 
+        The same request again (these texts in this order, this encoder and side, the cache in use) returns the
+        very array it returned before while it is remembered (:func:`~explorer.encoders.cache.recall`): no
+        hashing, no copy.
+
         Returns:
-            float32 array (len(texts), dim) of unit vectors, in the order of ``texts``.
+            float32 array (len(texts), dim) of unit vectors, in the order of ``texts``; read-only, since the
+            same array may be handed to every step that asks.
         """
         texts = [str(t) for t in texts]
         total = len(texts)
         if total == 0:
             return np.zeros((0, self.dim or 0), dtype=np.float32)
-        keys = [text_key(t) for t in texts]
+        report = progress or silent
         cache = self._cache(kind) if use_cache else None
-        found = cache.get_many(keys) if cache is not None else {}
+        request = request_key(cache.folder, texts) if cache is not None else None
+        if request is not None and (recent := recall(request)) is not None:
+            report("embedding", total, total)
+            self._dim = self._dim or int(recent.shape[1])
+            return recent
+        keys = [text_key(t) for t in texts]
+        # One output array, filled in place: the cached rows first, then each batch (memory stays about one
+        # float32 copy of the result at any corpus size).
+        out, found = cache.read(keys) if cache is not None else (None, np.zeros(total, dtype=bool))
         # Where each missing text goes in the output (a text may occur more than once), embedded once each,
         # longest first: batches of similar length pad little.
         places: dict[str, list[int]] = {}
-        for i, key in enumerate(keys):
-            if key not in found:
-                places.setdefault(key, []).append(i)
+        for i in np.flatnonzero(~found).tolist():
+            places.setdefault(keys[i], []).append(i)
         order = sorted(places, key=lambda k: len(texts[places[k][0]]), reverse=True)
         done = total - sum(len(p) for p in places.values())
-        report = progress or silent
         report("embedding", done, total)
         size = batch_size or self.batch_size
-        # One output array, filled in place: no per-vector copies held until the end (memory stays about one
-        # float32 copy of the result at any corpus size).
-        out: np.ndarray | None = None
-        if found:
-            out = np.empty((total, len(next(iter(found.values())))), dtype=np.float32)
-            for i, key in enumerate(keys):
-                if key in found:
-                    out[i] = found[key]
-        found = {}  # copied: the cached rows need not be held here any longer
         # New vectors reach the disk in shards of CACHE_FLUSH_EVERY rather than one per batch (fewer, larger
         # files load faster), and whatever was embedded is flushed even when a later batch fails or a
         # progress callback stops the work, so it is not paid for twice.
@@ -176,7 +183,10 @@ class Encoder(ABC):
         assert out is not None  # total > 0: every text was found or embedded
         if self._dim is None:
             self._dim = int(out.shape[1])
-        return out
+        if request is None:
+            out.flags.writeable = False  # as a remembered result is: callers never change what they are given
+            return out
+        return remember(request, out)
 
     _dim: int | None = None
 

@@ -3,16 +3,19 @@
 Layout: ``<cache_dir>/<encoder key>/<shard>.npz``, each shard holding ``keys`` (SHA-1 hex of the text)
 and ``vectors`` (float32). Shards are only ever added, each written to a temporary file and renamed, so a
 process killed mid-write leaves no half-written shard behind and two processes never corrupt each other.
-Loaded shards stay in memory (one dict per encoder key), which is what makes a second encode of the same
-texts a dictionary lookup; those dicts sit in a :class:`~explorer.core.memory.ByteLRU` of
-:data:`MEMORY_BUDGET_BYTES`, so every fine-tuned model's vectors do not stay in the server's memory forever:
-the encoder used longest ago is dropped from memory (its shards stay on disk and are read again on use).
+
+In memory a folder keeps only where each key's vector is (its shard and row), never the vectors themselves:
+a lookup reads the shards it needs (uncompressed, from the page cache once read: 0.2-0.3 s for 200,000 vectors
+of 384 floats), so the cache costs about 160 bytes a text instead of a second copy of every vector. Those
+indexes sit in a :class:`~explorer.core.memory.ByteLRU` of :data:`MEMORY_BUDGET_BYTES`; an evicted one is read
+again from the shards' keys on use, and one that alone outgrows the budget forgets its oldest shards' keys (a
+key not found is then looked for in those shards on disk). What makes the second encode of the same texts free is the memo of recent
+results (:func:`recall`, :func:`remember`): one copy of a corpus' vectors, handed out read-only to every step.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 import threading
 import uuid
@@ -26,45 +29,49 @@ from explorer.core.memory import MB, ByteLRU
 if TYPE_CHECKING:  # pragma: no cover
     from explorer.encoders.base import Encoder
 
-MEMORY_BUDGET_BYTES = 192 * MB
-"""In-memory vectors of all encoders together (about 100,000 MiniLM vectors); older encoders' go first."""
-_ENTRY_OVERHEAD = 250
-"""Bytes per cached vector beyond its floats: the key string, the dict slot and the array object."""
+MEMORY_BUDGET_BYTES = 64 * MB
+"""The key indexes of all encoders together (about 400,000 texts); the encoder used longest ago goes first."""
+_ENTRY_BYTES = 160
+"""Bytes per indexed text: the 40-character key, its location (an int) and the dict slot."""
+_ROW_BITS = 32
+"""A location is ``shard number << _ROW_BITS | row``."""
 
 _LOCK = threading.Lock()
-_SEEN_SHARDS: dict[Path, set[str]] = {}
-_PARTIAL: set[Path] = set()
-"""Folders whose in-memory index dropped vectors to fit the budget: a miss there looks on disk first."""
 
 
-def _index_bytes(index: dict[str, np.ndarray]) -> int:
-    if not index:
-        return 0
-    first = next(iter(index.values()))
-    return len(index) * (int(first.nbytes) + _ENTRY_OVERHEAD)
+class _Folder:
+    """Where each key of one folder's shards is: ``where[key] = shard number << _ROW_BITS | row``.
+
+    A folder whose keys alone outgrow the budget forgets its oldest shards' keys (``unindexed``): a key missing
+    from ``where`` is then looked for in those shards' key arrays on disk, as a fresh process would."""
+
+    def __init__(self) -> None:
+        self.where: dict[str, int] = {}
+        self.shards: list[str] = []
+        self.seen: set[str] = set()
+        self.unindexed = 0
+        """Shards ``[0, unindexed)`` are not in ``where``."""
+
+    def add(self, name: str, keys: list[str]) -> None:
+        number = len(self.shards)
+        self.shards.append(name)
+        self.seen.add(name)
+        base = number << _ROW_BITS
+        self.where.update(zip(keys, range(base, base + len(keys))))
+
+    def fit(self, max_bytes: int) -> None:
+        """Forget the oldest shards' keys until this index takes at most half of ``max_bytes`` (half: so that
+        the next shards do not each start this over)."""
+        if len(self.where) * _ENTRY_BYTES <= max_bytes:
+            return
+        keep = max(max_bytes // 2 // _ENTRY_BYTES, 1)
+        codes = sorted(self.where.values())
+        cutoff = codes[-keep] >> _ROW_BITS if keep < len(codes) else 0
+        self.where = {k: c for k, c in self.where.items() if c >> _ROW_BITS >= cutoff}
+        self.unindexed = max(self.unindexed, cutoff)
 
 
-def _forget_shards(folder: Path, _index: object) -> None:
-    # An evicted index must be read from disk again in full: forget which shards it had loaded.
-    _SEEN_SHARDS.pop(folder, None)
-    _PARTIAL.discard(folder)
-
-
-def _fit(folder: Path, index: dict[str, np.ndarray]) -> None:
-    """Account for a grown index: other encoders' indexes go first (least recently used), and an index that
-    alone exceeds the budget drops its oldest vectors (hits are moved to the end, so this is about LRU).
-    Call with ``_LOCK`` held."""
-    _MEMORY.resize(folder)
-    per = _index_bytes(index) // max(len(index), 1)
-    excess = len(index) - _MEMORY.max_bytes // max(per, 1)
-    if excess > 0:
-        for key in list(itertools.islice(index, excess)):
-            del index[key]
-        _PARTIAL.add(folder)
-        _MEMORY.resize(folder)
-
-
-_MEMORY = ByteLRU(MEMORY_BUDGET_BYTES, sizeof=_index_bytes, on_evict=_forget_shards)
+_MEMORY = ByteLRU(MEMORY_BUDGET_BYTES, sizeof=lambda folder: len(folder.where) * _ENTRY_BYTES)
 
 
 def text_key(text: str) -> str:
@@ -82,122 +89,156 @@ class EmbeddingCache:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
-    def _index(self) -> dict[str, np.ndarray]:
+    def _index(self) -> _Folder:
         """The in-memory index of this folder, refreshed with shards other processes wrote since."""
         with _LOCK:
             index = _MEMORY.get(self.folder)
             if index is None:
-                index = _MEMORY.put(self.folder, {})
-                _SEEN_SHARDS[self.folder] = set()
-            seen = _SEEN_SHARDS.setdefault(self.folder, set())
-            before = len(index)
+                index = _MEMORY.put(self.folder, _Folder())
+            before = len(index.where)
             if self.folder.is_dir():
                 for shard in sorted(self.folder.glob("*.npz")):
-                    if shard.name in seen:
+                    if shard.name in index.seen:
                         continue
                     try:
                         with np.load(shard, allow_pickle=False) as data:
-                            # Rows are copied so that dropping some of them frees their memory.
-                            for key, vec in zip(data["keys"].tolist(), np.array(data["vectors"])):
-                                index[str(key)] = vec.copy()
+                            keys = [str(k) for k in data["keys"].tolist()]
                     except (OSError, ValueError, KeyError):
                         continue  # an unreadable shard is skipped, its texts are simply embedded again
-                    seen.add(shard.name)
-            if len(index) != before:
-                _fit(self.folder, index)
+                    index.add(shard.name, keys)
+            if len(index.where) != before:
+                index.fit(_MEMORY.max_bytes)
+                _MEMORY.resize(self.folder)
             return index
 
-    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
-        """The cached vectors among ``keys`` (from memory; from disk for those the memory budget dropped)."""
+    def read(self, keys: list[str]) -> tuple[np.ndarray | None, np.ndarray]:
+        """The cached vectors of ``keys``: ``(rows, found)``, where ``rows`` is a float32 array with one row per
+        key (filled where ``found`` is True; None when nothing was found) and ``found`` a boolean mask."""
         index = self._index()
         with _LOCK:
-            found = {}
-            for k in keys:
-                if k in index:
-                    found[k] = index[k] = index.pop(k)  # moved to the end: recently used
-            partial = self.folder in _PARTIAL
-        missing = {k for k in keys if k not in found}
-        if missing and partial:
-            found.update(self._read_disk(missing))
-        return found
-
-    def _read_disk(self, wanted: set[str]) -> dict[str, np.ndarray]:
-        """Vectors of ``wanted`` keys read from the shards (after the memory budget dropped them)."""
-        out: dict[str, np.ndarray] = {}
-        for shard in sorted(self.folder.glob("*.npz")) if self.folder.is_dir() else []:
+            where, shards, unindexed = index.where, list(index.shards), index.unindexed
+            codes = np.fromiter((where.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        if unindexed and (codes < 0).any():
+            self._locate_on_disk(keys, codes, shards[:unindexed])
+        found = np.zeros(len(keys), dtype=bool)
+        hits = np.flatnonzero(codes >= 0)
+        out: np.ndarray | None = None
+        if not len(hits):
+            return out, found
+        shard_of = codes[hits] >> _ROW_BITS
+        order = np.argsort(shard_of, kind="stable")
+        hits, shard_of = hits[order], shard_of[order]
+        bounds = np.flatnonzero(np.diff(shard_of)) + 1
+        for group in np.split(np.arange(len(hits)), bounds):
+            at = hits[group]
+            rows = codes[at] & ((1 << _ROW_BITS) - 1)
             try:
-                with np.load(shard, allow_pickle=False) as data:
-                    keys = data["keys"].tolist()
-                    rows = [i for i, k in enumerate(keys) if k in wanted and k not in out]
-                    if rows:
-                        vectors = data["vectors"]
-                        out.update((str(keys[i]), np.array(vectors[i])) for i in rows)
+                with np.load(self.folder / shards[int(shard_of[group[0]])], allow_pickle=False) as data:
+                    vectors = data["vectors"]
+            except (OSError, ValueError, KeyError):
+                continue  # removed or damaged since it was indexed: its texts are embedded again
+            if vectors.ndim != 2 or int(rows.max()) >= len(vectors):
+                continue
+            if out is None:
+                out = np.empty((len(keys), vectors.shape[1]), dtype=np.float32)
+            if vectors.shape[1] != out.shape[1]:
+                continue
+            out[at] = vectors[rows]
+            found[at] = True
+        return out, found
+
+    def _locate_on_disk(self, keys: list[str], codes: np.ndarray, shards: list[str]) -> None:
+        """Fill ``codes`` of the keys not yet located from the key arrays of ``shards`` (those the index forgot)."""
+        wanted: dict[str, list[int]] = {}
+        for i in np.flatnonzero(codes < 0).tolist():
+            wanted.setdefault(keys[i], []).append(i)
+        for number, name in enumerate(shards):
+            try:
+                with np.load(self.folder / name, allow_pickle=False) as data:
+                    shard_keys = data["keys"].tolist()
             except (OSError, ValueError, KeyError):
                 continue
-            if len(out) == len(wanted):
-                break
-        if out:
-            with _LOCK:
-                index = _MEMORY.get(self.folder)
-                if index is not None:
-                    index.update(out)
-                    _fit(self.folder, index)
-        return out
+            for row, key in enumerate(shard_keys):
+                for i in wanted.pop(str(key), ()):
+                    codes[i] = number << _ROW_BITS | row
+            if not wanted:
+                return
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """The cached vectors among ``keys``, by key."""
+        rows, found = self.read(keys)
+        return {keys[i]: rows[i] for i in np.flatnonzero(found)} if rows is not None else {}
 
     def put_many(self, keys: list[str], vectors: np.ndarray) -> None:
         """Add vectors; failures to write (read-only or full disk) only cost a later re-embed."""
         if not keys:
             return
         vectors = np.asarray(vectors, dtype=np.float32)
-        with _LOCK:
-            index = _MEMORY.get(self.folder)
-            if index is None:
-                index = _MEMORY.put(self.folder, {})
-                _SEEN_SHARDS[self.folder] = set()
-            for key, vec in zip(keys, vectors):
-                index[key] = vec.copy()
-            _fit(self.folder, index)
-            name = f"{uuid.uuid4().hex}.npz"
-            try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                tmp = self.folder / f".{name}.tmp"
-                with open(tmp, "wb") as fh:
-                    np.savez(fh, keys=np.array(keys), vectors=vectors)
-                os.replace(tmp, self.folder / name)
-                _SEEN_SHARDS.setdefault(self.folder, set()).add(name)
-            except OSError:
-                pass
-
-    def missing(self, keys: list[str]) -> set[str]:
-        """The distinct ``keys`` with no vector yet, in memory or on disk (the work an encode has left).
-
-        Reads only the shards' key arrays, never their vectors, so it stays quick before a large encode.
-        """
-        wanted = set(keys)
+        name = f"{uuid.uuid4().hex}.npz"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.folder / f".{name}.tmp"
+            with open(tmp, "wb") as fh:
+                np.savez(fh, keys=np.array(keys), vectors=vectors)
+            os.replace(tmp, self.folder / name)
+        except OSError:
+            return
         with _LOCK:
             index = _MEMORY.get(self.folder)
             if index is not None:
-                wanted.difference_update(k for k in list(wanted) if k in index)
-        for shard in sorted(self.folder.glob("*.npz")) if wanted and self.folder.is_dir() else []:
-            try:
-                with np.load(shard, allow_pickle=False) as data:
-                    wanted.difference_update(data["keys"].tolist())
-            except (OSError, ValueError, KeyError):
-                continue
-            if not wanted:
-                break
-        return wanted
+                index.add(name, list(keys))
+                index.fit(_MEMORY.max_bytes)
+                _MEMORY.resize(self.folder)
+
+    def missing(self, keys: list[str]) -> set[str]:
+        """The distinct ``keys`` with no vector yet (the work an encode has left). Reads only the shards' keys."""
+        distinct = list(set(keys))
+        index = self._index()
+        with _LOCK:
+            where, shards, unindexed = index.where, list(index.shards), index.unindexed
+            codes = np.fromiter((where.get(k, -1) for k in distinct), dtype=np.int64, count=len(distinct))
+        if unindexed and (codes < 0).any():
+            self._locate_on_disk(distinct, codes, shards[:unindexed])
+        return {distinct[i] for i in np.flatnonzero(codes < 0).tolist()}
 
     def __len__(self) -> int:
-        return len(self._index())
+        """Texts indexed in memory (all of them unless the index outgrew its budget)."""
+        return len(self._index().where)
+
+
+RECENT_BUDGET_BYTES = 320 * MB
+"""Recent encode results kept whole (:func:`recall`): 200,000 vectors of 384 floats, or 50,000 of 1,536. The newest
+result always stays, even alone over the budget: its caller holds it anyway."""
+_RECENT = ByteLRU(RECENT_BUDGET_BYTES, sizeof=lambda vectors: vectors.nbytes)
+
+
+def request_key(folder: Path, texts: list[str]) -> tuple[Path, int, int]:
+    """The identity of an encode request: the cache folder (the encoder and side) and the texts in order.
+
+    Python's string hash is keyed per process (a visitor cannot aim at a collision) and cached in each string,
+    so this costs milliseconds for a corpus the process has hashed before; the texts themselves are not kept.
+    """
+    return folder, len(texts), hash(tuple(texts))
+
+
+def recall(key: tuple[Path, int, int]) -> np.ndarray | None:
+    """The vectors of a request seen recently (read-only, shared by every caller), or None."""
+    return _RECENT.get(key)
+
+
+def remember(key: tuple[Path, int, int], vectors: np.ndarray) -> np.ndarray:
+    """Keep ``vectors`` as the result of the request ``key`` and return them, now read-only: every later caller
+    of the same request gets this very array, so no step holds a second copy of a corpus' vectors."""
+    vectors.flags.writeable = False
+    return _RECENT.put(key, vectors)
 
 
 def forget_memory() -> None:
-    """Drop the in-process copies (tests use it to prove a cache read comes from disk)."""
+    """Drop the in-process indexes and recent results (tests use it to prove a read comes from disk, as in a new
+    process)."""
     with _LOCK:
         _MEMORY.clear()
-        _SEEN_SHARDS.clear()
-        _PARTIAL.clear()
+    _RECENT.clear()
 
 
 def uncached_count(encoder: "Encoder", texts: list[str], kind: str) -> int:
@@ -205,5 +246,4 @@ def uncached_count(encoder: "Encoder", texts: list[str], kind: str) -> int:
     if encoder.cache_dir is None:
         return len(set(texts))
     keys = list({text_key(t) for t in texts})
-    found = EmbeddingCache(Path(encoder.cache_dir) / encoder.kind_fingerprint(kind)).get_many(keys)
-    return len(keys) - len(found)
+    return len(EmbeddingCache(Path(encoder.cache_dir) / encoder.kind_fingerprint(kind)).missing(keys))

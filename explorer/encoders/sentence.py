@@ -89,6 +89,13 @@ def _prompt_pair(prompts: dict[str, str]) -> tuple[str, str]:
     return prompts.get("query", ""), document
 
 
+ENCODE_BATCH_SIZE = 16
+"""Texts per forward pass when encoding. Measured on 1,500 SciFact abstracts, the bundled MiniLM on 2 cores (AMD EPYC
+with AVX512-BF16): 16 takes 35 s and peaks at 910 MB, 32 takes 39-40 s and 980-1,020 MB, 64 takes 39 s and 1,150 MB;
+on the plain path (onnxruntime) 16 takes 55.7 s and 1,054 MB, 32 takes 59.1 s and 1,304 MB. Long texts' activations
+grow with the batch, and the heap keeps their high-water mark."""
+
+
 class SentenceTransformerEncoder(Encoder):
     """A sentence-transformers model as an :class:`~explorer.encoders.base.Encoder`.
 
@@ -117,7 +124,7 @@ class SentenceTransformerEncoder(Encoder):
         device: str | None = None,
         bf16: bool | None = None,
         max_seq_length: int | None = None,
-        batch_size: int = 32,
+        batch_size: int = ENCODE_BATCH_SIZE,
         cache_dir: Path | str | None | DefaultCache = DEFAULT_CACHE,
         trust_remote_code: bool = False,
         backend: str | None = None,
@@ -176,7 +183,7 @@ class SentenceTransformerEncoder(Encoder):
         name: str = "in-memory model",
         fingerprint: str | None = None,
         bf16: bool | None = None,
-        batch_size: int = 32,
+        batch_size: int = ENCODE_BATCH_SIZE,
         cache_dir: Path | str | None | DefaultCache = DEFAULT_CACHE,
     ) -> "SentenceTransformerEncoder":
         """Wrap a model already in memory (a fine-tuned one, say) without saving it first.

@@ -162,3 +162,64 @@ def test_bad_embed_batch_output_is_reported():
 
 def test_empty_input_gives_an_empty_matrix_of_the_right_width(fake_encoder):
     assert fake_encoder.encode([]).shape == (0, 64)
+
+
+def test_the_same_request_again_is_the_same_read_only_array_without_hashing(tmp_path, monkeypatch):
+    enc = Counting(cache_dir=tmp_path)
+    texts = [f"text number {i}" for i in range(50)]
+    first = enc.encode(texts)
+    with pytest.raises(ValueError, match="read-only"):
+        first[0, 0] = 1.0  # shared with every later caller: nobody may change it
+    hashed = []
+    monkeypatch.setattr(base, "text_key", lambda t: hashed.append(t) or cache.text_key(t))
+    again = enc.encode(list(texts))  # another list of equal texts: the same request
+    assert again is first and hashed == []
+    assert enc.encode(texts[::-1]) is not first and len(hashed) == len(texts), "another order is another request"
+    assert Counting(cache_dir=tmp_path, tag="b").encode(texts) is not first, "another encoder is another request"
+
+
+def test_results_without_a_cache_are_read_only_too():
+    out = Counting().encode(TEXTS)
+    assert not out.flags.writeable and Counting().encode(TEXTS) is not out
+
+
+def test_the_cache_keeps_locations_in_memory_and_reads_vectors_from_its_shards(tmp_path, monkeypatch):
+    enc = Counting(cache_dir=tmp_path)
+    texts = [f"passage {i} " + "x" * (i % 7) for i in range(3000)]
+    first = enc.encode(texts)
+    cache.forget_memory()
+    store = cache.EmbeddingCache(tmp_path / "counting-a")
+    keys = [cache.text_key(t) for t in texts]
+    assert cache._MEMORY.total_bytes == 0 and len(store) == len(texts)
+    assert cache._MEMORY.total_bytes <= len(texts) * 200, "the index holds locations, not vectors"
+    rows, found = store.read(keys[::-1] + ["not a key"])
+    assert found.tolist() == [True] * len(texts) + [False]
+    np.testing.assert_array_equal(rows[: len(texts)], first[::-1])
+    # A shard removed behind the cache's back: its texts are embedded again, the others still read.
+    shard = sorted((tmp_path / "counting-a").glob("*.npz"))[0]
+    shard.unlink()
+    again = Counting(cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.encode(texts + ["one more"])[: len(texts)], first)
+    assert 0 < sum(len(b) for b in again.batches) - 1 < len(texts)
+
+
+def test_a_remembered_result_forgotten_is_read_back_the_same(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "_RECENT", cache.ByteLRU(0, sizeof=lambda v: v.nbytes))
+    enc = Counting(cache_dir=tmp_path)
+    first = enc.encode(TEXTS)
+    enc.encode(["something else"])  # the newest result only is kept, over a budget of 0
+    enc.embed_batch = Forbidden.embed_batch.__get__(enc)
+    second = enc.encode(TEXTS)
+    assert second is not first
+    np.testing.assert_array_equal(second, first)
+
+
+def test_an_index_over_its_budget_forgets_old_shards_and_finds_their_texts_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache._MEMORY, "max_bytes", 1500 * cache._ENTRY_BYTES)
+    texts = [f"passage {i}" for i in range(4000)]  # four shards of 1,024 texts at most
+    first = Counting(cache_dir=tmp_path).encode(texts)
+    store = cache.EmbeddingCache(tmp_path / "counting-a")
+    assert len(store) < len(texts) and cache._MEMORY.total_bytes <= 1500 * cache._ENTRY_BYTES
+    assert store.missing([cache.text_key(t) for t in texts[:10]] + ["not a key"]) == {"not a key"}
+    cache._RECENT.clear()  # only the cache is left to answer
+    np.testing.assert_array_equal(Forbidden(cache_dir=tmp_path).encode(texts), first)
