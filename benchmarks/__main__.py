@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 
 ORDER = ("mining", "projection", "neighbourhood", "encode", "compression", "memory", "public_training", "train", "quality",
-         "app", "visitors", "demo", "recipe", "models", "tuned_hybrid", "endpoint", "recipes_api", "curve", "scale", "scale_pages", "processes")
+         "app", "visitors", "demo", "recipe", "models", "tuned_hybrid", "endpoint", "recipes_api", "curve", "scale", "scale_pages", "processes", "batch")
 
 
 def main(argv: list[str] | None = None) -> int:

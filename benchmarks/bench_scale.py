@@ -73,7 +73,11 @@ class TreePeak:
 
     def rss(self) -> float:
         total = 0
-        for p in [self._proc, *self._proc.children(recursive=True)]:
+        try:
+            family = [self._proc, *self._proc.children(recursive=True)]
+        except Exception:  # noqa: BLE001 - the process itself just exited
+            return 0.0
+        for p in family:
             try:
                 total += p.memory_info().rss
             except Exception:  # noqa: BLE001 - a child that just exited

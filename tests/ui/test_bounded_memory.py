@@ -42,7 +42,8 @@ def _sizes() -> dict[str, int]:
     from explorer.ui import state
 
     return {"datasets": state._datasets().total_bytes, "encoders": state._encoders().total_bytes,
-            "embeddings": cache._MEMORY.total_bytes, "projections": projection._MEMORY.total_bytes}
+            "embeddings": cache._MEMORY.total_bytes, "recent encodes": cache._RECENT.total_bytes,
+            "projections": projection._MEMORY.total_bytes}
 
 
 def test_memory_after_20_visitors_is_no_higher_than_after_2(public, tmp_path):
@@ -51,7 +52,7 @@ def test_memory_after_20_visitors_is_no_higher_than_after_2(public, tmp_path):
     from explorer.ui import state
 
     caches = {"datasets": state._datasets(), "encoders": state._encoders(), "embeddings": cache._MEMORY,
-              "projections": projection._MEMORY}
+              "recent encodes": cache._RECENT, "projections": projection._MEMORY}
     saved = {name: c.max_bytes for name, c in caches.items()}
     for c in caches.values():
         c.clear()
