@@ -145,7 +145,6 @@ class Encoder(ABC):
         order = sorted(places, key=lambda k: len(texts[places[k][0]]), reverse=True)
         done = total - sum(len(p) for p in places.values())
         report("embedding", done, total)
-        size = batch_size or self.batch_size
         # New vectors reach the disk in shards of CACHE_FLUSH_EVERY rather than one per batch (fewer, larger
         # files load faster), and whatever was embedded is flushed even when a later batch fails or a
         # progress callback stops the work, so it is not paid for twice.
@@ -158,6 +157,7 @@ class Encoder(ABC):
 
         if order:
             self._before_embedding([texts[places[k][0]] for k in order], kind)
+        size = batch_size or self.batch_size  # after the runtime is chosen: its default may differ
         try:
             for start in range(0, len(order), size):
                 chunk = order[start : start + size]

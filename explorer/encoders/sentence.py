@@ -94,7 +94,10 @@ ENCODE_BATCH_SIZE = 16
 2 cores of an AMD EPYC with AVX512-BF16): 16 and 32 encode at the same speed (39.0 and 38.6 texts a second) but 16
 peaks about 100 MB lower (764 against 871 MB; 64: 1,061 MB and slower). Long texts' activations grow with the
 batch, and the heap keeps their high-water mark. On the plain path (onnxruntime) 16 takes 26.0 texts a second and
-696 MB against 32's 24.8 and 865 MB (8: 27.9 and 599 MB)."""
+696 MB against 32's 24.8 and 865 MB: there 8 is better still (:data:`ONNX_BATCH_SIZE`)."""
+ONNX_BATCH_SIZE = 8
+"""Texts per forward pass on onnxruntime (the plain path), unless a batch size is given: 27.9 texts a second and a
+599 MB peak against 16's 26.0 and 696 MB (``batch.no_bf16.json``, same machine and texts)."""
 
 
 class SentenceTransformerEncoder(Encoder):
@@ -106,7 +109,8 @@ class SentenceTransformerEncoder(Encoder):
         device: "cpu", "cuda", ... or None for :func:`~explorer.encoders.hardware.pick_device`.
         bf16: force bfloat16 autocast on or off; None decides with :func:`~explorer.encoders.hardware.use_bf16`.
         max_seq_length: truncate inputs to this many tokens instead of the model's own limit.
-        batch_size: texts per forward pass.
+        batch_size: texts per forward pass; None: :data:`ENCODE_BATCH_SIZE` on torch, :data:`ONNX_BATCH_SIZE` on
+            onnxruntime.
         cache_dir: embedding cache root; by default the settings' cache, None disables caching.
         trust_remote_code: let a hub model run its own Python code (never on unless asked for).
         backend: "auto" (None): onnxruntime for a supported local folder on a CPU without bf16 once exported
@@ -125,7 +129,7 @@ class SentenceTransformerEncoder(Encoder):
         device: str | None = None,
         bf16: bool | None = None,
         max_seq_length: int | None = None,
-        batch_size: int = ENCODE_BATCH_SIZE,
+        batch_size: int | None = None,
         cache_dir: Path | str | None | DefaultCache = DEFAULT_CACHE,
         trust_remote_code: bool = False,
         backend: str | None = None,
@@ -137,12 +141,12 @@ class SentenceTransformerEncoder(Encoder):
         self.backend = backend
         self._onnx: onnx_runtime.OnnxModel | None = None
         self._onnx_failed = False
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if max_seq_length is not None and max_seq_length < 1:
             raise ValueError(f"max_seq_length must be at least 1, got {max_seq_length}")
         self.spec = str(model)
-        self.batch_size = int(batch_size)
+        self.batch_size = batch_size
         self.max_seq_length = max_seq_length
         self.trust_remote_code = bool(trust_remote_code)
         self._device = device
@@ -184,7 +188,7 @@ class SentenceTransformerEncoder(Encoder):
         name: str = "in-memory model",
         fingerprint: str | None = None,
         bf16: bool | None = None,
-        batch_size: int = ENCODE_BATCH_SIZE,
+        batch_size: int | None = None,
         cache_dir: Path | str | None | DefaultCache = DEFAULT_CACHE,
     ) -> "SentenceTransformerEncoder":
         """Wrap a model already in memory (a fine-tuned one, say) without saving it first.
@@ -196,7 +200,7 @@ class SentenceTransformerEncoder(Encoder):
         self = cls.__new__(cls)
         Encoder.__init__(self, resolve_cache_dir(cache_dir))
         self.spec, self.model_path, self.is_local, self.name = name, None, True, name
-        self.batch_size, self.max_seq_length, self.trust_remote_code = int(batch_size), None, False
+        self.batch_size, self.max_seq_length, self.trust_remote_code = batch_size, None, False
         self.backend, self._onnx, self._onnx_failed = "torch", None, False  # the weights may still change
         self._device = str(model.device)
         self._bf16 = bf16
@@ -324,6 +328,15 @@ class SentenceTransformerEncoder(Encoder):
         return routed or len(set(_prompt_pair(dict(model.prompts or {})))) > 1
 
     # ------------------------------------------------------------------------------------ runtime
+    @property
+    def batch_size(self) -> int:  # type: ignore[override]
+        """Texts per forward pass: the one given, else the default of the runtime the next batch runs on."""
+        return self._batch_size or (ONNX_BATCH_SIZE if self._onnx is not None else ENCODE_BATCH_SIZE)
+
+    @batch_size.setter
+    def batch_size(self, value: int | None) -> None:
+        self._batch_size = int(value) if value is not None else None
+
     @property
     def runtime(self) -> str:
         """"onnx" once the onnxruntime path is loaded, else "torch" (what the next batch runs on)."""

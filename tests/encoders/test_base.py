@@ -223,3 +223,25 @@ def test_an_index_over_its_budget_forgets_old_shards_and_finds_their_texts_on_di
     assert store.missing([cache.text_key(t) for t in texts[:10]] + ["not a key"]) == {"not a key"}
     cache._RECENT.clear()  # only the cache is left to answer
     np.testing.assert_array_equal(Forbidden(cache_dir=tmp_path).encode(texts), first)
+
+
+def test_the_batch_size_is_read_after_the_runtime_is_chosen():
+    class Switches(Counting):
+        def _before_embedding(self, texts, kind):
+            self.batch_size = 1  # as an encoder that moved to a runtime with smaller batches
+
+    enc = Switches(batch_size=10)
+    enc.encode(TEXTS)
+    assert [len(b) for b in enc.batches] == [1] * len(TEXTS)
+
+
+def test_a_sentence_encoder_batches_by_its_runtime_unless_told():
+    from explorer.encoders.sentence import ENCODE_BATCH_SIZE, ONNX_BATCH_SIZE, SentenceTransformerEncoder
+
+    default, told = SentenceTransformerEncoder("minilm", cache_dir=None), SentenceTransformerEncoder(
+        "minilm", cache_dir=None, batch_size=4)
+    assert (default.batch_size, told.batch_size) == (ENCODE_BATCH_SIZE, 4)
+    default._onnx = told._onnx = object()  # as once onnxruntime is loaded
+    assert (default.batch_size, told.batch_size) == (ONNX_BATCH_SIZE, 4)
+    with pytest.raises(ValueError, match="at least 1"):
+        SentenceTransformerEncoder("minilm", cache_dir=None, batch_size=0)
