@@ -49,14 +49,12 @@ class _Folder:
     def __init__(self) -> None:
         self.where: dict[str, int] = {}
         self.shards: list[str] = []
-        self.seen: set[str] = set()
         self.unindexed = 0
         """Shards ``[0, unindexed)`` are not in ``where``."""
 
     def add(self, name: str, keys: list[str]) -> None:
         number = len(self.shards)
         self.shards.append(name)
-        self.seen.add(name)
         base = number << _ROW_BITS
         self.where.update(zip(keys, range(base, base + len(keys))))
 
@@ -96,10 +94,10 @@ class EmbeddingCache:
             index = _MEMORY.get(self.folder)
             if index is None:
                 index = _MEMORY.put(self.folder, _Folder())
-            before = len(index.where)
+            before, known = len(index.where), set(index.shards)
             if self.folder.is_dir():
                 for shard in sorted(self.folder.glob("*.npz")):
-                    if shard.name in index.seen:
+                    if shard.name in known:
                         continue
                     try:
                         with np.load(shard, allow_pickle=False) as data:
@@ -115,12 +113,7 @@ class EmbeddingCache:
     def read(self, keys: list[str]) -> tuple[np.ndarray | None, np.ndarray]:
         """The cached vectors of ``keys``: ``(rows, found)``, where ``rows`` is a float32 array with one row per
         key (filled where ``found`` is True; None when nothing was found) and ``found`` a boolean mask."""
-        index = self._index()
-        with _LOCK:
-            where, shards, unindexed = index.where, list(index.shards), index.unindexed
-            codes = np.fromiter((where.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
-        if unindexed and (codes < 0).any():
-            self._locate_on_disk(keys, codes, shards[:unindexed])
+        codes, shards = self._locate(keys)
         found = np.zeros(len(keys), dtype=bool)
         hits = np.flatnonzero(codes >= 0)
         out: np.ndarray | None = None
@@ -147,6 +140,17 @@ class EmbeddingCache:
             out[at] = vectors[rows]
             found[at] = True
         return out, found
+
+    def _locate(self, keys: list[str]) -> tuple[np.ndarray, list[str]]:
+        """``(codes, shards)``: each key's location (``shard number << _ROW_BITS | row``, -1 when not cached), from
+        the index, then from the key arrays of the shards it forgot; and the shard names the numbers refer to."""
+        index = self._index()
+        with _LOCK:
+            where, shards, unindexed = index.where, list(index.shards), index.unindexed
+            codes = np.fromiter((where.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        if unindexed and (codes < 0).any():
+            self._locate_on_disk(keys, codes, shards[:unindexed])
+        return codes, shards
 
     def _locate_on_disk(self, keys: list[str], codes: np.ndarray, shards: list[str]) -> None:
         """Fill ``codes`` of the keys not yet located from the key arrays of ``shards`` (those the index forgot)."""
@@ -194,12 +198,7 @@ class EmbeddingCache:
     def missing(self, keys: list[str]) -> set[str]:
         """The distinct ``keys`` with no vector yet (the work an encode has left). Reads only the shards' keys."""
         distinct = list(set(keys))
-        index = self._index()
-        with _LOCK:
-            where, shards, unindexed = index.where, list(index.shards), index.unindexed
-            codes = np.fromiter((where.get(k, -1) for k in distinct), dtype=np.int64, count=len(distinct))
-        if unindexed and (codes < 0).any():
-            self._locate_on_disk(distinct, codes, shards[:unindexed])
+        codes, _ = self._locate(distinct)
         return {distinct[i] for i in np.flatnonzero(codes < 0).tolist()}
 
     def __len__(self) -> int:

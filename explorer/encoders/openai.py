@@ -247,8 +247,9 @@ class OpenAIEncoder(Encoder):
         from explorer.encoders.cache import text_key
 
         cache = self._cache(kind)
-        found = cache.get_many([text_key(str(t)) for t in texts]) if cache is not None else {}
-        todo = [str(t) for t in texts if text_key(str(t)) not in found]
+        keys = [text_key(str(t)) for t in texts]
+        missing = cache.missing(keys) if cache is not None else set(keys)  # the shards' keys only, no vectors
+        todo = [str(t) for t, key in zip(texts, keys) if key in missing]
         return estimate_cost(todo, self.model, base_url=self.base_url, counter=self.tokens,
                              max_tokens=self.max_tokens if self.overflow == "truncate" else None)
 
