@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -449,3 +450,45 @@ def test_an_exact_search_while_the_index_is_built_ranks_as_the_index_does(store,
         assert list(exact["pid"]) == list(indexed["pid"]) and list(exact["rank"]) == [1, 2, 3]
         np.testing.assert_allclose(exact["score"], indexed["score"], atol=1e-5)
         assert list(exact.columns) == ["rank", "pid", "score", "title", "text"]
+
+
+def test_a_query_reads_the_vectors_in_blocks_and_keeps_none_of_the_file_mapped(encoder, monkeypatch):
+    """Search ranks as one exact top-k over the whole file while reading it a block at a time, so the file's pages
+    never become the process' memory (a memory map's would, once read: 147 MB at 100,000 passages)."""
+    from explorer.core import topk
+    from explorer.store import flat
+
+    store, ds = VectorStore(), dataset()
+    if store.client is not None:
+        pytest.skip("on disk only")
+    query = encoder.encode(["heavy rain floods the roads", "bread"], "query")
+    vectors = encoder.encode(ds.passage_texts(), "passage")
+    name = store.ensure_index(ds, encoder)
+    monkeypatch.setattr(topk, "MAX_BLOCK_FLOATS", 2 * vectors.shape[1])  # two rows a block
+    reads, blocks = [], flat._Layout.blocks
+
+    def counted(self, rows):
+        for first, block in blocks(self, rows):
+            reads.append(len(block))
+            yield first, block
+
+    monkeypatch.setattr(flat._Layout, "blocks", counted)
+    found = store.search(ds, encoder, query_vectors=query, k=len(PASSAGES))
+    rows, scores = topk.top_k(query, vectors, len(PASSAGES))
+    for hits, row, score in zip(found, rows, scores):
+        assert [h.id for h in hits] == [ds.passage_ids()[j] for j in row]
+        np.testing.assert_allclose([h.score for h in hits], score, atol=1e-6)
+    assert max(reads) == 2 and sum(reads) == len(PASSAGES)
+    assert f"{name}.npy" not in Path("/proc/self/maps").read_text()
+
+
+def test_a_file_shorter_than_its_header_is_a_missing_collection(store, encoder):
+    """A vectors file cut short (a disk full, a copy interrupted) is rebuilt, never read past its end."""
+    if store.client is not None:
+        pytest.skip("on disk only")
+    ds = dataset()
+    name = store.ensure_index(ds, encoder)
+    path = get_settings().store_dir / f"{name}.npy"
+    path.write_bytes(path.read_bytes()[:-8])
+    hits = store.search(ds, encoder, ["heavy rain floods the roads"], k=2)[0]
+    assert [h.id for h in hits][0] == "rain" and path.stat().st_size == 128 + 4 * len(PASSAGES) * encoder.dim

@@ -9,7 +9,7 @@ corpora past one machine; up to the local cap a matrix product per chunk is fast
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -89,3 +89,25 @@ def top_k(queries: np.ndarray, keys: np.ndarray, k: int, *, chunk_size: int = 10
     if not parts:
         return np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
     return np.vstack([p[1] for p in parts]), np.vstack([p[2] for p in parts])
+
+
+def top_k_over_blocks(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`top_k`, over keys that arrive in consecutive blocks ``(first row, keys)`` (read from a file a
+    block at a time, so the whole key matrix is never in memory at once): each block's top k, merged into the
+    running best k. Among equal scores the lower key index comes first, as in :func:`top_k`.
+
+    Returns:
+        (indices (n, k'), scores (n, k')), best first, k' = min(k, keys seen); indices count from the first block.
+    """
+    q = np.asarray(queries, dtype=np.float32)
+    best_rows = np.zeros((len(q), 0), dtype=np.int64)
+    best_scores = np.zeros((len(q), 0), dtype=np.float32)
+    for first, keys in blocks:
+        rows, scores = top_k(q, keys, k)
+        # The running best first: a stable sort keeps it ahead of a later block's equal scores.
+        rows = np.hstack([best_rows, rows + first])
+        scores = np.hstack([best_scores, scores])
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        best_rows = np.take_along_axis(rows, order, axis=1)
+        best_scores = np.take_along_axis(scores, order, axis=1)
+    return best_rows, best_scores

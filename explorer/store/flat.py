@@ -2,8 +2,11 @@
 
 Why not chromadb's HNSW on disk (as the store was before): on one machine, up to the local cap of 200,000
 passages, an exact search is both faster to have and faster to ask. A query is one matrix product over the
-memory-mapped vectors (20–45 ms at 200,000 passages of 384 floats on 2 cores), through the same
-:func:`explorer.core.topk.top_k` that ranks for Metrics, so Search ranks exactly as the metrics do; there is no
+vectors, read from the file in blocks of about 32 MB (20–45 ms at 200,000 passages of 384 floats on 2 cores),
+through the same top-k that ranks for Metrics (:func:`explorer.core.topk.top_k_over_blocks`), so Search ranks
+exactly as the metrics do. Read in blocks rather than memory-mapped: a map's pages, once read, stay in the process'
+memory (147 MB at 100,000 passages, beside the same vectors that the encoder's remembered result holds), while a
+file read leaves them in the system's page cache, which the kernel gives back under pressure. There is no
 graph to build (HNSW took 30–80 s at 100,000 passages and a process of about 500 MB), no approximation, and
 the files hold only the vectors and ids we wrote (chroma's HNSW files carried memory it had never filled).
 A Chroma server (``EXPLORER_CHROMA_HOST``) stays the store for corpora that outgrow one machine.
@@ -18,9 +21,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,8 +32,43 @@ class Missing(LookupError):
     """The collection is not (or no longer) in the store."""
 
 
+class _Layout(NamedTuple):
+    """Where a collection's vectors lie in its ``.npy``: ``rows`` float32 rows of ``dim`` from byte ``offset``."""
+
+    path: Path
+    offset: int
+    rows: int
+    dim: int
+
+    @classmethod
+    def read(cls, path: Path) -> _Layout:
+        """The layout from the file's header (ValueError when it is not a 2-D float32 C-order array)."""
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            if len(shape) != 2 or fortran or dtype != np.float32:
+                raise ValueError(f"{path.name} is not a 2-D float32 array")
+            return cls(path, fh.tell(), int(shape[0]), int(shape[1]))
+
+    def blocks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first row, vectors)`` of consecutive blocks of up to ``rows`` rows, each read into the same buffer
+        (valid until the next block). Raises OSError when the file is shorter than its header says."""
+        buffer = np.empty((min(rows, self.rows), self.dim), dtype=np.float32)
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            for first in range(0, self.rows, rows):
+                block = buffer[: min(rows, self.rows - first)]
+                if fh.readinto(memoryview(block).cast("B")) != block.nbytes:
+                    raise OSError(f"{self.path.name} ends early")
+                yield first, block
+
+
 class FlatIndex:
-    """Collections of unit vectors in ``folder``, opened memory-mapped on first query and kept open.
+    """Collections of unit vectors in ``folder``; a collection's ids and the layout of its file are read on its
+    first query and kept until the files change.
 
     Args:
         folder: where the ``.npy`` and ``.json`` files live (created on the first write).
@@ -38,7 +76,7 @@ class FlatIndex:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self._open: dict[str, tuple[Any, list[str], np.ndarray, dict[str, Any]]] = {}
+        self._open: dict[str, tuple[Any, list[str], _Layout, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def _paths(self, name: str) -> tuple[Path, Path]:
@@ -48,10 +86,10 @@ class FlatIndex:
         """The collection's metadata with its live ``count`` (-1 when the files disagree); None when it is
         missing or unreadable. Read once per version of the files: every query asks."""
         try:
-            ids, vectors, metadata = self._opened(name)
+            ids, layout, metadata = self._opened(name)
         except Missing:
             return None
-        return {**metadata, "count": len(ids) if len(ids) == vectors.shape[0] else -1}
+        return {**metadata, "count": len(ids) if len(ids) == layout.rows else -1}
 
     def write(self, name: str, ids: Sequence[str], vectors: np.ndarray, metadata: dict[str, Any],
               report: Callable[[int], None] | None = None) -> None:
@@ -73,16 +111,20 @@ class FlatIndex:
         Raises:
             Missing: the collection is not in the store.
         """
-        from explorer.core.topk import top_k
+        from explorer.core.topk import MAX_BLOCK_FLOATS, top_k_over_blocks
 
-        ids, vectors, _ = self._opened(name)
-        if queries.shape[1] != vectors.shape[1]:
-            raise ValueError(f"Query vectors have {queries.shape[1]} dimensions, the indexed passages {vectors.shape[1]}.")
-        rows, scores = top_k(queries, vectors, k)
+        ids, layout, _ = self._opened(name)
+        if queries.shape[1] != layout.dim:
+            raise ValueError(f"Query vectors have {queries.shape[1]} dimensions, the indexed passages {layout.dim}.")
+        try:
+            rows, scores = top_k_over_blocks(queries, layout.blocks(max(1, MAX_BLOCK_FLOATS // layout.dim)), k)
+        except OSError:  # removed, or cut short: a damaged collection is no collection (and is rebuilt)
+            self.delete(name)
+            raise Missing(name) from None
         return [[ids[j] for j in row] for row in rows], scores
 
-    def _opened(self, name: str) -> tuple[list[str], np.ndarray, dict[str, Any]]:
-        """(ids, memory-mapped vectors, metadata), read again only when a file was replaced."""
+    def _opened(self, name: str) -> tuple[list[str], _Layout, dict[str, Any]]:
+        """(ids, the vectors file's layout, metadata), read again only when a file was replaced."""
         vec_path, json_path = self._paths(name)
         try:  # both files' identity: ours are replaced by renames, so a new version is a new inode
             stamp = tuple((st.st_ino, st.st_mtime_ns, st.st_size) for st in (json_path.stat(), vec_path.stat()))
@@ -95,8 +137,8 @@ class FlatIndex:
             if held is None or held[0] != stamp:
                 try:
                     said = json.loads(json_path.read_text(encoding="utf-8"))
-                    vectors = np.load(vec_path, mmap_mode="r")
-                    held = self._open[name] = (stamp, list(said["ids"]), vectors, dict(said.get("metadata", {})))
+                    layout = _Layout.read(vec_path)
+                    held = self._open[name] = (stamp, list(said["ids"]), layout, dict(said.get("metadata", {})))
                 except (OSError, ValueError, KeyError, TypeError):
                     raise Missing(name) from None
         return held[1], held[2], held[3]
@@ -119,6 +161,6 @@ class FlatIndex:
         return sorted(p.stem for p in self.folder.glob("*.json")) if self.folder.is_dir() else []
 
     def close(self) -> None:
-        """Forget the open memory maps (reopened on the next query)."""
+        """Forget what was read of the collections (read again on the next query)."""
         with self._lock:
             self._open.clear()

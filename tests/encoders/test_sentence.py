@@ -145,3 +145,30 @@ def test_a_broken_model_folder_names_the_folder(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ModelError, match="Could not load the model in"):
         SentenceTransformerEncoder(str(tmp_path)).model
+
+
+def test_batches_are_padded_to_a_multiple_of_32_tokens_and_the_vectors_stay_the_same(tiny):
+    """Few batch shapes keep the heap from growing with every new text length (see PAD_TO_MULTIPLE_OF); the
+    attention mask hides the padding, so each text's vector is what it is unpadded."""
+    from explorer.encoders.sentence import PAD_TO_MULTIPLE_OF
+
+    encoder = SentenceTransformerEncoder(str(tiny), cache_dir=None, bf16=False)
+    texts = ["a cat", "stock prices fell sharply " * 6, "rain " * 40]
+    widths: list[int] = []
+    hook = encoder.model[0].register_forward_pre_hook(lambda module, args: widths.append(args[0]["input_ids"].shape[1]))
+    try:
+        padded = encoder.encode(texts, use_cache=False, batch_size=1)
+    finally:
+        hook.remove()
+    assert PAD_TO_MULTIPLE_OF == 32 and widths and all(w % 32 == 0 for w in widths) and len(set(widths)) > 1
+    plain = encoder.model.encode_document(texts, normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(padded, plain, atol=1e-5)
+
+
+@pytest.mark.parametrize(("max_seq_length", "multiple"), [(48, 16), (100, None), (64, 32)])
+def test_the_padding_divides_the_truncation_length(tiny, max_seq_length, multiple):
+    """The tokenizer refuses to truncate to 48 tokens and pad to a multiple of 32: such a model pads to 16."""
+    encoder = SentenceTransformerEncoder(str(tiny), cache_dir=None, bf16=False, max_seq_length=max_seq_length)
+    padding = encoder._padding(encoder.model)
+    assert padding.get("processing_kwargs", {}).get("text", {}).get("pad_to_multiple_of") == multiple
+    assert encoder.encode(["rain " * 80, "a cat"], use_cache=False).shape[0] == 2

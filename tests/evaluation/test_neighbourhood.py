@@ -102,3 +102,20 @@ def test_smaller_k_is_derived_from_the_stored_neighbours():
     assert np.allclose(derived.jaccard, direct.jaccard) and np.allclose(derived.rbo, direct.rbo)
     with pytest.raises(ValueError, match="between 1 and 10"):
         stored.at(11)
+
+
+def test_top_k_over_blocks_is_the_top_k_of_the_whole_with_ties_by_index():
+    from explorer.core.topk import top_k_over_blocks
+
+    rng = np.random.default_rng(1)
+    keys = rng.standard_normal((23, 6)).astype(np.float32)
+    keys /= np.linalg.norm(keys, axis=1, keepdims=True)
+    keys[17] = keys[3]  # a tie across blocks: the lower index first
+    queries = np.vstack([keys[3], rng.standard_normal((4, 6)).astype(np.float32)])
+    whole = top_k(queries, keys, 7)
+    blocks = [(start, keys[start:start + 5]) for start in range(0, len(keys), 5)]
+    rows, scores = top_k_over_blocks(queries, blocks, 7)
+    assert np.array_equal(rows, whole[0]) and rows[0, :2].tolist() == [3, 17]
+    np.testing.assert_allclose(scores, whole[1], atol=1e-6)
+    assert top_k_over_blocks(queries, blocks, 100)[0].shape == (5, 23)
+    assert top_k_over_blocks(queries, [], 3)[0].shape == (5, 0)
