@@ -464,7 +464,7 @@ def test_a_query_reads_the_vectors_in_blocks_and_keeps_none_of_the_file_mapped(e
     query = encoder.encode(["heavy rain floods the roads", "bread"], "query")
     vectors = encoder.encode(ds.passage_texts(), "passage")
     name = store.ensure_index(ds, encoder)
-    monkeypatch.setattr(topk, "MAX_BLOCK_FLOATS", 2 * vectors.shape[1])  # two rows a block
+    monkeypatch.setattr(flat, "READ_BLOCK_BYTES", 2 * 4 * vectors.shape[1])  # two rows a block
     reads, blocks = [], flat._Layout.blocks
 
     def counted(self, rows):

@@ -105,7 +105,7 @@ PAD_TO_MULTIPLE_OF = 32
 mask hides the padding, so the vectors are the same). A batch padded to its longest text has one of up to 256
 lengths, and each new shape leaves kernels and differently sized blocks in the heap: encoding SciFact's
 abstracts, the process grew by about 230 MB over the last 1,600 texts (the shortest, the most lengths), and with
-padding to 32 tokens it stayed flat (8 lengths). Measured with ``python -m benchmarks batch``."""
+padding to 32 tokens it stayed flat (8 lengths). ``python -m benchmarks batch`` compares the two."""
 
 
 class SentenceTransformerEncoder(Encoder):

@@ -2,7 +2,7 @@
 
 Why not chromadb's HNSW on disk (as the store was before): on one machine, up to the local cap of 200,000
 passages, an exact search is both faster to have and faster to ask. A query is one matrix product over the
-vectors, read from the file in blocks of about 32 MB (20–45 ms at 200,000 passages of 384 floats on 2 cores),
+vectors, read from the file in blocks of about 8 MB (20–45 ms at 200,000 passages of 384 floats on 2 cores),
 through the same top-k that ranks for Metrics (:func:`explorer.core.topk.top_k_over_blocks`), so Search ranks
 exactly as the metrics do. Read in blocks rather than memory-mapped: a map's pages, once read, stay in the process'
 memory (147 MB at 100,000 passages, beside the same vectors that the encoder's remembered result holds), while a
@@ -26,6 +26,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+
+
+READ_BLOCK_BYTES = 8 * 1024 * 1024
+"""A query reads the vectors file in blocks of about this many bytes, into one buffer (5,461 rows of 384 floats)."""
 
 
 class Missing(LookupError):
@@ -111,13 +115,13 @@ class FlatIndex:
         Raises:
             Missing: the collection is not in the store.
         """
-        from explorer.core.topk import MAX_BLOCK_FLOATS, top_k_over_blocks
+        from explorer.core.topk import top_k_over_blocks
 
         ids, layout, _ = self._opened(name)
         if queries.shape[1] != layout.dim:
             raise ValueError(f"Query vectors have {queries.shape[1]} dimensions, the indexed passages {layout.dim}.")
         try:
-            rows, scores = top_k_over_blocks(queries, layout.blocks(max(1, MAX_BLOCK_FLOATS // layout.dim)), k)
+            rows, scores = top_k_over_blocks(queries, layout.blocks(max(1, READ_BLOCK_BYTES // (4 * layout.dim))), k)
         except OSError:  # removed, or cut short: a damaged collection is no collection (and is rebuilt)
             self.delete(name)
             raise Missing(name) from None
