@@ -91,7 +91,8 @@ def top_k(queries: np.ndarray, keys: np.ndarray, k: int, *, chunk_size: int = 10
     return np.vstack([p[1] for p in parts]), np.vstack([p[2] for p in parts])
 
 
-def top_k_over_blocks(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_k_over_blocks(queries: np.ndarray, blocks: Iterable[tuple[int, np.ndarray]],
+                      k: int) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`top_k`, over keys that arrive in consecutive blocks ``(first row, keys)`` (read from a file a
     block at a time, so the whole key matrix is never in memory at once): each block's top k, merged into the
     running best k. Among equal scores the lower key index comes first, as in :func:`top_k`.

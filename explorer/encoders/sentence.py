@@ -405,8 +405,8 @@ class SentenceTransformerEncoder(Encoder):
         try:
             with torch.inference_mode(), self._autocast():
                 vectors = encode(
-                    texts, batch_size=len(texts), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False,
-                    **self._padding(model),
+                    texts, batch_size=len(texts), convert_to_numpy=True, normalize_embeddings=True,
+                    show_progress_bar=False, **self._padding(model),
                 )
         finally:
             model.train(was_training)

@@ -2,8 +2,8 @@
 
 Why not chromadb's HNSW on disk (as the store was before): on one machine, up to the local cap of 200,000
 passages, an exact search is both faster to have and faster to ask. A query is one matrix product over the
-vectors, read from the file in blocks of about 8 MB (15 ms at 200,000 passages of 384 floats on 2 cores, 51 ms of 1,536),
-through the same top-k that ranks for Metrics (:func:`explorer.core.topk.top_k_over_blocks`), so Search ranks
+vectors, read from the file in blocks of about 8 MB (15 ms at 200,000 passages of 384 floats on 2 cores, 51 ms
+of 1,536), through the same top-k that ranks for Metrics (:func:`explorer.core.topk.top_k_over_blocks`), so Search ranks
 exactly as the metrics do. Read in blocks rather than memory-mapped: a map's pages, once read, stay in the process'
 memory (147 MB at 100,000 passages, beside the same vectors that the encoder's remembered result holds), while a
 file read leaves them in the system's page cache, which the kernel gives back under pressure. There is no

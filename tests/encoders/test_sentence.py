@@ -155,7 +155,8 @@ def test_batches_are_padded_to_a_multiple_of_32_tokens_and_the_vectors_stay_the_
     encoder = SentenceTransformerEncoder(str(tiny), cache_dir=None, bf16=False)
     texts = ["a cat", "stock prices fell sharply " * 6, "rain " * 40]
     widths: list[int] = []
-    hook = encoder.model[0].register_forward_pre_hook(lambda module, args: widths.append(args[0]["input_ids"].shape[1]))
+    hook = encoder.model[0].register_forward_pre_hook(
+        lambda module, args: widths.append(args[0]["input_ids"].shape[1]))
     try:
         padded = encoder.encode(texts, use_cache=False, batch_size=1)
     finally:
