@@ -492,3 +492,8 @@ def test_a_file_shorter_than_its_header_is_a_missing_collection(store, encoder):
     path.write_bytes(path.read_bytes()[:-8])
     hits = store.search(ds, encoder, ["heavy rain floods the roads"], k=2)[0]
     assert [h.id for h in hits][0] == "rain" and path.stat().st_size == 128 + 4 * len(PASSAGES) * encoder.dim
+
+
+def test_one_string_given_as_the_queries_is_refused_not_searched_character_by_character(store, encoder):
+    with pytest.raises(TypeError, match=r"\[text\]"):
+        store.search(dataset(), encoder, "heavy rain", k=2)

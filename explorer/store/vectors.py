@@ -187,6 +187,8 @@ class VectorStore:
             raise ValueError("Give exactly one of query_texts or query_vectors.")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        if isinstance(query_texts, str):  # else each character would be searched as a query of its own
+            raise TypeError("query_texts is a list of queries; for one query pass [text].")
         if query_texts is not None:
             queries = encoder.encode(list(query_texts), "query")
         else:
