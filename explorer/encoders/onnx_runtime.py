@@ -133,25 +133,40 @@ def ensure_export(folder: Path, root: Path) -> Path:
 
 
 def _build_apart(folder: Path, out: Path) -> None:
-    """:func:`_build` in a fresh process (``python -m explorer.encoders.onnx_runtime FOLDER OUT``): the export
-    traces a second copy of the model, about 640 MB for MiniLM that the server's allocator would keep after it.
+    """:func:`_build` in fresh processes (``python -m explorer.encoders.onnx_runtime FOLDER OUT STAGE``), one per
+    stage: the export traces a second copy of the model, about 640 MB for MiniLM that the server's allocator would
+    keep after it, and the fusion loads the graph into onnxruntime's optimizer, about 530 MB more. In one child the
+    two stacked up to 1.4-1.5 GB beside the server; apart, each child is about as large as the export alone.
 
     Raises:
         ModelError: the child's last line, when it failed.
     """
-    done = subprocess.run([sys.executable, "-m", "explorer.encoders.onnx_runtime", str(folder), str(out)],
-                          env=clean_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True)
-    if done.returncode:
-        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-        raise ModelError(lines[-1] if lines else f"the export stopped with exit status {done.returncode}")
+    for stage in BUILD_STAGES:
+        done = subprocess.run([sys.executable, "-m", "explorer.encoders.onnx_runtime", str(folder), str(out), stage],
+                              env=clean_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if done.returncode:
+            lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+            raise ModelError(lines[-1] if lines else f"the export stopped with exit status {done.returncode}")
 
 
-def _build(folder: Path, out: Path) -> None:
-    """Export, fuse and check one model into ``out`` (which must not exist yet)."""
+BUILD_STAGES = ("export", "fuse")
+"""The stages of :func:`_build`, each in a process of its own when apart."""
+REFERENCE_FILE = ".torch-reference.npy"
+"""torch's fp32 vectors of :data:`CHECK_TEXTS`, kept in the export folder between the stages."""
+
+
+def _build(folder: Path, out: Path, stage: str | None = None) -> None:
+    """Export, fuse and check one model into ``out`` (which must not exist yet): ``stage`` "export" writes the
+    graph and torch's reference vectors, "fuse" fuses and checks against them; None does both."""
     from explorer.encoders.export import ONNX_FILE, OnnxEmbedder, export_model
 
-    export_model(folder, out, "onnx")
-    reference = _torch_vectors(folder)
+    if stage in (None, "export"):
+        export_model(folder, out, "onnx")
+        np.save(out / REFERENCE_FILE, _torch_vectors(folder))
+    if stage not in (None, "fuse"):
+        return
+    reference = np.load(out / REFERENCE_FILE)
+    (out / REFERENCE_FILE).unlink()
     meta_path = out / "export.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     config = read_json(out / "config.json") or {}  # the transformer's own config, saved by the export
@@ -234,7 +249,7 @@ class OnnxModel:
 
 if __name__ == "__main__":  # pragma: no cover - run as a child by _build_apart
     try:
-        _build(Path(sys.argv[1]), Path(sys.argv[2]))
+        _build(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
     except Exception as exc:  # noqa: BLE001 - one line for the parent, which raises ModelError with it
         print(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, file=sys.stderr)
         sys.exit(1)
