@@ -36,6 +36,7 @@ from explorer.encoders.base import DEFAULT_CACHE, DefaultCache, Encoder, Kind, r
 from explorer.encoders import onnx_runtime
 from explorer.encoders.fingerprints import folder_fingerprint, looks_like_model_folder, model_weights_fingerprint
 from explorer.core.errors import ModelError
+from explorer.core.memory import release_memory
 from explorer.core.progress import Progress
 from explorer.core.storage import read_json
 
@@ -384,6 +385,11 @@ class SentenceTransformerEncoder(Encoder):
                 except Exception as exc:  # noqa: BLE001 - whatever broke, torch still gives the same vectors
                     self._onnx_failed = True
                     log.warning("%s stays on torch: %s", self.name, _first_line(exc))
+                if self._onnx is not None and self._model is not None:
+                    # Every later batch runs on onnxruntime: torch's copy of the model (loaded for a small encode
+                    # before the export) is let go, and loaded again only if something asks for it.
+                    self._model = None
+                    release_memory()
         return self._onnx is not None
 
     def _before_embedding(self, texts: list[str], kind: Kind) -> None:

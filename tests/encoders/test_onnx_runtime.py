@@ -189,3 +189,14 @@ def test_the_export_and_the_fusion_run_in_processes_of_their_own(tiny, tmp_path,
     target = onnx_runtime.ensure_export(tiny, tmp_path / "onnx")
     assert stages == list(onnx_runtime.BUILD_STAGES) == ["export", "fuse"]
     assert (target / "export.json").is_file() and not (target / onnx_runtime.REFERENCE_FILE).exists()
+
+
+def test_torchs_copy_of_the_model_is_let_go_once_onnxruntime_takes_over(tiny, tmp_path):
+    """A small encode before the export loads the model on torch; after the switch every batch runs on
+    onnxruntime, so torch's copy goes (and comes back if asked for)."""
+    enc = SentenceTransformerEncoder(str(tiny), cache_dir=tmp_path, bf16=False, backend="onnx")
+    enc.model  # loaded, as a small encode before the export would
+    assert enc._model is not None and enc.prepare_onnx() and enc.runtime == "onnx"
+    assert enc._model is None
+    np.testing.assert_allclose(enc.encode(TEXTS, use_cache=False), _torch(tiny, tmp_path), atol=1e-5)
+    assert enc.model is not None  # loaded again on demand
