@@ -497,3 +497,17 @@ def test_a_file_shorter_than_its_header_is_a_missing_collection(store, encoder):
 def test_one_string_given_as_the_queries_is_refused_not_searched_character_by_character(store, encoder):
     with pytest.raises(TypeError, match=r"\[text\]"):
         store.search(dataset(), encoder, "heavy rain", k=2)
+
+
+def test_a_file_replaced_between_its_listing_and_its_read_is_never_mixed_with_the_other_listing(encoder):
+    """A rebuild that lands between a query's look at the listing and its read of the vectors must not pair the
+    new file's rows with the old listing's ids: the read goes to the version whose header was read with them."""
+    from explorer.store.flat import FlatIndex
+
+    folder = get_settings().store_dir
+    index = FlatIndex(folder)
+    index.write("c", ["a", "b"], np.eye(2, dtype=np.float32), {})
+    ids, layout, _ = index._opened("c")
+    FlatIndex(folder).write("c", ["b", "a"], np.eye(2, dtype=np.float32)[::-1].copy(), {})
+    assert ids == ["a", "b"] and np.array_equal(next(layout.blocks(2))[1], np.eye(2, dtype=np.float32))
+    assert index.query("c", np.array([[1.0, 0.0]], dtype=np.float32), 1)[0] == [["a"]]

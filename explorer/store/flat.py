@@ -20,10 +20,11 @@ list, with our own top-k; no library offers less.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -36,38 +37,39 @@ class Missing(LookupError):
     """The collection is not (or no longer) in the store."""
 
 
-class _Layout(NamedTuple):
-    """Where a collection's vectors lie in its ``.npy``: ``rows`` float32 rows of ``dim`` from byte ``offset``."""
+class _Layout:
+    """A collection's vectors file, held open from its header's read on: ``rows`` float32 rows of ``dim`` from byte
+    ``offset``. Reads go to this very version of the file, even once a rebuild has renamed another over its path
+    (its rows never end up under another version's ids); it is closed when the layout is let go."""
 
-    path: Path
-    offset: int
-    rows: int
-    dim: int
+    def __init__(self, path: Path) -> None:
+        """Raises ValueError when the file is not a 2-D float32 C-order array, OSError when it cannot be read."""
+        self.file = open(path, "rb")  # noqa: SIM115 - held for the layout's life, closed with it
+        version = np.lib.format.read_magic(self.file)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(self.file)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(self.file)
+        if len(shape) != 2 or fortran or dtype != np.float32:
+            self.file.close()
+            raise ValueError(f"{path.name} is not a 2-D float32 array")
+        self.name, self.offset, self.rows, self.dim = path.name, self.file.tell(), int(shape[0]), int(shape[1])
 
-    @classmethod
-    def read(cls, path: Path) -> _Layout:
-        """The layout from the file's header (ValueError when it is not a 2-D float32 C-order array)."""
-        with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-            else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-            if len(shape) != 2 or fortran or dtype != np.float32:
-                raise ValueError(f"{path.name} is not a 2-D float32 array")
-            return cls(path, fh.tell(), int(shape[0]), int(shape[1]))
+    def __del__(self) -> None:  # the last reference gone: no query is reading it any more
+        if getattr(self, "file", None) is not None:
+            self.file.close()
 
     def blocks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         """``(first row, vectors)`` of consecutive blocks of up to ``rows`` rows, each read into the same buffer
-        (valid until the next block). Raises OSError when the file is shorter than its header says."""
+        (valid until the next block); positioned reads, so queries in several threads do not disturb each other.
+        Raises OSError when the file is shorter than its header says."""
         buffer = np.empty((min(rows, self.rows), self.dim), dtype=np.float32)
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset)
-            for first in range(0, self.rows, rows):
-                block = buffer[: min(rows, self.rows - first)]
-                if fh.readinto(memoryview(block).cast("B")) != block.nbytes:
-                    raise OSError(f"{self.path.name} ends early")
-                yield first, block
+        for first in range(0, self.rows, rows):
+            block = buffer[: min(rows, self.rows - first)]
+            at = self.offset + first * self.dim * 4
+            if os.preadv(self.file.fileno(), [memoryview(block).cast("B")], at) != block.nbytes:
+                raise OSError(f"{self.name} ends early")
+            yield first, block
 
 
 class FlatIndex:
@@ -122,7 +124,7 @@ class FlatIndex:
             raise ValueError(f"Query vectors have {queries.shape[1]} dimensions, the indexed passages {layout.dim}.")
         try:
             rows, scores = top_k_over_blocks(queries, layout.blocks(max(1, READ_BLOCK_BYTES // (4 * layout.dim))), k)
-        except OSError:  # removed, or cut short: a damaged collection is no collection (and is rebuilt)
+        except OSError:  # gone, or cut short: a damaged collection is no collection (and is rebuilt)
             self.delete(name)
             raise Missing(name) from None
         return [[ids[j] for j in row] for row in rows], scores
@@ -141,7 +143,7 @@ class FlatIndex:
             if held is None or held[0] != stamp:
                 try:
                     said = json.loads(json_path.read_text(encoding="utf-8"))
-                    layout = _Layout.read(vec_path)
+                    layout = _Layout(vec_path)
                     held = self._open[name] = (stamp, list(said["ids"]), layout, dict(said.get("metadata", {})))
                 except (OSError, ValueError, KeyError, TypeError):
                     raise Missing(name) from None
